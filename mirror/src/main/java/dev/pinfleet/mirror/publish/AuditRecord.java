@@ -1,0 +1,46 @@
+package dev.pinfleet.mirror.publish;
+
+import dev.pinfleet.mirror.Json;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+
+/**
+ * One line of {@code DIR/audit.log}, a JSON object per published file:
+ * {@code {"time": RFC 3339, "user", "file": "packages/...", "sha256", "size", "policy"}}.
+ *
+ * @param time   when the file was placed
+ * @param user   who published it
+ * @param file   path relative to the mirror directory
+ * @param sha256 lowercase hex SHA-256
+ * @param size   size in bytes
+ * @param policy the version of the upload policy in force
+ */
+public record AuditRecord(Instant time, String user, String file, String sha256, long size, String policy) {
+
+    /** The audit log's file name in the mirror directory. */
+    public static final String FILE_NAME = "audit.log";
+
+    /** The JSON line, newline-terminated. */
+    public String toJsonLine() {
+        return "{\"time\":" + Json.quote(time.toString()) + ",\"user\":" + Json.quote(user) + ",\"file\":"
+                + Json.quote(file) + ",\"sha256\":" + Json.quote(sha256) + ",\"size\":" + size + ",\"policy\":"
+                + Json.quote(policy) + "}\n";
+    }
+
+    /** Appends this line to {@code dir/audit.log} (created if missing) in one write, then syncs it. */
+    public void appendTo(Path dir) throws IOException {
+        ByteBuffer line = ByteBuffer.wrap(toJsonLine().getBytes(StandardCharsets.UTF_8));
+        try (FileChannel ch = FileChannel.open(dir.resolve(FILE_NAME), StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
+            while (line.hasRemaining()) {
+                ch.write(line);
+            }
+            ch.force(false);
+        }
+    }
+}

@@ -1,0 +1,39 @@
+package dev.pinfleet.mirror.publish;
+
+/** A publish that was refused; nothing of the refused request was placed in the mirror. */
+public final class PublishException extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    /** Why a publish was refused; an HTTP front end maps INVALID to 400/422 and CONFLICT to 409. */
+    public enum Reason {
+        /** The file is not an acceptable wheel (name, zip, METADATA, RECORD). */
+        INVALID,
+        /** The mirror already holds different bytes under this file name (publishing is append-only). */
+        CONFLICT
+    }
+
+    private final Reason reason;
+    private final String fileName;
+
+    public PublishException(Reason reason, String fileName, String message) {
+        super(message);
+        this.reason = reason;
+        this.fileName = fileName;
+    }
+
+    public PublishException(Reason reason, String fileName, String message, Throwable cause) {
+        super(message, cause);
+        this.reason = reason;
+        this.fileName = fileName;
+    }
+
+    /** Why it was refused. */
+    public Reason reason() {
+        return reason;
+    }
+
+    /** The file name (not path) the refusal is about. */
+    public String fileName() {
+        return fileName;
+    }
+}

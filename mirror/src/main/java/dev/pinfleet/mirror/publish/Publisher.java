@@ -1,0 +1,205 @@
+package dev.pinfleet.mirror.publish;
+
+import dev.pinfleet.manifest.Hashing;
+import dev.pinfleet.manifest.Names;
+import dev.pinfleet.mirror.AtomicFiles;
+import dev.pinfleet.mirror.MirrorIndex;
+import dev.pinfleet.mirror.MirrorLock;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.time.Clock;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.logging.Logger;
+
+/**
+ * Publishes wheels into a mirror directory, append-only: a file name, once published, never changes bytes.
+ *
+ * <p>Each file is first copied (hashing as it goes) to a dot-named temporary file next to its destination
+ * {@code packages/<normalized project>/<filename>}, and that copy, not the caller's file, is validated by
+ * {@link WheelValidator} and placed, so the bytes checked, hashed and published are the same bytes.
+ * Then, holding the mirror's {@link MirrorLock}: a name already present with the same sha256 is a no-op
+ * ({@link PublishResult.Outcome#UNCHANGED}); with other bytes the request is refused
+ * ({@link PublishException.Reason#CONFLICT}, naming the file and both digests); otherwise the copy is
+ * renamed into place atomically, the directory synced, a line appended to {@code audit.log}, and finally
+ * the static index rebuilt once for the whole batch.
+ *
+ * <p>A batch is all-or-nothing for refusals: every file is validated and every name checked for conflicts
+ * before any is placed. Who may publish (an uploaders file, a sign-off policy) is decided by the caller,
+ * which passes the policy version it applied; this class records it.
+ */
+public final class Publisher {
+    private static final Logger LOG = Logger.getLogger(Publisher.class.getName());
+
+    private final Clock clock;
+
+    /** A publisher stamping audit lines with {@code clock}. */
+    public Publisher(Clock clock) {
+        this.clock = clock;
+    }
+
+    /** A publisher on the system UTC clock. */
+    public Publisher() {
+        this(Clock.systemUTC());
+    }
+
+    /**
+     * Publishes one wheel and rebuilds the index.
+     *
+     * @param dir           the mirror directory (created if missing)
+     * @param file          the wheel to publish; its file name is the published name
+     * @param user          who publishes, for the audit log
+     * @param policyVersion the upload policy version in force, for the audit log (may be empty)
+     * @throws PublishException when the wheel is invalid or the name is taken by other bytes
+     * @throws IOException      when reading the file or writing the mirror fails
+     */
+    public PublishResult publish(Path dir, Path file, String user, String policyVersion)
+            throws PublishException, IOException {
+        return publishAll(dir, List.of(file), user, policyVersion).get(0);
+    }
+
+    /**
+     * Publishes several wheels, then rebuilds the index once. Results are in the order of {@code files}.
+     * Nothing is placed when any file is refused.
+     */
+    public List<PublishResult> publishAll(Path dir, List<Path> files, String user, String policyVersion)
+            throws PublishException, IOException {
+        checkUser(user);
+        if (policyVersion == null) {
+            throw new IllegalArgumentException("policyVersion must not be null (use \"\" when there is none)");
+        }
+        Files.createDirectories(dir);
+        List<Staged> staged = new ArrayList<>();
+        try {
+            Set<String> names = new HashSet<>();
+            for (Path f : files) {
+                Staged s = stage(dir, f);
+                staged.add(s);
+                if (!names.add(s.relative())) {
+                    throw new PublishException(PublishException.Reason.INVALID, s.fileName(),
+                            s.fileName() + " appears twice in one publish request");
+                }
+            }
+            MirrorLock lock = MirrorLock.acquire(dir);
+            try {
+                List<PublishResult> results = new ArrayList<>();
+                for (Staged s : staged) {
+                    results.add(checkExisting(s));
+                }
+                for (int i = 0; i < staged.size(); i++) {
+                    if (results.get(i).outcome() == PublishResult.Outcome.PUBLISHED) {
+                        place(dir, staged.get(i), user, policyVersion);
+                    }
+                }
+                new MirrorIndex(dir).rebuild();
+                return results;
+            } finally {
+                lock.close();
+            }
+        } finally {
+            for (Staged s : staged) {
+                Files.deleteIfExists(s.tmp());
+            }
+        }
+    }
+
+    /** A validated copy waiting next to its destination. */
+    private record Staged(String fileName, String relative, Path tmp, Path target, String sha256, long size) {}
+
+    private static Staged stage(Path dir, Path file) throws PublishException, IOException {
+        if (file.getFileName() == null) {
+            throw new IllegalArgumentException("'" + file + "' has no file name");
+        }
+        String fileName = file.getFileName().toString();
+        String project = Names.normalizeProject(WheelValidator.parseName(fileName).distribution());
+        if (!Files.isRegularFile(file)) {
+            throw new IOException(file + " is not a regular file");
+        }
+        Path projectDir = dir.resolve(MirrorIndex.PACKAGES).resolve(project);
+        Files.createDirectories(projectDir);
+        Path tmp = AtomicFiles.createTemp(projectDir, fileName);
+        boolean ok = false;
+        try {
+            MessageDigest md = Hashing.sha256();
+            long size = 0;
+            byte[] buf = new byte[1 << 16];
+            try (InputStream in = Files.newInputStream(file);
+                 FileChannel out = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                int n;
+                while ((n = in.read(buf)) > 0) {
+                    md.update(buf, 0, n);
+                    ByteBuffer chunk = ByteBuffer.wrap(buf, 0, n);
+                    while (chunk.hasRemaining()) {
+                        out.write(chunk);
+                    }
+                    size += n;
+                }
+                out.force(true);
+            }
+            WheelValidator.validate(tmp, fileName);
+            ok = true;
+            return new Staged(fileName, MirrorIndex.PACKAGES + "/" + project + "/" + fileName, tmp,
+                    projectDir.resolve(fileName), Hashing.hex(md.digest()), size);
+        } finally {
+            if (!ok) {
+                Files.deleteIfExists(tmp);
+            }
+        }
+    }
+
+    private static PublishResult checkExisting(Staged s) throws PublishException, IOException {
+        if (!Files.exists(s.target(), LinkOption.NOFOLLOW_LINKS)) {
+            return new PublishResult(s.relative(), s.sha256(), s.size(), PublishResult.Outcome.PUBLISHED);
+        }
+        if (!Files.isRegularFile(s.target(), LinkOption.NOFOLLOW_LINKS)) {
+            throw new PublishException(PublishException.Reason.CONFLICT, s.fileName(),
+                    s.relative() + " exists in the mirror and is not a regular file; refusing to publish over it");
+        }
+        String existing = Hashing.sha256Hex(s.target());
+        if (!existing.equals(s.sha256())) {
+            throw new PublishException(PublishException.Reason.CONFLICT, s.fileName(),
+                    s.relative() + " is already published with sha256 " + existing
+                            + "; the new file has sha256 " + s.sha256()
+                            + ". Published files never change: publish a new version instead");
+        }
+        LOG.info(() -> s.relative() + " is already published with the same bytes (sha256 " + existing
+                + "); nothing to do");
+        return new PublishResult(s.relative(), s.sha256(), s.size(), PublishResult.Outcome.UNCHANGED);
+    }
+
+    private void place(Path dir, Staged s, String user, String policyVersion) throws IOException {
+        Files.move(s.tmp(), s.target(), StandardCopyOption.ATOMIC_MOVE);
+        AtomicFiles.fsyncDirectory(s.target().getParent());
+        AuditRecord audit = new AuditRecord(clock.instant().truncatedTo(ChronoUnit.MILLIS), user, s.relative(),
+                s.sha256(), s.size(), policyVersion);
+        try {
+            audit.appendTo(dir);
+        } catch (IOException e) {
+            // every published file has an audit line: withdraw the file (not yet indexed, we hold the lock)
+            Files.deleteIfExists(s.target());
+            throw new IOException("cannot append to " + dir.resolve(AuditRecord.FILE_NAME) + " (" + e.getMessage()
+                    + "); " + s.relative() + " was withdrawn", e);
+        }
+        LOG.info(() -> "published " + s.relative() + " sha256 " + s.sha256() + " by " + user);
+    }
+
+    private static void checkUser(String user) {
+        if (user == null || user.isBlank()) {
+            throw new IllegalArgumentException("a publish needs a user for the audit log");
+        }
+        if (!Names.printable(user).equals(user)) {
+            throw new IllegalArgumentException("user '" + Names.printable(user) + "' contains control characters");
+        }
+    }
+}
