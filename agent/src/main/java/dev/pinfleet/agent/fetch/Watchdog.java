@@ -1,0 +1,130 @@
+package dev.pinfleet.agent.fetch;
+
+import java.time.Duration;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * Guards one HTTP attempt: trips when no byte arrived for the idle timeout, when the whole response missed its
+ * deadline, or when cancelled. Tripping runs the current abort action (cancel the pending request, close the body
+ * stream), which wakes the worker blocked in the HTTP client and releases the connection.
+ */
+final class Watchdog implements AutoCloseable {
+
+    /** Why the watchdog tripped. */
+    enum Trip { IDLE, DEADLINE, CANCELLED }
+
+    /** Something to run when tripping; may be called from the timer thread. */
+    @FunctionalInterface
+    interface Abort {
+        void abort() throws Exception;
+    }
+
+    private final ScheduledExecutorService timer;
+    private final long idleNanos;
+    private final long deadline;
+    private final AtomicReference<Trip> tripped = new AtomicReference<>();
+    private volatile long lastProgress;
+    private Abort abort;                 // guarded by this
+    private ScheduledFuture<?> check;    // guarded by this
+    private boolean closed;              // guarded by this
+
+    Watchdog(ScheduledExecutorService timer, Duration idle, Duration total) {
+        this.timer = timer;
+        this.idleNanos = idle.toNanos();
+        long now = System.nanoTime();
+        this.lastProgress = now;
+        this.deadline = now + total.toNanos();
+        scheduleCheck(now);
+    }
+
+    /** Records that bytes arrived. */
+    void progress() {
+        lastProgress = System.nanoTime();
+    }
+
+    /** Sets what to run when tripping; runs it at once when already tripped. */
+    void onTrip(Abort action) {
+        boolean now;
+        synchronized (this) {
+            abort = action;
+            now = tripped.get() != null;
+        }
+        if (now) {
+            runQuietly(action);
+        }
+    }
+
+    /** Trips (once) for {@code why}. */
+    void trip(Trip why) {
+        if (!tripped.compareAndSet(null, why)) {
+            return;
+        }
+        Abort action;
+        synchronized (this) {
+            action = abort;
+            if (check != null) {
+                check.cancel(false);
+            }
+        }
+        if (action != null) {
+            runQuietly(action);
+        }
+    }
+
+    /** Why it tripped, or null. */
+    Trip tripped() {
+        return tripped.get();
+    }
+
+    /** Stops watching (does not trip). */
+    @Override
+    public void close() {
+        synchronized (this) {
+            closed = true;
+            abort = null;
+            if (check != null) {
+                check.cancel(false);
+            }
+        }
+    }
+
+    private void check() {
+        long now = System.nanoTime();
+        if (now - deadline >= 0) {
+            trip(Trip.DEADLINE);
+        } else if (now - lastProgress >= idleNanos) {
+            trip(Trip.IDLE);
+        } else {
+            scheduleCheck(now);
+        }
+    }
+
+    private void scheduleCheck(long now) {
+        long next = Math.min(deadline - now, lastProgress + idleNanos - now);
+        boolean stopped = false;
+        synchronized (this) {
+            if (!closed && tripped.get() == null) {
+                try {
+                    check = timer.schedule(this::check, Math.max(next, 0), TimeUnit.NANOSECONDS);
+                } catch (RejectedExecutionException e) {
+                    stopped = true;
+                }
+            }
+        }
+        if (stopped) {
+            trip(Trip.CANCELLED);     // the fetcher was closed
+        }
+    }
+
+    private static void runQuietly(Abort action) {
+        try {
+            action.abort();
+        } catch (Exception ignored) {
+            // aborting is best effort; the worker sees the trip either way
+        }
+    }
+}

@@ -1,0 +1,38 @@
+package dev.pinfleet.agent.fetch;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+
+class FetchConfigTest {
+
+    @Test
+    void defaultsAreTheDocumentedOnes() {
+        FetchConfig d = FetchConfig.defaults();
+        assertEquals(8, d.parallelism());
+        assertEquals(3, d.maxTries());
+        assertEquals(Duration.ofMillis(500), d.backoffBase());
+    }
+
+    @Test
+    void backoffDoublesAndIsCapped() {
+        FetchConfig c = new FetchConfig(1, Duration.ofSeconds(1), Duration.ofSeconds(1), Duration.ofSeconds(1), 3,
+                Duration.ofSeconds(1));
+        assertEquals(Duration.ofSeconds(1), c.backoff(1));
+        assertEquals(Duration.ofSeconds(2), c.backoff(2));
+        assertEquals(Duration.ofSeconds(16), c.backoff(5));
+        assertEquals(FetchConfig.MAX_BACKOFF, c.backoff(6));
+        assertEquals(FetchConfig.MAX_BACKOFF, c.backoff(1000));
+    }
+
+    @Test
+    void invalidValuesAreRefused() {
+        Duration s = Duration.ofSeconds(1);
+        assertThrows(IllegalArgumentException.class, () -> new FetchConfig(0, s, s, s, 3, s));
+        assertThrows(IllegalArgumentException.class, () -> new FetchConfig(8, Duration.ZERO, s, s, 3, s));
+        assertThrows(IllegalArgumentException.class, () -> new FetchConfig(8, s, s, s, 0, s));
+        assertThrows(IllegalArgumentException.class, () -> new FetchConfig(8, s, s, s, 3, s.negated()));
+    }
+}

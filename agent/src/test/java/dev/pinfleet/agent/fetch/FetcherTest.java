@@ -1,0 +1,525 @@
+package dev.pinfleet.agent.fetch;
+
+import static dev.pinfleet.agent.testing.FakeMirror.randomBytes;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.pinfleet.agent.fetch.FetchException.Kind;
+import dev.pinfleet.agent.testing.FakeMirror;
+import dev.pinfleet.agent.testing.FakeMirror.Reply;
+import dev.pinfleet.manifest.Hashing;
+import dev.pinfleet.proto.v1.Artifact;
+import dev.pinfleet.proto.v1.ArtifactKind;
+import dev.pinfleet.proto.v1.Source;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+@Timeout(10)
+class FetcherTest {
+    /** Small timeouts so failure tests stay quick: idle 300 ms, whole response 2 s, 3 tries, back-off from 100 ms. */
+    private static final FetchConfig FAST = new FetchConfig(4, Duration.ofSeconds(2), Duration.ofSeconds(2),
+            Duration.ofMillis(300), 3, Duration.ofMillis(100));
+
+    @TempDir
+    Path dir;
+    private ContentStore store;
+    private final RecordingSleeper sleeper = new RecordingSleeper();
+    private final List<AutoCloseable> toClose = new ArrayList<>();
+
+    @BeforeEach
+    void openStore() throws IOException {
+        store = new ContentStore(dir.resolve("store"));
+    }
+
+    @AfterEach
+    void closeAll() throws Exception {
+        for (int i = toClose.size() - 1; i >= 0; i--) {
+            toClose.get(i).close();
+        }
+    }
+
+    @Test
+    void parallelFetchOfTwentyArtifacts() throws Exception {
+        FakeMirror m = mirror();
+        List<Artifact> artifacts = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            byte[] content = randomBytes(50_000 + i, i);
+            Artifact a = artifact("pkg" + i + "-1.0-py3-none-any.whl", content);
+            m.put(a.getPath(), content, Reply.delayed(Duration.ofMillis(60)));
+            artifacts.add(a);
+        }
+        List<FetchResult> seen = new CopyOnWriteArrayList<>();
+
+        List<FetchResult> results = fetcher(FAST, m).fetchAll(artifacts, seen::add);
+
+        assertEquals(20, results.size());
+        assertEquals(20, seen.size());
+        for (int i = 0; i < 20; i++) {
+            Artifact a = artifacts.get(i);
+            FetchResult r = results.get(i);
+            assertEquals(a.getFilename(), r.filename(), "results in manifest order");
+            assertEquals(Source.MIRROR, r.source());
+            assertEquals(a.getSha256(), r.sha256());
+            assertEquals(a.getSize(), r.bytes());
+            assertEquals(1, r.tries());
+            assertEquals(m.baseUri() + a.getPath(), r.url());
+            assertEquals(a.getSha256(), Hashing.sha256Hex(store.path(a.getSha256())));
+        }
+        assertTrue(m.maxConcurrent() <= FAST.parallelism(), "at most parallelism at once: " + m.maxConcurrent());
+        assertTrue(m.maxConcurrent() > 1, "downloads overlap: " + m.maxConcurrent());
+        assertTmpEmpty();
+    }
+
+    @Test
+    void storeHitIsNotFetchedAgain() throws Exception {
+        byte[] content = randomBytes(10_000, 1);
+        Artifact a = artifact("a-1.0-py3-none-any.whl", content);
+        try (FakeMirror first = FakeMirror.start()) {
+            first.put(a.getPath(), content);
+            try (Fetcher f = new Fetcher(List.of(first.baseUri()), store, FAST, sleeper)) {
+                f.fetchAll(List.of(a), null);
+            }
+        }
+        FakeMirror m = mirror();
+        m.put(a.getPath(), content);
+
+        FetchResult r = fetcher(FAST, m).fetchAll(List.of(a), null).get(0);
+
+        assertEquals(0, m.requests());
+        assertEquals(Source.STORE, r.source());
+        assertEquals("", r.url());
+        assertEquals(0, r.tries());
+        assertEquals(a.getSha256(), r.sha256());
+    }
+
+    @Test
+    void checksumMismatchIsRefusedAndNothingIsLeft() throws Exception {
+        byte[] content = randomBytes(4096, 1);
+        byte[] evil = randomBytes(4096, 2);
+        Artifact a = artifact("a-1.0-py3-none-any.whl", content);
+        FakeMirror m = mirror();
+        m.put(a.getPath(), content, Reply.bytes(evil));
+
+        FetchException e = assertThrows(FetchException.class, () -> fetcher(FAST, m).fetchAll(List.of(a), null));
+
+        assertEquals(Kind.CHECKSUM, e.kind());
+        assertFalse(e.retryable());
+        String url = m.baseUri() + a.getPath();
+        assertEquals(url, e.url());
+        assertContains(e.getMessage(), a.getFilename(), url, "expected sha256 " + a.getSha256(),
+                "got " + Hashing.sha256Hex(evil));
+        assertEquals(1, m.requests(), "the same mirror is never asked again for bytes that did not match");
+        assertTrue(sleeper.sleeps.isEmpty());
+        assertStoreEmpty();
+    }
+
+    @Test
+    void endlessBodyIsCutAtSizePlusOne() throws Exception {
+        byte[] content = randomBytes(1000, 1);
+        Artifact a = artifact("a-1.0-py3-none-any.whl", content);
+        FakeMirror m = mirror();
+        m.put(a.getPath(), content, Reply.endless());
+
+        FetchException e = assertThrows(FetchException.class, () -> fetcher(FAST, m).fetchAll(List.of(a), null));
+
+        assertEquals(Kind.SIZE, e.kind());
+        assertContains(e.getMessage(), a.getFilename(), m.baseUri() + a.getPath(), "more than the expected 1000 bytes",
+                "cut after 1001");
+        assertEquals(1, m.requests());
+        assertStoreEmpty();
+    }
+
+    @Test
+    void extraBytesAnnouncedByContentLengthAreRefused() throws Exception {
+        byte[] content = randomBytes(1000, 1);
+        Artifact a = artifact("a-1.0-py3-none-any.whl", content);
+        FakeMirror m = mirror();
+        m.put(a.getPath(), content, Reply.bytes(Arrays.copyOf(content, 1500)));
+
+        FetchException e = assertThrows(FetchException.class, () -> fetcher(FAST, m).fetchAll(List.of(a), null));
+
+        assertEquals(Kind.SIZE, e.kind());
+        assertContains(e.getMessage(), "announced 1500 bytes", "expected 1000 bytes");
+        assertStoreEmpty();
+    }
+
+    @Test
+    void shortBodyIsRefused() throws Exception {
+        byte[] content = randomBytes(1000, 1);
+        Artifact a = artifact("a-1.0-py3-none-any.whl", content);
+        FakeMirror m = mirror();
+        m.put(a.getPath(), content, Reply.truncated(600));
+
+        FetchException e = assertThrows(FetchException.class, () -> fetcher(FAST, m).fetchAll(List.of(a), null));
+
+        assertEquals(Kind.SIZE, e.kind());
+        assertContains(e.getMessage(), a.getFilename(), "ended after 600 bytes where 1000 were expected");
+        assertEquals(1, m.requests());
+        assertStoreEmpty();
+    }
+
+    @Test
+    void notFoundAndTimeoutAreToldApart() throws Exception {
+        byte[] content = randomBytes(1000, 1);
+        Artifact missing = artifact("missing-1.0-py3-none-any.whl", content);
+        Artifact hung = artifact("hung-1.0-py3-none-any.whl", content);
+        FakeMirror m = mirror();
+        m.put(hung.getPath(), content, Reply.hang());
+        Fetcher f = fetcher(FAST, m);
+
+        FetchException notFound = assertThrows(FetchException.class, () -> f.fetchAll(List.of(missing), null));
+        FetchException timeout = assertThrows(FetchException.class, () -> f.fetchAll(List.of(hung), null));
+
+        assertEquals(Kind.NOT_FOUND, notFound.kind());
+        assertEquals(404, notFound.httpStatus());
+        assertContains(notFound.getMessage(), "HTTP 404", "not found", missing.getFilename());
+        assertEquals(1, m.requests(missing.getPath()), "404 is not retried on the same mirror");
+        assertEquals(Kind.TIMEOUT, timeout.kind());
+        assertContains(timeout.getMessage(), "timed out", "no byte from the mirror for 300 ms", hung.getFilename());
+        assertEquals(3, m.requests(hung.getPath()), "timeouts are retried");
+    }
+
+    @Test
+    void serverErrorsAreRetriedWithBackoffThenOk() throws Exception {
+        byte[] content = randomBytes(5000, 1);
+        Artifact a = artifact("a-1.0-py3-none-any.whl", content);
+        FakeMirror m = mirror();
+        m.put(a.getPath(), content, Reply.status(500), Reply.status(503), Reply.ok());
+
+        FetchResult r = fetcher(FAST, m).fetchAll(List.of(a), null).get(0);
+
+        assertEquals(3, r.tries());
+        assertEquals(Source.MIRROR, r.source());
+        assertEquals(3, m.requests());
+        assertEquals(2, sleeper.sleeps.size());
+        assertBetween(sleeper.sleeps.get(0), Duration.ofMillis(50), Duration.ofMillis(100));
+        assertBetween(sleeper.sleeps.get(1), Duration.ofMillis(100), Duration.ofMillis(200));
+        assertArrayEquals(content, Files.readAllBytes(store.path(a.getSha256())));
+    }
+
+    @Test
+    void failoverToSecondMirrorAfterNotFound() throws Exception {
+        byte[] content = randomBytes(5000, 1);
+        Artifact a = artifact("a-1.0-py3-none-any.whl", content);
+        FakeMirror first = mirror();
+        FakeMirror second = mirror();
+        second.put(a.getPath(), content);
+
+        FetchResult r = fetcher(FAST, first, second).fetchAll(List.of(a), null).get(0);
+
+        assertEquals(second.baseUri() + a.getPath(), r.url());
+        assertEquals(2, r.tries());
+        assertEquals(1, first.requests());
+        assertTrue(sleeper.sleeps.isEmpty(), "failover does not wait");
+    }
+
+    @Test
+    void failoverToSecondMirrorAfterWrongBytes() throws Exception {
+        byte[] content = randomBytes(5000, 1);
+        Artifact a = artifact("a-1.0-py3-none-any.whl", content);
+        FakeMirror first = mirror();
+        first.put(a.getPath(), content, Reply.bytes(randomBytes(5000, 666)));
+        FakeMirror second = mirror();
+        second.put(a.getPath(), content);
+
+        FetchResult r = fetcher(FAST, first, second).fetchAll(List.of(a), null).get(0);
+
+        assertEquals(second.baseUri() + a.getPath(), r.url());
+        assertEquals(2, r.tries());
+        assertEquals(1, first.requests(), "a mirror that served wrong bytes is not asked again");
+        assertArrayEquals(content, Files.readAllBytes(store.path(a.getSha256())));
+        assertTmpEmpty();
+    }
+
+    @Test
+    void failuresOnEveryMirrorAreSummarised() throws Exception {
+        byte[] content = randomBytes(100, 1);
+        Artifact a = artifact("a-1.0-py3-none-any.whl", content);
+        FakeMirror first = mirror();
+        FakeMirror second = mirror();
+        second.put(a.getPath(), content, Reply.status(502));
+
+        FetchException e = assertThrows(FetchException.class,
+                () -> fetcher(FAST, first, second).fetchAll(List.of(a), null));
+
+        assertEquals(Kind.HTTP_STATUS, e.kind(), "kind of the last attempt");
+        assertEquals(502, e.httpStatus());
+        assertTrue(e.retryable());
+        assertEquals(second.baseUri() + a.getPath(), e.url());
+        assertContains(e.getMessage(), "cannot fetch " + a.getFilename(), "any of 2 mirrors", "in 4 tries",
+                first.baseUri() + a.getPath() + ": HTTP 404: not found on this mirror (1 try)",
+                second.baseUri() + a.getPath() + ": HTTP 502 (3 tries)");
+    }
+
+    @Test
+    void resetMidBodyIsResumedWithRange() throws Exception {
+        byte[] content = randomBytes(200_000, 1);
+        Artifact a = artifact("a-1.0-py3-none-any.whl", content);
+        FakeMirror m = mirror();
+        m.put(a.getPath(), content, Reply.resetAfter(120_000), Reply.ok());
+
+        FetchResult r = fetcher(FAST, m).fetchAll(List.of(a), null).get(0);
+
+        List<FakeMirror.Recorded> log = m.log(a.getPath());
+        assertEquals(2, log.size());
+        assertNull(log.get(0).range());
+        assertEquals("bytes=120000-", log.get(1).range());
+        assertTrue(r.resumed());
+        assertEquals(2, r.tries());
+        assertEquals(1, sleeper.sleeps.size());
+        assertArrayEquals(content, Files.readAllBytes(store.path(a.getSha256())));
+        assertTmpEmpty();
+    }
+
+    @Test
+    void serverWithoutRangeSupportStartsOver() throws Exception {
+        byte[] content = randomBytes(200_000, 1);
+        Artifact a = artifact("a-1.0-py3-none-any.whl", content);
+        FakeMirror m = mirror();
+        m.put(a.getPath(), content, Reply.resetAfter(120_000), Reply.okIgnoringRange());
+
+        FetchResult r = fetcher(FAST, m).fetchAll(List.of(a), null).get(0);
+
+        assertEquals("bytes=120000-", m.log(a.getPath()).get(1).range());
+        assertFalse(r.resumed());
+        assertEquals(2, r.tries());
+        assertArrayEquals(content, Files.readAllBytes(store.path(a.getSha256())));
+        assertTmpEmpty();
+    }
+
+    @Test
+    void redirectIsRefused() throws Exception {
+        byte[] content = randomBytes(100, 1);
+        Artifact a = artifact("a-1.0-py3-none-any.whl", content);
+        FakeMirror elsewhere = mirror();
+        elsewhere.put(a.getPath(), content);
+        FakeMirror m = mirror();
+        m.put(a.getPath(), content, Reply.redirect(302, elsewhere.baseUri() + a.getPath()));
+
+        FetchException e = assertThrows(FetchException.class, () -> fetcher(FAST, m).fetchAll(List.of(a), null));
+
+        assertEquals(Kind.REDIRECT, e.kind());
+        assertContains(e.getMessage(), "HTTP 302 redirect to " + elsewhere.baseUri() + a.getPath(), "refused");
+        assertEquals(1, m.requests());
+        assertEquals(0, elsewhere.requests(), "the redirect target is never contacted");
+        assertStoreEmpty();
+    }
+
+    @Test
+    void hungMirrorHitsDeadline() throws Exception {
+        byte[] content = randomBytes(1000, 1);
+        Artifact a = artifact("a-1.0-py3-none-any.whl", content);
+        FakeMirror m = mirror();
+        m.put(a.getPath(), content, Reply.hang());
+        FetchConfig once = withTries(FAST, 1);
+
+        long t0 = System.nanoTime();
+        FetchException e = assertThrows(FetchException.class, () -> fetcher(once, m).fetchAll(List.of(a), null));
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+
+        assertEquals(Kind.TIMEOUT, e.kind());
+        assertTrue(e.retryable());
+        assertContains(e.getMessage(), "no byte from the mirror for 300 ms");
+        assertTrue(ms >= 250 && ms < 1500, "gave up after the idle timeout, took " + ms + " ms");
+        assertStoreEmpty();
+    }
+
+    @Test
+    void stalledBodyHitsIdleDeadlineAndIsResumed() throws Exception {
+        byte[] content = randomBytes(100_000, 1);
+        Artifact a = artifact("a-1.0-py3-none-any.whl", content);
+        FakeMirror m = mirror();
+        m.put(a.getPath(), content, Reply.stallAfter(40_000), Reply.ok());
+
+        FetchResult r = fetcher(FAST, m).fetchAll(List.of(a), null).get(0);
+
+        assertEquals("bytes=40000-", m.log(a.getPath()).get(1).range());
+        assertTrue(r.resumed());
+        assertArrayEquals(content, Files.readAllBytes(store.path(a.getSha256())));
+    }
+
+    @Test
+    void tricklingMirrorHitsRequestDeadline() throws Exception {
+        byte[] content = randomBytes(100, 1);
+        Artifact a = artifact("a-1.0-py3-none-any.whl", content);
+        FakeMirror m = mirror();
+        m.put(a.getPath(), content, Reply.trickle(Duration.ofMillis(50)));
+        FetchConfig cfg = new FetchConfig(4, Duration.ofSeconds(1), Duration.ofMillis(600), Duration.ofMillis(300), 1,
+                Duration.ofMillis(100));
+
+        long t0 = System.nanoTime();
+        FetchException e = assertThrows(FetchException.class, () -> fetcher(cfg, m).fetchAll(List.of(a), null));
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+
+        assertEquals(Kind.TIMEOUT, e.kind());
+        assertContains(e.getMessage(), "not complete within the request timeout of 600 ms", "of 100 bytes received");
+        assertTrue(ms < 2000, "took " + ms + " ms");
+        assertStoreEmpty();
+    }
+
+    @Test
+    void connectionRefusedIsRetriedThenReported() throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        byte[] content = randomBytes(100, 1);
+        Artifact a = artifact("a-1.0-py3-none-any.whl", content);
+        Fetcher f = track(new Fetcher(List.of(URI.create("http://127.0.0.1:" + port)), store, FAST, sleeper));
+
+        FetchException e = assertThrows(FetchException.class, () -> f.fetchAll(List.of(a), null));
+
+        assertEquals(Kind.CONNECTION, e.kind());
+        assertContains(e.getMessage(), "http://127.0.0.1:" + port + "/" + a.getPath(), "cannot connect to 127.0.0.1:" + port, "3 tries");
+        assertEquals(2, sleeper.sleeps.size());
+        assertStoreEmpty();
+    }
+
+    @Test
+    void firstFailureCancelsTheRestAndRemovesTheirTempFiles() throws Exception {
+        FakeMirror m = mirror();
+        List<Artifact> artifacts = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            byte[] content = randomBytes(100_000, i);
+            Artifact a = artifact("slow" + i + "-1.0-py3-none-any.whl", content);
+            m.put(a.getPath(), content, Reply.stallAfter(30_000));
+            artifacts.add(a);
+        }
+        Artifact missing = artifact("missing-1.0-py3-none-any.whl", randomBytes(10, 9));
+        m.put(missing.getPath(), new byte[0], Reply.delayed(Duration.ofMillis(200)), Reply.status(404));
+        artifacts.add(missing);
+        FetchConfig patient = new FetchConfig(4, Duration.ofSeconds(5), Duration.ofSeconds(30),
+                Duration.ofSeconds(5), 1, Duration.ofMillis(100));
+        List<FetchResult> seen = new CopyOnWriteArrayList<>();
+
+        long t0 = System.nanoTime();
+        FetchException e = assertThrows(FetchException.class, () -> fetcher(patient, m).fetchAll(artifacts, seen::add));
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+
+        assertEquals(missing.getFilename(), e.filename());
+        assertTrue(ms < 3000, "stalled downloads were cancelled, not waited out: " + ms + " ms");
+        assertTrue(seen.isEmpty());
+        assertStoreEmpty();
+    }
+
+    @Test
+    void sameSha256TwiceIsFetchedOnce() throws Exception {
+        byte[] content = randomBytes(3000, 1);
+        Artifact a = artifact("a-1.0.tar.gz", content);
+        Artifact b = artifact("b-1.0.tar.gz", content);
+        FakeMirror m = mirror();
+        m.put(a.getPath(), content);
+        m.put(b.getPath(), content);
+
+        List<FetchResult> results = fetcher(FAST, m).fetchAll(List.of(a, b), null);
+
+        assertEquals(1, m.requests());
+        assertEquals(Source.MIRROR, results.get(0).source());
+        assertEquals(Source.STORE, results.get(1).source());
+        assertEquals("b-1.0.tar.gz", results.get(1).filename());
+        assertTrue(store.contains(a.getSha256(), 3000));
+    }
+
+    @Test
+    void pathIsPercentEncodedAndKeptUnderTheBasePath() throws Exception {
+        byte[] content = randomBytes(300, 1);
+        Artifact a = artifact("pkg-1.0+local-py3-none-any.whl", content).toBuilder()
+                .setPath("packages/pkg/pkg-1.0+local-py3-none-any.whl").build();
+        FakeMirror m = mirror();
+        m.put("simple-root/" + a.getPath(), content);
+        URI base = URI.create(m.baseUri() + "simple-root");
+        Fetcher f = track(new Fetcher(List.of(base), store, FAST, sleeper));
+
+        FetchResult r = f.fetchAll(List.of(a), null).get(0);
+
+        assertEquals(m.baseUri() + "simple-root/packages/pkg/pkg-1.0%2Blocal-py3-none-any.whl", r.url());
+        assertEquals(1, m.requests("simple-root/" + a.getPath()));
+    }
+
+    @Test
+    void emptyArtifactIsFetched() throws Exception {
+        Artifact a = artifact("empty-file.txt", new byte[0]).toBuilder().setKind(ArtifactKind.FILE)
+                .setInstallPath("etc/empty.txt").build();
+        FakeMirror m = mirror();
+        m.put(a.getPath(), new byte[0]);
+
+        FetchResult r = fetcher(FAST, m).fetchAll(List.of(a), null).get(0);
+
+        assertEquals(0, r.bytes());
+        assertTrue(store.contains(Hashing.sha256Hex(new byte[0]), 0));
+    }
+
+    // --- helpers
+
+    private FakeMirror mirror() throws IOException {
+        return track(FakeMirror.start());
+    }
+
+    private Fetcher fetcher(FetchConfig cfg, FakeMirror... mirrors) {
+        List<URI> bases = Stream.of(mirrors).map(FakeMirror::baseUri).toList();
+        return track(new Fetcher(bases, store, cfg, sleeper));
+    }
+
+    private <T extends AutoCloseable> T track(T c) {
+        toClose.add(c);
+        return c;
+    }
+
+    private static FetchConfig withTries(FetchConfig c, int tries) {
+        return new FetchConfig(c.parallelism(), c.connectTimeout(), c.requestTimeout(), c.idleTimeout(), tries,
+                c.backoffBase());
+    }
+
+    private static Artifact artifact(String filename, byte[] content) {
+        return Artifact.newBuilder()
+                .setName(filename.substring(0, filename.indexOf('-')))
+                .setVersion("1.0")
+                .setFilename(filename)
+                .setPath("packages/" + filename)
+                .setSha256(Hashing.sha256Hex(content))
+                .setSize(content.length)
+                .setKind(ArtifactKind.WHEEL)
+                .build();
+    }
+
+    private void assertTmpEmpty() throws IOException {
+        try (Stream<Path> s = Files.list(store.tmpDir())) {
+            assertEquals(List.of(), s.toList(), "no temp file left");
+        }
+    }
+
+    private void assertStoreEmpty() throws IOException {
+        assertTmpEmpty();
+        try (Stream<Path> s = Files.walk(store.root().resolve("sha256"))) {
+            assertEquals(List.of(), s.filter(Files::isRegularFile).toList(), "nothing committed");
+        }
+    }
+
+    private static void assertContains(String message, String... parts) {
+        for (String p : parts) {
+            assertTrue(message.contains(p), "message lacks '" + p + "': " + message);
+        }
+    }
+
+    private static void assertBetween(Duration d, Duration min, Duration max) {
+        assertTrue(d.compareTo(min) >= 0 && d.compareTo(max) <= 0, d + " not within " + min + ".." + max);
+    }
+}
