@@ -1,0 +1,330 @@
+package dev.pinfleet.agent.install;
+
+import dev.pinfleet.manifest.ManifestCodec;
+import dev.pinfleet.proto.v1.Artifact;
+import dev.pinfleet.proto.v1.ArtifactKind;
+import dev.pinfleet.proto.v1.Manifest;
+import dev.pinfleet.wheel.Tags;
+import dev.pinfleet.wheel.WheelFilename;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Builds release directories: a virtualenv skeleton plus every artifact of a manifest. Wheels are
+ * unpacked once per sha256 into {@code cacheRoot/wheels/} and hard-linked into each release; the few
+ * files that differ per release (rewritten scripts, entry point launchers, INSTALLER, RECORD) are
+ * written per release. Safe for concurrent builds into different staging directories.
+ */
+public final class ReleaseBuilder {
+    /** Written last (before the single flush) into every complete release; names the manifest's content digest. */
+    public static final String MARKER = ".pinfleet/release.json";
+
+    private static final Pattern MARKER_DIGEST = Pattern.compile("\"manifest_digest\"\\s*:\\s*\"([0-9a-f]{64})\"");
+
+    private final Path cacheRoot;
+    private final PythonInfo python;
+    private final int parallelism;
+    private final Tags tags;
+    private final WheelCache cache;
+    /** Builds share the cache (read lock); pruning it excludes them (write lock). */
+    private final ReentrantReadWriteLock cacheLock = new ReentrantReadWriteLock();
+
+    /**
+     * @param cacheRoot the agent's cache directory ({@code ROOT/cache}); releases should live on the same file
+     *     system so that files can be hard-linked
+     * @param python the probed target interpreter
+     * @param parallelism threads used to unpack and link wheels (at least 1)
+     */
+    public ReleaseBuilder(Path cacheRoot, PythonInfo python, int parallelism) {
+        if (parallelism < 1) {
+            throw new IllegalArgumentException("parallelism must be at least 1, got " + parallelism);
+        }
+        this.cacheRoot = cacheRoot;
+        this.python = python;
+        this.parallelism = parallelism;
+        this.tags = python.tags();
+        this.cache = new WheelCache(cacheRoot);
+    }
+
+    /**
+     * Builds a complete release into {@code staging}, which must not exist (its parent must), whose final
+     * location will be {@code finalDir}: shebangs, launchers and {@code pyvenv.cfg} name
+     * {@code finalDir/bin/python}. Wheels are checked (file name vs manifest and METADATA, tags, every entry)
+     * and unpacked into the cache in parallel, then linked; ARCHIVE and FILE artifacts are extracted or copied
+     * to their install_path; bytecode is compiled when the manifest asks. The marker {@link #MARKER} is
+     * written last and the whole tree flushed once. On failure {@code staging} is removed.
+     *
+     * @param storePath maps an artifact's sha256 to its verified file in the store; called only for artifacts
+     *     that must be read (a wheel already in the cache is not)
+     * @param onEach called on the calling thread as each artifact is installed
+     * @return one result per artifact, in manifest order
+     * @throws InstallException when an artifact cannot be installed; the message names the file, entry and why
+     */
+    public List<InstallResult> build(Path staging, Path finalDir, Manifest manifest, Function<String, Path> storePath,
+            Consumer<InstallResult> onEach) throws InstallException, IOException {
+        if (Files.exists(staging, LinkOption.NOFOLLOW_LINKS)) {
+            throw new IOException("staging directory " + staging + " already exists");
+        }
+        if (!manifest.getPython().equals(python.version())) {
+            throw new InstallException("manifest is for python " + manifest.getPython() + " but the interpreter "
+                    + python.executable() + " is " + python.version());
+        }
+        cacheLock.readLock().lock();
+        try {
+            Files.createDirectory(staging);
+            try (Workers workers = new Workers(parallelism)) {
+                List<InstallResult> results = buildInto(staging, finalDir, manifest, storePath, onEach, workers);
+                Durability.syncTree(staging, cacheRoot);
+                return results;
+            } catch (InstallException | IOException | RuntimeException | Error e) {
+                FileTrees.deleteQuietly(staging);
+                throw e;
+            }
+        } finally {
+            cacheLock.readLock().unlock();
+        }
+    }
+
+    /**
+     * Deletes cache entries whose sha256 is not in {@code keepSha256}, and leftovers of interrupted unpacks.
+     * Waits for running builds to finish and holds further builds off while it runs.
+     *
+     * @return the number of cache entries removed
+     */
+    public long pruneCache(Set<String> keepSha256) throws IOException {
+        cacheLock.writeLock().lock();
+        try {
+            return cache.prune(keepSha256);
+        } finally {
+            cacheLock.writeLock().unlock();
+        }
+    }
+
+    /**
+     * The manifest content digest a release directory was completed for, or empty when the directory holds
+     * no complete release (no marker, or an unreadable one).
+     */
+    public static Optional<String> completedDigest(Path releaseDir) {
+        try {
+            Matcher m = MARKER_DIGEST.matcher(Files.readString(releaseDir.resolve(MARKER), StandardCharsets.UTF_8));
+            return m.find() ? Optional.of(m.group(1)) : Optional.empty();
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    private List<InstallResult> buildInto(Path staging, Path finalDir, Manifest manifest, Function<String, Path> storePath,
+            Consumer<InstallResult> onEach, Workers workers) throws InstallException, IOException {
+        List<Artifact> artifacts = manifest.getArtifactsList();
+        for (Artifact a : artifacts) {
+            if (a.getKind() == ArtifactKind.WHEEL) {
+                checkWheelName(a);
+            }
+        }
+        VirtualEnv.create(staging, finalDir, python);
+        Set<String> reserved = VirtualEnv.reserved(python);
+
+        long[] millis = new long[artifacts.size()];
+        WheelPlan[] plans = new WheelPlan[artifacts.size()];
+        List<Workers.Task<Void>> prepare = new ArrayList<>();
+        for (int i = 0; i < artifacts.size(); i++) {
+            Artifact a = artifacts.get(i);
+            if (a.getKind() != ArtifactKind.WHEEL) {
+                continue;
+            }
+            int idx = i;
+            prepare.add(() -> {
+                long t0 = System.nanoTime();
+                WheelIndex index = cache.lookup(a.getSha256());
+                if (index == null) {
+                    index = cache.unpack(a.getSha256(), storeFile(a, storePath), a.getFilename());
+                }
+                plans[idx] = WheelPlan.of(a, index, python, reserved);
+                millis[idx] = (System.nanoTime() - t0) / 1_000_000;
+                return null;
+            });
+        }
+        workers.runAll(prepare, r -> { });
+
+        boolean[][] owns = resolveConflicts(plans, reserved);
+        makeDirectories(staging, plans);
+
+        InstallResult[] results = new InstallResult[artifacts.size()];
+        AtomicBoolean copyOnly = new AtomicBoolean(false);
+        WheelInstaller installer = new WheelInstaller(staging, finalDir, python, copyOnly);
+        List<Workers.Task<InstallResult>> install = new ArrayList<>();
+        for (int i = 0; i < artifacts.size(); i++) {
+            if (plans[i] == null) {
+                continue;
+            }
+            int idx = i;
+            install.add(() -> {
+                long t0 = System.nanoTime();
+                boolean linked = installer.install(plans[idx], j -> owns[idx][j]);
+                InstallResult r = new InstallResult(artifacts.get(idx).getFilename(),
+                        millis[idx] + (System.nanoTime() - t0) / 1_000_000, linked);
+                results[idx] = r;
+                return r;
+            });
+        }
+        workers.runAll(install, onEach);
+
+        for (int i = 0; i < artifacts.size(); i++) {
+            Artifact a = artifacts.get(i);
+            if (a.getKind() == ArtifactKind.WHEEL) {
+                continue;
+            }
+            long t0 = System.nanoTime();
+            ArchiveInstaller.install(a, storeFile(a, storePath), staging);
+            results[i] = new InstallResult(a.getFilename(), (System.nanoTime() - t0) / 1_000_000, false);
+            onEach.accept(results[i]);
+        }
+        if (manifest.getCompileBytecode()) {
+            BytecodeCompiler.compile(staging, finalDir, python);
+        }
+        List<InstallResult> out = List.of(results);
+        writeMarker(staging, finalDir, manifest, out);
+        return out;
+    }
+
+    private void checkWheelName(Artifact a) throws InstallException {
+        WheelFilename wf;
+        try {
+            wf = WheelFilename.parse(a.getFilename());
+        } catch (IllegalArgumentException e) {
+            throw InstallException.of(a.getFilename(), e.getMessage());
+        }
+        if (!wf.isFor(a.getName(), a.getVersion())) {
+            throw InstallException.of(a.getFilename(), "file name is not for " + a.getName() + " " + a.getVersion()
+                    + " as the manifest pins");
+        }
+        String why = tags.whyIncompatible(wf);
+        if (why != null) {
+            throw InstallException.of(a.getFilename(), why);
+        }
+    }
+
+    private static Path storeFile(Artifact a, Function<String, Path> storePath) throws InstallException, IOException {
+        Path file = storePath.apply(a.getSha256());
+        if (file == null || !Files.isRegularFile(file)) {
+            throw InstallException.of(a.getFilename(), "sha256 " + a.getSha256() + " is not in the store"
+                    + (file == null ? "" : " (" + file + ")"));
+        }
+        long size = Files.size(file);
+        if (size != a.getSize()) {
+            throw InstallException.of(a.getFilename(), "store file " + file + " has " + size + " bytes, the manifest says "
+                    + a.getSize());
+        }
+        return file;
+    }
+
+    /**
+     * Decides which wheel writes each target (the later one, as pip would overwrite), refusing a file that
+     * another wheel needs as a directory, and conflicts on a wheel's own INSTALLER or RECORD.
+     *
+     * @return per plan, per placement position: whether this plan installs it
+     */
+    private static boolean[][] resolveConflicts(WheelPlan[] plans, Set<String> reserved) throws InstallException {
+        Map<String, Integer> owner = new HashMap<>();
+        for (int i = 0; i < plans.length; i++) {
+            if (plans[i] == null) {
+                continue;
+            }
+            for (WheelPlan.Placement p : plans[i].placements().values()) {
+                Integer before = owner.put(p.target(), i);
+                if (before != null && (isMetadata(p) || isMetadata(plans[before].placements().get(p.target())))) {
+                    throw InstallException.of(plans[i].artifact().getFilename(), "writes '" + p.target()
+                            + "', which belongs to " + plans[before].artifact().getFilename());
+                }
+            }
+        }
+        boolean[][] owns = new boolean[plans.length][];
+        for (int i = 0; i < plans.length; i++) {
+            if (plans[i] == null) {
+                continue;
+            }
+            owns[i] = new boolean[plans[i].placements().size()];
+            int j = 0;
+            for (String target : plans[i].placements().keySet()) {
+                owns[i][j++] = owner.get(target) == i;
+                for (int s = target.indexOf('/'); s > 0; s = target.indexOf('/', s + 1)) {
+                    String dir = target.substring(0, s);
+                    Integer fileOwner = owner.get(dir);
+                    if (fileOwner != null || reserved.contains(dir)) {
+                        throw InstallException.of(plans[i].artifact().getFilename(), "needs '" + dir
+                                + "' as a directory, but it is a file of "
+                                + (fileOwner != null ? plans[fileOwner].artifact().getFilename() : "the virtualenv"));
+                    }
+                }
+            }
+        }
+        return owns;
+    }
+
+    private static boolean isMetadata(WheelPlan.Placement p) {
+        return p.kind() == WheelPlan.Kind.INSTALLER || p.kind() == WheelPlan.Kind.RECORD;
+    }
+
+    /** Creates every directory the wheels need, each exactly once, parents first. */
+    private void makeDirectories(Path staging, WheelPlan[] plans) throws IOException {
+        Set<String> dirs = new HashSet<>();
+        for (WheelPlan plan : plans) {
+            if (plan == null) {
+                continue;
+            }
+            for (String target : plan.placements().keySet()) {
+                for (int s = target.lastIndexOf('/'); s > 0; s = target.lastIndexOf('/', s - 1)) {
+                    if (!dirs.add(target.substring(0, s))) {
+                        break;
+                    }
+                }
+            }
+        }
+        dirs.removeAll(VirtualEnv.directories(python));
+        String[] sorted = dirs.toArray(new String[0]);
+        Arrays.sort(sorted);
+        for (String d : sorted) {
+            Files.createDirectory(staging.resolve(d));
+        }
+    }
+
+    private void writeMarker(Path staging, Path finalDir, Manifest manifest, List<InstallResult> results)
+            throws IOException {
+        StringBuilder b = new StringBuilder(256 + results.size() * 160);
+        b.append("{\n  \"manifest_digest\": ").append(Json.string(ManifestCodec.contentDigest(manifest)))
+                .append(",\n  \"app\": ").append(Json.string(manifest.getApp()))
+                .append(",\n  \"serial\": ").append(manifest.getSerial())
+                .append(",\n  \"python\": ").append(Json.string(python.fullVersion()))
+                .append(",\n  \"final_dir\": ").append(Json.string(finalDir.toString()))
+                .append(",\n  \"artifacts\": [");
+        for (int i = 0; i < results.size(); i++) {
+            Artifact a = manifest.getArtifacts(i);
+            InstallResult r = results.get(i);
+            b.append(i == 0 ? "\n" : ",\n").append("    {\"filename\": ").append(Json.string(r.filename()))
+                    .append(", \"sha256\": ").append(Json.string(a.getSha256()))
+                    .append(", \"install_millis\": ").append(r.installMillis())
+                    .append(", \"linked\": ").append(r.linked()).append('}');
+        }
+        b.append("\n  ]\n}\n");
+        Path dir = staging.resolve(".pinfleet");
+        Files.createDirectory(dir);
+        Files.writeString(staging.resolve(MARKER), b, StandardCharsets.UTF_8);
+    }
+}
