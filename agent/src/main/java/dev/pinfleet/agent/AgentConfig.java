@@ -1,0 +1,157 @@
+package dev.pinfleet.agent;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+
+/**
+ * The agent's configuration: defaults &lt; file (Java properties) &lt; command-line flags, validated
+ * once at start into an immutable record. {@link #KEYS} documents every key; the Ansible role's
+ * template writes exactly these keys.
+ *
+ * @param node this node's name, reported to the controller
+ * @param root directory the agent owns: store, cache, apps, state
+ * @param listen gRPC listen address (host:port)
+ * @param trustedKeys directory of trusted Ed25519 *.pub keys
+ * @param threshold distinct trusted signatures a manifest needs
+ * @param mirrors mirror base URLs, tried in order
+ * @param python base interpreter that releases are built on
+ * @param environment this node's environment; manifests bound to another are refused (empty: accept only unbound)
+ * @param fetchParallelism downloads at once
+ * @param installParallelism wheels unpacked at once
+ * @param keepReleases releases kept per app (at least 2: current and previous)
+ * @param shutdownSeconds bound on shutdown: a running deploy gets this long to finish, then is aborted
+ * @param plaintext serve gRPC without TLS; allowed only when listening on loopback (development)
+ */
+public record AgentConfig(String node, Path root, InetSocketAddress listen, Path trustedKeys, int threshold,
+        List<URI> mirrors, Path python, String environment, int fetchParallelism, int installParallelism,
+        int keepReleases, int shutdownSeconds, boolean plaintext) {
+
+    /** Every key, with its default ("" when required or empty) and meaning, in documentation order. */
+    public static final Map<String, String[]> KEYS = keys();
+
+    private static Map<String, String[]> keys() {
+        Map<String, String[]> k = new LinkedHashMap<>();
+        k.put("node", new String[] {"", "this node's name in reports (default: the host name)"});
+        k.put("root", new String[] {"/var/lib/pinfleet", "directory the agent owns: store/, cache/, apps/"});
+        k.put("listen", new String[] {"127.0.0.1:7400", "gRPC listen address host:port"});
+        k.put("trusted-keys", new String[] {"/etc/pinfleet/trusted-keys", "directory of trusted Ed25519 *.pub keys"});
+        k.put("threshold", new String[] {"1", "distinct trusted signatures a manifest needs (k of n)"});
+        k.put("mirrors", new String[] {"", "comma-separated mirror base URLs, tried in order (required)"});
+        k.put("python", new String[] {"python3", "base interpreter releases are built on"});
+        k.put("environment", new String[] {"", "this node's environment; manifests bound to another are refused"});
+        k.put("fetch-parallelism", new String[] {"8", "downloads at once"});
+        k.put("install-parallelism", new String[] {"2", "wheels unpacked at once"});
+        k.put("keep-releases", new String[] {"3", "releases kept per app (at least 2: current and previous)"});
+        k.put("shutdown-seconds", new String[] {"30", "a running deploy gets this long to finish at shutdown, then is aborted"});
+        k.put("plaintext", new String[] {"false", "serve gRPC without TLS; only allowed on a loopback listen address"});
+        return java.util.Collections.unmodifiableMap(k);
+    }
+
+    /** Reads the optional file, applies overrides, validates. */
+    public static AgentConfig load(Path file, Map<String, String> overrides) throws IOException {
+        Map<String, String> v = new LinkedHashMap<>();
+        KEYS.forEach((key, d) -> v.put(key, d[0]));
+        if (file != null) {
+            Properties p = new Properties();
+            try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+                p.load(r);
+            }
+            for (String key : p.stringPropertyNames()) {
+                if (!KEYS.containsKey(key)) {
+                    throw new IllegalArgumentException(file + ": unknown key '" + key + "' (known: " + KEYS.keySet() + ")");
+                }
+                v.put(key, p.getProperty(key).strip());
+            }
+        }
+        for (Map.Entry<String, String> e : overrides.entrySet()) {
+            if (!KEYS.containsKey(e.getKey())) {
+                throw new IllegalArgumentException("unknown option --" + e.getKey() + " (known: " + KEYS.keySet() + ")");
+            }
+            v.put(e.getKey(), e.getValue());
+        }
+        return fromMap(v);
+    }
+
+    static AgentConfig fromMap(Map<String, String> v) {
+        String node = v.get("node");
+        if (node.isEmpty()) {
+            try {
+                node = java.net.InetAddress.getLocalHost().getHostName();
+            } catch (IOException e) {
+                node = "localhost";
+            }
+        }
+        List<URI> mirrors = new ArrayList<>();
+        for (String m : v.get("mirrors").split(",")) {
+            if (m.isBlank()) {
+                continue;
+            }
+            URI u = URI.create(m.strip().endsWith("/") ? m.strip() : m.strip() + "/");
+            if (!"http".equals(u.getScheme()) && !"https".equals(u.getScheme())) {
+                throw new IllegalArgumentException("mirrors: '" + m + "' is not an http(s) URL");
+            }
+            mirrors.add(u);
+        }
+        if (mirrors.isEmpty()) {
+            throw new IllegalArgumentException("mirrors: at least one mirror URL is required");
+        }
+        InetSocketAddress listen = address("listen", v.get("listen"));
+        boolean plaintext = Boolean.parseBoolean(v.get("plaintext"));
+        if (plaintext && !listen.getAddress().isLoopbackAddress()) {
+            throw new IllegalArgumentException("plaintext=true is only allowed on a loopback listen address, not "
+                    + v.get("listen"));
+        }
+        if (!plaintext) {
+            throw new IllegalArgumentException("TLS is not configured: set plaintext=true on a loopback listen address"
+                    + " for development (mutual TLS arrives with the fleet certificates)");
+        }
+        int keep = positive("keep-releases", v.get("keep-releases"));
+        if (keep < 2) {
+            throw new IllegalArgumentException("keep-releases must be at least 2 (current and previous), got " + keep);
+        }
+        return new AgentConfig(node, Path.of(v.get("root")).toAbsolutePath().normalize(), listen,
+                Path.of(v.get("trusted-keys")), positive("threshold", v.get("threshold")), List.copyOf(mirrors),
+                Path.of(v.get("python")), v.get("environment"), positive("fetch-parallelism", v.get("fetch-parallelism")),
+                positive("install-parallelism", v.get("install-parallelism")), keep,
+                positive("shutdown-seconds", v.get("shutdown-seconds")), plaintext);
+    }
+
+    static InetSocketAddress address(String key, String hostPort) {
+        int colon = hostPort.lastIndexOf(':');
+        if (colon <= 0) {
+            throw new IllegalArgumentException(key + ": '" + hostPort + "' is not host:port");
+        }
+        String host = hostPort.substring(0, colon).replace("[", "").replace("]", "");
+        return new InetSocketAddress(host, positiveOrZero(key, hostPort.substring(colon + 1)));
+    }
+
+    private static int positive(String key, String value) {
+        int n = positiveOrZero(key, value);
+        if (n == 0) {
+            throw new IllegalArgumentException(key + ": must be at least 1");
+        }
+        return n;
+    }
+
+    private static int positiveOrZero(String key, String value) {
+        try {
+            int n = Integer.parseInt(value.strip());
+            if (n < 0) {
+                throw new NumberFormatException();
+            }
+            return n;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(key + ": '" + value + "' is not a non-negative whole number");
+        }
+    }
+}

@@ -1,0 +1,57 @@
+package dev.pinfleet.agent;
+
+import dev.pinfleet.agent.deploy.DeployEngine;
+import dev.pinfleet.proto.v1.AgentServiceGrpc;
+import dev.pinfleet.proto.v1.DeployEvent;
+import dev.pinfleet.proto.v1.DeployRequest;
+import dev.pinfleet.proto.v1.StatusRequest;
+import dev.pinfleet.proto.v1.StatusResponse;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+
+/** Thin gRPC adapter: unpack the request, call the engine, map the outcome to the wire. */
+public final class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBase {
+    private final DeployEngine engine;
+    private final String node;
+    private final String version;
+
+    public AgentGrpcService(DeployEngine engine, String node, String version) {
+        this.engine = engine;
+        this.node = node;
+        this.version = version;
+    }
+
+    @Override
+    public void deploy(DeployRequest request, StreamObserver<DeployEvent> responses) {
+        ServerCallStreamObserver<DeployEvent> out = (ServerCallStreamObserver<DeployEvent>) responses;
+        try {
+            engine.deploy(request, e -> {
+                synchronized (out) {
+                    if (!out.isCancelled()) {
+                        out.onNext(e);
+                    }
+                }
+            });
+            synchronized (out) {
+                if (!out.isCancelled()) {
+                    out.onCompleted();
+                }
+            }
+        } catch (DeployEngine.BusyException e) {
+            out.onError(Status.RESOURCE_EXHAUSTED.withDescription(e.getMessage()).asRuntimeException());
+        }
+    }
+
+    @Override
+    public void status(StatusRequest request, StreamObserver<StatusResponse> responses) {
+        try {
+            responses.onNext(StatusResponse.newBuilder().setNode(node).setAgentVersion(version)
+                    .setBusy(engine.busy()).addAllApps(engine.status(request.getApp())).build());
+            responses.onCompleted();
+        } catch (IOException e) {
+            responses.onError(Status.INTERNAL.withDescription("node " + node + ": " + e.getMessage()).asRuntimeException());
+        }
+    }
+}

@@ -1,0 +1,68 @@
+package dev.pinfleet.controller;
+
+import dev.pinfleet.controller.freeze.FreezeCommand;
+import dev.pinfleet.controller.keys.KeyCommands;
+import dev.pinfleet.controller.mirror.MirrorCommands;
+import dev.pinfleet.controller.rollout.DeployCommand;
+import dev.pinfleet.controller.rollout.StatusCommand;
+import java.io.PrintWriter;
+import java.time.Clock;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The operator's `pinfleet` command: the controller's composition root. */
+@Command(name = "pinfleet", mixinStandardHelpOptions = true, versionProvider = PinfleetCli.Version.class,
+        description = {"Deploy an application's exact, pinned Python dependency set to a fleet of web nodes.", "",
+            "Typical flow: freeze -> sign -> deploy -> status."},
+        subcommands = {KeyCommands.Keygen.class, FreezeCommand.class, KeyCommands.Sign.class, KeyCommands.Verify.class,
+            DeployCommand.class, StatusCommand.class, MirrorCommands.class, CommandLine.HelpCommand.class})
+public final class PinfleetCli {
+    public static void main(String[] args) {
+        // Publishing is recorded in the mirror's audit log and summarised by the command itself.
+        java.util.logging.Logger.getLogger("dev.pinfleet.mirror.publish").setLevel(java.util.logging.Level.WARNING);
+        System.setProperty("java.util.logging.SimpleFormatter.format",
+                System.getProperty("java.util.logging.SimpleFormatter.format", "%1$tFT%1$tT.%1$tLZ %4$s %3$s: %5$s%6$s%n"));
+        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true), Clock.systemUTC()));
+    }
+
+    /** Runs one command line; returns its exit code. Tests call this with their own writers and clock. */
+    public static int run(String[] args, PrintWriter out, PrintWriter err, Clock clock) {
+        CommandLine cli = new CommandLine(new PinfleetCli(), new Factory(clock));
+        cli.setOut(out);
+        cli.setErr(err);
+        cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            if (e instanceof CliException ce) {
+                err.println("pinfleet: " + ce.getMessage());
+                err.flush();
+                return ce.exitCode();
+            }
+            if (e instanceof java.io.IOException) {
+                err.println("pinfleet: " + e.getMessage());
+                err.flush();
+                return 1;
+            }
+            throw e;
+        });
+        return cli.execute(args);
+    }
+
+    /** Gives commands that need one the injected clock. */
+    private record Factory(Clock clock) implements CommandLine.IFactory {
+        @Override
+        public <K> K create(Class<K> cls) throws Exception {
+            try {
+                return cls.getConstructor(Clock.class).newInstance(clock);
+            } catch (NoSuchMethodException e) {
+                return CommandLine.defaultFactory().create(cls);
+            }
+        }
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = PinfleetCli.class.getPackage().getImplementationVersion();
+            return new String[] {"pinfleet " + (v == null ? "development build" : v)};
+        }
+    }
+}

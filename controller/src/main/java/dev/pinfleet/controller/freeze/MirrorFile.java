@@ -1,0 +1,11 @@
+package dev.pinfleet.controller.freeze;
+
+/**
+ * A file published on the mirror.
+ *
+ * @param filename file name
+ * @param path path relative to the mirror's base (e.g. packages/django/Django-4.2.11-py3-none-any.whl)
+ * @param sha256 SHA-256 of its bytes, lowercase hex
+ * @param size size in bytes
+ */
+public record MirrorFile(String filename, String path, String sha256, long size) {}

@@ -1,0 +1,70 @@
+package dev.pinfleet.controller.rollout;
+
+import dev.pinfleet.proto.v1.ArtifactResult;
+import dev.pinfleet.proto.v1.FleetReport;
+import dev.pinfleet.proto.v1.NodeOutcome;
+import dev.pinfleet.proto.v1.NodeReport;
+import dev.pinfleet.proto.v1.Source;
+import java.io.PrintWriter;
+import java.util.Locale;
+
+/** The per-node summary table an operator reads at the end of a deploy. */
+public final class ReportTable {
+    private ReportTable() {}
+
+    public static void print(FleetReport report, PrintWriter out) {
+        int w = "NODE".length();
+        for (NodeReport n : report.getNodesList()) {
+            w = Math.max(w, n.getNode().length());
+        }
+        String fmt = "%-" + w + "s  %-11s  %7s  %10s  %10s  %8s  %s%n";
+        out.printf(fmt, "NODE", "OUTCOME", "FETCHED", "FROM STORE", "BYTES", "MS", "RELEASE / ERROR");
+        int ok = 0;
+        for (NodeReport n : report.getNodesList()) {
+            int fetched = 0;
+            int stored = 0;
+            long bytes = 0;
+            for (ArtifactResult a : n.getReport().getArtifactsList()) {
+                if (a.getSource() == Source.MIRROR) {
+                    fetched++;
+                    bytes += a.getBytes();
+                } else if (a.getSource() == Source.STORE) {
+                    stored++;
+                }
+            }
+            boolean good = n.getOutcome() == NodeOutcome.NODE_OK || n.getOutcome() == NodeOutcome.NODE_UNCHANGED;
+            if (good) {
+                ok++;
+            }
+            out.printf(fmt, n.getNode(), outcome(n.getOutcome()), fetched, stored, human(bytes), n.getMillis(),
+                    good ? n.getReport().getRelease() : n.getError());
+        }
+        out.printf("%d of %d node(s) ok; app %s serial %d digest %s%n", ok, report.getNodesCount(), report.getApp(),
+                report.getSerial(), report.getManifestDigest().isEmpty() ? "-" : report.getManifestDigest().substring(0, 16));
+        out.flush();
+    }
+
+    public static String outcome(NodeOutcome o) {
+        return switch (o) {
+            case NODE_OK -> "ok";
+            case NODE_UNCHANGED -> "unchanged";
+            case NODE_FAILED -> "FAILED";
+            case NODE_UNREACHABLE -> "UNREACHABLE";
+            default -> "?";
+        };
+    }
+
+    public static String human(long bytes) {
+        if (bytes < 1024) {
+            return bytes + " B";
+        }
+        double v = bytes;
+        String[] units = {"KiB", "MiB", "GiB", "TiB"};
+        int i = -1;
+        while (v >= 1024 && i < units.length - 1) {
+            v /= 1024;
+            i++;
+        }
+        return String.format(Locale.ROOT, "%.1f %s", v, units[i]);
+    }
+}
