@@ -193,7 +193,11 @@ public final class MirrorIndex {
         return new IndexedFile(project, name, size, c.sha256(), c.requiresPython());
     }
 
-    private static String requiresPython(Path file, String name) {
+    /**
+     * The Requires-Python of a wheel's METADATA as the index lists it: the empty string for files that are
+     * not wheels, wheels without the header, and wheels whose METADATA cannot be read (logged).
+     */
+    public static String requiresPython(Path file, String name) {
         if (!name.endsWith(".whl")) {
             return "";
         }

@@ -8,9 +8,12 @@ import dev.pinfleet.manifest.ManifestException;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.Manifest;
 import dev.pinfleet.wheel.Tags;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -20,32 +23,64 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 @Command(name = "freeze", description = {
-    "Resolve every exact pin (name==version) to a wheel on the mirror and write an unsigned manifest",
-    "with each file's path, sha256 and size. Review it, then 'pinfleet sign' it."})
+    "Resolve pins to the mirror's wheels: an unsigned manifest, or pip requirements with "
+    + "hashes.",
+    "",
+    "Resolves every exact pin to a wheel on the mirror and writes an unsigned manifest "
+    + "with each file's path, sha256 and size (review it, then 'pinfleet sign' it), or, "
+    + "with --format pip, a requirements file with --hash for each pin for 'pip install "
+    + "--no-deps --require-hashes -r FILE'.",
+    "",
+    "Input is pip's format as pip and pip-compile write it: name==version, "
+    + "name[extra]==version, comments, blank lines, backslash continuations, "
+    + "--hash=sha256:HEX (checked against the mirror's file), environment markers "
+    + "(evaluated for --python and --platform; false ones are skipped), -r FILE includes "
+    + "(relative to the including file; cycles refused) and git pins git+https://…@<40-hex "
+    + "commit>#egg=NAME (resolved to the mirror's wheel whose version carries the local "
+    + "label +g<first 12 hex of the commit>; a branch or tag is refused). Index options "
+    + "(-i, --extra-index-url, …) are ignored: pins resolve against --mirror only. Anything "
+    + "else, such as a range, is an error naming file:line."})
 public final class FreezeCommand implements Callable<Integer> {
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+    boolean help;
+
     @Spec CommandSpec spec;
 
-    @Parameters(paramLabel = "REQUIREMENTS", description = "Pinned requirements file (one name==version per line).")
+    @Parameters(paramLabel = "REQUIREMENTS", description = "Pinned requirements file.")
     Path requirements;
 
     @Option(names = "--mirror", required = true, paramLabel = "DIR|URL", description = "Mirror directory or base URL.")
     String mirror;
 
-    @Option(names = {"-o", "--output"}, required = true, paramLabel = "FILE", description = "Manifest JSON to write.")
+    @Option(names = {"-o", "--output"}, required = true, paramLabel = "FILE", description = "File to write (manifest JSON, or requirements with --format pip).")
     Path output;
 
-    @Option(names = "--app", required = true, description = "Application name ([a-z0-9][a-z0-9._-]*).")
+    @Option(names = "--format", defaultValue = "manifest", paramLabel = "manifest|pip",
+            description = "What to write: the manifest (default) or a hash-pinned requirements file for pip.")
+    String format;
+
+    @Option(names = "--app", description = "Application name ([a-z0-9][a-z0-9._-]*); required for the manifest.")
     String app;
 
     @Option(names = "--serial", description = "Manifest serial, strictly increasing per app (default: current Unix time in seconds).")
     Long serial;
 
-    @Option(names = "--python", defaultValue = "3.11", description = "Target interpreter MAJOR.MINOR (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--python", defaultValue = "3.11",
+            description = "Target interpreter MAJOR.MINOR or MAJOR.MINOR.PATCH; the patch release only matters to markers "
+                    + "on python_full_version (default: ${DEFAULT-VALUE}).")
     String python;
 
     @Option(names = "--platform", defaultValue = "manylinux_2_36_x86_64",
-            description = "Most specific platform tag of the fleet's nodes (default: ${DEFAULT-VALUE}).")
+            description = "Most specific platform tag of the fleet's nodes; also gives platform_machine to markers "
+                    + "(default: ${DEFAULT-VALUE}).")
     String platform;
+
+    @Option(names = "--check-deps", description = {
+        "Check that every Requires-Dist of every pinned wheel (markers evaluated, extras "
+        + "considered) is satisfied by the pins, and that each wheel's Requires-Python accepts "
+        + "the target; list what is missing or conflicting (file:line) and write nothing "
+        + "otherwise."})
+    boolean checkDeps;
 
     @Option(names = "--expires-in", defaultValue = "7d", description = "Validity from now: Nd, Nh or Nm (default: ${DEFAULT-VALUE}).")
     String expiresIn;
@@ -64,19 +99,59 @@ public final class FreezeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        List<Requirement> reqs = RequirementsFile.read(requirements);
-        if (reqs.isEmpty()) {
-            throw new CliException(requirements + ": no pins");
+        boolean pipFormat = switch (format) {
+            case "manifest" -> false;
+            case "pip" -> true;
+            default -> throw new CliException("--format '" + format + "' is not manifest or pip", 2);
+        };
+        if (!pipFormat && app == null) {
+            throw new CliException("--app is required to write a manifest", 2);
         }
-        Tags tags = Target.tags(python, platform);
-        List<Artifact> artifacts = new Freezer(MirrorCatalog.open(mirror), tags::isCompatible, tags.toString()).freeze(reqs);
+        MarkerEnvironment env;
+        try {
+            env = MarkerEnvironment.cpythonLinux(python, platform);
+        } catch (IllegalArgumentException e) {
+            throw new CliException("--python/--platform: " + e.getMessage(), 2);
+        }
+        String minor = python.replaceFirst("^([0-9]+\\.[0-9]+).*$", "$1");
+        Tags tags = Target.tags(minor, platform);
+        RequirementsFile.Result read = RequirementsFile.read(requirements, env);
+        if (read.pins().isEmpty()) {
+            throw new CliException(requirements + ": no pins for " + env.description()
+                    + (read.skipped().isEmpty() ? "" : " (" + read.skipped().size() + " skipped by their markers)"));
+        }
+        List<Freezer.Pinned> pinned = new Freezer(MirrorCatalog.open(mirror), tags::isCompatible, tags.toString(),
+                checkDeps).freeze(read.pins());
+        PrintWriter out = spec.commandLine().getOut();
+        if (checkDeps) {
+            List<String> problems = DependencyCheck.check(pinned, env);
+            if (!problems.isEmpty()) {
+                throw new CliException(problems.size() + " dependency problem(s) for " + env.description()
+                        + "; nothing was written:\n  " + String.join("\n  ", problems));
+            }
+        }
+        long bytes = pinned.stream().mapToLong(p -> p.file().size()).sum();
+        String skipped = read.skipped().isEmpty() ? "" : ", " + read.skipped().size() + " skipped by their markers";
+        String deps = checkDeps ? ", dependencies satisfied" : "";
+        if (pipFormat) {
+            String text = PipRequirements.render(pinned, PipRequirements.indexUrl(mirror), List.of(
+                    "Frozen by pinfleet from " + requirements + " against " + mirror + " for " + env.description()
+                            + " at " + Instant.ofEpochMilli(clock.millis()) + ".",
+                    "Install with: pip install --no-deps --require-hashes -r " + output.getFileName()));
+            Json.writeAtomically(output, text.getBytes(StandardCharsets.UTF_8));
+            out.printf("froze %d pin(s) from %s into %s (%d bytes of wheels%s%s)%n", pinned.size(), requirements,
+                    output, bytes, skipped, deps);
+            out.flush();
+            return 0;
+        }
+        List<Artifact> artifacts = pinned.stream().map(Freezer.Pinned::toArtifact).toList();
         long now = clock.millis();
         Manifest.Builder m = Manifest.newBuilder()
                 .setApp(app)
                 .setSerial(serial != null ? serial : now / 1000)
                 .setCreated(Timestamps.fromMillis(now))
                 .setExpires(Timestamps.fromMillis(now + parseDuration(expiresIn).toMillis()))
-                .setPython(python)
+                .setPython(minor)
                 .setCompileBytecode(compileBytecode)
                 .addAllArtifacts(artifacts);
         if (environment != null) {
@@ -89,10 +164,10 @@ public final class FreezeCommand implements Callable<Integer> {
             throw new CliException("frozen manifest is invalid: " + e.getMessage());
         }
         Json.writeAtomically(output, ManifestCodec.toJson(manifest));
-        long bytes = artifacts.stream().mapToLong(Artifact::getSize).sum();
-        spec.commandLine().getOut().printf("froze %d pin(s) from %s into %s (%d bytes of wheels), serial %d, digest %s%n",
-                artifacts.size(), requirements, output, bytes, manifest.getSerial(), ManifestCodec.contentDigest(manifest));
-        spec.commandLine().getOut().flush();
+        out.printf("froze %d pin(s) from %s into %s (%d bytes of wheels%s%s), serial %d, digest %s%n",
+                artifacts.size(), requirements, output, bytes, skipped, deps, manifest.getSerial(),
+                ManifestCodec.contentDigest(manifest));
+        out.flush();
         return 0;
     }
 

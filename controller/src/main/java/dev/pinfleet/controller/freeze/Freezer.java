@@ -2,6 +2,7 @@ package dev.pinfleet.controller.freeze;
 
 import dev.pinfleet.controller.CliException;
 import dev.pinfleet.manifest.Names;
+import dev.pinfleet.mirror.wheel.WheelMetadata;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.ArtifactKind;
 import dev.pinfleet.wheel.WheelFilename;
@@ -11,27 +12,68 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeSet;
 import java.util.function.Predicate;
 
-/** Resolves each exact pin to one wheel the mirror holds, with its sha256 and size. */
+/**
+ * Resolves each pin to one wheel the mirror holds, with its sha256 and size: the wheel of exactly that
+ * version (PEP 440 equality, local label included) that suits the target interpreter and platform,
+ * preferring a platform wheel over a pure one; for a git pin, the one version whose local label is the
+ * commit's ({@link VcsPin}). When the pin lists {@code --hash} values, the chosen file's bytes must have one
+ * of them. Only the chosen file is fetched.
+ */
 public final class Freezer {
     private final MirrorCatalog mirror;
     private final Predicate<WheelFilename> compatible;
     private final String targetDescription;
+    private final boolean readMetadata;
 
     /**
-     * @param compatible which wheels suit the target interpreter and platform
-     * @param targetDescription the target as said in errors, e.g. "Python 3.11 on linux x86_64"
+     * One resolved pin.
+     *
+     * @param requirement what was written
+     * @param version     the exact version pinned (a git pin's is the wheel's, e.g. {@code 1.4.0+g0123456789ab})
+     * @param file        the mirror's file, hashed (with METADATA when asked for)
      */
-    public Freezer(MirrorCatalog mirror, Predicate<WheelFilename> compatible, String targetDescription) {
+    public record Pinned(Requirement requirement, String version, MirrorFile file) {
+
+        /** The manifest entry. */
+        public Artifact toArtifact() {
+            return Artifact.newBuilder()
+                    .setName(requirement.name())
+                    .setVersion(version)
+                    .setFilename(file.filename())
+                    .setPath(file.path())
+                    .setSha256(file.sha256())
+                    .setSize(file.size())
+                    .setKind(ArtifactKind.WHEEL)
+                    .build();
+        }
+    }
+
+    /**
+     * @param compatible        which wheels suit the target interpreter and platform
+     * @param targetDescription the target as said in errors, e.g. "cp 3.11 (abi cp311, platforms …)"
+     * @param readMetadata      read each chosen wheel's METADATA (for {@code --check-deps}); its Name and
+     *                          Version must then agree with the pin
+     */
+    public Freezer(MirrorCatalog mirror, Predicate<WheelFilename> compatible, String targetDescription,
+            boolean readMetadata) {
         this.mirror = mirror;
         this.compatible = compatible;
         this.targetDescription = targetDescription;
+        this.readMetadata = readMetadata;
     }
 
-    public List<Artifact> freeze(List<Requirement> requirements) {
+    /** As above without reading METADATA. */
+    public Freezer(MirrorCatalog mirror, Predicate<WheelFilename> compatible, String targetDescription) {
+        this(mirror, compatible, targetDescription, false);
+    }
+
+    /** Resolves every pin, in order; a project pinned twice is an error naming both places. */
+    public List<Pinned> freeze(List<Requirement> requirements) {
         Map<String, String> seen = new HashMap<>();
-        List<Artifact> out = new ArrayList<>();
+        List<Pinned> out = new ArrayList<>();
         for (Requirement r : requirements) {
             String project = Names.normalizeProject(r.name());
             String earlier = seen.putIfAbsent(project, r.source());
@@ -43,20 +85,22 @@ public final class Freezer {
         return out;
     }
 
-    private Artifact resolve(Requirement r, String project) {
-        List<MirrorFile> files;
+    private Pinned resolve(Requirement r, String project) {
+        List<MirrorCatalog.Listing> files;
         try {
-            files = mirror.files(project);
+            files = mirror.list(project);
         } catch (IOException e) {
-            throw new CliException(r.source() + ": " + r.name() + "==" + r.version() + ": mirror " + mirror.describe()
-                    + " failed: " + e.getMessage());
+            throw new CliException(r.source() + ": " + r.describe() + ": mirror " + mirror.describe() + " failed: "
+                    + e.getMessage());
         }
-        List<MirrorFile> wheels = new ArrayList<>();
+        String version = r.vcs() == null ? r.version() : versionForCommit(r, files);
+        Pep440Version wanted = Pep440Version.tryParse(version);
+        List<MirrorCatalog.Listing> wheels = new ArrayList<>();
         List<String> otherFiles = new ArrayList<>();
         List<String> incompatible = new ArrayList<>();
-        for (MirrorFile f : files) {
+        for (MirrorCatalog.Listing f : files) {
             if (!f.filename().endsWith(".whl")) {
-                if (f.filename().contains("-" + r.version() + ".")) {
+                if (f.filename().contains("-" + version + ".")) {
                     otherFiles.add(f.filename());
                 }
                 continue;
@@ -67,7 +111,7 @@ public final class Freezer {
             } catch (IllegalArgumentException e) {
                 continue;
             }
-            if (!w.isFor(r.name(), r.version())) {
+            if (!isVersion(w, wanted, version)) {
                 continue;
             }
             if (compatible.test(w)) {
@@ -76,8 +120,9 @@ public final class Freezer {
                 incompatible.add(f.filename());
             }
         }
+        String pin = r.name() + "==" + version;
         if (wheels.isEmpty()) {
-            String why = "no wheel for " + r.name() + "==" + r.version() + " on mirror " + mirror.describe();
+            String why = "no wheel for " + pin + " on mirror " + mirror.describe();
             if (!incompatible.isEmpty()) {
                 why += "; wheels there do not suit " + targetDescription + ": " + incompatible;
             } else if (!otherFiles.isEmpty()) {
@@ -85,24 +130,91 @@ public final class Freezer {
             }
             throw new CliException(r.source() + ": " + why);
         }
+        // Prefer the most specific wheel (a platform wheel over a pure one), then a stable order.
+        wheels.sort(Comparator.comparing((MirrorCatalog.Listing f) -> f.filename().endsWith("-any.whl"))
+                .thenComparing(MirrorCatalog.Listing::filename));
+        List<String> seen = new ArrayList<>();
         if (!r.hashes().isEmpty()) {
-            wheels.removeIf(f -> !r.hashes().contains(f.sha256()));
-            if (wheels.isEmpty()) {
-                throw new CliException(r.source() + ": " + r.name() + "==" + r.version() + ": no file on mirror "
-                        + mirror.describe() + " has a sha256 listed by --hash " + r.hashes());
+            for (MirrorCatalog.Listing f : wheels) {
+                if (!f.claimedSha256().isEmpty() && !r.hashes().contains(f.claimedSha256())) {
+                    seen.add(f.filename() + " sha256:" + f.claimedSha256());
+                }
+            }
+            wheels.removeIf(f -> !f.claimedSha256().isEmpty() && !r.hashes().contains(f.claimedSha256()));
+        }
+        for (MirrorCatalog.Listing l : wheels) {
+            MirrorFile f;
+            try {
+                f = mirror.fetch(l, readMetadata);
+            } catch (IOException e) {
+                throw new CliException(r.source() + ": " + pin + ": mirror " + mirror.describe() + ": " + e.getMessage());
+            }
+            if (!r.hashes().isEmpty() && !r.hashes().contains(f.sha256())) {
+                seen.add(f.filename() + " sha256:" + f.sha256());
+                continue;
+            }
+            checkMetadata(r, version, f);
+            return new Pinned(r, version, f);
+        }
+        throw new CliException(r.source() + ": " + pin + ": no file on mirror " + mirror.describe()
+                + " has a sha256 listed by --hash " + r.hashes()
+                + (seen.isEmpty() ? "" : "; the mirror's suitable wheels have " + seen)
+                + ". A hash that disagrees with the mirror means the file changed or the pin is for other bytes");
+    }
+
+    private static boolean isVersion(WheelFilename w, Pep440Version wanted, String version) {
+        String fileVersion = w.version().replace('_', '-');
+        Pep440Version v = Pep440Version.tryParse(fileVersion);
+        if (v != null && wanted != null) {
+            return v.equals(wanted) && v.local().equals(wanted.local());
+        }
+        return w.version().equals(version.replace('-', '_'));
+    }
+
+    /** The one version on the mirror whose local label names the pin's commit. */
+    private String versionForCommit(Requirement r, List<MirrorCatalog.Listing> files) {
+        String label = r.vcs().localLabel();
+        TreeSet<String> versions = new TreeSet<>();
+        for (MirrorCatalog.Listing f : files) {
+            if (!f.filename().endsWith(".whl")) {
+                continue;
+            }
+            try {
+                WheelFilename w = WheelFilename.parse(f.filename());
+                Pep440Version v = Pep440Version.tryParse(w.version().replace('_', '-'));
+                if (v != null && v.local().equals(List.of(label))) {
+                    versions.add(v.toString());
+                }
+            } catch (IllegalArgumentException notAWheelName) {
+                // not listed as a candidate
             }
         }
-        // Prefer the most specific wheel (a platform wheel over a pure one), then a stable order.
-        wheels.sort(Comparator.comparing((MirrorFile f) -> f.filename().endsWith("-any.whl")).thenComparing(MirrorFile::filename));
-        MirrorFile f = wheels.get(0);
-        return Artifact.newBuilder()
-                .setName(r.name())
-                .setVersion(r.version())
-                .setFilename(f.filename())
-                .setPath(f.path())
-                .setSha256(f.sha256())
-                .setSize(f.size())
-                .setKind(ArtifactKind.WHEEL)
-                .build();
+        if (versions.isEmpty()) {
+            throw new CliException(r.source() + ": " + r.name() + " @ commit " + r.vcs().commit() + ": mirror "
+                    + mirror.describe() + " has no wheel built from that commit; publish one whose version carries "
+                    + "the local label +" + label + " (e.g. " + Names.wheelEscape(r.name()) + "-1.0.0+" + label
+                    + "-py3-none-any.whl)");
+        }
+        if (versions.size() > 1) {
+            throw new CliException(r.source() + ": " + r.name() + " @ commit " + r.vcs().commit() + ": mirror "
+                    + mirror.describe() + " has several versions built from that commit: " + versions
+                    + "; pin one of them with ==");
+        }
+        return versions.first();
+    }
+
+    private static void checkMetadata(Requirement r, String version, MirrorFile f) {
+        WheelMetadata m = f.metadata();
+        if (m == null) {
+            return;
+        }
+        Pep440Version mv = Pep440Version.tryParse(m.version());
+        Pep440Version pv = Pep440Version.tryParse(version);
+        boolean versionOk = mv != null && pv != null ? mv.equals(pv) && mv.local().equals(pv.local())
+                : m.version().equals(version);
+        if (!Names.normalizeProject(m.name()).equals(Names.normalizeProject(r.name())) || !versionOk) {
+            throw new CliException(r.source() + ": " + f.path() + ": its METADATA says " + m.name() + " " + m.version()
+                    + ", not " + r.name() + " " + version);
+        }
     }
 }

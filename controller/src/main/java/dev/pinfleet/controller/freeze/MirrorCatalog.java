@@ -3,14 +3,17 @@ package dev.pinfleet.controller.freeze;
 import dev.pinfleet.controller.CliException;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.manifest.Names;
+import dev.pinfleet.mirror.wheel.WheelMetadata;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
@@ -21,16 +24,37 @@ import java.util.regex.Pattern;
 
 /**
  * What the mirror holds for a project. Freeze reads a mirror either as a local directory
- * ({@code DIR/packages/<project>/}) or over HTTP through its PEP 503 simple index; either way the
- * bytes are hashed here, so the manifest records what the mirror really serves.
+ * ({@code DIR/packages/<project>/}) or over HTTP through its PEP 503 simple index. Listing is cheap (names and
+ * the digests the index claims); only the file a pin resolves to is fetched, and its bytes are hashed here,
+ * so the manifest records what the mirror really serves.
  */
 public interface MirrorCatalog {
+
+    /**
+     * A file as the mirror lists it.
+     *
+     * @param filename      file name
+     * @param path          path relative to the mirror's base
+     * @param claimedSha256 the sha256 the index gives for it ({@code #sha256=} fragment), or "" when unknown
+     */
+    record Listing(String filename, String path, String claimedSha256) {}
+
     /** Files published for a project (PEP 503 normalized name); empty when none. */
-    List<MirrorFile> files(String project) throws IOException;
+    List<Listing> list(String project) throws IOException;
+
+    /**
+     * Reads one listed file: sha256 and size of its actual bytes, and its METADATA when {@code metadata} is
+     * true and it is a wheel.
+     *
+     * @throws IOException when it cannot be fetched, its bytes disagree with the index's sha256, or its
+     *                     METADATA cannot be read
+     */
+    MirrorFile fetch(Listing file, boolean metadata) throws IOException;
 
     /** The mirror as named by the operator, for messages. */
     String describe();
 
+    /** A mirror directory or an http(s) base URL. */
     static MirrorCatalog open(String dirOrUrl) {
         if (dirOrUrl.startsWith("http://") || dirOrUrl.startsWith("https://")) {
             return new Http(URI.create(dirOrUrl.endsWith("/") ? dirOrUrl : dirOrUrl + "/"));
@@ -51,22 +75,28 @@ public interface MirrorCatalog {
         }
 
         @Override
-        public List<MirrorFile> files(String project) throws IOException {
+        public List<Listing> list(String project) throws IOException {
             Path dir = root.resolve("packages").resolve(project);
-            List<MirrorFile> out = new ArrayList<>();
+            List<Listing> out = new ArrayList<>();
             if (!Files.isDirectory(dir)) {
                 return out;
             }
             try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
                 for (Path f : ds) {
-                    if (Files.isRegularFile(f) && !f.getFileName().toString().startsWith(".")) {
-                        String name = f.getFileName().toString();
-                        out.add(new MirrorFile(name, "packages/" + project + "/" + name, Hashing.sha256Hex(f),
-                                Files.size(f)));
+                    String name = f.getFileName().toString();
+                    if (Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS) && !name.startsWith(".")) {
+                        out.add(new Listing(name, "packages/" + project + "/" + name, ""));
                     }
                 }
             }
             return out;
+        }
+
+        @Override
+        public MirrorFile fetch(Listing l, boolean metadata) throws IOException {
+            Path f = root.resolve(l.path());
+            return new MirrorFile(l.filename(), l.path(), Hashing.sha256Hex(f), Files.size(f),
+                    metadata && l.filename().endsWith(".whl") ? WheelMetadata.read(f) : null);
         }
 
         @Override
@@ -87,11 +117,11 @@ public interface MirrorCatalog {
         }
 
         @Override
-        public List<MirrorFile> files(String project) throws IOException {
+        public List<Listing> list(String project) throws IOException {
             URI page = base.resolve("simple/" + project + "/");
             HttpResponse<String> resp = send(HttpRequest.newBuilder(page).timeout(Duration.ofSeconds(30)).build(),
                     HttpResponse.BodyHandlers.ofString());
-            List<MirrorFile> out = new ArrayList<>();
+            List<Listing> out = new ArrayList<>();
             if (resp.statusCode() == 404) {
                 return out;
             }
@@ -108,34 +138,51 @@ public interface MirrorCatalog {
                         || Names.checkRelativePath(rel) != null) {
                     throw new IOException(page + " links to " + file + ", outside the mirror " + base);
                 }
-                String name = rel.substring(rel.lastIndexOf('/') + 1);
-                long[] size = new long[1];
-                String sha = download(file, size);
-                if (hash >= 0 && href.startsWith("sha256=", hash + 1) && !href.substring(hash + 8).equals(sha)) {
-                    throw new IOException(page + ": index says sha256 " + href.substring(hash + 8) + " for " + name
-                            + " but the file served has " + sha);
-                }
-                out.add(new MirrorFile(name, rel, sha, size[0]));
+                String claimed = hash >= 0 && href.startsWith("sha256=", hash + 1) ? href.substring(hash + 8) : "";
+                out.add(new Listing(rel.substring(rel.lastIndexOf('/') + 1), rel, claimed));
             }
             return out;
         }
 
-        private String download(URI file, long[] size) throws IOException {
-            HttpResponse<InputStream> resp = send(HttpRequest.newBuilder(file).timeout(Duration.ofMinutes(5)).build(),
-                    HttpResponse.BodyHandlers.ofInputStream());
-            MessageDigest md = Hashing.sha256();
-            try (InputStream in = resp.body()) {
-                if (resp.statusCode() != 200) {
-                    throw new IOException(file + " answered HTTP " + resp.statusCode());
+        @Override
+        public MirrorFile fetch(Listing l, boolean metadata) throws IOException {
+            URI file = base.resolve(l.path());
+            Path tmp = Files.createTempFile("pinfleet-freeze", ".whl");
+            try {
+                HttpResponse<InputStream> resp = send(HttpRequest.newBuilder(file).timeout(Duration.ofMinutes(5)).build(),
+                        HttpResponse.BodyHandlers.ofInputStream());
+                MessageDigest md = Hashing.sha256();
+                long size = 0;
+                try (InputStream in = resp.body(); OutputStream out = Files.newOutputStream(tmp)) {
+                    if (resp.statusCode() != 200) {
+                        throw new IOException(file + " answered HTTP " + resp.statusCode());
+                    }
+                    byte[] buf = new byte[1 << 16];
+                    int n;
+                    while ((n = in.read(buf)) > 0) {
+                        md.update(buf, 0, n);
+                        out.write(buf, 0, n);
+                        size += n;
+                    }
                 }
-                byte[] buf = new byte[1 << 16];
-                int n;
-                while ((n = in.read(buf)) > 0) {
-                    md.update(buf, 0, n);
-                    size[0] += n;
+                String sha = Hashing.hex(md.digest());
+                if (!l.claimedSha256().isEmpty() && !l.claimedSha256().equals(sha)) {
+                    throw new IOException(file + ": the index says sha256 " + l.claimedSha256()
+                            + " but the file served has " + sha);
                 }
+                WheelMetadata meta = null;
+                if (metadata && l.filename().endsWith(".whl")) {
+                    try {
+                        meta = WheelMetadata.read(tmp);
+                    } catch (IOException e) {
+                        throw new IOException(file + ": " + e.getMessage().replace(tmp.toString(), l.filename())
+                                .replace(tmp.getFileName().toString(), l.filename()), e);
+                    }
+                }
+                return new MirrorFile(l.filename(), l.path(), sha, size, meta);
+            } finally {
+                Files.deleteIfExists(tmp);
             }
-            return Hashing.hex(md.digest());
         }
 
         private <T> HttpResponse<T> send(HttpRequest req, HttpResponse.BodyHandler<T> h) throws IOException {

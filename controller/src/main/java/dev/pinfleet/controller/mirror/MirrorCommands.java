@@ -2,36 +2,64 @@ package dev.pinfleet.controller.mirror;
 
 import dev.pinfleet.controller.CliException;
 import dev.pinfleet.controller.Json;
+import dev.pinfleet.manifest.Names;
 import dev.pinfleet.mirror.MirrorIndex;
+import dev.pinfleet.mirror.audit.Finding;
+import dev.pinfleet.mirror.audit.MirrorVerifier;
+import dev.pinfleet.mirror.audit.VerifyReport;
 import dev.pinfleet.mirror.pack.InstalledDist;
 import dev.pinfleet.mirror.pack.WheelPacker;
-import dev.pinfleet.mirror.publish.PublishException;
+import dev.pinfleet.mirror.policy.PolicyException;
+import dev.pinfleet.mirror.policy.UploadPolicy;
+import dev.pinfleet.mirror.policy.Uploaders;
 import dev.pinfleet.mirror.publish.PublishResult;
 import dev.pinfleet.mirror.publish.Publisher;
 import dev.pinfleet.mirror.serve.MirrorServer;
+import dev.pinfleet.mirror.serve.NginxConfig;
+import dev.pinfleet.mirror.serve.UploadSettings;
+import dev.pinfleet.mirror.serve.UploadTokens;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.InetSocketAddress;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-/** `pinfleet mirror …`: serve, publish to and fill the internal package mirror. */
-@Command(name = "mirror", description = "The internal package mirror: plain files plus a PEP 503 index.",
-        subcommands = {MirrorCommands.Serve.class, MirrorCommands.Publish.class, MirrorCommands.ImportVenv.class,
-            MirrorCommands.Index.class})
+/** `pinfleet mirror …`: lay out, sign off, serve, publish to, verify and fill the internal package mirror. */
+@Command(name = "mirror", description = {
+    "The internal package mirror: lay out, sign off, publish, serve, verify.",
+    "",
+    "Plain files plus a PEP 503 index, append-only publishing under a signed-off upload "
+    + "policy, and an audit log.",
+    "",
+    "Typical flow: init -> acknowledge (each uploader) -> publish | import-venv -> serve "
+    + "(or nginx) -> verify."},
+        subcommands = {MirrorCommands.Init.class, MirrorCommands.Acknowledge.class, MirrorCommands.Publish.class,
+            MirrorCommands.ImportVenv.class, MirrorCommands.Serve.class, MirrorCommands.Token.class,
+            MirrorCommands.Verify.class, MirrorCommands.Index.class, MirrorCommands.NginxConf.class})
 public final class MirrorCommands implements Callable<Integer> {
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+    boolean help;
+
     @Spec CommandSpec spec;
 
     @Override
@@ -40,9 +68,187 @@ public final class MirrorCommands implements Callable<Integer> {
         return 2;
     }
 
-    @Command(name = "serve", description = {"Serve a mirror directory over HTTP (GET, HEAD, Range; /simple/ index; /metrics).",
-        "Runs until interrupted."})
+    @Command(name = "init", description = {
+        "Lay out a mirror directory with a default upload policy.",
+        "",
+        "Creates packages/, the static index simple/, the upload policy policy/POLICY.md with "
+        + "its version in policy/version (1), and an empty uploaders file. Existing files are "
+        + "never overwritten. Edit the policy to your company's rules before anyone signs it "
+        + "off; to change it later, edit the text and write a new version: every uploader then "
+        + "signs off again."})
+    public static final class Init implements Callable<Integer> {
+        @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+        boolean help;
+
+        @Spec CommandSpec spec;
+
+        @Parameters(paramLabel = "DIR", description = "Mirror directory (created if missing).")
+        Path dir;
+
+        @Option(names = "--policy", paramLabel = "FILE", description = "Policy text to install instead of the default one.")
+        Path policy;
+
+        @Override
+        public Integer call() throws IOException {
+            String text = policy == null ? null : Files.readString(policy, StandardCharsets.UTF_8);
+            List<String> created = UploadPolicy.init(dir, text);
+            PrintWriter out = spec.commandLine().getOut();
+            if (created.isEmpty()) {
+                out.printf("mirror %s is already laid out; nothing changed%n", dir);
+            } else {
+                out.printf("laid out mirror %s: created %s%n", dir, String.join(", ", created));
+            }
+            out.printf("upload policy: %s (version %s)%n", UploadPolicy.policyFile(dir), version(dir));
+            out.printf("each uploader signs it off with: pinfleet mirror acknowledge %s --as USER --policy-version %s%n",
+                    dir, version(dir));
+            out.flush();
+            return 0;
+        }
+    }
+
+    @Command(name = "acknowledge", description = {
+        "Sign off the mirror's upload policy (required before publishing).",
+        "",
+        "Without --policy-version, shows the policy; with it (the version you read, which "
+        + "must be the current one), records in DIR/uploaders that USER acknowledged it. Only "
+        + "users who acknowledged the current version may publish."})
+    public static final class Acknowledge implements Callable<Integer> {
+        @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+        boolean help;
+
+        @Spec CommandSpec spec;
+
+        @Parameters(paramLabel = "DIR", description = "Mirror directory.")
+        Path dir;
+
+        @Option(names = "--as", required = true, paramLabel = "USER", description = "Who signs off.")
+        String user;
+
+        @Option(names = "--policy-version", paramLabel = "VERSION", description = "The policy version you read and accept.")
+        String policyVersion;
+
+        private final Clock clock;
+
+        public Acknowledge(Clock clock) {
+            this.clock = clock;
+        }
+
+        @Override
+        public Integer call() throws IOException {
+            UploadPolicy policy = loadPolicy(dir);
+            PrintWriter out = spec.commandLine().getOut();
+            if (policyVersion == null) {
+                out.printf("Upload policy of mirror %s, version %s (%s):%n%n", dir, policy.version(), policy.policyFile());
+                out.println(Files.readString(policy.policyFile(), StandardCharsets.UTF_8).stripTrailing());
+                out.flush();
+                throw new CliException("to sign off this policy, run: pinfleet mirror acknowledge " + dir + " --as "
+                        + user + " --policy-version " + policy.version(), 2);
+            }
+            Uploaders.Entry e;
+            try {
+                e = Uploaders.acknowledge(dir, user, policyVersion, clock.instant());
+            } catch (PolicyException ex) {
+                throw new CliException(ex.getMessage());
+            }
+            out.printf("%s signed off upload policy version %s of mirror %s at %s (%s:%d)%n", e.user(),
+                    e.policyVersion(), dir, e.time(), Uploaders.file(dir), e.line());
+            out.flush();
+            return 0;
+        }
+    }
+
+    @Command(name = "publish", description = {
+        "Publish wheels to a mirror directory or a mirror server.",
+        "",
+        "Validated, append-only, audited, and only by users who signed off the mirror's "
+        + "current upload policy. A file name once published never changes bytes; publishing "
+        + "the same bytes again is a no-op. --mirror is a directory, or the URL of a 'pinfleet "
+        + "mirror serve --tokens' (then --token-file is required)."})
+    public static final class Publish implements Callable<Integer> {
+        @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+        boolean help;
+
+        @Spec CommandSpec spec;
+
+        @Parameters(paramLabel = "FILE", arity = "1..*", description = "Wheels to publish.")
+        List<Path> files;
+
+        @Option(names = "--mirror", required = true, paramLabel = "DIR|URL", description = "Mirror directory or base URL.")
+        String mirror;
+
+        @Option(names = "--as", required = true, paramLabel = "USER", description = "Who publishes (recorded in the audit log).")
+        String user;
+
+        @Option(names = "--token-file", paramLabel = "FILE", description = "File holding your upload token (mode 0600); for a URL mirror.")
+        Path tokenFile;
+
+        private final Clock clock;
+
+        public Publish(Clock clock) {
+            this.clock = clock;
+        }
+
+        @Override
+        public Integer call() throws IOException {
+            PublishTarget target = PublishTarget.open(mirror, tokenFile, clock);
+            PrintWriter out = spec.commandLine().getOut();
+            for (PublishResult r : target.publish(files, user)) {
+                out.printf("%-9s %s sha256 %s (%d bytes)%n", r.outcome() == PublishResult.Outcome.PUBLISHED
+                        ? "published" : "unchanged", r.file(), r.sha256(), r.size());
+            }
+            out.flush();
+            return 0;
+        }
+    }
+
+    @Command(name = "verify", description = {
+        "Check every file of a mirror directory against its audit log.",
+        "",
+        "Re-hashes every file and lists tampered, missing and unlogged files (and unreadable "
+        + "audit lines, symbolic links, stale index pages). Exit code 1 when anything is found."})
+    public static final class Verify implements Callable<Integer> {
+        @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+        boolean help;
+
+        @Spec CommandSpec spec;
+
+        @Parameters(paramLabel = "DIR", description = "Mirror directory.")
+        Path dir;
+
+        @Override
+        public Integer call() throws IOException {
+            if (!Files.isDirectory(dir)) {
+                throw new CliException("mirror directory " + dir + " does not exist");
+            }
+            VerifyReport r = MirrorVerifier.verify(dir);
+            PrintWriter out = spec.commandLine().getOut();
+            r.findings().forEach(out::println);
+            StringBuilder counts = new StringBuilder();
+            for (Finding.Kind k : Finding.Kind.values()) {
+                long n = r.count(k);
+                if (n > 0) {
+                    counts.append(counts.length() == 0 ? "" : ", ").append(n).append(' ')
+                            .append(k.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
+                }
+            }
+            out.printf("%s: %d file(s) checked against %d audit record(s): %s%n", dir, r.filesChecked(),
+                    r.auditRecords(), r.ok() ? "ok" : counts);
+            out.flush();
+            return r.ok() ? 0 : 1;
+        }
+    }
+
+    @Command(name = "serve", description = {
+        "Serve a mirror directory over HTTP, optionally accepting uploads.",
+        "",
+        "GET, HEAD, Range; the /simple/ index in HTML or PEP 691 JSON; /metrics. With "
+        + "--tokens, also accepts uploads: PUT /upload/<wheel> with Basic credentials "
+        + "USER:TOKEN, checked and published like 'mirror publish' (the mirror needs an upload "
+        + "policy, and the server write access to DIR). Runs until interrupted."})
     public static final class Serve implements Callable<Integer> {
+        @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+        boolean help;
+
         @Spec CommandSpec spec;
 
         @Parameters(paramLabel = "DIR", description = "Mirror directory.")
@@ -57,13 +263,35 @@ public final class MirrorCommands implements Callable<Integer> {
         @Option(names = "--port-file", paramLabel = "FILE", description = "Write the bound port to this file once listening.")
         Path portFile;
 
+        @Option(names = "--tokens", paramLabel = "FILE",
+                description = "Turn uploads on: lines 'USER SHA256-OF-TOKEN' (see 'pinfleet mirror token'). Read at start.")
+        Path tokens;
+
+        @Option(names = "--max-upload-mb", defaultValue = "1024", paramLabel = "MB",
+                description = "Largest upload accepted, in MiB (default: ${DEFAULT-VALUE}).")
+        long maxUploadMb;
+
+        private final Clock clock;
+
+        public Serve(Clock clock) {
+            this.clock = clock;
+        }
+
         @Override
         public Integer call() throws Exception {
             if (!Files.isDirectory(dir)) {
                 throw new CliException("mirror directory " + dir + " does not exist");
             }
+            if (maxUploadMb < 1) {
+                throw new CliException("--max-upload-mb must be at least 1", 2);
+            }
+            UploadSettings uploads = null;
+            if (tokens != null) {
+                uploads = new UploadSettings(UploadTokens.read(tokens), maxUploadMb << 20, new Publisher(clock));
+            }
             PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-            MirrorServer server = new MirrorServer(dir, new InetSocketAddress(bind, port), registry);
+            MirrorServer server = new MirrorServer(dir, new InetSocketAddress(bind, port), registry,
+                    MirrorServer.Options.defaults(), uploads);
             int bound = server.start();
             CountDownLatch stop = new CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -73,53 +301,71 @@ public final class MirrorCommands implements Callable<Integer> {
             if (portFile != null) {
                 Json.writeAtomically(portFile, (bound + "\n").getBytes(StandardCharsets.US_ASCII));
             }
-            spec.commandLine().getOut().printf("serving %s on http://%s:%d/ (index at /simple/)%n", dir, bind, bound);
-            spec.commandLine().getOut().flush();
+            PrintWriter out = spec.commandLine().getOut();
+            out.printf("serving %s on http://%s:%d/ (index at /simple/)%n", dir, bind, bound);
+            if (uploads != null) {
+                out.printf("uploads on at /upload/ for %d user(s) in %s, up to %d MiB each, under upload policy "
+                        + "version %s%n", uploads.tokens().users().size(), tokens, maxUploadMb, version(dir));
+            }
+            out.flush();
             stop.await();
             return 0;
         }
     }
 
-    @Command(name = "publish", description = {"Publish files to a mirror directory: validated, append-only, audited.",
-        "A file name once published never changes bytes; publishing the same bytes again is a no-op."})
-    public static final class Publish implements Callable<Integer> {
+    @Command(name = "token", description = {
+        "Make an upload token for 'mirror serve --tokens'.",
+        "",
+        "Writes the token to --token-file (mode 0600, for the uploader) and appends 'USER "
+        + "SHA256-OF-TOKEN' to --tokens (for 'mirror serve'; restart it to pick the new line "
+        + "up). The tokens file holds digests only."})
+    public static final class Token implements Callable<Integer> {
+        @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+        boolean help;
+
         @Spec CommandSpec spec;
 
-        @Parameters(paramLabel = "FILE", arity = "1..*", description = "Wheels to publish.")
-        List<Path> files;
-
-        @Option(names = "--mirror", required = true, paramLabel = "DIR", description = "Mirror directory.")
-        Path mirror;
-
-        @Option(names = "--as", required = true, paramLabel = "USER", description = "Who publishes (recorded in the audit log).")
+        @Parameters(paramLabel = "USER", description = "Who the token is for.")
         String user;
+
+        @Option(names = "--token-file", required = true, paramLabel = "FILE", description = "Where to write the new token (must not exist).")
+        Path tokenFile;
+
+        @Option(names = "--tokens", required = true, paramLabel = "FILE", description = "The server's tokens file to append to (created if missing).")
+        Path tokens;
 
         @Override
         public Integer call() throws IOException {
-            PrintWriter out = spec.commandLine().getOut();
-            for (PublishResult r : publish(mirror, files, user)) {
-                out.printf("%-9s %s sha256 %s (%d bytes)%n", r.outcome() == PublishResult.Outcome.PUBLISHED
-                        ? "published" : "unchanged", r.file(), r.sha256(), r.size());
+            if (Uploaders.checkUser(user) != null) {
+                throw new CliException(Uploaders.checkUser(user), 2);
             }
-            out.flush();
+            String token = UploadTokens.newToken();
+            try {
+                Files.createFile(tokenFile.toAbsolutePath(),
+                        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            } catch (FileAlreadyExistsException e) {
+                throw new CliException("token file " + tokenFile + " already exists; choose another path");
+            }
+            Files.writeString(tokenFile, token + "\n", StandardCharsets.UTF_8);
+            try (FileChannel ch = FileChannel.open(tokens, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    StandardOpenOption.APPEND), PosixFilePermissions.asFileAttribute(
+                            PosixFilePermissions.fromString("rw-r-----")))) {
+                ch.write(java.nio.ByteBuffer.wrap((UploadTokens.line(user, token) + "\n").getBytes(StandardCharsets.UTF_8)));
+                ch.force(false);
+            }
+            spec.commandLine().getOut().printf("token for %s written to %s; %s lists its sha256 (restart 'mirror serve' "
+                    + "to accept it)%n", user, tokenFile, tokens);
+            spec.commandLine().getOut().flush();
             return 0;
         }
     }
 
-    /** Audit-log policy version while the mirror has no upload policy file (recorded as empty). */
-    static final String NO_POLICY = "";
-
-    static List<PublishResult> publish(Path mirror, List<Path> files, String user) throws IOException {
-        Files.createDirectories(mirror);
-        try {
-            return new Publisher().publishAll(mirror, files, user, NO_POLICY);
-        } catch (PublishException e) {
-            throw new CliException(e.getMessage());
-        }
-    }
-
-    @Command(name = "index", description = "Rewrite the static PEP 503 index (simple/**/index.html) of a mirror directory.")
+    @Command(name = "index", mixinStandardHelpOptions = true,
+            description = "Rewrite the static PEP 503 index (simple/**/index.html) of a mirror directory.")
     public static final class Index implements Callable<Integer> {
+        @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+        boolean help;
+
         @Parameters(paramLabel = "DIR", description = "Mirror directory.")
         Path dir;
 
@@ -130,49 +376,143 @@ public final class MirrorCommands implements Callable<Integer> {
         }
     }
 
+    @Command(name = "nginx-conf", description = {
+        "Print the nginx server block that serves DIR read-only.",
+        "",
+        "It serves the static layout: /simple/ and /packages/ only; audit.log, uploaders, "
+        + "policy/ and dot-files are 404; no directory listings; no symbolic links followed."})
+    public static final class NginxConf implements Callable<Integer> {
+        @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+        boolean help;
+
+        @Spec CommandSpec spec;
+
+        @Parameters(paramLabel = "DIR", description = "Mirror directory (as nginx will see it).")
+        Path dir;
+
+        @Option(names = "--listen", defaultValue = "80", description = "nginx listen value (default: ${DEFAULT-VALUE}).")
+        String listen;
+
+        @Option(names = "--server-name", defaultValue = "_", description = "nginx server_name (default: ${DEFAULT-VALUE}).")
+        String serverName;
+
+        @Option(names = "--uploads-to", paramLabel = "URL",
+                description = "Proxy /upload/ to this 'pinfleet mirror serve --tokens' (e.g. http://127.0.0.1:8080).")
+        String uploadsTo;
+
+        @Option(names = "--max-upload-mb", defaultValue = "1024", paramLabel = "MB",
+                description = "Body limit for proxied uploads, in MiB (default: ${DEFAULT-VALUE}).")
+        long maxUploadMb;
+
+        @Override
+        public Integer call() {
+            try {
+                spec.commandLine().getOut().print(NginxConfig.serverBlock(dir, listen, serverName, uploadsTo,
+                        maxUploadMb << 20));
+            } catch (IllegalArgumentException e) {
+                throw new CliException(e.getMessage(), 2);
+            }
+            spec.commandLine().getOut().flush();
+            return 0;
+        }
+    }
+
+    /** pip freeze's default exclusions: the installer tooling, not the application. */
+    static final Set<String> TOOLING = Set.of("pip", "setuptools", "wheel", "distribute");
+
     @Command(name = "import-venv", description = {
-        "Pack every distribution installed in a virtualenv or site-packages directory back into a wheel",
-        "(from its RECORD), publish the wheels to a mirror and write the pinned requirements:",
-        "the migration path off a vendor/ directory."})
+        "Move an existing virtualenv's packages onto a mirror and pin them.",
+        "",
+        "Packs every distribution installed in a virtualenv or site-packages directory back "
+        + "into a wheel (from its RECORD), publishes the wheels to a mirror (as 'mirror "
+        + "publish' does) and writes the pinned requirements with --hash for each: the "
+        + "migration path off a vendor/ directory. Like 'pip freeze', pip, setuptools, wheel "
+        + "and distribute are left out unless --all is given."})
     public static final class ImportVenv implements Callable<Integer> {
+        @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+        boolean help;
+
         @Spec CommandSpec spec;
 
         @Parameters(paramLabel = "PATH", description = "A virtualenv (its lib/pythonX.Y/site-packages is used) or a site-packages directory.")
         Path path;
 
-        @Option(names = "--mirror", required = true, paramLabel = "DIR", description = "Mirror directory to publish into.")
-        Path mirror;
+        @Option(names = "--mirror", required = true, paramLabel = "DIR|URL", description = "Mirror directory or base URL to publish to.")
+        String mirror;
 
         @Option(names = "--as", required = true, paramLabel = "USER", description = "Who publishes (recorded in the audit log).")
         String user;
 
+        @Option(names = "--token-file", paramLabel = "FILE", description = "Upload token file; for a URL mirror.")
+        Path tokenFile;
+
         @Option(names = {"-o", "--requirements"}, required = true, paramLabel = "FILE", description = "Pinned requirements to write.")
         Path requirements;
 
-        @Option(names = "--skip", split = ",", description = "Distributions to leave out (default: none).")
+        @Option(names = "--skip", split = ",", paramLabel = "NAME", description = "Distributions to leave out, comma-separated (names compared normalized).")
         List<String> skip = new ArrayList<>();
+
+        @Option(names = "--all", description = "Also import pip, setuptools, wheel and distribute.")
+        boolean all;
+
+        private final Clock clock;
+
+        public ImportVenv(Clock clock) {
+            this.clock = clock;
+        }
 
         @Override
         public Integer call() throws Exception {
+            PublishTarget target = PublishTarget.open(mirror, tokenFile, clock);
             Path site = sitePackages(path);
-            List<InstalledDist> dists = new ArrayList<>(WheelPacker.scan(site));
-            dists.removeIf(d -> skip.stream().anyMatch(s -> dev.pinfleet.manifest.Names.normalizeProject(s)
-                    .equals(dev.pinfleet.manifest.Names.normalizeProject(d.name()))));
-            Path staging = Files.createTempDirectory("pinfleet-import");
-            try {
-                List<Path> wheels = WheelPacker.packAll(site, dists, staging, Runtime.getRuntime().availableProcessors());
-                publish(mirror, wheels, user);
-            } finally {
-                try (var s = Files.walk(staging)) {
-                    s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            Set<String> left = new java.util.TreeSet<>();
+            skip.stream().filter(s -> !s.isBlank()).map(Names::normalizeProject).forEach(left::add);
+            if (!all) {
+                left.addAll(TOOLING);
+            }
+            List<InstalledDist> dists = new ArrayList<>();
+            List<String> skipped = new ArrayList<>();
+            for (InstalledDist d : WheelPacker.scan(site)) {
+                if (left.contains(Names.normalizeProject(d.name()))) {
+                    skipped.add(d.name() + "==" + d.version());
+                } else {
+                    dists.add(d);
                 }
             }
-            StringBuilder pins = new StringBuilder("# pinned by pinfleet mirror import-venv from " + site + "\n");
-            dists.stream().map(d -> d.name() + "==" + d.version()).sorted(String.CASE_INSENSITIVE_ORDER)
-                    .forEach(p -> pins.append(p).append('\n'));
-            Json.writeAtomically(requirements, pins.toString().getBytes(StandardCharsets.UTF_8));
-            spec.commandLine().getOut().printf("packed and published %d distribution(s) from %s into %s; pins in %s%n",
-                    dists.size(), site, mirror, requirements);
+            if (dists.isEmpty()) {
+                throw new CliException(site + ": no distributions to import" + (skipped.isEmpty() ? ""
+                        : " (left out: " + skipped + ")"));
+            }
+            Path staging = Files.createTempDirectory("pinfleet-import");
+            List<PublishResult> results;
+            try {
+                List<Path> wheels = WheelPacker.packAll(site, dists, staging, Runtime.getRuntime().availableProcessors());
+                results = target.publish(wheels, user);
+            } finally {
+                try (Stream<Path> s = Files.walk(staging)) {
+                    for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+                        Files.deleteIfExists(p);
+                    }
+                }
+            }
+            List<String> pins = new ArrayList<>();
+            for (int i = 0; i < dists.size(); i++) {
+                pins.add(dists.get(i).name() + "==" + dists.get(i).version() + " \\\n    --hash=sha256:"
+                        + results.get(i).sha256());
+            }
+            pins.sort(String.CASE_INSENSITIVE_ORDER);
+            StringBuilder text = new StringBuilder("# Pinned by pinfleet mirror import-venv from " + site + " at "
+                    + clock.instant().truncatedTo(java.time.temporal.ChronoUnit.SECONDS) + ";\n# each wheel is published on " + target.describe() + ".\n");
+            if (!skipped.isEmpty()) {
+                text.append("# Left out: ").append(String.join(", ", skipped)).append(all ? "" : " (--all keeps pip, "
+                        + "setuptools, wheel and distribute)").append('\n');
+            }
+            pins.forEach(p -> text.append(p).append('\n'));
+            Json.writeAtomically(requirements, text.toString().getBytes(StandardCharsets.UTF_8));
+            long published = results.stream().filter(r -> r.outcome() == PublishResult.Outcome.PUBLISHED).count();
+            spec.commandLine().getOut().printf("packed %d distribution(s) from %s: %d published, %d already on %s; "
+                    + "%d left out; pins in %s%n", dists.size(), site, published, dists.size() - published,
+                    target.describe(), skipped.size(), requirements);
             spec.commandLine().getOut().flush();
             return 0;
         }
@@ -180,7 +520,7 @@ public final class MirrorCommands implements Callable<Integer> {
         static Path sitePackages(Path p) throws IOException {
             if (Files.isDirectory(p.resolve("lib"))) {
                 try (var s = Files.list(p.resolve("lib"))) {
-                    for (Path lib : s.toList()) {
+                    for (Path lib : s.sorted().toList()) {
                         Path sp = lib.resolve("site-packages");
                         if (lib.getFileName().toString().startsWith("python") && Files.isDirectory(sp)) {
                             return sp;
@@ -188,10 +528,25 @@ public final class MirrorCommands implements Callable<Integer> {
                     }
                 }
             }
+            if (Files.isRegularFile(p.resolve("pyvenv.cfg"))) {
+                throw new CliException(p + " is a virtualenv without lib/pythonX.Y/site-packages");
+            }
             if (Files.isDirectory(p)) {
                 return p;
             }
             throw new CliException(p + " is neither a virtualenv nor a site-packages directory");
         }
+    }
+
+    private static UploadPolicy loadPolicy(Path dir) throws IOException {
+        try {
+            return UploadPolicy.load(dir);
+        } catch (PolicyException e) {
+            throw new CliException(e.getMessage());
+        }
+    }
+
+    private static String version(Path dir) throws IOException {
+        return loadPolicy(dir).version();
     }
 }

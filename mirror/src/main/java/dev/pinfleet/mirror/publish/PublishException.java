@@ -4,12 +4,17 @@ package dev.pinfleet.mirror.publish;
 public final class PublishException extends Exception {
     private static final long serialVersionUID = 1L;
 
-    /** Why a publish was refused; an HTTP front end maps INVALID to 400/422 and CONFLICT to 409. */
+    /**
+     * Why a publish was refused; the HTTP upload endpoint maps INVALID to 400, NOT_SIGNED_OFF to 403 and
+     * CONFLICT to 409.
+     */
     public enum Reason {
         /** The file is not an acceptable wheel (name, zip, METADATA, RECORD). */
         INVALID,
         /** The mirror already holds different bytes under this file name (publishing is append-only). */
-        CONFLICT
+        CONFLICT,
+        /** The user has not signed off the mirror's current upload policy (or the mirror has none). */
+        NOT_SIGNED_OFF
     }
 
     private final Reason reason;
@@ -32,7 +37,7 @@ public final class PublishException extends Exception {
         return reason;
     }
 
-    /** The file name (not path) the refusal is about. */
+    /** The file name (not path) the refusal is about; empty when it is about the whole request. */
     public String fileName() {
         return fileName;
     }

@@ -5,6 +5,7 @@ import dev.pinfleet.manifest.Names;
 import dev.pinfleet.mirror.AtomicFiles;
 import dev.pinfleet.mirror.MirrorIndex;
 import dev.pinfleet.mirror.MirrorLock;
+import dev.pinfleet.mirror.policy.SignOff;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
@@ -26,9 +27,11 @@ import java.util.logging.Logger;
 /**
  * Publishes wheels into a mirror directory, append-only: a file name, once published, never changes bytes.
  *
- * <p>Each file is first copied (hashing as it goes) to a dot-named temporary file next to its destination
- * {@code packages/<normalized project>/<filename>}, and that copy, not the caller's file, is validated by
- * {@link WheelValidator} and placed, so the bytes checked, hashed and published are the same bytes.
+ * <p>Each file is first copied (hashing as it goes) to a temporary file in {@code DIR/.staging/} (a
+ * dot-directory: never indexed or served), and that copy, not the caller's file, is validated by
+ * {@link WheelValidator} and renamed to its destination {@code packages/<normalized project>/<filename>}, so
+ * the bytes checked, hashed and published are the same bytes. A refused file leaves nothing behind, not even
+ * an empty project directory.
  * Then, holding the mirror's {@link MirrorLock}: a name already present with the same sha256 is a no-op
  * ({@link PublishResult.Outcome#UNCHANGED}); with other bytes the request is refused
  * ({@link PublishException.Reason#CONFLICT}, naming the file and both digests); otherwise the copy is
@@ -36,11 +39,16 @@ import java.util.logging.Logger;
  * the static index rebuilt once for the whole batch.
  *
  * <p>A batch is all-or-nothing for refusals: every file is validated and every name checked for conflicts
- * before any is placed. Who may publish (an uploaders file, a sign-off policy) is decided by the caller,
- * which passes the policy version it applied; this class records it.
+ * before any is placed. Who may publish is decided by an {@link Authorization}, asked once before any bytes
+ * are copied and again under the writer lock (so a policy change between the two is honoured); the policy
+ * version it returns is recorded in each audit line. {@link #publishSignedOff} uses the mirror's sign-off
+ * policy ({@link SignOff}); the variants taking a version string record that version without a check.
  */
 public final class Publisher {
     private static final Logger LOG = Logger.getLogger(Publisher.class.getName());
+
+    /** Where files are copied and validated before they are placed, inside the mirror directory. */
+    public static final String STAGING = ".staging";
 
     private final Clock clock;
 
@@ -70,15 +78,47 @@ public final class Publisher {
     }
 
     /**
-     * Publishes several wheels, then rebuilds the index once. Results are in the order of {@code files}.
-     * Nothing is placed when any file is refused.
+     * Publishes several wheels, then rebuilds the index once, recording {@code policyVersion} without checking
+     * it. Results are in the order of {@code files}. Nothing is placed when any file is refused.
      */
     public List<PublishResult> publishAll(Path dir, List<Path> files, String user, String policyVersion)
             throws PublishException, IOException {
-        checkUser(user);
         if (policyVersion == null) {
             throw new IllegalArgumentException("policyVersion must not be null (use \"\" when there is none)");
         }
+        return publishAll(dir, files, user, () -> policyVersion);
+    }
+
+    /**
+     * Publishes several wheels when {@code user} has signed off the mirror's current upload policy
+     * ({@link SignOff#require}); the audit lines record that version.
+     *
+     * @throws PublishException NOT_SIGNED_OFF when the user may not publish; INVALID or CONFLICT as usual
+     */
+    public List<PublishResult> publishSignedOff(Path dir, List<Path> files, String user)
+            throws PublishException, IOException {
+        return publishAll(dir, files, user, () -> SignOff.require(dir, user));
+    }
+
+    /** Decides whether a publish may go ahead. */
+    @FunctionalInterface
+    public interface Authorization {
+        /**
+         * @return the upload policy version in force, for the audit log ("" when there is none)
+         * @throws PublishException (NOT_SIGNED_OFF) to refuse
+         */
+        String policyVersion() throws PublishException, IOException;
+    }
+
+    /**
+     * Publishes several wheels if {@code authorization} allows it (asked before staging and again under the
+     * writer lock), then rebuilds the index once. Results are in the order of {@code files}. Nothing is placed
+     * when any file is refused.
+     */
+    public List<PublishResult> publishAll(Path dir, List<Path> files, String user, Authorization authorization)
+            throws PublishException, IOException {
+        checkUser(user);
+        authorization.policyVersion();
         Files.createDirectories(dir);
         List<Staged> staged = new ArrayList<>();
         try {
@@ -93,6 +133,7 @@ public final class Publisher {
             }
             MirrorLock lock = MirrorLock.acquire(dir);
             try {
+                String policyVersion = authorization.policyVersion();
                 List<PublishResult> results = new ArrayList<>();
                 for (Staged s : staged) {
                     results.add(checkExisting(s));
@@ -127,8 +168,8 @@ public final class Publisher {
             throw new IOException(file + " is not a regular file");
         }
         Path projectDir = dir.resolve(MirrorIndex.PACKAGES).resolve(project);
-        Files.createDirectories(projectDir);
-        Path tmp = AtomicFiles.createTemp(projectDir, fileName);
+        Path staging = Files.createDirectories(dir.resolve(STAGING));
+        Path tmp = AtomicFiles.createTemp(staging, fileName);
         boolean ok = false;
         try {
             MessageDigest md = Hashing.sha256();
@@ -179,8 +220,14 @@ public final class Publisher {
     }
 
     private void place(Path dir, Staged s, String user, String policyVersion) throws IOException {
+        Path projectDir = s.target().getParent();
+        boolean newProject = !Files.isDirectory(projectDir);
+        Files.createDirectories(projectDir);
         Files.move(s.tmp(), s.target(), StandardCopyOption.ATOMIC_MOVE);
-        AtomicFiles.fsyncDirectory(s.target().getParent());
+        AtomicFiles.fsyncDirectory(projectDir);
+        if (newProject) {
+            AtomicFiles.fsyncDirectory(projectDir.getParent());
+        }
         AuditRecord audit = new AuditRecord(clock.instant().truncatedTo(ChronoUnit.MILLIS), user, s.relative(),
                 s.sha256(), s.size(), policyVersion);
         try {

@@ -5,6 +5,8 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.timeout.IdleStateEvent;
 import java.util.concurrent.ScheduledFuture;
@@ -69,7 +71,7 @@ final class ConnectionGuard extends ChannelDuplexHandler {
 
     @Override
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) throws Exception {
-        if (msg instanceof LastHttpContent) {
+        if (msg instanceof LastHttpContent && !isInterim(msg)) {
             promise.addListener((ChannelFutureListener) f -> {
                 if (ctx.executor().inEventLoop()) {
                     responseDone(ctx);
@@ -79,6 +81,11 @@ final class ConnectionGuard extends ChannelDuplexHandler {
             });
         }
         super.write(ctx, msg, promise);
+    }
+
+    /** A 1xx response (100 Continue) answers nothing yet: the request is still in flight. */
+    private static boolean isInterim(Object msg) {
+        return msg instanceof HttpResponse r && r.status().codeClass() == HttpStatusClass.INFORMATIONAL;
     }
 
     private void responseDone(ChannelHandlerContext ctx) {

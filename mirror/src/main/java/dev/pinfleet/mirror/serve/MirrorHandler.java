@@ -142,8 +142,11 @@ final class MirrorHandler extends ChannelInboundHandlerAdapter {
         }
         if (!HttpMethod.GET.equals(req.method()) && !x.head) {
             x.keepAlive = false;
+            String why = UploadHandler.isUpload(req)
+                    ? "uploads are not enabled on this mirror (start 'pinfleet mirror serve' with --tokens FILE)"
+                    : "this path is read-only (GET, HEAD)";
             sendBytes(x, HttpResponseStatus.METHOD_NOT_ALLOWED, TEXT_TYPE,
-                    bytes("405 Method Not Allowed: this mirror is read-only (GET, HEAD)\n"),
+                    bytes("405 Method Not Allowed: " + why + "\n"),
                     h -> h.set(HttpHeaderNames.ALLOW, "GET, HEAD"));
             return;
         }

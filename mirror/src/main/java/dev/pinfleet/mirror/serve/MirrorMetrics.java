@@ -9,7 +9,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * The mirror server's meters. Names are constants; the only tag value is the numeric HTTP status, a
  * bounded set. In Prometheus text they appear as {@code pinfleet_mirror_requests_total{status="200"}},
- * {@code pinfleet_mirror_bytes_served_total} and {@code pinfleet_mirror_connections_active}.
+ * {@code pinfleet_mirror_bytes_served_total}, {@code pinfleet_mirror_connections_active} and
+ * {@code pinfleet_mirror_uploads_total{outcome="published|unchanged|refused"}}.
  */
 public final class MirrorMetrics {
     /** Counter of answered requests, tagged {@code status}. */
@@ -20,9 +21,14 @@ public final class MirrorMetrics {
     public static final String CONNECTIONS = "pinfleet.mirror.connections.active";
     /** The status tag's key. */
     public static final String STATUS_TAG = "status";
+    /** Counter of HTTP uploads, tagged {@code outcome}: published, unchanged or refused. */
+    public static final String UPLOADS = "pinfleet.mirror.uploads";
+    /** The outcome tag's key. */
+    public static final String OUTCOME_TAG = "outcome";
 
     private final MeterRegistry registry;
     private final ConcurrentHashMap<Integer, Counter> requests = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Counter> uploads = new ConcurrentHashMap<>();
     private final Counter bytes;
     private final AtomicInteger connections = new AtomicInteger();
 
@@ -41,6 +47,12 @@ public final class MirrorMetrics {
         if (bodyBytes > 0) {
             bytes.increment(bodyBytes);
         }
+    }
+
+    void upload(String outcome) {
+        uploads.computeIfAbsent(outcome, o -> Counter.builder(UPLOADS)
+                .description("HTTP uploads answered by the mirror, by outcome")
+                .tag(OUTCOME_TAG, o).register(registry)).increment();
     }
 
     AtomicInteger connections() {

@@ -1,6 +1,8 @@
 package dev.pinfleet.mirror.serve;
 
 import dev.pinfleet.mirror.MirrorIndex;
+import dev.pinfleet.mirror.policy.PolicyException;
+import dev.pinfleet.mirror.policy.UploadPolicy;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -16,6 +18,7 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.DefaultEventExecutorGroup;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.EventExecutorGroup;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -29,7 +32,8 @@ import java.util.concurrent.TimeUnit;
  * PEP 691 JSON form of the simple index and {@code /metrics}.
  *
  * <ul>
- *   <li>{@code GET}/{@code HEAD} only (405 otherwise); Content-Length, Content-Type, ETag and
+ *   <li>{@code GET}/{@code HEAD} (405 otherwise), plus {@code PUT /upload/<wheel>} when started with
+ *       {@link UploadSettings} (see {@link UploadHandler}); Content-Length, Content-Type, ETag and
  *       Last-Modified, {@code If-None-Match}/{@code If-Modified-Since} (304), a single {@code Range}
  *       (206, 416) with {@code If-Range}; files sent zero-copy; keep-alive.</li>
  *   <li>{@code /packages/<project>/<file>}: the published files; directories are never listed.</li>
@@ -99,6 +103,7 @@ public final class MirrorServer implements AutoCloseable {
     private final InetSocketAddress bind;
     private final Options options;
     private final MirrorMetrics metrics;
+    private final UploadSettings uploads;
     private EventLoopGroup bossGroup;
     private EventLoopGroup ioGroup;
     private EventExecutorGroup handlerGroup;
@@ -117,10 +122,20 @@ public final class MirrorServer implements AutoCloseable {
      *                 when it is a {@code PrometheusMeterRegistry}
      */
     public MirrorServer(Path dir, InetSocketAddress bind, MeterRegistry registry, Options options) {
+        this(dir, bind, registry, options, null);
+    }
+
+    /**
+     * As above, with the upload endpoint on when {@code uploads} is not null. The mirror must then have an
+     * upload policy ({@code pinfleet mirror init}), and the server needs write access to {@code dir}.
+     */
+    public MirrorServer(Path dir, InetSocketAddress bind, MeterRegistry registry, Options options,
+            UploadSettings uploads) {
         this.dir = dir.toAbsolutePath().normalize();
         this.bind = bind;
         this.options = options;
         this.metrics = new MirrorMetrics(registry);
+        this.uploads = uploads;
     }
 
     /**
@@ -135,6 +150,14 @@ public final class MirrorServer implements AutoCloseable {
         }
         if (!Files.isDirectory(dir)) {
             throw new IOException("mirror directory " + dir + " does not exist or is not a directory");
+        }
+        if (uploads != null) {
+            try {
+                UploadPolicy.load(dir);
+            } catch (PolicyException e) {
+                throw new IOException("uploads are on, but " + e.getMessage(), e);
+            }
+            UploadHandler.prepareIncoming(dir);
         }
         MirrorIndex index = new MirrorIndex(dir);
         bossGroup = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("mirror-accept"),
@@ -160,8 +183,12 @@ public final class MirrorServer implements AutoCloseable {
                         ch.pipeline()
                                 .addLast("idle", new IdleStateHandler(true, 0, 0, idleNanos, TimeUnit.NANOSECONDS))
                                 .addLast("http", new HttpServerCodec(decoder))
-                                .addLast("guard", new ConnectionGuard(metrics, options.maxConnections(), headerNanos))
-                                .addLast("mirror", new MirrorHandler(dir, index, metrics, handlerGroup.next()));
+                                .addLast("guard", new ConnectionGuard(metrics, options.maxConnections(), headerNanos));
+                        EventExecutor worker = handlerGroup.next();
+                        if (uploads != null) {
+                            ch.pipeline().addLast("upload", new UploadHandler(dir, uploads, metrics, worker));
+                        }
+                        ch.pipeline().addLast("mirror", new MirrorHandler(dir, index, metrics, worker));
                     }
                 });
         try {

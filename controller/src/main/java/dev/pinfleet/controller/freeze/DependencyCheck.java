@@ -1,0 +1,144 @@
+package dev.pinfleet.controller.freeze;
+
+import dev.pinfleet.mirror.wheel.WheelMetadata;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * {@code freeze --check-deps}: pins are installed with no dependency resolution ({@code --no-deps}), so
+ * nothing else notices a dependency that was never pinned. For every pinned wheel, every
+ * {@code Requires-Dist} whose marker holds for the target (with the extras in effect: those pinned as
+ * {@code name[extra]}, plus those other pins' requirements ask for, to a fixed point) must name a pinned
+ * project whose pinned version satisfies the specifiers; the wheel's {@code Requires-Python} must accept the
+ * target interpreter. Each problem names the pin's {@code file:line}, the requirement as written and, for a
+ * conflict, where the other pin is.
+ */
+public final class DependencyCheck {
+    private DependencyCheck() {}
+
+    /**
+     * Checks {@code pins}, whose files must carry their METADATA.
+     *
+     * @return the problems, in pin order; empty when every dependency is satisfied
+     */
+    public static List<String> check(List<Freezer.Pinned> pins, MarkerEnvironment env) {
+        Map<String, Freezer.Pinned> byProject = new LinkedHashMap<>();
+        Map<String, Set<String>> extras = new LinkedHashMap<>();
+        Map<String, List<Pep508>> requires = new LinkedHashMap<>();
+        List<String> problems = new ArrayList<>();
+        for (Freezer.Pinned p : pins) {
+            String project = dev.pinfleet.manifest.Names.normalizeProject(p.requirement().name());
+            byProject.put(project, p);
+            extras.put(project, new LinkedHashSet<>(p.requirement().extras()));
+            WheelMetadata m = p.file().metadata();
+            if (m == null) {
+                throw new IllegalStateException(p.file().filename() + " was fetched without its METADATA");
+            }
+            List<Pep508> reqs = new ArrayList<>();
+            for (String rd : m.requiresDist()) {
+                try {
+                    reqs.add(Pep508.parse(rd));
+                } catch (IllegalArgumentException e) {
+                    problems.add(where(p) + ": Requires-Dist '" + rd + "' in " + p.file().filename()
+                            + " cannot be read: " + e.getMessage());
+                }
+            }
+            requires.put(project, reqs);
+        }
+
+        // Extras requested by other pins' requirements switch on more requirements: iterate to a fixed point.
+        Deque<String> work = new ArrayDeque<>(byProject.keySet());
+        Set<String> markerErrors = new HashSet<>();
+        while (!work.isEmpty()) {
+            String project = work.poll();
+            for (Pep508 d : requires.get(project)) {
+                if (!holds(d, env, extras.get(project), byProject.get(project), problems, markerErrors)) {
+                    continue;
+                }
+                Set<String> target = extras.get(d.project());
+                if (target != null && target.addAll(d.extras())) {
+                    work.add(d.project());
+                }
+            }
+        }
+
+        for (Map.Entry<String, Freezer.Pinned> e : byProject.entrySet()) {
+            Freezer.Pinned p = e.getValue();
+            requiresPython(p, env, problems);
+            for (Pep508 d : requires.get(e.getKey())) {
+                if (!holds(d, env, extras.get(e.getKey()), p, problems, markerErrors)) {
+                    continue;
+                }
+                Freezer.Pinned dep = byProject.get(d.project());
+                String req = "'" + d.text() + "'";
+                if (dep == null) {
+                    problems.add(where(p) + ": " + pin(p) + " requires " + req + ", but " + d.name()
+                            + " is not pinned (missing dependency)");
+                } else if (d.url() == null && !d.specifiers().contains(dep.version())) {
+                    problems.add(where(p) + ": " + pin(p) + " requires " + req + ", but " + pin(dep) + " is pinned at "
+                            + dep.requirement().source() + " (conflict)");
+                }
+            }
+        }
+        return problems;
+    }
+
+    private static boolean holds(Pep508 d, MarkerEnvironment env, Set<String> extras, Freezer.Pinned p,
+            List<String> problems, Set<String> markerErrors) {
+        if (d.marker() == null) {
+            return true;
+        }
+        try {
+            return d.marker().evaluate(env, extras);
+        } catch (IllegalArgumentException e) {
+            String problem = where(p) + ": " + pin(p) + ": Requires-Dist '" + d.text() + "': " + e.getMessage();
+            if (markerErrors.add(problem)) {
+                problems.add(problem);
+            }
+            return false;
+        }
+    }
+
+    private static void requiresPython(Freezer.Pinned p, MarkerEnvironment env, List<String> problems) {
+        String rp = p.file().metadata().requiresPython();
+        if (rp.isBlank()) {
+            return;
+        }
+        SpecifierSet spec;
+        try {
+            spec = SpecifierSet.parse(rp);
+        } catch (IllegalArgumentException e) {
+            problems.add(where(p) + ": " + pin(p) + ": Requires-Python '" + rp + "' cannot be read: " + e.getMessage());
+            return;
+        }
+        Set<Boolean> answers = new HashSet<>();
+        String python = null;
+        for (Map<String, String> v : env.variants()) {
+            answers.add(spec.contains(v.get("python_full_version")));
+            python = v.get("python_version");
+        }
+        if (answers.size() > 1) {
+            problems.add(where(p) + ": " + pin(p) + ": Requires-Python '" + rp + "' depends on the patch release of "
+                    + "Python " + python + "; give the full target version, e.g. --python " + python + ".N");
+        } else if (answers.contains(false)) {
+            problems.add(where(p) + ": " + pin(p) + " requires Python " + rp + ", which excludes the target "
+                    + env.description());
+        }
+    }
+
+    private static String where(Freezer.Pinned p) {
+        return p.requirement().source();
+    }
+
+    private static String pin(Freezer.Pinned p) {
+        Set<String> x = p.requirement().extras();
+        return p.requirement().name() + (x.isEmpty() ? "" : "[" + String.join(",", x) + "]") + "==" + p.version();
+    }
+}
