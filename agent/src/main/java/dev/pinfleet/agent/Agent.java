@@ -6,12 +6,19 @@ import dev.pinfleet.agent.fetch.FetchConfig;
 import dev.pinfleet.agent.fetch.Fetcher;
 import dev.pinfleet.agent.install.PythonInfo;
 import dev.pinfleet.agent.install.ReleaseBuilder;
+import dev.pinfleet.agent.metrics.AgentMetrics;
+import dev.pinfleet.agent.metrics.MetricsServer;
 import dev.pinfleet.trust.TrustPolicy;
 import io.grpc.Server;
+import dev.pinfleet.agent.tls.AgentTls;
+import dev.pinfleet.agent.tls.RoleInterceptor;
 import io.grpc.ServerBuilder;
+import io.grpc.ServerInterceptors;
+import io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
@@ -29,6 +36,13 @@ public final class Agent implements AutoCloseable {
     private final DeployEngine engine;
     private final Fetcher fetcher;
     private final Server server;
+    private final AgentMetrics metrics;
+    private volatile MetricsServer metricsServer;
+    /**
+     * After shutdown-seconds, a running deploy is aborted and gets this much longer to end (an install in progress
+     * completes); the systemd unit's TimeoutStopSec allows for both.
+     */
+    public static final Duration ABORT_GRACE = Duration.ofSeconds(20);
 
     public Agent(AgentConfig config, ServerBuilder<?> serverBuilder, Clock clock) throws IOException {
         this.config = config;
@@ -42,16 +56,68 @@ public final class Agent implements AutoCloseable {
                         fc.maxTries(), fc.backoffBase()),
                 dev.pinfleet.agent.fetch.Sleeper.system());
         ReleaseBuilder builder = new ReleaseBuilder(config.root().resolve("cache"), python, config.installParallelism());
+        fetcher.onCommitted(builder::prepare); // unpacking overlaps the downloads
         this.engine = new DeployEngine(config, trust, python, store, fetcher, builder, clock);
         engine.recover();
-        this.server = serverBuilder.addService(new AgentGrpcService(engine, config.node(), version()))
+        this.metrics = new AgentMetrics(config.mirrors(), () -> engine.status("", false), store::totalBytes);
+        engine.onReport(metrics::recordDeploy);
+        this.server = serverBuilder.addService(ServerInterceptors.intercept(
+                        new AgentGrpcService(engine, config.node(), version()),
+                        new RoleInterceptor(config.node(), config.plaintext())))
                 .maxInboundMessageSize(MAX_INBOUND_BYTES).build();
     }
 
+    /**
+     * The production server builder for {@code config}: Netty on the listen address, mutual TLS from tls-cert,
+     * tls-key and tls-ca (unless plaintext on loopback), keepalive, a handshake timeout and bounded idle connections.
+     */
+    public static NettyServerBuilder netty(AgentConfig config) throws IOException {
+        NettyServerBuilder b = NettyServerBuilder.forAddress(config.listen())
+                .permitKeepAliveTime(10, TimeUnit.SECONDS).permitKeepAliveWithoutCalls(true)
+                .keepAliveTime(60, TimeUnit.SECONDS).keepAliveTimeout(20, TimeUnit.SECONDS)
+                .maxConnectionIdle(10, TimeUnit.MINUTES).handshakeTimeout(20, TimeUnit.SECONDS)
+                .maxInboundMetadataSize(64 * 1024);
+        if (!config.plaintext()) {
+            b.sslContext(AgentTls.serverContext(config));
+        }
+        return b;
+    }
+
+    /** Full names of the gRPC methods this agent serves. */
+    public java.util.Set<String> registeredMethods() {
+        java.util.Set<String> out = new java.util.TreeSet<>();
+        for (io.grpc.ServerServiceDefinition d : server.getServices()) {
+            d.getMethods().forEach(m -> out.add(m.getMethodDescriptor().getFullMethodName()));
+        }
+        return out;
+    }
+
     public Agent start() throws IOException {
-        server.start();
+        if (config.metricsListen() != null) {
+            metricsServer = MetricsServer.start(config.metricsListen(), metrics);
+            LOG.info("agent " + config.node() + " serves metrics on http://" + metricsServer.address().getHostString()
+                    + ":" + metricsServer.port() + MetricsServer.PATH);
+        }
+        try {
+            server.start();
+        } catch (IOException | RuntimeException e) {
+            if (metricsServer != null) {
+                metricsServer.close();
+            }
+            throw e;
+        }
         LOG.info("agent " + config.node() + " listening on " + server.getListenSockets() + ", root " + config.root());
         return this;
+    }
+
+    /** Bound port of the metrics endpoint, or -1 when metrics-listen is off (or before start). */
+    public int metricsPort() {
+        MetricsServer m = metricsServer;
+        return m == null ? -1 : m.port();
+    }
+
+    public AgentMetrics metrics() {
+        return metrics;
     }
 
     /** Bound port (for agents started on port 0). */
@@ -68,11 +134,24 @@ public final class Agent implements AutoCloseable {
         return v == null ? "development" : v;
     }
 
+    /**
+     * Graceful stop (SIGTERM): no new calls; a running deploy gets shutdown-seconds to finish, then is aborted
+     * (its report says so and `current` stays where it was) and gets {@link #ABORT_GRACE} to end; then the
+     * remaining calls are cut.
+     */
     @Override
     public void close() {
         server.shutdown();
         try {
-            if (!server.awaitTermination(config.shutdownSeconds(), TimeUnit.SECONDS)) {
+            if (!engine.awaitIdle(Duration.ofSeconds(config.shutdownSeconds()))) {
+                LOG.warning("agent " + config.node() + ": the running deploy did not finish within shutdown-seconds="
+                        + config.shutdownSeconds() + "; aborting it");
+                engine.abort();
+                engine.awaitIdle(ABORT_GRACE);
+            } else {
+                engine.abort(); // none runs: refuses one that slipped in before the server stopped taking calls
+            }
+            if (!server.awaitTermination(5, TimeUnit.SECONDS)) {
                 server.shutdownNow();
                 server.awaitTermination(5, TimeUnit.SECONDS);
             }
@@ -80,6 +159,12 @@ public final class Agent implements AutoCloseable {
             Thread.currentThread().interrupt();
             server.shutdownNow();
         }
+        MetricsServer m = metricsServer;
+        if (m != null) {
+            m.close();
+        }
+        metrics.close();
         fetcher.close();
+        engine.close();
     }
 }

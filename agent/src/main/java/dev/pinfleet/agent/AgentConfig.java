@@ -31,10 +31,17 @@ import java.util.Properties;
  * @param keepReleases releases kept per app (at least 2: current and previous)
  * @param shutdownSeconds bound on shutdown: a running deploy gets this long to finish, then is aborted
  * @param plaintext serve gRPC without TLS; allowed only when listening on loopback (development)
+ * @param tlsCert PEM certificate chain of this agent (role agent, SAN = its inventory name); null when plaintext
+ * @param tlsKey PEM PKCS#8 private key of that certificate; null when plaintext
+ * @param tlsCa PEM certificate of the fleet CA that client certificates must chain to; null when plaintext
+ * @param metricsListen address of the Prometheus {@code GET /metrics} endpoint (host:port); null when off
+ * @param storeMaxBytes cap on store plus unpacked cache bytes, enforced after each deploy by removing the oldest
+ *     releases that are no app's current or previous one; 0 for no cap
  */
 public record AgentConfig(String node, Path root, InetSocketAddress listen, Path trustedKeys, int threshold,
         List<URI> mirrors, Path python, String environment, int fetchParallelism, int installParallelism,
-        int keepReleases, int shutdownSeconds, boolean plaintext) {
+        int keepReleases, int shutdownSeconds, boolean plaintext, Path tlsCert, Path tlsKey, Path tlsCa,
+        InetSocketAddress metricsListen, long storeMaxBytes) {
 
     /** Every key, with its default ("" when required or empty) and meaning, in documentation order. */
     public static final Map<String, String[]> KEYS = keys();
@@ -52,8 +59,14 @@ public record AgentConfig(String node, Path root, InetSocketAddress listen, Path
         k.put("fetch-parallelism", new String[] {"8", "downloads at once"});
         k.put("install-parallelism", new String[] {"2", "wheels unpacked at once"});
         k.put("keep-releases", new String[] {"3", "releases kept per app (at least 2: current and previous)"});
+        k.put("store-max-bytes", new String[] {"0", "cap on store plus unpacked cache (bytes, or with K, M, G, T); "
+                + "beyond it the oldest releases that are no app's current or previous one are removed; 0: no cap"});
         k.put("shutdown-seconds", new String[] {"30", "a running deploy gets this long to finish at shutdown, then is aborted"});
         k.put("plaintext", new String[] {"false", "serve gRPC without TLS; only allowed on a loopback listen address"});
+        k.put("tls-cert", new String[] {"", "PEM certificate of this agent (from 'pinfleet certs issue --role agent NAME'); required unless plaintext"});
+        k.put("tls-key", new String[] {"", "PEM private key of tls-cert; required unless plaintext"});
+        k.put("tls-ca", new String[] {"", "PEM certificate of the fleet CA; only controller certificates it issued get in; required unless plaintext"});
+        k.put("metrics-listen", new String[] {"", "host:port of the Prometheus GET /metrics endpoint (plain HTTP); empty: off"});
         return java.util.Collections.unmodifiableMap(k);
     }
 
@@ -111,9 +124,18 @@ public record AgentConfig(String node, Path root, InetSocketAddress listen, Path
             throw new IllegalArgumentException("plaintext=true is only allowed on a loopback listen address, not "
                     + v.get("listen"));
         }
-        if (!plaintext) {
-            throw new IllegalArgumentException("TLS is not configured: set plaintext=true on a loopback listen address"
-                    + " for development (mutual TLS arrives with the fleet certificates)");
+        Path[] tls = new Path[3];
+        String[] tlsKeys = {"tls-cert", "tls-key", "tls-ca"};
+        for (int i = 0; i < 3 && !plaintext; i++) {
+            String t = v.getOrDefault(tlsKeys[i], "");
+            if (t.isBlank()) {
+                throw new IllegalArgumentException(tlsKeys[i] + ": required (mutual TLS: tls-cert, tls-key, tls-ca"
+                        + " from 'pinfleet certs'), or plaintext=true on a loopback listen address for development");
+            }
+            tls[i] = Path.of(t.strip()).toAbsolutePath();
+            if (!Files.isReadable(tls[i])) {
+                throw new IllegalArgumentException(tlsKeys[i] + ": " + tls[i] + " is not a readable file");
+            }
         }
         int keep = positive("keep-releases", v.get("keep-releases"));
         if (keep < 2) {
@@ -123,7 +145,9 @@ public record AgentConfig(String node, Path root, InetSocketAddress listen, Path
                 Path.of(v.get("trusted-keys")), positive("threshold", v.get("threshold")), List.copyOf(mirrors),
                 Path.of(v.get("python")), v.get("environment"), positive("fetch-parallelism", v.get("fetch-parallelism")),
                 positive("install-parallelism", v.get("install-parallelism")), keep,
-                positive("shutdown-seconds", v.get("shutdown-seconds")), plaintext);
+                positive("shutdown-seconds", v.get("shutdown-seconds")), plaintext, tls[0], tls[1], tls[2],
+                v.get("metrics-listen").isBlank() ? null : address("metrics-listen", v.get("metrics-listen").strip()),
+                bytes("store-max-bytes", v.get("store-max-bytes")));
     }
 
     static InetSocketAddress address(String key, String hostPort) {
@@ -133,6 +157,26 @@ public record AgentConfig(String node, Path root, InetSocketAddress listen, Path
         }
         String host = hostPort.substring(0, colon).replace("[", "").replace("]", "");
         return new InetSocketAddress(host, positiveOrZero(key, hostPort.substring(colon + 1)));
+    }
+
+    /** A size: a whole number of bytes, optionally followed by K, M, G or T (powers of 1024). */
+    static long bytes(String key, String value) {
+        String v = value.strip().toUpperCase(java.util.Locale.ROOT);
+        int shift = 0;
+        if (!v.isEmpty() && "KMGT".indexOf(v.charAt(v.length() - 1)) >= 0) {
+            shift = 10 * (1 + "KMGT".indexOf(v.charAt(v.length() - 1)));
+            v = v.substring(0, v.length() - 1);
+        }
+        try {
+            long n = Long.parseLong(v);
+            if (n < 0 || n > (Long.MAX_VALUE >> shift)) {
+                throw new NumberFormatException();
+            }
+            return n << shift;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(key + ": '" + value + "' is not a size (a non-negative number of bytes,"
+                    + " or one followed by K, M, G or T)");
+        }
     }
 
     private static int positive(String key, String value) {

@@ -4,6 +4,10 @@ import dev.pinfleet.agent.deploy.DeployEngine;
 import dev.pinfleet.proto.v1.AgentServiceGrpc;
 import dev.pinfleet.proto.v1.DeployEvent;
 import dev.pinfleet.proto.v1.DeployRequest;
+import dev.pinfleet.proto.v1.PlanRequest;
+import dev.pinfleet.proto.v1.PlanResponse;
+import dev.pinfleet.proto.v1.ReleaseManifestRequest;
+import dev.pinfleet.proto.v1.ReleaseManifestResponse;
 import dev.pinfleet.proto.v1.StatusRequest;
 import dev.pinfleet.proto.v1.StatusResponse;
 import io.grpc.Status;
@@ -48,8 +52,35 @@ public final class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBas
     public void status(StatusRequest request, StreamObserver<StatusResponse> responses) {
         try {
             responses.onNext(StatusResponse.newBuilder().setNode(node).setAgentVersion(version)
-                    .setBusy(engine.busy()).addAllApps(engine.status(request.getApp())).build());
+                    .setBusy(engine.busy()).addAllApps(engine.status(request.getApp(), request.getProbeHealth()))
+                    .build());
             responses.onCompleted();
+        } catch (IOException e) {
+            responses.onError(Status.INTERNAL.withDescription("node " + node + ": " + e.getMessage()).asRuntimeException());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            responses.onError(Status.CANCELLED.withDescription("node " + node + ": agent is shutting down")
+                    .asRuntimeException());
+        }
+    }
+
+    @Override
+    public void plan(PlanRequest request, StreamObserver<PlanResponse> responses) {
+        try {
+            responses.onNext(engine.plan(request.getManifest()));
+            responses.onCompleted();
+        } catch (IOException e) {
+            responses.onError(Status.INTERNAL.withDescription("node " + node + ": " + e.getMessage()).asRuntimeException());
+        }
+    }
+
+    @Override
+    public void releaseManifest(ReleaseManifestRequest request, StreamObserver<ReleaseManifestResponse> responses) {
+        try {
+            responses.onNext(engine.releaseManifest(request.getApp(), request.getRelease()));
+            responses.onCompleted();
+        } catch (DeployEngine.NotFoundException e) {
+            responses.onError(Status.NOT_FOUND.withDescription(e.getMessage()).asRuntimeException());
         } catch (IOException e) {
             responses.onError(Status.INTERNAL.withDescription("node " + node + ": " + e.getMessage()).asRuntimeException());
         }

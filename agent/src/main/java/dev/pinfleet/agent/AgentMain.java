@@ -1,6 +1,5 @@
 package dev.pinfleet.agent;
 
-import io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -9,7 +8,6 @@ import java.time.Clock;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 
 /** The agent binary's composition root: `java -jar pinfleet-agent.jar [--config FILE] [--KEY=VALUE …]`. */
 public final class AgentMain {
@@ -20,6 +18,7 @@ public final class AgentMain {
                 System.getProperty("java.util.logging.SimpleFormatter.format", "%1$tFT%1$tT.%1$tLZ %4$s %3$s: %5$s%6$s%n"));
         Path configFile = null;
         Path portFile = null;
+        Path metricsPortFile = null;
         Map<String, String> overrides = new LinkedHashMap<>();
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
@@ -45,6 +44,7 @@ public final class AgentMain {
             switch (key) {
                 case "config" -> configFile = Path.of(value);
                 case "port-file" -> portFile = Path.of(value);
+                case "metrics-port-file" -> metricsPortFile = Path.of(value);
                 default -> overrides.put(key, value);
             }
         }
@@ -57,17 +57,16 @@ public final class AgentMain {
         }
         Agent agent;
         try {
-            agent = new Agent(config, NettyServerBuilder.forAddress(config.listen())
-                    .permitKeepAliveTime(10, TimeUnit.SECONDS).permitKeepAliveWithoutCalls(true), Clock.systemUTC())
-                    .start();
+            agent = new Agent(config, Agent.netty(config), Clock.systemUTC()).start();
         } catch (IOException e) {
             fail("cannot start: " + e.getMessage());
             return;
         }
+        if (metricsPortFile != null) {
+            writePort(metricsPortFile, agent.metricsPort());
+        }
         if (portFile != null) {
-            Path tmp = portFile.resolveSibling(portFile.getFileName() + ".tmp");
-            Files.writeString(tmp, agent.port() + "\n", StandardCharsets.US_ASCII);
-            Files.move(tmp, portFile, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            writePort(portFile, agent.port());
         }
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -79,14 +78,22 @@ public final class AgentMain {
 
     private static void usage() {
         StringBuilder b = new StringBuilder();
-        b.append("Usage: pinfleet-agent [--config FILE] [--KEY VALUE | --KEY=VALUE ...] [--port-file FILE]\n\n")
+        b.append("Usage: pinfleet-agent [--config FILE] [--KEY VALUE | --KEY=VALUE ...] [--port-file FILE] [--metrics-port-file FILE]\n\n")
                 .append("The pinfleet agent: verifies signed manifests pushed over gRPC, fetches wheels from the\n")
                 .append("mirror(s), installs them into a new release and switches `current` atomically.\n\n")
                 .append("Configuration keys (file: Java properties KEY=VALUE; flags override the file):\n");
         AgentConfig.KEYS.forEach((k, d) -> b.append(String.format("  %-20s %s%s%n", k, d[1],
                 d[0].isEmpty() ? "" : " [default: " + d[0] + "]")));
         b.append("\n  --port-file FILE     write the bound gRPC port here once listening (useful with listen=HOST:0)\n");
+        b.append("  --metrics-port-file FILE  write the bound metrics port here (-1 when metrics-listen is empty),\n"
+                + "                       before --port-file is written\n");
         System.out.print(b);
+    }
+
+    private static void writePort(Path file, int port) throws IOException {
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        Files.writeString(tmp, port + "\n", StandardCharsets.US_ASCII);
+        Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
 
     private static void fail(String message) {

@@ -3,7 +3,11 @@ package dev.pinfleet.controller;
 import dev.pinfleet.controller.freeze.FreezeCommand;
 import dev.pinfleet.controller.keys.KeyCommands;
 import dev.pinfleet.controller.mirror.MirrorCommands;
+import dev.pinfleet.controller.certs.CertsCommand;
 import dev.pinfleet.controller.rollout.DeployCommand;
+import dev.pinfleet.controller.rollout.PlanCommand;
+import dev.pinfleet.controller.rollout.RollbackCommand;
+import dev.pinfleet.controller.rollout.Terminal;
 import dev.pinfleet.controller.rollout.StatusCommand;
 import java.io.PrintWriter;
 import java.time.Clock;
@@ -13,13 +17,17 @@ import picocli.CommandLine.Command;
 /** The operator's `pinfleet` command: the controller's composition root. */
 @Command(name = "pinfleet", mixinStandardHelpOptions = true, versionProvider = PinfleetCli.Version.class,
         description = {"Deploy an application's exact, pinned Python dependency set to a fleet of web nodes.", "",
-            "Typical flow: freeze -> sign -> deploy -> status."},
+            "Typical flow: freeze -> sign -> plan -> deploy -> status (-> rollback)."},
         subcommands = {KeyCommands.Keygen.class, FreezeCommand.class, KeyCommands.Sign.class, KeyCommands.Verify.class,
-            DeployCommand.class, StatusCommand.class, MirrorCommands.class, CommandLine.HelpCommand.class})
+            PlanCommand.class, DeployCommand.class, StatusCommand.class, RollbackCommand.class, CertsCommand.class,
+            MirrorCommands.class, CommandLine.HelpCommand.class})
 public final class PinfleetCli {
+    /** Held strongly: java.util.logging forgets the level of a logger nobody references. */
+    private static final java.util.logging.Logger PUBLISH_LOG = java.util.logging.Logger.getLogger("dev.pinfleet.mirror.publish");
+
     public static void main(String[] args) {
         // Publishing is recorded in the mirror's audit log and summarised by the command itself.
-        java.util.logging.Logger.getLogger("dev.pinfleet.mirror.publish").setLevel(java.util.logging.Level.WARNING);
+        PUBLISH_LOG.setLevel(java.util.logging.Level.WARNING);
         System.setProperty("java.util.logging.SimpleFormatter.format",
                 System.getProperty("java.util.logging.SimpleFormatter.format", "%1$tFT%1$tT.%1$tLZ %4$s %3$s: %5$s%6$s%n"));
         System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true), Clock.systemUTC()));
@@ -27,7 +35,12 @@ public final class PinfleetCli {
 
     /** Runs one command line; returns its exit code. Tests call this with their own writers and clock. */
     public static int run(String[] args, PrintWriter out, PrintWriter err, Clock clock) {
-        CommandLine cli = new CommandLine(new PinfleetCli(), new Factory(clock));
+        return run(args, out, err, clock, Terminal.system());
+    }
+
+    /** Like {@link #run(String[], PrintWriter, PrintWriter, Clock)} with the operator's terminal (prompts, live progress). */
+    public static int run(String[] args, PrintWriter out, PrintWriter err, Clock clock, Terminal terminal) {
+        CommandLine cli = new CommandLine(new PinfleetCli(), new Factory(clock, terminal));
         cli.setOut(out);
         cli.setErr(err);
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
@@ -46,14 +59,18 @@ public final class PinfleetCli {
         return cli.execute(args);
     }
 
-    /** Gives commands that need one the injected clock. */
-    private record Factory(Clock clock) implements CommandLine.IFactory {
+    /** Gives commands that need them the injected clock and terminal. */
+    private record Factory(Clock clock, Terminal terminal) implements CommandLine.IFactory {
         @Override
         public <K> K create(Class<K> cls) throws Exception {
             try {
-                return cls.getConstructor(Clock.class).newInstance(clock);
+                return cls.getConstructor(Clock.class, Terminal.class).newInstance(clock, terminal);
             } catch (NoSuchMethodException e) {
-                return CommandLine.defaultFactory().create(cls);
+                try {
+                    return cls.getConstructor(Clock.class).newInstance(clock);
+                } catch (NoSuchMethodException e2) {
+                    return CommandLine.defaultFactory().create(cls);
+                }
             }
         }
     }

@@ -16,7 +16,17 @@ import dev.pinfleet.agent.testing.TestFleet;
 import dev.pinfleet.agent.testing.TestWheels;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.manifest.ManifestCodec;
+import dev.pinfleet.agent.tls.RoleInterceptor;
 import dev.pinfleet.proto.v1.AgentServiceGrpc;
+import dev.pinfleet.proto.v1.AppStatus;
+import dev.pinfleet.proto.v1.Health;
+import dev.pinfleet.proto.v1.HealthCheck;
+import dev.pinfleet.proto.v1.HookCommand;
+import dev.pinfleet.proto.v1.KeptRelease;
+import dev.pinfleet.proto.v1.PlanRequest;
+import dev.pinfleet.proto.v1.PlanResponse;
+import dev.pinfleet.proto.v1.ReleaseManifestRequest;
+import dev.pinfleet.proto.v1.ReleaseManifestResponse;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.ArtifactResult;
 import dev.pinfleet.proto.v1.DeployEvent;
@@ -262,5 +272,213 @@ class AgentDeployTest {
         assertFalse(Files.exists(staging));
         assertNull(fleet.current("n1", "shop"));
         assertNotNull(agent);
+    }
+
+    private static HookCommand cmd(int timeout, String... argv) {
+        return HookCommand.newBuilder().addAllArgv(List.of(argv)).setTimeoutSeconds(timeout).build();
+    }
+
+    private static HealthCheck pythonCheck(String code, int retries) {
+        return HealthCheck.newBuilder().setCommand(cmd(0, "bin/python", "-c", code)).setTimeoutSeconds(10)
+                .setRetries(retries).setIntervalMs(50).build();
+    }
+
+    @Test
+    void unhealthyReleaseIsSwitchedBackByTheAgentAndReportedReverted() throws Exception {
+        Agent agent = fleet.start("n1");
+        // The hook records which release it ran in; the check accepts only ANSWER == 42 (v1).
+        HookCommand hook = cmd(10, "bin/python", "-c",
+                "import os; open(os.path.join(os.environ['PINFLEET_RELEASE_DIR'], '..', '..', 'hook.log'), 'a')"
+                        + ".write(os.environ['PINFLEET_RELEASE'] + '\\n'); print('reloaded', os.environ['PINFLEET_APP'])");
+        HealthCheck check = pythonCheck("import sys, mypkg; print('answer', mypkg.ANSWER); sys.exit(mypkg.ANSWER != 42)", 2);
+        Manifest good = v1(1).toBuilder().setPostSwitchHook(hook).setHealthCheck(check).build();
+        DeployReport ok = fleet.deploy(agent, fleet.sign(good)).report();
+        assertEquals(Outcome.OK, ok.getOutcome(), ok.getError());
+        assertEquals(List.of("hook", "health"), ok.getChecksList().stream().map(c -> c.getKind()).toList());
+        assertEquals("reloaded shop", ok.getChecks(0).getOutput().strip());
+        String r1 = fleet.current("n1", "shop");
+
+        Manifest bad = v2(2).toBuilder().setPostSwitchHook(hook).setHealthCheck(check).build();
+        TestFleet.Result r = fleet.deploy(agent, fleet.sign(bad));
+        DeployReport rep = r.report();
+        assertEquals(Outcome.REVERTED, rep.getOutcome(), rep.getError());
+        assertEquals(Phase.HEALTH, rep.getFailedPhase());
+        assertTrue(rep.getError().contains("switched back to release " + r1), rep.getError());
+        assertTrue(rep.getError().contains("unhealthy after 3 attempt(s)"), rep.getError());
+        List<String> kinds = rep.getChecksList().stream().map(c -> c.getKind() + c.getAttempt()).toList();
+        assertEquals(List.of("hook1", "health1", "health2", "health3", "hook-after-revert1"), kinds);
+        assertEquals("answer 43", rep.getChecks(1).getOutput().strip());
+        assertEquals(1, rep.getChecks(1).getCode());
+        assertTrue(r.events().stream().anyMatch(DeployEvent::hasCheck), "checks are streamed as they finish");
+        assertEquals(r1, fleet.current("n1", "shop"), "current is back on the healthy release");
+        assertEquals("42", python(agent, "import mypkg; print(mypkg.ANSWER)"));
+        List<String> hookLog = Files.readAllLines(fleet.root("n1").resolve("apps/shop/hook.log"));
+        assertEquals(List.of(r1, rep.getRelease(), r1), hookLog, "hook ran for v1, for v2, and for v1 after the revert");
+
+        StatusResponse s = AgentServiceGrpc.newBlockingStub(fleet.channel(agent)).status(StatusRequest.getDefaultInstance());
+        AppStatus st = s.getApps(0);
+        assertEquals(Outcome.REVERTED, st.getLastOutcome());
+        assertEquals(2, st.getSerial(), "the serial stays consumed: the reverted manifest cannot be replayed");
+        assertEquals(r1, st.getRelease());
+        assertEquals(ManifestCodec.contentDigest(good), st.getManifestDigest());
+        assertEquals(Health.HEALTH_UNKNOWN, st.getHealth(), "not checked since the switch back");
+        AppStatus probed = AgentServiceGrpc.newBlockingStub(fleet.channel(agent))
+                .status(StatusRequest.newBuilder().setProbeHealth(true).build()).getApps(0);
+        assertEquals(Health.HEALTHY, probed.getHealth(), probed.getHealthDetail());
+        assertEquals(Outcome.FAILED, fleet.deploy(agent, fleet.sign(bad)).report().getOutcome(), "replay refused");
+    }
+
+    @Test
+    void failingOrHangingHookRevertsAndAFirstReleaseLeavesNoCurrent() throws Exception {
+        Agent agent = fleet.start("n1");
+        Manifest hangs = v1(1).toBuilder().setPostSwitchHook(cmd(1, "/bin/sleep", "30")).build();
+        DeployReport rep = fleet.deploy(agent, fleet.sign(hangs)).report();
+        assertEquals(Outcome.REVERTED, rep.getOutcome(), rep.getError());
+        assertEquals(Phase.HOOK, rep.getFailedPhase());
+        assertTrue(rep.getError().contains("removed `current` (there was no previous release)"), rep.getError());
+        assertTrue(rep.getChecks(0).getOutput().contains("killed after the timeout of 1 s"), rep.getChecks(0).getOutput());
+        assertTrue(rep.getChecks(0).getMillis() < 10_000, "killed at its timeout, not after 30 s");
+        assertNull(fleet.current("n1", "shop"));
+
+        Manifest fails = v1(2).toBuilder().setPostSwitchHook(cmd(10, "bin/python", "-c",
+                "print('x' * 10000); raise SystemExit(3)")).build();
+        rep = fleet.deploy(agent, fleet.sign(fails)).report();
+        assertEquals(Outcome.REVERTED, rep.getOutcome());
+        assertEquals(3, rep.getChecks(0).getCode());
+        assertTrue(rep.getChecks(0).getOutput().endsWith("…[truncated]"), "output is truncated");
+        assertTrue(rep.getChecks(0).getOutput().getBytes(java.nio.charset.StandardCharsets.UTF_8).length <= 4096);
+        assertTrue(rep.getError().contains("exit 3"), rep.getError());
+    }
+
+    @Test
+    void httpHealthCheckOnLoopbackAndANonLoopbackUrlIsRefused() throws Exception {
+        Agent agent = fleet.start("n1");
+        com.sun.net.httpserver.HttpServer http = com.sun.net.httpserver.HttpServer.create(
+                new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
+        java.util.concurrent.atomic.AtomicInteger status = new java.util.concurrent.atomic.AtomicInteger(200);
+        http.createContext("/health", ex -> {
+            ex.sendResponseHeaders(status.get(), -1);
+            ex.close();
+        });
+        http.start();
+        try {
+            String url = "http://127.0.0.1:" + http.getAddress().getPort() + "/health";
+            HealthCheck h = HealthCheck.newBuilder().setHttpUrl(url).setTimeoutSeconds(5).setRetries(1).build();
+            assertEquals(Outcome.OK, fleet.deploy(agent, fleet.sign(v1(1).toBuilder().setHealthCheck(h).build()))
+                    .report().getOutcome());
+            status.set(503);
+            DeployReport rep = fleet.deploy(agent, fleet.sign(v2(2).toBuilder().setHealthCheck(h).build())).report();
+            assertEquals(Outcome.REVERTED, rep.getOutcome());
+            assertTrue(rep.getError().contains("HTTP 503"), rep.getError());
+            StatusResponse s = AgentServiceGrpc.newBlockingStub(fleet.channel(agent))
+                    .status(StatusRequest.newBuilder().setProbeHealth(true).build());
+            assertEquals(Health.UNHEALTHY, s.getApps(0).getHealth(), "probed now: the service answers 503");
+
+            HealthCheck remote = h.toBuilder().setHttpUrl("http://10.1.2.3:8080/health").build();
+            rep = fleet.deploy(agent, fleet.sign(v2(3).toBuilder().setHealthCheck(remote).build())).report();
+            assertEquals(Outcome.FAILED, rep.getOutcome());
+            assertEquals(Phase.VERIFY, rep.getFailedPhase());
+            assertTrue(rep.getError().contains("manifest field health_check: http_url 'http://10.1.2.3:8080/health'"
+                    + " must name a loopback address"), rep.getError());
+        } finally {
+            http.stop(0);
+        }
+    }
+
+    @Test
+    void slowHookSendsProgressEventsWhileItRuns() throws Exception {
+        Agent agent = fleet.start("n1");
+        Manifest m = v1(1).toBuilder().setPostSwitchHook(cmd(10, "/bin/sleep", "2.5")).build();
+        TestFleet.Result r = fleet.deploy(agent, fleet.sign(m));
+        assertEquals(Outcome.OK, r.report().getOutcome(), r.report().getError());
+        long beats = r.events().stream().filter(e -> e.hasProgress() && e.getProgress().getPhase() == Phase.HOOK).count();
+        assertTrue(beats >= 2, "a heartbeat about every second while the hook runs, got " + beats);
+    }
+
+    @Test
+    void severalAppsKeepTheirOwnSerialsReleasesAndCurrent() throws Exception {
+        Agent agent = fleet.start("n1");
+        Manifest shop = v1(5);
+        Manifest blog = TestFleet.manifest("blog", 1, List.of(core, appV2)).build();
+        assertEquals(Outcome.OK, fleet.deploy(agent, fleet.sign(shop)).report().getOutcome());
+        assertEquals(Outcome.OK, fleet.deploy(agent, fleet.sign(blog)).report().getOutcome(),
+                "serial 1 is fine for another app although shop is at 5");
+        assertEquals(ManifestCodec.releaseId(ManifestCodec.contentDigest(shop)), fleet.current("n1", "shop"));
+        assertEquals(ManifestCodec.releaseId(ManifestCodec.contentDigest(blog)), fleet.current("n1", "blog"));
+        Path blogPy = fleet.root("n1").resolve("apps/blog/current/bin/python");
+        assertEquals("43", TestWheels.run(List.of(blogPy.toString(), "-c", "import mypkg; print(mypkg.ANSWER)")).strip());
+        assertEquals("42", python(agent, "import mypkg; print(mypkg.ANSWER)"));
+        StatusResponse s = AgentServiceGrpc.newBlockingStub(fleet.channel(agent)).status(StatusRequest.getDefaultInstance());
+        assertEquals(List.of("blog", "shop"), s.getAppsList().stream().map(AppStatus::getApp).toList());
+        assertEquals(List.of(1L, 5L), s.getAppsList().stream().map(AppStatus::getSerial).toList());
+        assertEquals(Outcome.FAILED, fleet.deploy(agent, fleet.sign(TestFleet.manifest("blog", 1, List.of(core, app))
+                .build())).report().getOutcome(), "blog's serial is blog's own");
+        StatusResponse onlyShop = AgentServiceGrpc.newBlockingStub(fleet.channel(agent))
+                .status(StatusRequest.newBuilder().setApp("shop").build());
+        assertEquals(1, onlyShop.getAppsCount());
+    }
+
+    @Test
+    void planSaysWhatADeployWouldDoWithoutDownloadingAnything() throws Exception {
+        Agent agent = fleet.start("n1", Map.of("keep-releases", "2"));
+        AgentServiceGrpc.AgentServiceBlockingStub stub = AgentServiceGrpc.newBlockingStub(fleet.channel(agent));
+        PlanResponse first = stub.plan(PlanRequest.newBuilder().setManifest(fleet.sign(v1(1))).build());
+        assertEquals("", first.getRefused());
+        assertEquals(2, first.getFetchCount());
+        assertEquals(core.getSize() + app.getSize(), first.getFetchBytes());
+        assertEquals(2, first.getInstallCount());
+        assertEquals(0, mirror.requests(), "plan downloads nothing");
+        assertNull(fleet.current("n1", "shop"), "plan changes nothing");
+
+        assertEquals(Outcome.OK, fleet.deploy(agent, fleet.sign(v1(1))).report().getOutcome());
+        String r1 = fleet.current("n1", "shop");
+        assertEquals(Outcome.OK, fleet.deploy(agent, fleet.sign(v2(2))).report().getOutcome());
+        Artifact appV3 = publish(TestWheels.wheel("mypkg", "3.0").file("mypkg/__init__.py", "ANSWER = 3\n")
+                .build(dir.resolve("wheels")));
+        int requests = mirror.requests();
+        PlanResponse p = stub.plan(PlanRequest.newBuilder().setManifest(fleet.sign(
+                TestFleet.manifest("shop", 3, List.of(appV3)).build())).build());
+        assertEquals(List.of(appV3.getFilename()), p.getFetchList().stream().map(Artifact::getFilename).toList(),
+                "core-lib is in the store already");
+        assertEquals(List.of("core-lib 1.0->", "mypkg 2.0->3.0"), p.getChangesList().stream()
+                .map(c -> c.getName() + " " + c.getFromVersion() + "->" + c.getToVersion()).toList());
+        assertEquals(List.of(r1), p.getRemoveReleasesList(), "keep-releases=2: the oldest release would go");
+        assertEquals(requests, mirror.requests());
+
+        PlanResponse rollback = stub.plan(PlanRequest.newBuilder().setManifest(fleet.sign(v1(3))).build());
+        assertTrue(rollback.getReleaseOnDisk());
+        assertEquals(0, rollback.getFetchCount());
+        assertEquals(0, rollback.getInstallCount());
+        PlanResponse stale = stub.plan(PlanRequest.newBuilder().setManifest(fleet.sign(v1(1))).build());
+        assertTrue(stale.getRefused().contains("not greater than the last applied serial 2"), stale.getRefused());
+    }
+
+    @Test
+    void keptReleasesAreListedWithSerialsAndTheirSignedManifestsServedAsDeployed() throws Exception {
+        Agent agent = fleet.start("n1");
+        SignedManifest first = fleet.sign(v1(1));
+        assertEquals(Outcome.OK, fleet.deploy(agent, first).report().getOutcome());
+        String r1 = fleet.current("n1", "shop");
+        assertEquals(Outcome.OK, fleet.deploy(agent, fleet.sign(v2(2))).report().getOutcome());
+        AgentServiceGrpc.AgentServiceBlockingStub stub = AgentServiceGrpc.newBlockingStub(fleet.channel(agent));
+        AppStatus st = stub.status(StatusRequest.getDefaultInstance()).getApps(0);
+        assertEquals(List.of(2L, 1L), st.getKeptList().stream().map(KeptRelease::getSerial).toList());
+        assertTrue(st.getKept(0).getCurrent());
+        assertEquals(ManifestCodec.contentDigest(v1(1)), st.getKept(1).getManifestDigest());
+        ReleaseManifestResponse rm = stub.releaseManifest(ReleaseManifestRequest.newBuilder().setApp("shop")
+                .setRelease(r1).build());
+        assertEquals(first, rm.getManifest());
+        assertEquals(1, rm.getSerial());
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> stub.releaseManifest(
+                ReleaseManifestRequest.newBuilder().setApp("shop").setRelease("../../../etc").build()));
+        assertEquals(Status.Code.NOT_FOUND, e.getStatus().getCode());
+        assertTrue(e.getStatus().getDescription().contains("not a release id"), e.getStatus().getDescription());
+    }
+
+    @Test
+    void theRoleInterceptorAuthorizesExactlyTheMethodsTheAgentServes() throws Exception {
+        Agent agent = fleet.start("n1");
+        assertEquals(agent.registeredMethods(), new java.util.TreeSet<>(RoleInterceptor.authorizedMethods()));
+        assertEquals(4, agent.registeredMethods().size());
     }
 }

@@ -14,9 +14,7 @@ import dev.pinfleet.trust.Envelope;
 import dev.pinfleet.trust.Keys;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
-import io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -55,7 +53,10 @@ public final class TestFleet implements AutoCloseable {
         return dir.resolve("trusted");
     }
 
-    /** Starts an agent named {@code node} with root {@code dir/node}; {@code extra} overrides config keys. */
+    /**
+     * Starts an agent named {@code node} with root {@code dir/node} on a free loopback port, plaintext unless
+     * {@code extra} sets {@code plaintext=false} and the tls-* keys; {@code extra} overrides any config key.
+     */
     public Agent start(String node, Map<String, String> extra) throws IOException {
         Map<String, String> cfg = new LinkedHashMap<>();
         cfg.put("node", node);
@@ -68,8 +69,7 @@ public final class TestFleet implements AutoCloseable {
         cfg.put("shutdown-seconds", "5");
         cfg.putAll(extra);
         AgentConfig config = AgentConfig.load(null, cfg);
-        Agent a = new Agent(config, NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)), Clock.systemUTC())
-                .start();
+        Agent a = new Agent(config, Agent.netty(config), Clock.systemUTC()).start();
         agents.add(a);
         return a;
     }

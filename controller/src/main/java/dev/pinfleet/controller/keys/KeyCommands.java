@@ -27,7 +27,7 @@ import picocli.CommandLine.Model.CommandSpec;
 public final class KeyCommands {
     private KeyCommands() {}
 
-    @Command(name = "keygen", description = {
+    @Command(mixinStandardHelpOptions = true, name = "keygen", description = {
         "Create an Ed25519 signing key pair: NAME.key (private, mode 0600) and NAME.pub (public).",
         "Copy NAME.pub into every agent's trusted-keys directory."})
     public static final class Keygen implements Callable<Integer> {
@@ -60,7 +60,7 @@ public final class KeyCommands {
         }
     }
 
-    @Command(name = "sign", description = {
+    @Command(mixinStandardHelpOptions = true, name = "sign", description = {
         "Sign a manifest's exact bytes into a DSSE-style envelope (Ed25519).",
         "With --add, add one more signature to an existing envelope (k-of-n sign-off)."})
     public static final class Sign implements Callable<Integer> {
@@ -108,7 +108,7 @@ public final class KeyCommands {
         }
     }
 
-    @Command(name = "verify", description = {
+    @Command(mixinStandardHelpOptions = true, name = "verify", description = {
         "Check an envelope as an agent would: a threshold of distinct trusted signatures, then a valid manifest.",
         "Prints the manifest's app, serial, expiry, content digest and artifact count."})
     public static final class Verify implements Callable<Integer> {

@@ -13,9 +13,11 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * An Ansible-style INI inventory, the same file the Ansible roles use: {@code [group]} sections of
- * host lines ({@code name key=value …}), {@code [group:vars]} and {@code [group:children]}. Hosts
- * before any section belong to "ungrouped". Variables: all < group (parents before children) < host.
+ * An Ansible inventory, the same file the Ansible roles use, in either of Ansible's two forms: INI
+ * ({@code [group]} sections of host lines {@code name key=value …}, {@code [group:vars]}, {@code [group:children]};
+ * hosts before any section belong to "ungrouped") or YAML ({@code all: {hosts, vars, children}}, see
+ * {@link InventoryYaml}). Variables: all < group (parents before children) < host. {@link #select} applies an
+ * Ansible {@code --limit} pattern (see {@link Limit}).
  */
 public final class Inventory {
     private final Map<String, Map<String, String>> hostVars = new LinkedHashMap<>();
@@ -25,7 +27,103 @@ public final class Inventory {
 
     private Inventory() {}
 
+    /** Reads an INI or YAML inventory (YAML for .yml/.yaml, or when the first entry looks like {@code all:}). */
     public static Inventory read(Path file) {
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new CliException("inventory " + file + ": cannot read: " + e.getMessage());
+        }
+        String name = file.getFileName().toString();
+        if (name.endsWith(".yml") || name.endsWith(".yaml") || looksLikeYaml(text)) {
+            Inventory inv = new Inventory();
+            InventoryYaml.parse(file, text, inv);
+            inv.source = file;
+            return inv;
+        }
+        Inventory inv = readIni(file);
+        inv.source = file;
+        return inv;
+    }
+
+    private static boolean looksLikeYaml(String text) {
+        for (String line : text.split("\n")) {
+            String l = line.strip();
+            if (l.isEmpty() || l.startsWith("#") || l.equals("---")) {
+                continue;
+            }
+            return l.matches("[A-Za-z0-9_.-]+:\\s*(\\{.*)?");
+        }
+        return false;
+    }
+
+    private Path source;
+
+    /** The file this inventory was read from. */
+    public Path source() {
+        return source;
+    }
+
+    void addHost(String group, String host, Map<String, String> vars) {
+        hostVars.computeIfAbsent(host, h -> new LinkedHashMap<>()).putAll(vars);
+        groupHosts.computeIfAbsent(group, g -> new LinkedHashSet<>()).add(host);
+    }
+
+    void addGroup(String group) {
+        groupHosts.computeIfAbsent(group, g -> new LinkedHashSet<>());
+    }
+
+    void addGroupVars(String group, Map<String, String> vars) {
+        addGroup(group);
+        groupVars.computeIfAbsent(group, g -> new LinkedHashMap<>()).putAll(vars);
+    }
+
+    void addChild(String group, String child) {
+        addGroup(group);
+        addGroup(child);
+        groupChildren.computeIfAbsent(group, g -> new LinkedHashSet<>()).add(child);
+    }
+
+    /** Host names in inventory order. */
+    public List<String> hosts() {
+        return List.copyOf(hostVars.keySet());
+    }
+
+    /** Group names (without the implicit "all"). */
+    public Set<String> groups() {
+        return java.util.Collections.unmodifiableSet(groupHosts.keySet());
+    }
+
+    /** Hosts in a group, directly or through its children ("all": every host). */
+    public List<String> hostsOf(String group) {
+        List<String> out = new ArrayList<>();
+        for (String host : hostVars.keySet()) {
+            if (group.equals("all") || contains(group, host, new LinkedHashSet<>())) {
+                out.add(host);
+            }
+        }
+        return out;
+    }
+
+    /** Variables of the "all" group. */
+    public Map<String, String> globalVars() {
+        return java.util.Collections.unmodifiableMap(groupVars.getOrDefault("all", Map.of()));
+    }
+
+    /**
+     * Hosts an Ansible {@code --limit} pattern selects, in inventory order; empty or null selects all. A term that
+     * names no host or group is an error, and so is a pattern that selects nothing.
+     */
+    public List<Node> select(String limit) {
+        List<Node> out = new ArrayList<>();
+        for (String h : Limit.parse(limit).apply(this)) {
+            out.add(node(h));
+        }
+        return out;
+    }
+
+    private static Inventory readIni(Path file) {
         List<String> lines;
         try {
             lines = Files.readAllLines(file, StandardCharsets.UTF_8);

@@ -32,7 +32,7 @@ public final class ReportTable {
                     stored++;
                 }
             }
-            boolean good = n.getOutcome() == NodeOutcome.NODE_OK || n.getOutcome() == NodeOutcome.NODE_UNCHANGED;
+            boolean good = NodeCall.isSuccess(n.getOutcome());
             if (good) {
                 ok++;
             }
@@ -41,6 +41,19 @@ public final class ReportTable {
         }
         out.printf("%d of %d node(s) ok; app %s serial %d digest %s%n", ok, report.getNodesCount(), report.getApp(),
                 report.getSerial(), report.getManifestDigest().isEmpty() ? "-" : report.getManifestDigest().substring(0, 16));
+        StringBuilder counts = new StringBuilder();
+        Rollout.counts(report).forEach((o, c) -> counts.append(counts.length() == 0 ? "" : ", ").append(c).append(' ')
+                .append(outcome(o)));
+        out.println("outcomes: " + counts);
+        if (!report.getStopped().isEmpty()) {
+            out.println("stopped: " + report.getStopped());
+        }
+        if (report.getInconsistenciesCount() == 0) {
+            out.println("fleet consistency: every successful node reports the manifest's digest and artifact sha256 values");
+        } else {
+            out.println("fleet consistency: " + report.getInconsistenciesCount() + " difference(s):");
+            report.getInconsistenciesList().forEach(i -> out.println("  " + i));
+        }
         out.flush();
     }
 
@@ -50,6 +63,9 @@ public final class ReportTable {
             case NODE_UNCHANGED -> "unchanged";
             case NODE_FAILED -> "FAILED";
             case NODE_UNREACHABLE -> "UNREACHABLE";
+            case NODE_SKIPPED -> "skipped";
+            case NODE_STUCK -> "STUCK";
+            case NODE_REVERTED -> "REVERTED";
             default -> "?";
         };
     }

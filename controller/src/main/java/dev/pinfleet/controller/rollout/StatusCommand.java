@@ -1,59 +1,123 @@
 package dev.pinfleet.controller.rollout;
 
-import dev.pinfleet.proto.v1.AgentServiceGrpc;
 import dev.pinfleet.proto.v1.AppStatus;
+import dev.pinfleet.proto.v1.Health;
 import dev.pinfleet.proto.v1.StatusRequest;
 import dev.pinfleet.proto.v1.StatusResponse;
-import io.grpc.ManagedChannel;
-import io.grpc.StatusRuntimeException;
 import java.io.PrintWriter;
-import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "status", description = "Ask every agent of the inventory what it runs: per app the current release, serial and last outcome.")
+@Command(mixinStandardHelpOptions = true, name = "status", description = {
+    "Show per node and app the release, serial, digest, health and last outcome; mark drift.", "",
+    "Asks every agent what it runs: per node and app the current release, serial, manifest digest, health and the",
+    "last deploy's outcome. Nodes not on the expected digest (--expect, else the most common one per app) are",
+    "marked DRIFT. Exit code 1 when a node is unreachable or drifted."})
 public final class StatusCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 
-    @Option(names = {"-i", "--inventory"}, required = true, paramLabel = "FILE", description = "Ansible INI inventory.")
-    Path inventory;
-
-    @Option(names = {"-g", "--group"}, defaultValue = "all", description = "Inventory group (default: ${DEFAULT-VALUE}).")
-    String group;
+    @Mixin FleetOptions fleet;
 
     @Option(names = "--app", description = "Only this app.")
     String app;
 
+    @Option(names = "--expect", paramLabel = "DIGEST", description = "Expected manifest digest (a prefix is enough) instead of the majority.")
+    String expect;
+
+    @Option(names = "--probe-health", description = "Run each app's health check now instead of reporting the last result.")
+    boolean probe;
+
+    @Option(names = "--forks", defaultValue = "50", description = "Agents asked at once (default: ${DEFAULT-VALUE}).")
+    int forks;
+
+    /** One row: a node's app (or its absence). */
+    record Row(String node, AppStatus app, String error) {}
+
     @Override
-    public Integer call() {
+    public Integer call() throws InterruptedException {
+        List<Node> nodes = fleet.nodes();
+        List<FleetQuery.Answer<StatusResponse>> answers = FleetQuery.ask(nodes, fleet.client(nodes), forks,
+                stub -> stub.status(StatusRequest.newBuilder().setApp(app == null ? "" : app).setProbeHealth(probe).build()));
+        Map<String, String> expected = expected(answers);
         PrintWriter out = spec.commandLine().getOut();
-        String fmt = "%-14s %-12s %8s  %-16s  %-9s  %s%n";
-        out.printf(fmt, "NODE", "APP", "SERIAL", "RELEASE", "LAST", "ERROR");
+        String fmt = "%-14s %-10s %7s  %-16s  %-16s  %-10s  %-9s %s%n";
+        out.printf(fmt, "NODE", "APP", "SERIAL", "RELEASE", "DIGEST", "HEALTH", "LAST", "");
         int unreachable = 0;
-        for (Node n : Inventory.read(inventory).nodes(group)) {
-            ManagedChannel ch = AgentClient.open(n);
-            try {
-                StatusResponse s = AgentServiceGrpc.newBlockingStub(ch).withDeadlineAfter(10, TimeUnit.SECONDS)
-                        .status(StatusRequest.newBuilder().setApp(app == null ? "" : app).build());
-                if (s.getAppsCount() == 0) {
-                    out.printf(fmt, n.name(), "-", "-", "-", "-", "");
-                }
-                for (AppStatus a : s.getAppsList()) {
-                    out.printf(fmt, n.name(), a.getApp(), a.getSerial(), a.getRelease(),
-                            a.getLastOutcome().name().toLowerCase(), a.getLastError());
-                }
-            } catch (StatusRuntimeException e) {
+        int drift = 0;
+        for (FleetQuery.Answer<StatusResponse> a : answers) {
+            if (a.value() == null) {
                 unreachable++;
-                out.printf(fmt, n.name(), "-", "-", "-", "UNREACHABLE", n.address() + ": " + e.getStatus().getCode());
-            } finally {
-                AgentClient.close(ch);
+                out.printf(fmt, a.node().name(), "-", "-", "-", "-", "-", "UNREACHABLE", a.error());
+                continue;
+            }
+            if (a.value().getAppsCount() == 0) {
+                boolean missing = app != null || !expected.isEmpty();
+                drift += missing ? 1 : 0;
+                out.printf(fmt, a.node().name(), app == null ? "-" : app, "-", "-", "-", "-", "-",
+                        missing ? "DRIFT: no release" : "");
+            }
+            for (AppStatus s : a.value().getAppsList()) {
+                String want = expected.get(s.getApp());
+                boolean drifted = want != null && !s.getManifestDigest().startsWith(want);
+                drift += drifted ? 1 : 0;
+                String note = drifted ? "DRIFT: expected " + want.substring(0, Math.min(16, want.length())) : "";
+                if (!s.getLastError().isEmpty()) {
+                    note += (note.isEmpty() ? "" : "; ") + s.getLastError();
+                }
+                if (!s.getHealthDetail().isEmpty()) {
+                    note += (note.isEmpty() ? "" : "; ") + s.getHealthDetail();
+                }
+                out.printf(fmt, a.node().name(), s.getApp(), s.getSerial(), s.getRelease().isEmpty() ? "-" : s.getRelease(),
+                        s.getManifestDigest().isEmpty() ? "-" : s.getManifestDigest().substring(0, 16), health(s.getHealth()),
+                        s.getLastOutcome().name().toLowerCase(Locale.ROOT), note);
             }
         }
+        out.printf("%d node(s): %d unreachable, %d drifted%s%n", nodes.size(), unreachable, drift,
+                expected.isEmpty() ? "" : "; expected " + describe(expected));
         out.flush();
-        return unreachable == 0 ? 0 : 1;
+        return unreachable == 0 && drift == 0 ? 0 : 1;
+    }
+
+    /** Per app: --expect, or the digest most nodes run (ties: the first seen). */
+    private Map<String, String> expected(List<FleetQuery.Answer<StatusResponse>> answers) {
+        Map<String, Map<String, Integer>> votes = new LinkedHashMap<>();
+        for (FleetQuery.Answer<StatusResponse> a : answers) {
+            if (a.value() != null) {
+                for (AppStatus s : a.value().getAppsList()) {
+                    votes.computeIfAbsent(s.getApp(), x -> new LinkedHashMap<>()).merge(s.getManifestDigest(), 1, Integer::sum);
+                }
+            }
+        }
+        Map<String, String> out = new LinkedHashMap<>();
+        votes.forEach((appName, v) -> out.put(appName, expect != null && (app == null || app.equals(appName)) ? expect
+                : v.entrySet().stream().max(Map.Entry.comparingByValue()).get().getKey()));
+        if (expect != null && app != null) {
+            out.put(app, expect);
+        }
+        return out;
+    }
+
+    private static String describe(Map<String, String> expected) {
+        StringBuilder b = new StringBuilder();
+        expected.forEach((a, d) -> b.append(b.length() == 0 ? "" : ", ").append(a).append(' ')
+                .append(d.isEmpty() ? "(none)" : d.substring(0, Math.min(16, d.length()))));
+        return b.toString();
+    }
+
+    private static String health(Health h) {
+        return switch (h) {
+            case HEALTHY -> "healthy";
+            case UNHEALTHY -> "UNHEALTHY";
+            case HEALTH_NONE -> "-";
+            default -> "unknown";
+        };
     }
 }

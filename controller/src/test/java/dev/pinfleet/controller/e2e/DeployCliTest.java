@@ -106,7 +106,7 @@ class DeployCliTest {
         Files.writeString(inventory, "[web]\nweb1 ansible_host=127.0.0.1 pinfleet_agent_port=" + a1.port()
                 + "\nweb2 ansible_host=127.0.0.1 pinfleet_agent_port=" + a2.port() + "\n");
         Path report = dir.resolve("report.json");
-        Run d = cli("deploy", freezeAndSign().toString(), "--inventory", inventory.toString(), "--report", report.toString());
+        Run d = cli("deploy", freezeAndSign().toString(), "--inventory", inventory.toString(), "--plaintext", "--report", report.toString(), "--progress", "plain");
         assertEquals(0, d.code(), d.out() + d.err());
         assertTrue(d.out().contains("2 of 2 node(s) ok"), d.out());
         assertTrue(d.out().lines().anyMatch(l -> l.startsWith("web1 ") && l.contains(" ok ")), d.out());
@@ -139,7 +139,7 @@ class DeployCliTest {
         Files.writeString(inventory, "[web]\nweb1 ansible_host=127.0.0.1 pinfleet_agent_port=" + a1.port()
                 + "\nweb9 ansible_host=127.0.0.1 pinfleet_agent_port=" + closedPort + "\n");
         Path report = dir.resolve("report.json");
-        Run d = cli("deploy", freezeAndSign().toString(), "--inventory", inventory.toString(), "--report", report.toString());
+        Run d = cli("deploy", freezeAndSign().toString(), "--inventory", inventory.toString(), "--plaintext", "--report", report.toString(), "--progress", "plain");
         assertEquals(1, d.code(), "a node that was not reached makes the deploy fail");
         assertTrue(d.out().lines().anyMatch(l -> l.startsWith("web9 ") && l.contains("UNREACHABLE")), d.out());
         FleetReport r = Json.read(report, FleetReport.newBuilder()).build();

@@ -1,0 +1,101 @@
+package dev.pinfleet.controller.certs;
+
+import dev.pinfleet.controller.CliException;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code pinfleet certs init | issue}: the fleet CA and the certificates for mutual TLS. */
+@Command(mixinStandardHelpOptions = true, name = "certs", description = {"The fleet's mutual-TLS certificates: a CA, controller and agent certificates.",
+    "Agents accept only controller certificates of their CA; the controller checks each agent's certificate",
+    "against the agent's inventory name."},
+        subcommands = {CertsCommand.Init.class, CertsCommand.Issue.class})
+public final class CertsCommand {
+    @Command(mixinStandardHelpOptions = true, name = "init", description = "Create the fleet CA in DIR: ca.crt (give it to every agent as tls-ca) and ca.key (0600; keep it offline).")
+    public static final class Init implements Callable<Integer> {
+        @Spec CommandSpec spec;
+
+        @Parameters(paramLabel = "DIR", description = "Directory for ca.crt and ca.key (created; refused if a CA is there).")
+        Path dir;
+
+        @Option(names = "--name", defaultValue = "pinfleet fleet CA", description = "CA common name (default: ${DEFAULT-VALUE}).")
+        String name;
+
+        @Option(names = "--days", defaultValue = "3650", description = "Validity in days (default: ${DEFAULT-VALUE}).")
+        int days;
+
+        private final Clock clock;
+
+        public Init(Clock clock) {
+            this.clock = clock;
+        }
+
+        @Override
+        public Integer call() {
+            try {
+                FleetCa.init(dir, name, Duration.ofDays(days), clock);
+            } catch (IOException e) {
+                throw new CliException("certs init: " + e.getMessage());
+            }
+            PrintWriter out = spec.commandLine().getOut();
+            out.println("wrote " + dir.resolve("ca.crt") + " and " + dir.resolve("ca.key") + " (EC P-256, " + days + " days)");
+            out.flush();
+            return 0;
+        }
+    }
+
+    @Command(mixinStandardHelpOptions = true, name = "issue", description = {"Issue NAME.crt and NAME.key signed by the fleet CA.",
+        "--role agent: NAME must be the host's inventory name (the controller checks it); agent config keys",
+        "tls-cert, tls-key, tls-ca. --role controller: the operator's pinfleet command (--tls-dir or --tls-*)."})
+    public static final class Issue implements Callable<Integer> {
+        @Spec CommandSpec spec;
+
+        @Parameters(paramLabel = "NAME", description = "Inventory name of the agent, or a name for the controller (e.g. controller).")
+        String name;
+
+        @Option(names = "--role", required = true, description = "controller or agent.")
+        String role;
+
+        @Option(names = "--dir", defaultValue = ".", description = "Directory of the fleet CA (default: ${DEFAULT-VALUE}).")
+        Path dir;
+
+        @Option(names = {"-o", "--out"}, description = "Write NAME.crt/NAME.key here instead of the CA's directory.")
+        Path out;
+
+        @Option(names = "--san", paramLabel = "NAME_OR_IP", description = "Another DNS name or IP address for the certificate (repeatable).")
+        List<String> sans = new ArrayList<>();
+
+        @Option(names = "--days", defaultValue = "825", description = "Validity in days (default: ${DEFAULT-VALUE}).")
+        int days;
+
+        private final Clock clock;
+
+        public Issue(Clock clock) {
+            this.clock = clock;
+        }
+
+        @Override
+        public Integer call() {
+            Path crt;
+            try {
+                crt = FleetCa.load(dir).issue(role, name, sans, Duration.ofDays(days), out, clock);
+            } catch (IOException e) {
+                throw new CliException("certs issue: " + e.getMessage());
+            }
+            PrintWriter w = spec.commandLine().getOut();
+            w.println("wrote " + crt + " and " + crt.resolveSibling(name + ".key") + " (role " + role + ")");
+            w.flush();
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,143 @@
+package dev.pinfleet.controller.certs;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.security.PrivateKey;
+import java.security.cert.X509Certificate;
+import java.security.spec.ECGenParameterSpec;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * The fleet's certificate authority in a directory: {@code ca.crt} and {@code ca.key}; it issues
+ * {@code NAME.crt}/{@code NAME.key} pairs (EC P-256) whose role is the subjectAltName URI
+ * {@code pinfleet:role:controller} or {@code pinfleet:role:agent}. Agent certificates carry their inventory name
+ * as a DNS subjectAltName (the controller checks it) and both serverAuth and clientAuth; controller certificates
+ * carry clientAuth.
+ */
+public final class FleetCa {
+    /** Prefix of the subjectAltName URI that carries the role. */
+    public static final String ROLE_URI_PREFIX = "pinfleet:role:";
+    public static final List<String> ROLES = List.of("controller", "agent");
+
+    private final Path dir;
+    private final X509Certificate cert;
+    private final PrivateKey key;
+
+    private FleetCa(Path dir, X509Certificate cert, PrivateKey key) {
+        this.dir = dir;
+        this.cert = cert;
+        this.key = key;
+    }
+
+    public static Path certFile(Path dir) {
+        return dir.resolve("ca.crt");
+    }
+
+    /** Creates a new CA in {@code dir}; refuses when one is there already. */
+    public static FleetCa init(Path dir, String name, Duration validity, Clock clock) throws IOException {
+        if (Files.exists(dir.resolve("ca.key")) || Files.exists(certFile(dir))) {
+            throw new IOException(dir + ": already holds a fleet CA (ca.crt / ca.key); not overwriting it");
+        }
+        try {
+            KeyPair kp = newKey();
+            Instant now = clock.instant();
+            X509Certificate c = new CertBuilder().commonName(name).validity(now.minus(Duration.ofMinutes(5)),
+                    now.plus(validity)).ca().sign(kp.getPublic(), null, kp.getPrivate());
+            Pem.writeNew(dir.resolve("ca.key"), Pem.encode("PRIVATE KEY", kp.getPrivate().getEncoded()), true);
+            Pem.writeNew(certFile(dir), Pem.encode("CERTIFICATE", c.getEncoded()), false);
+            return new FleetCa(dir, c, kp.getPrivate());
+        } catch (GeneralSecurityException e) {
+            throw new IOException("cannot create the fleet CA: " + e.getMessage(), e);
+        }
+    }
+
+    public static FleetCa load(Path dir) throws IOException {
+        if (!Files.isRegularFile(dir.resolve("ca.key"))) {
+            throw new IOException(dir + ": no ca.key; create the fleet CA with 'pinfleet certs init " + dir + "'");
+        }
+        return new FleetCa(dir, Pem.certificates(certFile(dir)).get(0), Pem.privateKey(dir.resolve("ca.key")));
+    }
+
+    public X509Certificate certificate() {
+        return cert;
+    }
+
+    /**
+     * Issues {@code NAME.crt} and {@code NAME.key} in the CA's directory (or {@code out}) for {@code role}, with
+     * {@code NAME} and {@code extraNames} as DNS names (IP literals become IP addresses).
+     */
+    public Path issue(String role, String name, List<String> extraNames, Duration validity, Path out, Clock clock)
+            throws IOException {
+        if (!ROLES.contains(role)) {
+            throw new IOException("role '" + role + "' is not one of " + ROLES);
+        }
+        if (!name.matches("[A-Za-z0-9]([A-Za-z0-9.-]{0,252})")) {
+            throw new IOException("name '" + name + "' is not a host name (letters, digits, '.', '-')");
+        }
+        Path target = out == null ? dir : out;
+        Path crt = target.resolve(name + ".crt");
+        Path keyFile = target.resolve(name + ".key");
+        if (Files.exists(crt) || Files.exists(keyFile)) {
+            throw new IOException(crt + " or " + keyFile + " exists already; not overwriting");
+        }
+        try {
+            KeyPair kp = newKey();
+            Instant now = clock.instant();
+            CertBuilder b = new CertBuilder().commonName(name)
+                    .validity(now.minus(Duration.ofMinutes(5)), now.plus(validity))
+                    .uri(ROLE_URI_PREFIX + role).clientAuth().dns(name);
+            if (role.equals("agent")) {
+                b.serverAuth();
+            }
+            for (String n : extraNames) {
+                if (n.matches("[0-9.]+|[0-9a-fA-F:]*:[0-9a-fA-F:.]*")) {
+                    b.ip(InetAddress.getByName(n));
+                } else {
+                    b.dns(n);
+                }
+            }
+            X509Certificate c = b.sign(kp.getPublic(), cert, key);
+            Pem.writeNew(keyFile, Pem.encode("PRIVATE KEY", kp.getPrivate().getEncoded()), true);
+            Pem.writeNew(crt, Pem.encode("CERTIFICATE", c.getEncoded()), false);
+            return crt;
+        } catch (GeneralSecurityException e) {
+            throw new IOException("cannot issue a certificate for " + name + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static KeyPair newKey() throws GeneralSecurityException {
+        KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
+        g.initialize(new ECGenParameterSpec("secp256r1"));
+        return g.generateKeyPair();
+    }
+
+    /** The role in a fleet certificate, or "" when it carries none or several. */
+    public static String roleOf(X509Certificate c) {
+        String role = "";
+        try {
+            var sans = c.getSubjectAlternativeNames();
+            if (sans == null) {
+                return "";
+            }
+            for (List<?> san : sans) {
+                if (Integer.valueOf(6).equals(san.get(0)) && san.get(1) instanceof String u && u.startsWith(ROLE_URI_PREFIX)) {
+                    if (!role.isEmpty()) {
+                        return "";
+                    }
+                    role = u.substring(ROLE_URI_PREFIX.length());
+                }
+            }
+        } catch (java.security.cert.CertificateParsingException e) {
+            return "";
+        }
+        return role;
+    }
+}

@@ -1,0 +1,169 @@
+package dev.pinfleet.controller.rollout;
+
+import dev.pinfleet.proto.v1.AgentServiceGrpc;
+import dev.pinfleet.proto.v1.DeployEvent;
+import dev.pinfleet.proto.v1.DeployReport;
+import dev.pinfleet.proto.v1.DeployRequest;
+import dev.pinfleet.proto.v1.NodeOutcome;
+import dev.pinfleet.proto.v1.NodeReport;
+import dev.pinfleet.proto.v1.SignedManifest;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
+
+/**
+ * One node's deploy call: streams the agent's events to a listener, ends in a {@link NodeReport}. The controller
+ * gives up on a node after its deadline, or as stuck when {@link #checkStuck} finds no event for the stuck
+ * timeout (the agent sends progress events while it makes progress).
+ */
+final class NodeCall implements ClientResponseObserver<DeployRequest, DeployEvent> {
+    private final Node node;
+    private final int wave;
+    private final Clock clock;
+    private final Duration deadline;
+    private final Duration stuckTimeout;
+    private final BiConsumer<Node, DeployEvent> onEvent;
+    private final ManagedChannel channel;
+    private final CompletableFuture<NodeReport> done = new CompletableFuture<>();
+    private final long started;
+    private volatile long lastEvent;
+    private volatile String lastSeen = "connecting";
+    private volatile boolean stuck;
+    private volatile ClientCallStreamObserver<DeployRequest> call;
+    private DeployReport report;
+
+    NodeCall(Node node, int wave, AgentClient client, Clock clock, Duration deadline, Duration stuckTimeout,
+            BiConsumer<Node, DeployEvent> onEvent) {
+        this.node = node;
+        this.wave = wave;
+        this.clock = clock;
+        this.deadline = deadline;
+        this.stuckTimeout = stuckTimeout;
+        this.onEvent = onEvent;
+        this.started = clock.millis();
+        this.lastEvent = started;
+        this.channel = client.open(node);
+    }
+
+    CompletableFuture<NodeReport> start(String deployId, SignedManifest manifest) {
+        AgentServiceGrpc.newStub(channel).withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
+                .deploy(DeployRequest.newBuilder().setManifest(manifest).setDeployId(deployId).build(), this);
+        return done;
+    }
+
+    Node node() {
+        return node;
+    }
+
+    /** Cancels the call when no event came within the stuck timeout; true when it did. */
+    boolean checkStuck() {
+        if (done.isDone() || stuck || clock.millis() - lastEvent <= stuckTimeout.toMillis()) {
+            return false;
+        }
+        stuck = true;
+        ClientCallStreamObserver<DeployRequest> c = call;
+        if (c != null) {
+            c.cancel("no event for " + stuckTimeout.toSeconds() + " s: stuck", null);
+        }
+        return true;
+    }
+
+    @Override
+    public void beforeStart(ClientCallStreamObserver<DeployRequest> requestStream) {
+        this.call = requestStream;
+    }
+
+    @Override
+    public void onNext(DeployEvent e) {
+        lastEvent = clock.millis();
+        if (e.hasPhaseStarted()) {
+            lastSeen = "phase " + e.getPhaseStarted().name().toLowerCase(Locale.ROOT);
+        } else if (e.hasProgress()) {
+            lastSeen = "phase " + e.getProgress().getPhase().name().toLowerCase(Locale.ROOT) + ", "
+                    + e.getProgress().getArtifactsDone() + " of " + e.getProgress().getArtifactsTotal() + " artifacts";
+        }
+        if (e.hasReport()) {
+            report = e.getReport();
+        }
+        onEvent.accept(node, e);
+    }
+
+    @Override
+    public void onError(Throwable t) {
+        NodeReport.Builder nr = base();
+        String where = node.name() + " (" + node.address() + ")";
+        if (stuck) {
+            nr.setOutcome(NodeOutcome.NODE_STUCK).setError(where + ": stuck: no event from the agent for "
+                    + stuckTimeout.toSeconds() + " s (last seen: " + lastSeen + "); gave up on the node");
+        } else {
+            Status s = Status.fromThrowable(t);
+            String why = s.getDescription() != null ? s.getDescription()
+                    : s.getCause() != null ? rootMessage(s.getCause()) : s.getCode().name();
+            if (s.getDescription() != null && s.getCause() != null) {
+                why += ": " + rootMessage(s.getCause());
+            }
+            switch (s.getCode()) {
+                case UNAVAILABLE -> nr.setOutcome(NodeOutcome.NODE_UNREACHABLE).setError(where + ": unreachable: " + why);
+                case DEADLINE_EXCEEDED -> nr.setOutcome(NodeOutcome.NODE_FAILED).setError(where
+                        + ": no report within the node deadline of " + deadline.toSeconds() + " s (last seen: " + lastSeen + ")");
+                default -> nr.setOutcome(NodeOutcome.NODE_FAILED).setError(where + ": "
+                        + s.getCode().name().toLowerCase(Locale.ROOT) + ": " + why);
+            }
+        }
+        finish(nr);
+    }
+
+    @Override
+    public void onCompleted() {
+        NodeReport.Builder nr = base();
+        if (report == null) {
+            nr.setOutcome(NodeOutcome.NODE_FAILED).setError(node.name() + " (" + node.address()
+                    + "): agent closed the stream without a report");
+        } else {
+            nr.setReport(report);
+            switch (report.getOutcome()) {
+                case OK -> nr.setOutcome(NodeOutcome.NODE_OK);
+                case UNCHANGED -> nr.setOutcome(NodeOutcome.NODE_UNCHANGED);
+                case REVERTED -> nr.setOutcome(NodeOutcome.NODE_REVERTED).setError(node.name() + ": reverted in "
+                        + report.getFailedPhase().name().toLowerCase(Locale.ROOT) + ": " + report.getError());
+                default -> nr.setOutcome(NodeOutcome.NODE_FAILED).setError(node.name() + ": "
+                        + report.getFailedPhase().name().toLowerCase(Locale.ROOT) + ": " + report.getError());
+            }
+        }
+        finish(nr);
+    }
+
+    private NodeReport.Builder base() {
+        return NodeReport.newBuilder().setNode(node.name()).setAddress(node.address()).setBatch(wave)
+                .setStartedUnixMs(started);
+    }
+
+    private void finish(NodeReport.Builder nr) {
+        channel.shutdownNow(); // not awaited: this runs on the channel's own callback thread
+        done.complete(nr.setMillis(clock.millis() - started).build());
+    }
+
+    private static String rootMessage(Throwable t) {
+        Throwable c = t;
+        while (c.getCause() != null && c.getCause() != c) {
+            c = c.getCause();
+        }
+        return c.getClass().getSimpleName() + (c.getMessage() == null ? "" : ": " + c.getMessage());
+    }
+
+    static boolean isFailure(NodeOutcome o) {
+        return o == NodeOutcome.NODE_FAILED || o == NodeOutcome.NODE_UNREACHABLE || o == NodeOutcome.NODE_STUCK
+                || o == NodeOutcome.NODE_REVERTED;
+    }
+
+    static boolean isSuccess(NodeOutcome o) {
+        return o == NodeOutcome.NODE_OK || o == NodeOutcome.NODE_UNCHANGED;
+    }
+}

@@ -1,0 +1,92 @@
+package dev.pinfleet.controller.rollout;
+
+import dev.pinfleet.controller.Json;
+import dev.pinfleet.proto.v1.Artifact;
+import dev.pinfleet.proto.v1.Manifest;
+import dev.pinfleet.proto.v1.PackageChange;
+import dev.pinfleet.proto.v1.PlanRequest;
+import dev.pinfleet.proto.v1.PlanResponse;
+import dev.pinfleet.proto.v1.SignedManifest;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+@Command(mixinStandardHelpOptions = true, name = "plan", description = {
+    "Show per node what a deploy would fetch, install and remove, without downloading anything.", "",
+    "Asks every agent what a deploy of SIGNED_MANIFEST would do, without downloading or changing anything:",
+    "what it would fetch (and how many bytes), install and remove (releases the clean-up would delete), and the",
+    "package changes against its current release, printed as a diff per node. Exit code 1 when a node would",
+    "refuse the manifest or is unreachable."})
+public final class PlanCommand implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Parameters(paramLabel = "SIGNED_MANIFEST", description = "Envelope from 'pinfleet sign'.")
+    Path signed;
+
+    @Mixin FleetOptions fleet;
+
+    @Option(names = "--forks", defaultValue = "50", description = "Agents asked at once (default: ${DEFAULT-VALUE}).")
+    int forks;
+
+    @Override
+    public Integer call() throws IOException, InterruptedException {
+        SignedManifest env = Json.read(signed, SignedManifest.newBuilder()).build();
+        Manifest m = DeployCommand.parse(signed, env, null, 1);
+        List<Node> nodes = fleet.nodes();
+        List<FleetQuery.Answer<PlanResponse>> answers = FleetQuery.ask(nodes, fleet.client(nodes), forks,
+                stub -> stub.plan(PlanRequest.newBuilder().setManifest(env).build()));
+        PrintWriter out = spec.commandLine().getOut();
+        out.printf("plan for %s serial %d (%d artifacts) on %d node(s)%n", m.getApp(), m.getSerial(),
+                m.getArtifactsCount(), nodes.size());
+        int bad = 0;
+        long bytes = 0;
+        for (FleetQuery.Answer<PlanResponse> a : answers) {
+            String name = a.node().name();
+            if (a.value() == null) {
+                bad++;
+                out.printf("%n%s: UNREACHABLE: %s%n", name, a.error());
+                continue;
+            }
+            PlanResponse p = a.value();
+            if (!p.getRefused().isEmpty()) {
+                bad++;
+                out.printf("%n%s: WOULD REFUSE: %s%n", name, p.getRefused());
+                continue;
+            }
+            bytes += p.getFetchBytes();
+            String what = p.getUnchanged() ? "unchanged (release " + p.getRelease() + " is current)"
+                    : p.getReleaseOnDisk() ? "switch to release " + p.getRelease() + " already on disk, nothing to fetch"
+                    : "fetch " + p.getFetchCount() + " (" + ReportTable.human(p.getFetchBytes()) + "), install "
+                            + p.getInstallCount() + " into release " + p.getRelease();
+            out.printf("%n%s: %s%s%n", name, what,
+                    p.getCurrentRelease().isEmpty() ? " (no current release)" : " (current " + p.getCurrentRelease() + ")");
+            for (PackageChange c : p.getChangesList()) {
+                if (c.getFromVersion().isEmpty()) {
+                    out.printf("  + %s %s%n", c.getName(), c.getToVersion());
+                } else if (c.getToVersion().isEmpty()) {
+                    out.printf("  - %s %s%n", c.getName(), c.getFromVersion());
+                } else {
+                    out.printf("  ~ %s %s -> %s%n", c.getName(), c.getFromVersion(), c.getToVersion());
+                }
+            }
+            for (Artifact f : p.getFetchList()) {
+                out.printf("  fetch   %s (%s)%n", f.getFilename(), ReportTable.human(f.getSize()));
+            }
+            for (String r : p.getRemoveReleasesList()) {
+                out.printf("  remove  release %s%n", r);
+            }
+        }
+        out.printf("%n%d node(s), %s to download in total, %d would refuse or are unreachable%n", nodes.size(),
+                ReportTable.human(bytes), bad);
+        out.flush();
+        return bad == 0 ? 0 : 1;
+    }
+}

@@ -1,0 +1,180 @@
+package dev.pinfleet.controller.rollout;
+
+import com.google.protobuf.util.Timestamps;
+import dev.pinfleet.proto.v1.DeployEvent;
+import dev.pinfleet.proto.v1.FleetReport;
+import dev.pinfleet.proto.v1.Manifest;
+import dev.pinfleet.proto.v1.NodeOutcome;
+import dev.pinfleet.proto.v1.NodeReport;
+import dev.pinfleet.proto.v1.SignedManifest;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Rolls a signed manifest out to the targeted nodes by {@link Strategy}: the canary wave, then batches, at most
+ * {@code forks} nodes at once, with one failure budget for the whole fleet. Once the budget is spent no new node
+ * starts, nodes in flight finish, and the nodes never started are reported {@code NODE_SKIPPED}.
+ */
+public final class Rollout {
+    /** Sees the rollout as it happens (called from several threads). */
+    public interface Listener {
+        default void started(int nodes, long bytesPerNode) { }
+
+        default void waveStarted(int wave, int waves, List<Node> nodes) { }
+
+        default void nodeStarted(Node node, int wave) { }
+
+        default void event(Node node, DeployEvent event) { }
+
+        default void nodeFinished(NodeReport report) { }
+
+        default void stopped(String why) { }
+
+        default void finished(FleetReport report) { }
+    }
+
+    /** Asked after the canary wave when the strategy pauses there; false stops the rollout. */
+    @FunctionalInterface
+    public interface Gate {
+        boolean proceed(List<NodeReport> canary, int nodesLeft);
+    }
+
+    /** How often stuck nodes are looked for, in milliseconds. */
+    static final long WATCH_MILLIS = 200;
+
+    private final Strategy strategy;
+    private final AgentClient client;
+    private final Clock clock;
+
+    public Rollout(Strategy strategy, AgentClient client, Clock clock) {
+        this.strategy = strategy;
+        this.client = client;
+        this.clock = clock;
+    }
+
+    public FleetReport run(String deployId, String operator, SignedManifest envelope, Manifest m, String digest,
+            List<Node> nodes, Listener listener, Gate gate) throws InterruptedException {
+        int budget = strategy.budget(nodes.size());
+        FleetReport.Builder report = FleetReport.newBuilder().setDeployId(deployId).setApp(m.getApp())
+                .setSerial(m.getSerial()).setManifestDigest(digest).setOperator(operator)
+                .setStarted(Timestamps.fromMillis(clock.millis()))
+                .setStrategy(dev.pinfleet.proto.v1.Strategy.newBuilder().setCanary(strategy.canary())
+                        .setBatch(strategy.batch()).setMaxFailures(strategy.maxFailures()).setMaxFailuresNodes(budget)
+                        .setStuckSeconds((int) strategy.stuckTimeout().toSeconds())
+                        .setNodeDeadlineSeconds((int) strategy.nodeDeadline().toSeconds()));
+        Map<String, NodeReport> results = new ConcurrentHashMap<>();
+        Set<NodeCall> active = ConcurrentHashMap.newKeySet();
+        AtomicInteger failures = new AtomicInteger();
+        String stopped = null;
+        long bytes = m.getArtifactsList().stream().mapToLong(a -> a.getSize()).sum();
+        listener.started(nodes.size(), bytes);
+        ScheduledExecutorService watch = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "rollout-watch");
+            t.setDaemon(true);
+            return t;
+        });
+        watch.scheduleAtFixedRate(() -> active.forEach(NodeCall::checkStuck), WATCH_MILLIS, WATCH_MILLIS,
+                TimeUnit.MILLISECONDS);
+        try {
+            List<List<Node>> waves = strategy.waves(nodes);
+            for (int w = 0; w < waves.size() && stopped == null; w++) {
+                List<Node> wave = waves.get(w);
+                if (wave.isEmpty()) {
+                    continue;
+                }
+                listener.waveStarted(w, waves.size(), wave);
+                Semaphore slots = new Semaphore(strategy.forks());
+                List<CompletableFuture<NodeReport>> running = new ArrayList<>();
+                for (Node n : wave) {
+                    slots.acquire();
+                    if (failures.get() > budget) {
+                        slots.release();
+                        stopped = budgetSpent(failures.get(), budget);
+                        break;
+                    }
+                    listener.nodeStarted(n, w);
+                    NodeCall call = new NodeCall(n, w, client, clock, strategy.nodeDeadline(), strategy.stuckTimeout(),
+                            listener::event);
+                    active.add(call);
+                    running.add(call.start(deployId, envelope).whenComplete((r, t) -> {
+                        active.remove(call);
+                        if (r != null) {
+                            if (NodeCall.isFailure(r.getOutcome())) {
+                                failures.incrementAndGet();
+                            }
+                            results.put(n.name(), r);
+                            listener.nodeFinished(r);
+                        }
+                        slots.release();
+                    }));
+                }
+                for (CompletableFuture<NodeReport> f : running) {
+                    try {
+                        f.get();
+                    } catch (java.util.concurrent.ExecutionException e) {
+                        throw new IllegalStateException("node deploy crashed", e.getCause());
+                    }
+                }
+                if (stopped == null && failures.get() > budget && w + 1 < waves.size()) {
+                    stopped = budgetSpent(failures.get(), budget);
+                }
+                if (stopped == null && w == 0 && strategy.pauseAfterCanary() && waves.size() > 1) {
+                    List<NodeReport> canary = wave.stream().map(n -> results.get(n.name())).toList();
+                    if (!gate.proceed(canary, nodes.size() - wave.size())) {
+                        stopped = "the operator stopped the rollout after the canary";
+                    }
+                }
+                if (stopped != null) {
+                    listener.stopped(stopped);
+                }
+            }
+        } finally {
+            watch.shutdownNow();
+        }
+        for (Node n : nodes) {
+            NodeReport r = results.get(n.name());
+            report.addNodes(r != null ? r : NodeReport.newBuilder().setNode(n.name()).setAddress(n.address())
+                    .setOutcome(NodeOutcome.NODE_SKIPPED).setBatch(waveOf(n, nodes))
+                    .setError(n.name() + ": not started: " + (stopped == null ? "rollout stopped" : stopped)).build());
+        }
+        report.setStopped(stopped == null ? "" : stopped);
+        report.addAllInconsistencies(Consistency.check(m, digest, report.getNodesList()));
+        FleetReport done = report.setFinished(Timestamps.fromMillis(clock.millis())).build();
+        listener.finished(done);
+        return done;
+    }
+
+    private int waveOf(Node n, List<Node> nodes) {
+        List<List<Node>> waves = strategy.waves(nodes);
+        for (int w = 0; w < waves.size(); w++) {
+            if (waves.get(w).contains(n)) {
+                return w;
+            }
+        }
+        return 0;
+    }
+
+    private static String budgetSpent(int failures, int budget) {
+        return "failure budget spent: " + failures + " node(s) failed, at most " + budget + " allowed";
+    }
+
+    /** Counts per outcome, in a stable order (for summaries). */
+    public static Map<NodeOutcome, Integer> counts(FleetReport r) {
+        Map<NodeOutcome, Integer> out = new LinkedHashMap<>();
+        for (NodeReport n : r.getNodesList()) {
+            out.merge(n.getOutcome(), 1, Integer::sum);
+        }
+        return out;
+    }
+}

@@ -1,0 +1,133 @@
+package dev.pinfleet.controller.e2e;
+
+import dev.pinfleet.agent.Agent;
+import dev.pinfleet.agent.testing.FakeMirror;
+import dev.pinfleet.agent.testing.TestFleet;
+import dev.pinfleet.agent.testing.TestWheels;
+import dev.pinfleet.controller.Json;
+import dev.pinfleet.controller.PinfleetCli;
+import dev.pinfleet.controller.rollout.Terminal;
+import dev.pinfleet.proto.v1.Artifact;
+import dev.pinfleet.proto.v1.FleetReport;
+import dev.pinfleet.proto.v1.Manifest;
+import dev.pinfleet.trust.Keys;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringReader;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A fleet for CLI tests: a counting mirror on loopback with three tiny wheels (core-lib 1.0, mypkg 1.0 and 2.0),
+ * agents on loopback each with its own root and port, an INI inventory of them, a signing key, and the real CLI.
+ */
+final class FleetHarness implements AutoCloseable {
+    final Path dir;
+    final FakeMirror mirror;
+    final TestFleet fleet;
+    final Artifact core;
+    final Artifact app1;
+    final Artifact app2;
+    final Path key;
+    final Map<String, Agent> agents = new LinkedHashMap<>();
+    final Map<String, String> inventoryLines = new LinkedHashMap<>();
+
+    FleetHarness(Path dir) throws IOException {
+        this.dir = dir;
+        mirror = FakeMirror.start();
+        fleet = new TestFleet(dir.resolve("fleet"), mirror.baseUri());
+        Path wheels = Files.createDirectories(dir.resolve("wheels"));
+        core = publish(TestWheels.wheel("core-lib", "1.0").file("core_lib/__init__.py", "VALUE = 41\n").build(wheels));
+        app1 = publish(TestWheels.wheel("mypkg", "1.0").requires("core-lib==1.0")
+                .file("mypkg/__init__.py", "import core_lib\nANSWER = core_lib.VALUE + 1\n").build(wheels));
+        app2 = publish(TestWheels.wheel("mypkg", "2.0").requires("core-lib==1.0")
+                .file("mypkg/__init__.py", "import core_lib\nANSWER = core_lib.VALUE + 2\n").build(wheels));
+        key = dir.resolve("release.key");
+        Keys.writePrivate(key, fleet.key().getPrivate());
+    }
+
+    private Artifact publish(Path wheel) throws IOException {
+        mirror.put(wheel.getFileName().toString(), Files.readAllBytes(wheel));
+        return TestWheels.wheelArtifact(wheel);
+    }
+
+    /** Starts agents web1..webN (plaintext on loopback) and lists them in the inventory. */
+    FleetHarness start(int n) throws IOException {
+        for (int i = 1; i <= n; i++) {
+            start("web" + i, Map.of());
+        }
+        return this;
+    }
+
+    Agent start(String name, Map<String, String> extra) throws IOException {
+        Agent a = fleet.start(name, extra);
+        agents.put(name, a);
+        inventoryLines.put(name, name + " ansible_host=127.0.0.1 pinfleet_agent_port=" + a.port());
+        return a;
+    }
+
+    /** Writes the inventory: one [web] group of every host, plus {@code extra} text. */
+    Path inventory(String extra) throws IOException {
+        Path f = dir.resolve("hosts.ini");
+        Files.writeString(f, "[web]\n" + String.join("\n", inventoryLines.values()) + "\n" + extra);
+        return f;
+    }
+
+    Manifest manifest(long serial, Artifact app) {
+        return TestFleet.manifest("shop", serial, List.of(core, app)).build();
+    }
+
+    /** Signs {@code m} into a file. */
+    Path signed(Manifest m) {
+        Path f = dir.resolve("shop-" + m.getSerial() + "-" + System.nanoTime() + ".signed.json");
+        Json.write(f, fleet.sign(m));
+        return f;
+    }
+
+    record Run(int code, String out, String err) {
+        String all() {
+            return out + err;
+        }
+    }
+
+    Run cliWithInput(String input, String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = PinfleetCli.run(args, new PrintWriter(out), new PrintWriter(err), Clock.systemUTC(),
+                new Terminal(new BufferedReader(new StringReader(input)), false, 120));
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    Run cli(String... args) {
+        return cliWithInput("", args);
+    }
+
+    /** `pinfleet deploy` with plaintext agents and a report file; returns the run and the report. */
+    FleetReport deploy(Path signed, List<String> extra, int expectCode) throws IOException {
+        Path report = dir.resolve("report-" + System.nanoTime() + ".json");
+        List<String> args = new ArrayList<>(List.of("deploy", signed.toString(), "--inventory", inventory("").toString(),
+                "--plaintext", "--report", report.toString(), "--progress", "plain"));
+        args.addAll(extra);
+        Run r = cli(args.toArray(String[]::new));
+        if (r.code() != expectCode) {
+            throw new AssertionError("exit " + r.code() + " (wanted " + expectCode + "):\n" + r.all());
+        }
+        lastRun = r;
+        return Json.read(report, FleetReport.newBuilder()).build();
+    }
+
+    Run lastRun;
+
+    @Override
+    public void close() {
+        mirror.close();
+        fleet.close();
+    }
+}
