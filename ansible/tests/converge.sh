@@ -1,0 +1,299 @@
+#!/usr/bin/env bash
+# CI check of ansible/ (run after `mvn -B verify`, which builds the jars):
+#
+#  1. ansible-playbook --syntax-check and ansible-lint (production profile) on site.yml and the roles;
+#     promtool check config on the Prometheus scrape example
+#  2. a real converge of site.yml (all three roles) on this machine (-c local) into a throwaway root, with
+#     package installs, users and services switched off; a second converge must change nothing
+#  3. systemd-analyze verify on the rendered unit
+#  4. nginx started on the site the mirror role rendered (its mirror laid out by `pinfleet mirror init`, with the
+#     policy text of pinfleet_mirror_policy_file and the sign-off of pinfleet_mirror_uploaders); publishing refused
+#     before sign-off, then signed off with the installed pinfleet-mirror-acknowledge and wheels published with the
+#     installed pinfleet-mirror-publish; the audit log, upload policy, uploaders and dot-files are refused over HTTP
+#  5. the agent started exactly as the rendered unit's ExecStart says (with the rendered config file); a deploy
+#     with the CLI the controller role installed, its inventory and key, through nginx, must succeed
+#  6. promtool check metrics on a real scrape of that agent; SIGTERM stops it within the unit's TimeoutStopSec
+#
+# Needs: ansible-playbook, ansible-lint, promtool (Debian: ansible ansible-lint prometheus), nginx, systemd-analyze
+# (Debian: systemd), java 17, python3 with venv. Work files go to a temp directory (kept with KEEP=1).
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+ans="$repo/ansible"
+export PIP_CONFIG_FILE=/dev/null
+while read -r v; do unset "$v"; done < <(env | sed -n 's/^\(PIP_[A-Z_]*\)=.*/\1/p' | grep -v '^PIP_CONFIG_FILE$' || true)
+export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 ANSIBLE_CONFIG="$ans/ansible.cfg"
+
+started=$SECONDS
+say() { printf '\n== [%3d s] %s\n' "$((SECONDS - started))" "$*"; }
+die() { echo "converge.sh: $*" >&2; exit 1; }
+for tool in ansible-playbook ansible-lint promtool nginx systemd-analyze java python3; do
+  command -v "$tool" >/dev/null || die "$tool is not installed (Debian packages: ansible ansible-lint prometheus nginx systemd)"
+done
+for jar in agent/target/pinfleet-agent.jar controller/target/pinfleet.jar; do
+  [[ -f "$repo/$jar" ]] || die "$repo/$jar is missing: build it first (mvn -B verify or mvn -B -DskipTests package)"
+done
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/pinfleet-ansible.XXXXXX")"
+chmod 0755 "$work"  # nginx workers read the mirror below it
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [[ "${KEEP:-0}" == 1 ]]; then echo "work files kept in $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+http() { # URL [RANGE] -> prints "STATUS BYTES"
+  python3 - "$@" <<'PY'
+import sys, urllib.request, urllib.error
+req = urllib.request.Request(sys.argv[1])
+if len(sys.argv) > 2 and sys.argv[2]:
+    req.add_header("Range", sys.argv[2])
+try:
+    with urllib.request.urlopen(req, timeout=10) as r:
+        print(r.status, len(r.read()))
+except urllib.error.HTTPError as e:
+    print(e.code, 0)
+PY
+}
+expect_status() { # URL WANT [RANGE]
+  local got; got="$(http "$1" "${3:-}")"
+  [[ "${got%% *}" == "$2" ]] || die "GET $1 answered ${got%% *}, expected $2"
+  echo "GET ${1#http://127.0.0.1:*/} -> ${got%% *}"
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_until() { # WHAT PID CMD...
+  local what="$1" pid="$2"; shift 2
+  for _ in $(seq 1 300); do
+    "$@" >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null || die "$what exited early"
+    sleep 0.2
+  done
+  die "$what did not come up within 60 s"
+}
+
+say "syntax check and lint"
+(cd "$ans" && ansible-playbook --syntax-check -i inventory.example.ini site.yml)
+(cd "$ans" && ansible-lint --offline --profile production -p site.yml roles/)
+promtool check config "$ans/files/prometheus/pinfleet-scrape.yml"
+# The example inventory is one `pinfleet deploy` reads: its agents, their ports, the controller's TLS directory.
+cat > "$work/InventoryCheck.java" <<'JAVA'
+public class InventoryCheck {
+    public static void main(String[] a) {
+        var inv = dev.pinfleet.controller.rollout.Inventory.read(java.nio.file.Path.of(a[0]));
+        var got = inv.select("pinfleet_agents").stream().map(n -> n.name() + "@" + n.host() + ":" + n.port()).toList();
+        var want = java.util.List.of("web1@10.0.1.11:7400", "web2@10.0.1.12:7400", "web3@10.0.1.13:7401");
+        if (!got.equals(want) || !"/etc/pinfleet/tls".equals(inv.globalVars().get("pinfleet_tls_dir"))) {
+            throw new AssertionError("pinfleet reads " + a[0] + " as " + got + " " + inv.globalVars() + ", expected " + want);
+        }
+        System.out.println("pinfleet reads " + a[0] + ": " + got);
+    }
+}
+JAVA
+java -cp "$repo/controller/target/pinfleet.jar" "$work/InventoryCheck.java" "$ans/inventory.example.ini"
+
+say "keys and wheels"
+mkdir -p "$work/keys"
+java -jar "$repo/controller/target/pinfleet.jar" keygen "$work/keys/release"
+python3 -m venv "$work/venv"
+# import-venv publishes: the scratch mirror needs an upload policy, signed off by its publisher (ci).
+java -jar "$repo/controller/target/pinfleet.jar" mirror init "$work/scratch-mirror"
+java -jar "$repo/controller/target/pinfleet.jar" mirror acknowledge "$work/scratch-mirror" --as ci \
+  --policy-version "$(cat "$work/scratch-mirror/policy/version")"
+# --all: a fresh venv holds only pip (and setuptools), which import-venv leaves out by default; the deploy below
+# installs them and imports pip from the new release.
+java -jar "$repo/controller/target/pinfleet.jar" mirror import-venv "$work/venv" --mirror "$work/scratch-mirror" \
+  --as ci -o "$work/requirements.txt" --all
+mapfile -t wheels < <(find "$work/scratch-mirror/packages" -name '*.whl' | sort)
+((${#wheels[@]} > 0)) || die "import-venv packed no wheel"
+printf '%s\n' "${wheels[@]}" | grep -q '/pip-[^/]*\.whl$' || die "import-venv packed no pip wheel: ${wheels[*]}"
+# The mirror role installs this policy text (pinfleet_mirror_policy_file) and records release-bot's sign-off.
+cat > "$work/POLICY.md" <<'EOF'
+# Upload policy of the converge test's mirror
+
+Publish only wheels built by this test. Every upload is audited.
+EOF
+
+grpc_port="$(free_port)"; metrics_port="$(free_port)"; nginx_port="$(free_port)"
+user="$(id -un)"; group="$(id -gn)"
+python="$(python3 -c 'import sys; print(sys.executable)')"
+cat > "$work/inventory.ini" <<EOF
+# Read by ansible-playbook (converge) and by pinfleet deploy alike.
+[pinfleet_agents]
+node1 ansible_host=127.0.0.1 ansible_connection=local pinfleet_agent_port=$grpc_port pinfleet_prefix=$work/node1
+
+[all:vars]
+# pinfleet deploy/status: agents on loopback without TLS (development)
+pinfleet_plaintext=true
+
+[pinfleet_mirror]
+mirror1 ansible_host=127.0.0.1 ansible_connection=local pinfleet_prefix=$work/mirror1
+
+[pinfleet_controller]
+ops1 ansible_host=127.0.0.1 ansible_connection=local pinfleet_prefix=$work/ops1
+EOF
+cat > "$work/throwaway.yml" <<EOF
+# A converge into throwaway roots: no packages, users or services; everything owned by $user.
+ansible_become: false
+ansible_python_interpreter: /usr/bin/python3
+pinfleet_install_packages: false
+pinfleet_manage_users: false
+pinfleet_manage_services: false
+pinfleet_repo_dir: $repo
+pinfleet_java: $(command -v java)
+pinfleet_agent_user: $user
+pinfleet_agent_group: $group
+pinfleet_agent_config_owner: $user
+pinfleet_agent_listen_host: 127.0.0.1
+pinfleet_agent_plaintext: true
+pinfleet_agent_trusted_keys: [$work/keys/release.pub]
+pinfleet_agent_mirrors: http://127.0.0.1:$nginx_port/
+pinfleet_agent_python: $python
+pinfleet_agent_metrics_listen: 127.0.0.1:$metrics_port
+pinfleet_agent_shutdown_seconds: 10
+pinfleet_agent_protect_home: read-only
+pinfleet_agent_reload_units: [shop.service]
+pinfleet_mirror_listen: 127.0.0.1:$nginx_port
+pinfleet_mirror_policy_file: $work/POLICY.md
+pinfleet_mirror_uploaders: [release-bot]
+pinfleet_controller_owner: $user
+pinfleet_controller_group: $group
+pinfleet_controller_signing_key_src: $work/keys/release.key
+pinfleet_controller_signing_pub_src: $work/keys/release.pub
+EOF
+
+say "converge site.yml into $work (service management off)"
+(cd "$ans" && ansible-playbook -i "$work/inventory.ini" -c local site.yml -e "@$work/throwaway.yml") | tee "$work/converge.log"
+grep -Eq '^node1 +: ok=[0-9]+ +changed=[0-9]+ +unreachable=0 +failed=0' "$work/converge.log" || die "converge failed"
+say "converge again: nothing may change"
+(cd "$ans" && ansible-playbook -i "$work/inventory.ini" -c local site.yml -e "@$work/throwaway.yml") > "$work/converge2.log"
+sed -n '/PLAY RECAP/,$p' "$work/converge2.log"
+if grep -E '^[a-z0-9]+ +: ' "$work/converge2.log" | grep -Ev 'changed=0 +unreachable=0 +failed=0' ; then
+  die "the second converge changed something (not idempotent); see above"
+fi
+
+unit="$work/node1/etc/systemd/system/pinfleet-agent.service"
+config="$work/node1/etc/pinfleet/agent.properties"
+say "rendered unit $unit"
+cat "$unit"
+verify="$(systemd-analyze verify "$unit" 2>&1)" || die "systemd-analyze verify rejects the unit: $verify"
+[[ -z "$verify" ]] || die "systemd-analyze verify warns about the unit: $verify"
+echo "systemd-analyze verify: ok (no warning)"
+systemd-analyze security --offline=true --no-pager "$unit" 2>/dev/null | tail -1 || true
+for want in 'NoNewPrivileges=yes' 'ProtectSystem=strict' "ReadWritePaths=$work/node1/var/lib/pinfleet" \
+    'PrivateTmp=yes' 'Restart=on-failure' 'LimitNOFILE=65536' 'TimeoutStopSec=40s' "User=$user"; do
+  grep -qx "$want" "$unit" || die "the unit lacks the line $want"
+done
+say "rendered config $config"
+cat "$config"
+[[ "$(stat -c %a "$work/ops1/etc/pinfleet/keys/release.key")" == 600 ]] || die "the signing key is not mode 0600"
+
+say "nginx on the site the mirror role rendered"
+mirror="$work/mirror1/srv/pinfleet-mirror"
+mkdir -p "$work/nginx"
+cat > "$work/nginx/nginx.conf" <<EOF
+$( ((EUID == 0)) && echo "user $user $group;" )
+worker_processes 1;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 64; }
+http {
+    include /etc/nginx/mime.types;
+    access_log $work/nginx/access.log;
+    client_body_temp_path $work/nginx/body;
+    proxy_temp_path $work/nginx/proxy;
+    fastcgi_temp_path $work/nginx/fastcgi;
+    uwsgi_temp_path $work/nginx/uwsgi;
+    scgi_temp_path $work/nginx/scgi;
+    include $work/mirror1/etc/nginx/sites-enabled/*.conf;
+}
+EOF
+nginx -t -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf"
+nginx -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" & pids+=($!)
+nginx_pid=$!
+mirror_url="http://127.0.0.1:$nginx_port"
+wait_until nginx "$nginx_pid" http "$mirror_url/simple/"
+
+say "upload policy of the mirror the role laid out"
+cmp "$work/POLICY.md" "$mirror/policy/POLICY.md" || die "the mirror's policy text is not pinfleet_mirror_policy_file"
+policy_version="$(cat "$mirror/policy/version")"
+grep -Eq "^release-bot +$policy_version +" "$mirror/uploaders" \
+  || die "the role did not record release-bot's sign-off (pinfleet_mirror_uploaders) in $mirror/uploaders"
+echo "policy version $policy_version, text from pinfleet_mirror_policy_file; release-bot signed off by the role"
+mirror_bin="$work/mirror1/usr/local/bin"
+publisher="${SUDO_USER:-$(id -un)}"  # whom the launchers name
+if refused="$("$mirror_bin/pinfleet-mirror-publish" "${wheels[@]}" 2>&1)"; then
+  die "pinfleet-mirror-publish published before $publisher signed off the upload policy: $refused"
+fi
+grep -q "$publisher may not publish to mirror $mirror" <<<"$refused" || die "publishing before sign-off failed otherwise: $refused"
+[[ -z "$(find "$mirror/packages" -type f)" && ! -e "$mirror/audit.log" ]] || die "a refused publish left files in $mirror"
+echo "publish before sign-off refused: $refused"
+
+say "sign off with the installed pinfleet-mirror-acknowledge"
+shown=0
+"$mirror_bin/pinfleet-mirror-acknowledge" > "$work/policy-shown.txt" 2>&1 || shown=$?
+((shown == 2)) || die "pinfleet-mirror-acknowledge without --policy-version exited $shown, expected 2 (shows the policy)"
+grep -q "^Publish only wheels built by this test" "$work/policy-shown.txt" || die "pinfleet-mirror-acknowledge did not show the policy"
+"$mirror_bin/pinfleet-mirror-acknowledge" --policy-version "$policy_version"
+grep -Eq "^$publisher +$policy_version +" "$mirror/uploaders" || die "$mirror/uploaders lacks $publisher's sign-off"
+
+say "publish ${#wheels[@]} wheel(s) with the installed pinfleet-mirror-publish"
+"$mirror_bin/pinfleet-mirror-publish" "${wheels[@]}"
+[[ -s "$mirror/audit.log" ]] || die "publishing wrote no audit log"
+first="${wheels[0]#"$work/scratch-mirror/"}"
+expect_status "$mirror_url/simple/" 200
+expect_status "$mirror_url/$first" 200
+expect_status "$mirror_url/$first" 206 "bytes=10-"
+expect_status "$mirror_url/audit.log" 404
+expect_status "$mirror_url/uploaders" 404
+expect_status "$mirror_url/policy/POLICY.md" 404
+expect_status "$mirror_url/.pinfleet.lock" 404
+expect_status "$mirror_url/packages/../audit.log" 404
+expect_status "$mirror_url/metrics" 404
+
+say "start the agent exactly as the unit says"
+exec_start="$(sed -n 's/^ExecStart=//p' "$unit")"
+mapfile -d '' -t argv < <(python3 -c 'import shlex, sys; sys.stdout.write("\0".join(shlex.split(sys.argv[1])) + "\0")' "$exec_start")
+printf '%q ' "${argv[@]}"; echo
+"${argv[@]}" > "$work/agent.log" 2>&1 & pids+=($!)
+agent_pid=$!
+wait_until "the agent (log: $work/agent.log)" "$agent_pid" http "http://127.0.0.1:$metrics_port/metrics"
+
+say "freeze, sign, deploy with the CLI, key and inventory the controller role installed"
+pinfleet="$work/ops1/usr/local/bin/pinfleet"
+inventory="$work/ops1/etc/pinfleet/inventory.ini"
+cmp -s "$inventory" "$work/inventory.ini" || die "the controller role installed another inventory than the one it ran with"
+pyver="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+"$pinfleet" freeze "$work/requirements.txt" --mirror "$mirror_url/" --app shop --python "$pyver" -o "$work/manifest.json"
+"$pinfleet" sign "$work/manifest.json" --key "$work/ops1/etc/pinfleet/keys/release.key" -o "$work/manifest.signed.json"
+"$pinfleet" deploy "$work/manifest.signed.json" --inventory "$inventory" --limit pinfleet_agents --report "$work/report.json"
+python3 - "$work/report.json" <<'PY'
+import json, sys
+nodes = json.load(open(sys.argv[1]))["nodes"]
+bad = [n for n in nodes if n.get("outcome") != "NODE_OK"]
+if len(nodes) != 1 or bad:
+    sys.exit("deploy did not succeed on every node: %s" % json.dumps(nodes)[:2000])
+r = nodes[0]["report"]
+print("deploy: node %s release %s, %d artifacts, %s ms on the agent" % (nodes[0]["node"], r["release"], len(r["artifacts"]), r.get("totalMs")))
+PY
+"$work/node1/var/lib/pinfleet/apps/shop/current/bin/python" -c 'import pip; print("current/bin/python imports pip", pip.__version__)'
+
+say "scrape the agent and check it with promtool"
+python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())' \
+  "http://127.0.0.1:$metrics_port/metrics" > "$work/scrape.prom"
+promtool check metrics < "$work/scrape.prom"
+echo "promtool check metrics: ok ($(grep -vc '^#' "$work/scrape.prom") samples)"
+grep -E '^pinfleet_(deploys_total|artifacts_total|artifact_bytes_total|app_serial|app_releases|store_size_bytes|fetch_(retries|failovers)_total|deploy_phase_seconds_count)' "$work/scrape.prom" | grep -Ev ' 0(\.0)?$' || true
+
+say "SIGTERM the agent: it must stop within TimeoutStopSec"
+start_ns=$(date +%s%N)
+kill -TERM "$agent_pid"
+status=0
+wait "$agent_pid" || status=$?
+stop_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
+((status == 143 || status == 0)) || die "agent exited with $status after SIGTERM"
+((stop_ms < 40000)) || die "agent took $stop_ms ms to stop"
+echo "agent stopped in $stop_ms ms (exit $status)"
+
+say "ok: converge, unit, nginx mirror, agent from the unit, deploy and scrape all checked"
