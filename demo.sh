@@ -46,8 +46,10 @@ cp keys/release.pub trusted/
 
 say "mirror: pack the distributions installed in $("$python" -c 'import sys; print(sys.executable)') into wheels"
 site="$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
-pinfleet mirror import-venv "$site" --mirror mirror --as demo -o requirements.txt
-echo "$(grep -vc '^#' requirements.txt) pins, $(du -sh mirror/packages | cut -f1) of wheels"
+pinfleet mirror init mirror
+pinfleet mirror acknowledge mirror --as demo --policy-version "$(cat mirror/policy/version)"
+pinfleet mirror import-venv "$site" --mirror mirror --as demo --all -o requirements.txt
+echo "$(grep -c '==' requirements.txt) pins, $(du -sh mirror/packages | cut -f1) of wheels"
 
 say "start the mirror and $nodes agents on loopback"
 java -jar "$here/controller/target/pinfleet.jar" mirror serve mirror --port 0 --port-file mirror.port \
@@ -75,7 +77,7 @@ pinfleet verify manifest.signed.json --trusted trusted
 
 say "deploy"
 deploy_start=$(now)
-pinfleet deploy manifest.signed.json --inventory inventory.ini --report report.json
+pinfleet deploy manifest.signed.json --inventory inventory.ini --plaintext --report report.json
 deploy_s=$("$python" -c "import sys,time; print('%.1f' % (time.time() - float(sys.argv[1])))" "$deploy_start")
 
 say "check: report sha256 values against sha256sum of the mirror's files"
