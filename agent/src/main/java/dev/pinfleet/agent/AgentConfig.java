@@ -27,7 +27,7 @@ import java.util.Properties;
  * @param python base interpreter that releases are built on
  * @param environment this node's environment; manifests bound to another are refused (empty: accept only unbound)
  * @param fetchParallelism downloads at once
- * @param installParallelism wheels unpacked at once
+ * @param installParallelism threads that unpack and link wheels (a large wheel is shared among them)
  * @param keepReleases releases kept per app (at least 2: current and previous)
  * @param shutdownSeconds bound on shutdown: a running deploy gets this long to finish, then is aborted
  * @param plaintext serve gRPC without TLS; allowed only when listening on loopback (development)
@@ -57,7 +57,7 @@ public record AgentConfig(String node, Path root, InetSocketAddress listen, Path
         k.put("python", new String[] {"python3", "base interpreter releases are built on"});
         k.put("environment", new String[] {"", "this node's environment; manifests bound to another are refused"});
         k.put("fetch-parallelism", new String[] {"8", "downloads at once"});
-        k.put("install-parallelism", new String[] {"2", "wheels unpacked at once"});
+        k.put("install-parallelism", new String[] {"2", "threads that unpack and link wheels (a large wheel is shared among them)"});
         k.put("keep-releases", new String[] {"3", "releases kept per app (at least 2: current and previous)"});
         k.put("store-max-bytes", new String[] {"0", "cap on store plus unpacked cache (bytes, or with K, M, G, T); "
                 + "beyond it the oldest releases that are no app's current or previous one are removed; 0: no cap"});

@@ -105,7 +105,7 @@ public final class DeployEngine {
         this.store = store;
         this.fetcher = fetcher;
         this.builder = builder;
-        this.releases = new Releases(config.root(), config.keepReleases(), config.storeMaxBytes(), store, builder);
+        this.releases = new Releases(config.root(), config.keepReleases(), config.storeMaxBytes(), store, builder, clock);
         this.clock = clock;
     }
 

@@ -6,10 +6,12 @@ import dev.pinfleet.proto.v1.Source;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.net.URI;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Function;
 
 /**
  * Gets one artifact into the store: mirrors in order; on each, up to {@code maxTries} attempts for retryable
@@ -24,14 +26,21 @@ final class ArtifactFetch {
     private final ContentStore store;
     private final FetchConfig cfg;
     private final Sleeper sleeper;
-    private final HttpDownload download;
+    private final Function<URI, Transfer.Transport> transports;
 
-    ArtifactFetch(List<URI> mirrors, ContentStore store, FetchConfig cfg, Sleeper sleeper, HttpDownload download) {
+    /** @param transports the transport for a URL (by its scheme) */
+    ArtifactFetch(List<URI> mirrors, ContentStore store, FetchConfig cfg, Sleeper sleeper,
+            Function<URI, Transfer.Transport> transports) {
         this.mirrors = mirrors;
         this.store = store;
         this.cfg = cfg;
         this.sleeper = sleeper;
-        this.download = download;
+        this.transports = transports;
+    }
+
+    /** Where a committed artifact lives in the store. */
+    Path storePath(Artifact a) {
+        return store.path(a.getSha256());
     }
 
     FetchResult fetch(Artifact a, Batch batch) throws FetchException {
@@ -55,7 +64,7 @@ final class ArtifactFetch {
                     tries++;
                     triesHere++;
                     try {
-                        boolean resumed = download.run(a, url, part, batch);
+                        boolean resumed = transports.apply(url).run(a, url, part, batch);
                         verifyAndCommit(a, url, part);
                         PartialFile done = part;
                         part = null;
@@ -99,7 +108,7 @@ final class ArtifactFetch {
         try {
             actual = part.finish();
         } catch (IOException e) {
-            throw HttpDownload.localFailure(a, url, e);
+            throw Transfer.localFailure(a, url, e);
         }
         if (!actual.equals(a.getSha256())) {
             throw new FetchException(Kind.CHECKSUM, a.getFilename(), url.toString(), "checksum mismatch: expected"
@@ -109,7 +118,7 @@ final class ArtifactFetch {
             store.commit(part.path(), a.getSha256());
         } catch (IOException e) {
             throw new FetchException(Kind.IO, a.getFilename(), url.toString(), "cannot move the verified download"
-                    + " into the store at " + store.path(a.getSha256()) + ": " + HttpDownload.describe(e), e);
+                    + " into the store at " + store.path(a.getSha256()) + ": " + Transfer.describe(e), e);
         }
     }
 
@@ -118,7 +127,7 @@ final class ArtifactFetch {
             return PartialFile.create(store.tmpDir());
         } catch (IOException e) {
             throw new FetchException(Kind.IO, a.getFilename(), url.toString(), "cannot create a temp file in "
-                    + store.tmpDir() + ": " + HttpDownload.describe(e), e);
+                    + store.tmpDir() + ": " + Transfer.describe(e), e);
         }
     }
 

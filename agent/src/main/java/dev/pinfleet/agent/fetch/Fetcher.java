@@ -1,11 +1,14 @@
 package dev.pinfleet.agent.fetch;
 
 import dev.pinfleet.proto.v1.Artifact;
+import dev.pinfleet.proto.v1.Source;
 import java.net.URI;
+import java.nio.file.Path;
 import java.net.http.HttpClient;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -23,6 +26,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 
 /**
@@ -32,14 +36,18 @@ import java.util.function.Consumer;
  * base URL followed by an artifact's path; redirects are refused.
  *
  * <p>HTTP/1.1 is used on purpose: each parallel download has its own connection, so a cut, timed-out or
- * cancelled download closes only its own. Thread-safe; {@link #close()} stops the workers.
+ * cancelled download closes only its own. {@code http://} mirrors are read over plain blocking sockets
+ * ({@link PlainHttpDownload}, cheap on CPU), {@code https://} ones with the JDK's HTTP client. Thread-safe;
+ * {@link #close()} stops the workers.
  */
 public final class Fetcher implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(Fetcher.class.getName());
     private final List<URI> mirrors;
     private final ExecutorService pool;
     private final ScheduledExecutorService timer;
     private final ArtifactFetch artifactFetch;
     private final Set<Batch> running = ConcurrentHashMap.newKeySet();
+    private volatile BiConsumer<Artifact, Path> onCommitted = (a, p) -> { };
 
     /**
      * @param mirrors ordered base URLs of the mirrors (http or https, e.g. {@code http://127.0.0.1:8080/}); the
@@ -56,16 +64,29 @@ public final class Fetcher implements AutoCloseable {
             throw new IllegalArgumentException("at least one mirror URL is needed");
         }
         this.mirrors = mirrors.stream().map(MirrorUrls::base).toList();
-        HttpClient client = HttpClient.newBuilder()
-                .version(HttpClient.Version.HTTP_1_1)
-                .followRedirects(HttpClient.Redirect.NEVER)
-                .connectTimeout(cfg.connectTimeout())
-                .build();
         ScheduledThreadPoolExecutor t = new ScheduledThreadPoolExecutor(1, daemonThreads("pinfleet-fetch-watchdog"));
         t.setRemoveOnCancelPolicy(true);
         this.timer = t;
         this.pool = Executors.newFixedThreadPool(cfg.parallelism(), daemonThreads("pinfleet-fetch"));
-        this.artifactFetch = new ArtifactFetch(this.mirrors, store, cfg, sleeper, new HttpDownload(client, cfg, timer));
+        Transfer.Transport plain = new PlainHttpDownload(cfg, timer);
+        Transfer.Transport tls = this.mirrors.stream().anyMatch(m -> m.getScheme().equalsIgnoreCase("https"))
+                ? new HttpDownload(HttpClient.newBuilder()
+                        .version(HttpClient.Version.HTTP_1_1)
+                        .followRedirects(HttpClient.Redirect.NEVER)
+                        .connectTimeout(cfg.connectTimeout())
+                        .build(), cfg, timer)
+                : null;
+        this.artifactFetch = new ArtifactFetch(this.mirrors, store, cfg, sleeper,
+                url -> url.getScheme().equalsIgnoreCase("https") ? tls : plain);
+    }
+
+    /**
+     * Hands every artifact downloaded and committed to the store, with its store path, to {@code listener}, on the
+     * download's worker thread, before the artifact counts as done: the installer starts unpacking a wheel while
+     * the others are still downloading. The listener must be quick (hand the work on) and must not throw.
+     */
+    public void onCommitted(BiConsumer<Artifact, Path> listener) {
+        this.onCommitted = Objects.requireNonNull(listener, "listener");
     }
 
     /** The mirror base URLs in use, in order (normalized to end with '/'). */
@@ -74,7 +95,8 @@ public final class Fetcher implements AutoCloseable {
     }
 
     /**
-     * Fetches every artifact not already in the store, at most {@code parallelism} at once. Artifacts present in
+     * Fetches every artifact not already in the store, at most {@code parallelism} at once, the largest first (so
+     * that the longest downloads, and the unpacking that follows them, start early). Artifacts present in
      * the store with the right size are reported as {@link dev.pinfleet.proto.v1.Source#STORE} without re-hashing
      * (only verified bytes are ever committed). An artifact whose sha256 an earlier one in the list shares is
      * downloaded once and reported as from the store.
@@ -99,7 +121,9 @@ public final class Fetcher implements AutoCloseable {
             ExecutorCompletionService<Void> done = new ExecutorCompletionService<>(pool);
             List<Future<Void>> tasks = new ArrayList<>(bySha.size());
             try {
-                for (List<Integer> same : bySha.values()) {
+                List<List<Integer>> bySize = new ArrayList<>(bySha.values());
+                bySize.sort(Comparator.comparingLong((List<Integer> g) -> artifacts.get(g.get(0)).getSize()).reversed());
+                for (List<Integer> same : bySize) {
                     tasks.add(done.submit(() -> {
                         fetchGroup(artifacts, same, batch, results, report);
                         return null;
@@ -138,7 +162,15 @@ public final class Fetcher implements AutoCloseable {
 
     private void fetchGroup(List<Artifact> artifacts, List<Integer> same, Batch batch, FetchResult[] results,
                             Consumer<FetchResult> report) throws FetchException {
-        FetchResult first = artifactFetch.fetch(artifacts.get(same.get(0)), batch);
+        Artifact a = artifacts.get(same.get(0));
+        FetchResult first = artifactFetch.fetch(a, batch);
+        if (first.source() == Source.MIRROR) {
+            try {
+                onCommitted.accept(a, artifactFetch.storePath(a));
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "listener failed on " + a.getFilename() + ": " + e);
+            }
+        }
         results[same.get(0)] = first;
         report.accept(first);
         for (int i = 1; i < same.size(); i++) {

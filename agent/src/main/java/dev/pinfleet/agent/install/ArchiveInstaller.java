@@ -19,7 +19,6 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.zip.GZIPInputStream;
-import java.util.zip.Inflater;
 
 /**
  * ARCHIVE and FILE artifacts: a {@code .tar.gz}/{@code .tgz}/{@code .zip} extracted to, or a file copied
@@ -54,8 +53,7 @@ final class ArchiveInstaller {
     }
 
     private static void extractZip(Path file, String label, Path root) throws IOException, InstallException {
-        Inflater inflater = new Inflater(true);
-        try (ZipArchive zip = ZipArchive.open(file, label)) {
+        try (ZipArchive zip = ZipArchive.open(file, label); ZipArchive.Scratch scratch = new ZipArchive.Scratch()) {
             Set<String> dirs = new HashSet<>();
             for (ZipArchive.Entry e : zip.entries()) {
                 if (e.directory()) {
@@ -65,14 +63,12 @@ final class ArchiveInstaller {
                 makeParent(root, e.name(), dirs);
                 Path dest = root.resolve(e.name());
                 try (OutputStream out = Files.newOutputStream(dest, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                    zip.extract(e, out, inflater);
+                    zip.extract(e, out::write, scratch);
                 }
                 if (e.executable()) {
                     Files.setPosixFilePermissions(dest, PosixFilePermissions.fromString("rwxr-xr-x"));
                 }
             }
-        } finally {
-            inflater.end();
         }
     }
 

@@ -25,6 +25,8 @@ import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.logging.Logger;
 
 /**
  * Builds release directories: a virtualenv skeleton plus every artifact of a manifest. Wheels are
@@ -38,10 +40,14 @@ public final class ReleaseBuilder {
 
     private static final Pattern MARKER_DIGEST = Pattern.compile("\"manifest_digest\"\\s*:\\s*\"([0-9a-f]{64})\"");
 
+    private static final Logger LOG = Logger.getLogger(ReleaseBuilder.class.getName());
+    /** Hard links made by one task: small enough to spread a big wheel over every thread. */
+    static final int LINKS_PER_TASK = 256;
+
     private final Path cacheRoot;
     private final PythonInfo python;
-    private final int parallelism;
     private final Tags tags;
+    private final ThreadPoolExecutor pool;
     private final WheelCache cache;
     /** Builds share the cache (read lock); pruning it excludes them (write lock). */
     private final ReentrantReadWriteLock cacheLock = new ReentrantReadWriteLock();
@@ -50,7 +56,7 @@ public final class ReleaseBuilder {
      * @param cacheRoot the agent's cache directory ({@code ROOT/cache}); releases should live on the same file
      *     system so that files can be hard-linked
      * @param python the probed target interpreter
-     * @param parallelism threads used to unpack and link wheels (at least 1)
+     * @param parallelism threads that unpack and link wheels (at least 1); large wheels are split among them
      */
     public ReleaseBuilder(Path cacheRoot, PythonInfo python, int parallelism) {
         if (parallelism < 1) {
@@ -58,9 +64,33 @@ public final class ReleaseBuilder {
         }
         this.cacheRoot = cacheRoot;
         this.python = python;
-        this.parallelism = parallelism;
         this.tags = python.tags();
-        this.cache = new WheelCache(cacheRoot);
+        this.pool = Workers.pool(parallelism, "pinfleet-install");
+        this.cache = new WheelCache(cacheRoot, pool);
+    }
+
+    /**
+     * Starts unpacking a wheel into the cache in the background as soon as it is in the store, so that the build
+     * that follows finds it ready (fetching and unpacking overlap). Does nothing for other artifact kinds, for a
+     * wheel already cached or being unpacked, or for a file name that is not a wheel's; a wheel that cannot be
+     * unpacked fails the build that uses it, with the same message.
+     *
+     * @param storeFile the verified file in the store
+     */
+    public void prepare(Artifact artifact, Path storeFile) {
+        if (artifact.getKind() != ArtifactKind.WHEEL || !artifact.getFilename().endsWith(".whl")) {
+            return;
+        }
+        try {
+            cache.prepare(artifact.getSha256(), () -> storeFile, artifact.getFilename());
+        } catch (IOException | RuntimeException e) {
+            LOG.fine("cannot start unpacking " + artifact.getFilename() + " early: " + e.getMessage());
+        }
+    }
+
+    /** Removes what a crash left half-done in the cache; call at start, before any build or prepare. */
+    public void recover() throws IOException {
+        cache.recover();
     }
 
     /**
@@ -87,18 +117,57 @@ public final class ReleaseBuilder {
                     + python.executable() + " is " + python.version());
         }
         cacheLock.readLock().lock();
+        List<WheelCache.Use> uses = new ArrayList<>();
+        boolean synced = false;
         try {
             Files.createDirectory(staging);
-            try (Workers workers = new Workers(parallelism)) {
-                List<InstallResult> results = buildInto(staging, finalDir, manifest, storePath, onEach, workers);
+            try {
+                BuildTimes t = new BuildTimes();
+                List<InstallResult> results = buildInto(staging, finalDir, manifest, storePath, onEach, uses, t);
+                long t0 = System.nanoTime();
                 Durability.syncTree(staging, cacheRoot);
+                synced = true;
+                t.sync = System.nanoTime() - t0;
+                LOG.info("built release " + finalDir.getFileName() + ": " + t);
                 return results;
             } catch (InstallException | IOException | RuntimeException | Error e) {
                 FileTrees.deleteQuietly(staging);
                 throw e;
             }
         } finally {
+            cache.release(uses, synced);
             cacheLock.readLock().unlock();
+        }
+    }
+
+    /** Where one build's time went, for the log. */
+    private static final class BuildTimes {
+        final long start = System.nanoTime();
+        int wheels;
+        int unpacked;
+        long unpackedBytes;
+        int files;
+        int dirs;
+        long venv;
+        long waitUnpack;
+        long plan;
+        long mkdirs;
+        long link;
+        long finish;
+        long other;
+        long sync;
+
+        @Override
+        public String toString() {
+            return wheels + " wheels (" + unpacked + " unpacked now, " + (unpackedBytes >> 20) + " MB), " + files
+                    + " files linked, " + dirs + " directories; ms: venv " + ms(venv) + ", waiting for unpacks "
+                    + ms(waitUnpack) + ", plan " + ms(plan) + ", mkdir " + ms(mkdirs) + ", link " + ms(link)
+                    + ", scripts+RECORD " + ms(finish) + ", archives+bytecode+marker " + ms(other) + ", sync "
+                    + ms(sync) + ", total " + ms(System.nanoTime() - start);
+        }
+
+        private static long ms(long nanos) {
+            return nanos / 1_000_000;
         }
     }
 
@@ -117,6 +186,11 @@ public final class ReleaseBuilder {
         }
     }
 
+    /** Bytes of unpacked wheels in the cache (releases hard-link these files rather than holding copies). */
+    public long cacheBytes() throws IOException {
+        return cache.totalBytes();
+    }
+
     /**
      * The manifest content digest a release directory was completed for, or empty when the directory holds
      * no complete release (no marker, or an unreadable one).
@@ -131,69 +205,133 @@ public final class ReleaseBuilder {
     }
 
     private List<InstallResult> buildInto(Path staging, Path finalDir, Manifest manifest, Function<String, Path> storePath,
-            Consumer<InstallResult> onEach, Workers workers) throws InstallException, IOException {
+            Consumer<InstallResult> onEach, List<WheelCache.Use> uses, BuildTimes t)
+            throws InstallException, IOException {
         List<Artifact> artifacts = manifest.getArtifactsList();
         for (Artifact a : artifacts) {
             if (a.getKind() == ArtifactKind.WHEEL) {
                 checkWheelName(a);
             }
         }
-        VirtualEnv.create(staging, finalDir, python);
-        Set<String> reserved = VirtualEnv.reserved(python);
-
-        long[] millis = new long[artifacts.size()];
-        WheelPlan[] plans = new WheelPlan[artifacts.size()];
-        List<Workers.Task<Void>> prepare = new ArrayList<>();
+        // every wheel not cached yet starts unpacking now (or already did, from prepare) ...
+        WheelCache.Use[] use = new WheelCache.Use[artifacts.size()];
+        Map<String, WheelCache.Use> bySha = new HashMap<>();
         for (int i = 0; i < artifacts.size(); i++) {
             Artifact a = artifacts.get(i);
-            if (a.getKind() != ArtifactKind.WHEEL) {
+            if (a.getKind() == ArtifactKind.WHEEL) {
+                WheelCache.Use u = bySha.get(a.getSha256());
+                if (u == null) {
+                    u = cache.obtain(a.getSha256(), () -> storeFile(a, storePath), a.getFilename());
+                    bySha.put(a.getSha256(), u);
+                    uses.add(u);
+                }
+                use[i] = u;
+                t.wheels++;
+            }
+        }
+        // ... while the skeleton is written
+        long t0 = System.nanoTime();
+        VirtualEnv.create(staging, finalDir, python);
+        Set<String> reserved = VirtualEnv.reserved(python);
+        t.venv = System.nanoTime() - t0;
+
+        WheelPlan[] plans = new WheelPlan[artifacts.size()];
+        for (int i = 0; i < artifacts.size(); i++) {
+            if (use[i] == null) {
                 continue;
             }
-            int idx = i;
-            prepare.add(() -> {
-                long t0 = System.nanoTime();
-                WheelIndex index = cache.lookup(a.getSha256());
-                if (index == null) {
-                    index = cache.unpack(a.getSha256(), storeFile(a, storePath), a.getFilename());
-                }
-                plans[idx] = WheelPlan.of(a, index, python, reserved);
-                millis[idx] = (System.nanoTime() - t0) / 1_000_000;
-                return null;
-            });
+            long w0 = System.nanoTime();
+            WheelIndex index;
+            try {
+                index = use[i].await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while unpacking " + artifacts.get(i).getFilename(), e);
+            }
+            long p0 = System.nanoTime();
+            t.waitUnpack += p0 - w0;
+            plans[i] = WheelPlan.of(artifacts.get(i), index, python, reserved);
+            t.plan += System.nanoTime() - p0;
         }
-        workers.runAll(prepare, r -> { });
+        for (WheelCache.Use u : uses) {
+            if (u.pending != null) {
+                t.unpacked++;
+                t.unpackedBytes += u.index.join().files().stream().mapToLong(WheelIndex.FileEntry::size).sum();
+            }
+        }
 
+        t0 = System.nanoTime();
         boolean[][] owns = resolveConflicts(plans, reserved);
-        makeDirectories(staging, plans);
+        t.plan += System.nanoTime() - t0;
+        Workers workers = new Workers(pool);
+        t0 = System.nanoTime();
+        t.dirs = makeDirectories(staging, plans, workers);
+        t.mkdirs = System.nanoTime() - t0;
 
-        InstallResult[] results = new InstallResult[artifacts.size()];
         AtomicBoolean copyOnly = new AtomicBoolean(false);
         WheelInstaller installer = new WheelInstaller(staging, finalDir, python, copyOnly);
-        List<Workers.Task<InstallResult>> install = new ArrayList<>();
+        long[] linkNanos = new long[artifacts.size()];
+        boolean[] allLinked = new boolean[artifacts.size()];
+        java.util.Arrays.fill(allLinked, true);
+        List<Workers.Task<Void>> linkTasks = new ArrayList<>();
         for (int i = 0; i < artifacts.size(); i++) {
             if (plans[i] == null) {
                 continue;
             }
             int idx = i;
-            install.add(() -> {
-                long t0 = System.nanoTime();
-                boolean linked = installer.install(plans[idx], j -> owns[idx][j]);
-                InstallResult r = new InstallResult(artifacts.get(idx).getFilename(),
-                        millis[idx] + (System.nanoTime() - t0) / 1_000_000, linked);
+            List<WheelInstaller.Link> links = installer.links(plans[i], j -> owns[idx][j]);
+            t.files += links.size();
+            for (int from = 0; from < links.size(); from += LINKS_PER_TASK) {
+                List<WheelInstaller.Link> batch = links.subList(from, Math.min(links.size(), from + LINKS_PER_TASK));
+                linkTasks.add(() -> {
+                    long l0 = System.nanoTime();
+                    boolean linked = installer.link(batch);
+                    synchronized (linkNanos) {
+                        linkNanos[idx] += System.nanoTime() - l0;
+                        allLinked[idx] &= linked;
+                    }
+                    return null;
+                });
+            }
+        }
+        t0 = System.nanoTime();
+        workers.runAll(linkTasks, r -> { });
+        t.link = System.nanoTime() - t0;
+
+        InstallResult[] results = new InstallResult[artifacts.size()];
+        List<Workers.Task<InstallResult>> finish = new ArrayList<>();
+        for (int i = 0; i < artifacts.size(); i++) {
+            if (plans[i] == null) {
+                continue;
+            }
+            int idx = i;
+            finish.add(() -> {
+                long f0 = System.nanoTime();
+                installer.finish(plans[idx], j -> owns[idx][j]);
+                long millis;
+                boolean linked;
+                synchronized (linkNanos) {
+                    millis = (linkNanos[idx] + System.nanoTime() - f0) / 1_000_000 + use[idx].unpackMillis();
+                    linked = allLinked[idx];
+                }
+                InstallResult r = new InstallResult(artifacts.get(idx).getFilename(), millis, linked);
                 results[idx] = r;
                 return r;
             });
         }
-        workers.runAll(install, onEach);
+        t0 = System.nanoTime();
+        workers.runAll(finish, onEach);
+        t.finish = System.nanoTime() - t0;
 
+        t0 = System.nanoTime();
         for (int i = 0; i < artifacts.size(); i++) {
             Artifact a = artifacts.get(i);
             if (a.getKind() == ArtifactKind.WHEEL) {
                 continue;
             }
-            long t0 = System.nanoTime();
+            long a0 = System.nanoTime();
             ArchiveInstaller.install(a, storeFile(a, storePath), staging);
-            results[i] = new InstallResult(a.getFilename(), (System.nanoTime() - t0) / 1_000_000, false);
+            results[i] = new InstallResult(a.getFilename(), (System.nanoTime() - a0) / 1_000_000, false);
             onEach.accept(results[i]);
         }
         if (manifest.getCompileBytecode()) {
@@ -201,6 +339,7 @@ public final class ReleaseBuilder {
         }
         List<InstallResult> out = List.of(results);
         writeMarker(staging, finalDir, manifest, out);
+        t.other = System.nanoTime() - t0;
         return out;
     }
 
@@ -282,8 +421,11 @@ public final class ReleaseBuilder {
         return p.kind() == WheelPlan.Kind.INSTALLER || p.kind() == WheelPlan.Kind.RECORD;
     }
 
-    /** Creates every directory the wheels need, each exactly once, parents first. */
-    private void makeDirectories(Path staging, WheelPlan[] plans) throws IOException {
+    /**
+     * Creates every directory the wheels need, each exactly once, parents first; returns how many. Separate
+     * subtrees (a top-level package each) are made in parallel.
+     */
+    private int makeDirectories(Path staging, WheelPlan[] plans, Workers workers) throws IOException, InstallException {
         Set<String> dirs = new HashSet<>();
         for (WheelPlan plan : plans) {
             if (plan == null) {
@@ -297,12 +439,33 @@ public final class ReleaseBuilder {
                 }
             }
         }
-        dirs.removeAll(VirtualEnv.directories(python));
+        Set<String> skeleton = Set.copyOf(VirtualEnv.directories(python));
+        dirs.removeAll(skeleton);
         String[] sorted = dirs.toArray(new String[0]);
         Arrays.sort(sorted);
+        // a subtree: the directories below the first one whose parent is in the skeleton
+        Map<String, List<String>> subtrees = new java.util.LinkedHashMap<>();
         for (String d : sorted) {
-            Files.createDirectory(staging.resolve(d));
+            String root = d;
+            for (int s = d.indexOf('/'); s > 0; s = d.indexOf('/', s + 1)) {
+                if (!skeleton.contains(d.substring(0, s))) {
+                    root = d.substring(0, s);
+                    break;
+                }
+            }
+            subtrees.computeIfAbsent(root, k -> new ArrayList<>()).add(d);
         }
+        List<Workers.Task<Void>> tasks = new ArrayList<>(subtrees.size());
+        for (List<String> subtree : subtrees.values()) {
+            tasks.add(() -> {
+                for (String d : subtree) {
+                    Files.createDirectory(staging.resolve(d));
+                }
+                return null;
+            });
+        }
+        workers.runAll(tasks, r -> { });
+        return sorted.length;
     }
 
     private void writeMarker(Path staging, Path finalDir, Manifest manifest, List<InstallResult> results)

@@ -1,40 +1,115 @@
 package dev.pinfleet.agent.install;
 
-import dev.pinfleet.manifest.Hashing;
-import dev.pinfleet.manifest.Names;
-import java.io.FileOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
-import java.util.zip.Inflater;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.logging.Logger;
 
 /**
  * Wheels unpacked once per sha256 into {@code root/wheels/<ab>/<sha256>/} ({@code files/} plus an
- * {@code index}). Each is unpacked into {@code root/wheels/.tmp/} first and renamed into place, so a
- * half-unpacked entry is never seen. Every check that depends only on the wheel's bytes runs here,
- * once: entry names, zip structure, RECORD hashes, WHEEL and METADATA.
+ * {@code index}). A wheel is unpacked in the background into {@code root/wheels/.tmp/} (several threads share
+ * a large one) and stays there, <em>pending</em>, until a release that uses it has been flushed to disk; only
+ * then is it renamed into place. So an entry under its sha256 name is always complete and durable, and a crash
+ * leaves at most a {@code .tmp} leftover ({@link #recover}). Every check that depends only on the wheel's
+ * bytes runs here, once: entry names, zip structure, RECORD hashes, WHEEL and METADATA.
+ *
+ * <p>Thread-safe.
  */
 final class WheelCache {
+    private static final Logger LOG = Logger.getLogger(WheelCache.class.getName());
+
+    /** Where a wheel's bytes come from, resolved only when it must be unpacked. */
+    interface Source {
+        Path file() throws IOException, InstallException;
+    }
+
+    /** One build's hold on an entry: the entry cannot be published or pruned while a build holds it. */
+    static final class Use {
+        final String sha256;
+        final CompletableFuture<WheelIndex> index;
+        final Pending pending;
+
+        Use(String sha256, CompletableFuture<WheelIndex> index, Pending pending) {
+            this.sha256 = sha256;
+            this.index = index;
+            this.pending = pending;
+        }
+
+        /** Milliseconds spent unpacking for this use (0 when the entry was cached before). */
+        long unpackMillis() {
+            return pending == null ? 0 : pending.unpackMillis;
+        }
+
+        /** Waits for the entry; rethrows why it could not be unpacked. */
+        WheelIndex await() throws IOException, InstallException, InterruptedException {
+            try {
+                return index.get();
+            } catch (ExecutionException e) {
+                Throwable c = e.getCause();
+                if (c instanceof InstallException ie) {
+                    throw new InstallException(ie.getMessage(), ie);
+                }
+                if (c instanceof IOException io) {
+                    throw new IOException(io.getMessage(), io);
+                }
+                if (c instanceof RuntimeException re) {
+                    throw re;
+                }
+                if (c instanceof Error err) {
+                    throw err;
+                }
+                throw new IOException(c);
+            }
+        }
+    }
+
+    /** A wheel being unpacked, or unpacked but not yet durable, under {@code .tmp}. Guarded by the cache. */
+    static final class Pending {
+        final String sha256;
+        final Path work;
+        final CompletableFuture<WheelIndex> index = new CompletableFuture<>();
+        int users;
+        boolean synced;
+        volatile long unpackMillis;
+
+        Pending(String sha256, Path work) {
+            this.sha256 = sha256;
+            this.work = work;
+        }
+    }
+
     private final Path wheels;
     private final Path tmp;
+    private final Executor pool;
+    private final ThreadLocal<ZipArchive.Scratch> scratch = ThreadLocal.withInitial(ZipArchive.Scratch::new);
+    private final Map<String, Pending> pending = new HashMap<>();
+    /** Indexes of published entries, remembered once read. */
+    private final Map<String, WheelIndex> indexes = new java.util.concurrent.ConcurrentHashMap<>();
+    /** Unpacked bytes per published entry, remembered once read. */
+    private final Map<String, Long> sizes = new java.util.concurrent.ConcurrentHashMap<>();
 
-    WheelCache(Path cacheRoot) {
+    /**
+     * @param pool runs the unpacking; its threads should not wait on each other (none of these tasks does)
+     */
+    WheelCache(Path cacheRoot, Executor pool) {
         this.wheels = cacheRoot.resolve("wheels");
         this.tmp = wheels.resolve(".tmp");
+        this.pool = pool;
     }
 
     /** The cache entry of a sha256. */
@@ -42,59 +117,125 @@ final class WheelCache {
         return wheels.resolve(sha256.substring(0, 2)).resolve(sha256);
     }
 
-    /** The cached index, or null when the wheel has not been unpacked. */
+    /**
+     * The cached (complete, durable) index, or null when the wheel is not in the cache. Indexes once read are
+     * remembered (an entry never changes); the entry's directory is still checked to exist.
+     */
     WheelIndex lookup(String sha256) throws IOException {
-        return WheelIndex.read(entryDir(sha256));
+        Path dir = entryDir(sha256);
+        WheelIndex known = indexes.get(sha256);
+        if (known != null && Files.isDirectory(dir)) {
+            return known;
+        }
+        WheelIndex read = WheelIndex.read(dir);
+        if (read == null) {
+            indexes.remove(sha256);
+        } else {
+            indexes.put(sha256, read);
+        }
+        return read;
     }
 
-    /** Unpacks a wheel (named {@code filename}, for messages) into the cache and returns its index. */
-    WheelIndex unpack(String sha256, Path wheelFile, String filename) throws IOException, InstallException {
-        Path target = entryDir(sha256);
-        Files.createDirectories(tmp);
-        Path work = tmp.resolve(sha256 + "-" + UUID.randomUUID());
-        Files.createDirectory(work);
-        try {
-            WheelIndex index = extract(wheelFile, filename, work, target);
-            index.write(work.resolve("index"));
-            Files.createDirectories(target.getParent());
-            WheelIndex existing = WheelIndex.read(target);
-            if (existing != null) {
-                FileTrees.delete(work);
-                return existing;
+    /**
+     * Takes hold of the entry for {@code sha256} for a build: the cached one, the one being unpacked, or a new
+     * background unpack of {@code source}. Every use must be given back with {@link #release}.
+     */
+    Use obtain(String sha256, Source source, String filename) throws IOException {
+        synchronized (this) {
+            Pending p = pending.get(sha256);
+            if (p != null) {
+                p.users++;
+                return new Use(sha256, p.index, p);
             }
-            FileTrees.delete(target);
-            try {
-                Files.move(work, target, StandardCopyOption.ATOMIC_MOVE);
-            } catch (IOException e) {
-                WheelIndex other = WheelIndex.read(target);
-                if (other == null) {
-                    throw e;
+        }
+        WheelIndex cached = lookup(sha256);
+        if (cached != null) {
+            return new Use(sha256, CompletableFuture.completedFuture(cached), null);
+        }
+        Pending p = start(sha256, source, filename, true);
+        return new Use(sha256, p.index, p);
+    }
+
+    /**
+     * Starts unpacking a wheel that just arrived in the store, unless it is cached or already being unpacked,
+     * so that a build finds it ready. Failures are kept for the build that will use it.
+     */
+    void prepare(String sha256, Source source, String filename) throws IOException {
+        synchronized (this) {
+            if (pending.containsKey(sha256)) {
+                return;
+            }
+        }
+        if (Files.exists(entryDir(sha256).resolve("index"))) {
+            return;
+        }
+        start(sha256, source, filename, false);
+    }
+
+    /**
+     * Gives back a build's holds. With {@code synced} (the build flushed the file system after every use was
+     * complete), the pending entries are durable and those no other build holds are renamed into place.
+     */
+    void release(List<Use> uses, boolean synced) {
+        List<Pending> ready = new ArrayList<>();
+        synchronized (this) {
+            for (Use u : uses) {
+                Pending p = u.pending;
+                if (p == null) {
+                    continue;
                 }
-                FileTrees.delete(work);
-                return other;
+                p.users--;
+                if (synced && p.index.isDone() && !p.index.isCompletedExceptionally()) {
+                    p.synced = true;
+                }
+                if (p.users == 0 && p.synced && pending.get(p.sha256) == p) {
+                    pending.remove(p.sha256);
+                    ready.add(p);
+                }
             }
-            return new WheelIndex(target, index.distInfo(), index.name(), index.version(), index.purelib(), index.files());
-        } catch (IOException | InstallException | RuntimeException e) {
-            FileTrees.deleteQuietly(work);
-            throw e;
+        }
+        for (Pending p : ready) {
+            publish(p);
         }
     }
 
-    /** Deletes every entry whose sha256 is not in {@code keep}, and unpack leftovers; returns entries removed. */
+    /**
+     * Deletes every entry whose sha256 is not in {@code keep}, finished pending entries not kept, and unpack
+     * leftovers no pending entry owns; returns the entries removed. Entries a build holds are left alone.
+     */
     long prune(Set<String> keep) throws IOException {
         long removed = 0;
-        if (!Files.isDirectory(wheels)) {
-            return 0;
+        List<Path> doomed = new ArrayList<>();
+        Set<Path> live = new java.util.HashSet<>();
+        synchronized (this) {
+            for (var it = pending.values().iterator(); it.hasNext();) {
+                Pending p = it.next();
+                if (!keep.contains(p.sha256) && p.users == 0 && p.index.isDone()) {
+                    it.remove();
+                    doomed.add(p.work);
+                    removed++;
+                } else {
+                    live.add(p.work.getFileName());
+                }
+            }
         }
-        FileTrees.deleteQuietly(tmp);
+        for (Path d : doomed) {
+            FileTrees.delete(d);
+        }
+        if (!Files.isDirectory(wheels)) {
+            return removed;
+        }
         try (DirectoryStream<Path> prefixes = Files.newDirectoryStream(wheels)) {
             for (Path prefix : prefixes) {
+                boolean isTmp = prefix.equals(tmp);
                 if (!Files.isDirectory(prefix)) {
                     continue;
                 }
                 try (DirectoryStream<Path> shas = Files.newDirectoryStream(prefix)) {
                     for (Path entry : shas) {
-                        if (!keep.contains(entry.getFileName().toString())) {
+                        if (isTmp ? !live.contains(entry.getFileName()) : !keep.contains(entry.getFileName().toString())) {
+                            sizes.remove(entry.getFileName().toString());
+                            indexes.remove(entry.getFileName().toString());
                             FileTrees.delete(entry);
                             removed++;
                         }
@@ -105,161 +246,180 @@ final class WheelCache {
         return removed;
     }
 
-    private static WheelIndex extract(Path wheelFile, String label, Path work, Path finalDir)
-            throws IOException, InstallException {
-        Inflater inflater = new Inflater(true);
-        try (ZipArchive zip = ZipArchive.open(wheelFile, label)) {
-            List<ZipArchive.Entry> entries = zip.entries();
-            String distInfo = findDistInfo(entries, label);
-            Map<String, ZipArchive.Entry> byName = new HashMap<>();
-            for (ZipArchive.Entry e : entries) {
-                byName.put(e.name(), e);
-            }
-            Map<String, String> wheelMeta = headers(required(zip, byName, distInfo + "/WHEEL", label, inflater));
-            String wheelVersion = wheelMeta.getOrDefault("wheel-version", "");
-            if (!wheelVersion.startsWith("1.")) {
-                throw InstallException.entry(label, distInfo + "/WHEEL", "Wheel-Version '" + Names.printable(wheelVersion)
-                        + "' is not supported (only 1.x)");
-            }
-            String rootIsPurelib = wheelMeta.getOrDefault("root-is-purelib", "").toLowerCase(Locale.ROOT);
-            if (!rootIsPurelib.equals("true") && !rootIsPurelib.equals("false")) {
-                throw InstallException.entry(label, distInfo + "/WHEEL", "Root-Is-Purelib must be true or false");
-            }
-            Map<String, String> metadata = headers(required(zip, byName, distInfo + "/METADATA", label, inflater));
-            String name = metadata.getOrDefault("name", "");
-            String version = metadata.getOrDefault("version", "");
-            if (name.isEmpty() || version.isEmpty()) {
-                throw InstallException.entry(label, distInfo + "/METADATA", "lacks a Name or Version field");
-            }
-            Map<String, String> record = RecordFile.parse(required(zip, byName, distInfo + "/RECORD", label, inflater));
-            String scriptsPrefix = distInfo.substring(0, distInfo.length() - ".dist-info".length()) + ".data/scripts/";
-
-            Path files = work.resolve("files");
-            Files.createDirectory(files);
-            Set<String> dirs = new HashSet<>();
-            List<WheelIndex.FileEntry> out = new ArrayList<>(entries.size());
-            MessageDigest md = Hashing.sha256();
-            byte[] head = new byte[8];
-            for (ZipArchive.Entry e : entries) {
-                if (e.directory() || isRegenerated(e.name(), distInfo)) {
+    /**
+     * Bytes of the unpacked files of the entries in place (pending ones not counted), from their indexes: each
+     * entry's size is read once, then remembered (an entry never changes).
+     */
+    long totalBytes() throws IOException {
+        long sum = 0;
+        if (!Files.isDirectory(wheels)) {
+            return 0;
+        }
+        try (DirectoryStream<Path> prefixes = Files.newDirectoryStream(wheels)) {
+            for (Path prefix : prefixes) {
+                if (prefix.equals(tmp) || !Files.isDirectory(prefix)) {
                     continue;
                 }
-                Path dest = files.resolve(e.name());
-                int slash = e.name().lastIndexOf('/');
-                if (slash > 0) {
-                    makeParents(files, e.name().substring(0, slash), dirs);
+                try (DirectoryStream<Path> shas = Files.newDirectoryStream(prefix)) {
+                    for (Path entry : shas) {
+                        String sha = entry.getFileName().toString();
+                        Long size = sizes.get(sha);
+                        if (size == null) {
+                            WheelIndex index = WheelIndex.read(entry);
+                            if (index == null) {
+                                continue;
+                            }
+                            size = index.files().stream().mapToLong(WheelIndex.FileEntry::size).sum();
+                            sizes.put(sha, size);
+                        }
+                        sum += size;
+                    }
                 }
-                md.reset();
-                HeadCapture headOut;
-                try (OutputStream fos = new FileOutputStream(dest.toFile())) {
-                    headOut = new HeadCapture(fos, md, head);
-                    zip.extract(e, headOut, inflater);
-                }
-                String hash = RecordFile.hash(md.digest());
-                String declared = record.get(e.name());
-                if (declared != null && declared.startsWith("sha256=") && !declared.equals(hash)) {
-                    throw InstallException.entry(label, e.name(), "content does not match its RECORD hash ("
-                            + declared + ", actual " + hash + ")");
-                }
-                boolean script = e.name().startsWith(scriptsPrefix);
-                boolean pythonScript = script && headOut.count >= 8
-                        && new String(head, 0, 8, StandardCharsets.ISO_8859_1).equals("#!python");
-                boolean exec = e.executable() || script;
-                if (exec) {
-                    Files.setPosixFilePermissions(dest, PosixFilePermissions.fromString("rwxr-xr-x"));
-                }
-                out.add(new WheelIndex.FileEntry(e.name(), e.size(), hash, exec, pythonScript));
             }
-            return new WheelIndex(finalDir, distInfo, name, version, rootIsPurelib.equals("true"), List.copyOf(out));
-        } finally {
-            inflater.end();
+        }
+        return sum;
+    }
+
+    /** Removes what an interrupted unpack left in {@code .tmp}; call before any build, with none pending. */
+    void recover() throws IOException {
+        synchronized (this) {
+            if (!pending.isEmpty()) {
+                throw new IllegalStateException("recover() with " + pending.size() + " pending unpacks");
+            }
+        }
+        if (Files.isDirectory(tmp)) {
+            try (DirectoryStream<Path> ds = Files.newDirectoryStream(tmp)) {
+                for (Path p : ds) {
+                    LOG.info("removing an interrupted unpack " + p);
+                    FileTrees.delete(p);
+                }
+            }
         }
     }
 
-    /** RECORD and INSTALLER are written per release; signatures of RECORD would no longer match it. */
-    private static boolean isRegenerated(String name, String distInfo) {
-        return name.equals(distInfo + "/RECORD") || name.equals(distInfo + "/INSTALLER")
-                || name.equals(distInfo + "/RECORD.jws") || name.equals(distInfo + "/RECORD.p7s");
+    private Pending start(String sha256, Source source, String filename, boolean withUser) throws IOException {
+        Pending p;
+        synchronized (this) {
+            Pending other = pending.get(sha256);
+            if (other != null) {
+                if (withUser) {
+                    other.users++;
+                }
+                return other;
+            }
+            Files.createDirectories(tmp);
+            p = new Pending(sha256, tmp.resolve(sha256 + "-" + UUID.randomUUID()));
+            if (withUser) {
+                p.users++;
+            }
+            pending.put(sha256, p);
+        }
+        Pending job = p;
+        job.index.whenComplete((r, e) -> {
+            if (e != null) {
+                forget(job);
+            }
+        });
+        try {
+            pool.execute(() -> open(job, source, filename));
+        } catch (RejectedExecutionException e) {
+            job.index.completeExceptionally(new IOException("the install workers are stopped", e));
+        }
+        return p;
     }
 
-    private static void makeParents(Path root, String dir, Set<String> made) throws IOException {
-        if (made.contains(dir)) {
+    /** First step of an unpack: metadata and directories; then the chunks go to the pool. */
+    private void open(Pending p, Source source, String filename) {
+        long t0 = System.nanoTime();
+        WheelUnpack u;
+        try {
+            Files.createDirectory(p.work);
+            u = WheelUnpack.open(source.file(), filename, p.work, scratch.get());
+        } catch (IOException | InstallException | RuntimeException | Error e) {
+            FileTrees.deleteQuietly(p.work);
+            p.index.completeExceptionally(e);
             return;
         }
-        int slash = dir.lastIndexOf('/');
-        if (slash > 0) {
-            makeParents(root, dir.substring(0, slash), made);
+        List<WheelUnpack.Chunk> chunks = u.chunks();
+        if (chunks.isEmpty()) {
+            complete(p, u, t0, null);
+            return;
         }
-        Files.createDirectory(root.resolve(dir));
-        made.add(dir);
-    }
-
-    private static String findDistInfo(List<ZipArchive.Entry> entries, String label) throws InstallException {
-        Set<String> found = new HashSet<>();
-        for (ZipArchive.Entry e : entries) {
-            int slash = e.name().indexOf('/');
-            String top = slash < 0 ? e.name() : e.name().substring(0, slash);
-            if (top.endsWith(".dist-info") && (slash > 0 || e.directory())) {
-                found.add(top);
+        AtomicInteger left = new AtomicInteger(chunks.size());
+        AtomicBoolean failed = new AtomicBoolean();
+        Throwable[] failure = new Throwable[1];
+        for (WheelUnpack.Chunk c : chunks) {
+            Runnable task = () -> {
+                try {
+                    if (!failed.get()) {
+                        c.extract(scratch.get());
+                    }
+                } catch (IOException | InstallException | RuntimeException | Error e) {
+                    if (failed.compareAndSet(false, true)) {
+                        failure[0] = e; // the other chunks skip their work; the last one reports, after cleaning up
+                    }
+                } finally {
+                    if (left.decrementAndGet() == 0) {
+                        complete(p, u, t0, failed.get() ? failure[0] : null);
+                    }
+                }
+            };
+            try {
+                pool.execute(task);
+            } catch (RejectedExecutionException e) {
+                if (failed.compareAndSet(false, true)) {
+                    failure[0] = new IOException("the install workers are stopped", e);
+                }
+                if (left.decrementAndGet() == 0) {
+                    complete(p, u, t0, failure[0]);
+                }
             }
         }
-        if (found.size() != 1) {
-            throw InstallException.of(label, found.isEmpty() ? "no .dist-info directory"
-                    : "more than one .dist-info directory: " + found);
-        }
-        return found.iterator().next();
     }
 
-    private static byte[] required(ZipArchive zip, Map<String, ZipArchive.Entry> byName, String name, String label,
-            Inflater inflater) throws IOException, InstallException {
-        ZipArchive.Entry e = byName.get(name);
-        if (e == null || e.directory()) {
-            throw InstallException.entry(label, name, "missing; every wheel must have it");
+    /** Ends an unpack: the index written, or (on failure) the work directory removed before the failure is told. */
+    private void complete(Pending p, WheelUnpack u, long t0, Throwable failure) {
+        Throwable why = failure;
+        try {
+            u.close();
+            if (why == null) {
+                WheelIndex index = u.finish();
+                p.unpackMillis = (System.nanoTime() - t0) / 1_000_000;
+                p.index.complete(index);
+                return;
+            }
+        } catch (IOException | RuntimeException e) {
+            why = why == null ? e : why;
         }
-        return zip.read(e, inflater);
+        FileTrees.deleteQuietly(p.work);
+        p.index.completeExceptionally(why);
     }
 
-    /** Email-style headers up to the first blank line, keys lowercased; the first occurrence wins. */
-    static Map<String, String> headers(byte[] content) {
-        Map<String, String> out = new HashMap<>();
-        for (String line : new String(content, StandardCharsets.UTF_8).split("\r?\n")) {
-            if (line.isEmpty()) {
-                break;
-            }
-            int colon = line.indexOf(':');
-            if (colon > 0 && !Character.isWhitespace(line.charAt(0))) {
-                out.putIfAbsent(line.substring(0, colon).strip().toLowerCase(Locale.ROOT), line.substring(colon + 1).strip());
-            }
+    private synchronized void forget(Pending p) {
+        if (pending.get(p.sha256) == p) {
+            pending.remove(p.sha256);
         }
-        return out;
     }
 
-    /** Writes through, hashing every byte and keeping the first bytes for the shebang check. */
-    private static final class HeadCapture extends OutputStream {
-        private final OutputStream out;
-        private final MessageDigest md;
-        private final byte[] head;
-        int count;
-
-        HeadCapture(OutputStream out, MessageDigest md, byte[] head) {
-            this.out = out;
-            this.md = md;
-            this.head = head;
-        }
-
-        @Override
-        public void write(int b) throws IOException {
-            write(new byte[] {(byte) b}, 0, 1);
-        }
-
-        @Override
-        public void write(byte[] b, int off, int len) throws IOException {
-            if (count < head.length) {
-                System.arraycopy(b, off, head, count, Math.min(len, head.length - count));
+    /** Renames a durable pending entry into place (or drops it when another copy got there first). */
+    private void publish(Pending p) {
+        Path target = entryDir(p.sha256);
+        try {
+            Files.createDirectories(target.getParent());
+            if (Files.exists(target.resolve("index"))) {
+                FileTrees.delete(p.work);
+                return;
             }
-            count = (int) Math.min(head.length, (long) count + len);
-            md.update(b, off, len);
-            out.write(b, off, len);
+            FileTrees.delete(target); // a partial entry of an older format or a crashed copy
+            Files.move(p.work, target, StandardCopyOption.ATOMIC_MOVE);
+            WheelIndex i = p.index.join();
+            indexes.put(p.sha256, new WheelIndex(target, i.distInfo(), i.name(), i.version(), i.purelib(), i.files()));
+        } catch (NoSuchFileException e) {
+            LOG.warning("cache entry " + p.work + " vanished before it was published: " + e.getMessage());
+        } catch (IOException e) {
+            LOG.warning("cannot move unpacked wheel " + p.work + " into the cache at " + target + ": " + e.getMessage()
+                    + "; it will be unpacked again when needed");
+            FileTrees.deleteQuietly(p.work);
         }
     }
 }

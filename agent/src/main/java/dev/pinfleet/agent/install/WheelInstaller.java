@@ -19,13 +19,17 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.IntPredicate;
 
 /**
- * Puts one planned wheel into a release whose directories already exist: hard links from the cache
- * (copies when linking is impossible), rewritten {@code #!python} scripts, entry point launchers,
- * INSTALLER and RECORD. Nothing is fsynced here.
+ * Puts planned wheels into a release whose directories already exist, in two steps that may run on any
+ * thread: {@link #link} hard-links cached files (copies when linking is impossible), {@link #finish} writes
+ * what differs per release: rewritten {@code #!python} scripts, entry point launchers, INSTALLER and RECORD.
+ * Nothing is fsynced here.
  */
 final class WheelInstaller {
     private static final Set<PosixFilePermission> EXECUTABLE = PosixFilePermissions.fromString("rwxr-xr-x");
     private static final byte[] INSTALLER = "pinfleet\n".getBytes(StandardCharsets.US_ASCII);
+
+    /** One cached file to appear in the release. */
+    record Link(Path source, Path dest, boolean executable) {}
 
     private final Path staging;
     private final String shebang;
@@ -46,14 +50,33 @@ final class WheelInstaller {
         this.copyOnly = copyOnly;
     }
 
+    /** The cached files of the placements this plan owns ({@code owns} by placement position). */
+    List<Link> links(WheelPlan plan, IntPredicate owns) {
+        List<Link> out = new ArrayList<>(plan.placements().size());
+        Path files = plan.index().dir().resolve("files");
+        int i = 0;
+        for (WheelPlan.Placement p : plan.placements().values()) {
+            if (owns.test(i++) && p.kind() == WheelPlan.Kind.LINK) {
+                out.add(new Link(files.resolve(p.source().path()), staging.resolve(p.target()), p.source().executable()));
+            }
+        }
+        return out;
+    }
+
+    /** Links (or copies) each file; returns true when every one was hard-linked. */
+    boolean link(List<Link> links) throws IOException {
+        boolean all = true;
+        for (Link l : links) {
+            all &= link(l.source(), l.dest(), l.executable());
+        }
+        return all;
+    }
+
     /**
-     * Installs the placements this plan owns ({@code owns} tells, by placement position, which ones a later
-     * wheel did not replace) and writes its RECORD listing all of them.
-     *
-     * @return true when every file was hard-linked, false when any was copied
+     * Writes the per-release files of a plan (rewritten scripts, launchers, INSTALLER) that it owns and its
+     * RECORD, which lists every file of the wheel as installed.
      */
-    boolean install(WheelPlan plan, IntPredicate owns) throws IOException, InstallException {
-        boolean allLinked = true;
+    void finish(WheelPlan plan, IntPredicate owns) throws IOException {
         List<RecordFile.Row> rows = new ArrayList<>(plan.placements().size());
         String recordTarget = null;
         int i = 0;
@@ -61,12 +84,7 @@ final class WheelInstaller {
             boolean mine = owns.test(i++);
             Path dest = staging.resolve(p.target());
             switch (p.kind()) {
-                case LINK -> {
-                    if (mine) {
-                        allLinked &= link(plan.index().file(p.source().path()), dest, p.source().executable());
-                    }
-                    rows.add(row(p.target(), p.source().hash(), p.source().size()));
-                }
+                case LINK -> rows.add(row(p.target(), p.source().hash(), p.source().size()));
                 case SCRIPT -> {
                     byte[] content = rewriteShebang(plan.index().file(p.source().path()));
                     if (mine) {
@@ -91,7 +109,6 @@ final class WheelInstaller {
         }
         rows.add(new RecordFile.Row(recordPath(recordTarget), "", ""));
         write(staging.resolve(recordTarget), RecordFile.write(rows), false);
-        return allLinked;
     }
 
     private RecordFile.Row row(String target, String hash, long size) {

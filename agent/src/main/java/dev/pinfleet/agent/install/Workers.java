@@ -1,81 +1,101 @@
 package dev.pinfleet.agent.install;
 
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletionService;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorCompletionService;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
 /**
- * A fixed pool for one build. {@link #runAll} fails fast: the first failure cancels the remaining tasks.
- * {@link #close} waits for running tasks to stop, so nothing writes into a release after its build returned.
+ * Runs one step of a build on the builder's shared pool. {@link #runAll} fails fast: after the first failure the
+ * tasks not yet started do nothing, and it returns only when every task has ended, so nothing writes into a
+ * release after its build returned.
  */
-final class Workers implements AutoCloseable {
+final class Workers {
     /** A unit of work that may fail the build. */
     interface Task<T> {
         T call() throws InstallException, IOException;
     }
 
-    private final ExecutorService pool;
+    private final Executor pool;
 
-    Workers(int threads) {
+    Workers(Executor pool) {
+        this.pool = pool;
+    }
+
+    /**
+     * A pool of {@code threads} daemon threads named {@code prefix-N}; idle threads end after a while, so an
+     * idle agent (or a test that makes many builders) keeps none.
+     */
+    static ThreadPoolExecutor pool(int threads, String prefix) {
         AtomicInteger n = new AtomicInteger();
-        this.pool = Executors.newFixedThreadPool(threads, r -> {
-            Thread t = new Thread(r, "pinfleet-install-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
+        ThreadPoolExecutor p = new ThreadPoolExecutor(threads, threads, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+                r -> {
+                    Thread t = new Thread(r, prefix + "-" + n.incrementAndGet());
+                    t.setDaemon(true);
+                    return t;
+                });
+        p.allowCoreThreadTimeOut(true);
+        return p;
     }
 
     /** Runs every task, handing each result to {@code onEach} (on the calling thread) as it completes. */
     <T> void runAll(List<Task<T>> tasks, Consumer<T> onEach) throws InstallException, IOException {
         CompletionService<T> done = new ExecutorCompletionService<>(pool);
-        List<Future<T>> futures = new java.util.ArrayList<>(tasks.size());
+        AtomicBoolean stop = new AtomicBoolean();
+        List<Future<T>> futures = new ArrayList<>(tasks.size());
         for (Task<T> task : tasks) {
-            futures.add(done.submit(task::call));
+            futures.add(done.submit(() -> stop.get() ? null : task.call()));
         }
-        try {
-            for (int i = 0; i < tasks.size(); i++) {
-                onEach.accept(done.take().get());
+        Throwable failure = null;
+        boolean interrupted = false;
+        for (int i = 0; i < tasks.size(); i++) {
+            try {
+                T r = done.take().get();
+                if (failure == null && r != null) {
+                    onEach.accept(r);
+                }
+            } catch (ExecutionException e) {
+                if (failure == null) {
+                    failure = e.getCause();
+                    stop.set(true);
+                }
+            } catch (InterruptedException e) {
+                interrupted = true;
+                stop.set(true);
+                i--; // still wait for that task: it may be writing
             }
-        } catch (ExecutionException e) {
-            futures.forEach(f -> f.cancel(true));
-            Throwable c = e.getCause();
-            if (c instanceof InstallException ie) {
-                throw ie;
-            }
-            if (c instanceof IOException io) {
-                throw io;
-            }
-            if (c instanceof RuntimeException re) {
-                throw re;
-            }
-            if (c instanceof Error err) {
-                throw err;
-            }
-            throw new IOException(c);
-        } catch (InterruptedException e) {
-            futures.forEach(f -> f.cancel(true));
+        }
+        if (interrupted) {
             Thread.currentThread().interrupt();
-            throw new IOException("interrupted while installing", e);
-        }
-    }
-
-    @Override
-    public void close() {
-        pool.shutdownNow();
-        try {
-            if (!pool.awaitTermination(5, TimeUnit.MINUTES)) {
-                throw new IllegalStateException("install workers did not stop within 5 minutes");
+            if (failure == null) {
+                throw new IOException("interrupted while installing");
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
+        if (failure == null) {
+            return;
+        }
+        if (failure instanceof InstallException ie) {
+            throw ie;
+        }
+        if (failure instanceof IOException io) {
+            throw io;
+        }
+        if (failure instanceof RuntimeException re) {
+            throw re;
+        }
+        if (failure instanceof Error err) {
+            throw err;
+        }
+        throw new IOException(failure);
     }
 }

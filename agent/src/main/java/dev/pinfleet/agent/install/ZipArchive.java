@@ -4,7 +4,6 @@ import dev.pinfleet.manifest.Names;
 import java.io.ByteArrayOutputStream;
 import java.io.Closeable;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -23,9 +22,12 @@ import java.util.zip.Inflater;
  * A strict zip reader working from the central directory. It exposes what {@code java.util.zip}
  * hides (unix modes from the external attributes), and refuses on open anything that could write
  * outside the target or blow up: unsafe names, symlink entries, duplicates, encrypted or unknown
- * compression, local headers that disagree with the central directory, overlapping entries, and
- * declared sizes beyond {@link Limits}. While extracting, inflated bytes are checked against the
- * declared size and CRC. Not thread-safe: one thread reads one archive.
+ * compression, and declared sizes beyond {@link Limits}. While extracting, the local header must
+ * agree with the central directory, the data must end before the next entry begins, and inflated
+ * bytes are checked against the declared size and CRC.
+ *
+ * <p>Thread-safe: entries are read with positional reads, and each thread extracts with its own
+ * {@link Scratch}. A small entry costs one read system call (header, name and data together).
  */
 final class ZipArchive implements Closeable {
     private static final int EOCD_SIG = 0x06054b50;
@@ -33,6 +35,7 @@ final class ZipArchive implements Closeable {
     private static final int ZIP64_EOCD_SIG = 0x06064b50;
     private static final int CEN_SIG = 0x02014b50;
     private static final int LOC_SIG = 0x04034b50;
+    private static final int LOC_HEADER = 30;
     private static final int S_IFMT = 0170000;
     private static final int S_IFLNK = 0120000;
     private static final int S_IFDIR = 0040000;
@@ -42,20 +45,42 @@ final class ZipArchive implements Closeable {
      *
      * @param name the safe relative path, without a trailing '/' for directories
      * @param unixMode permission bits (0 when the archive was not made on unix)
+     * @param localOffset where its local header starts
+     * @param limit where the next entry (or the central directory) starts: its header and data must end before
      */
     record Entry(String name, boolean directory, int unixMode, int method, long compressedSize, long size, long crc,
-            long localOffset, long dataOffset) {
+            long localOffset, long limit) {
         boolean executable() {
             return (unixMode & 0111) != 0;
+        }
+    }
+
+    /** Where extracted bytes go. */
+    interface Sink {
+        void write(byte[] b, int off, int len) throws IOException;
+    }
+
+    /**
+     * Per-thread buffers and codecs for {@link #extract}. Whole small files are inflated into {@link #OUT}
+     * bytes before they are handed on, so a file of up to that size reaches its sink in one call.
+     */
+    static final class Scratch implements AutoCloseable {
+        static final int IN = 256 << 10;
+        static final int OUT = 1 << 20;
+        final ByteBuffer in = ByteBuffer.allocate(IN).order(ByteOrder.LITTLE_ENDIAN);
+        final byte[] out = new byte[OUT];
+        final Inflater inflater = new Inflater(true);
+        final CRC32 crc = new CRC32();
+
+        @Override
+        public void close() {
+            inflater.end();
         }
     }
 
     private final String label;
     private final FileChannel channel;
     private final List<Entry> entries;
-    /** Scratch buffers: an archive is read by one thread at a time. */
-    private final ByteBuffer inBuf = ByteBuffer.allocate(1 << 16);
-    private final byte[] outBuf = new byte[1 << 16];
 
     private ZipArchive(String label, FileChannel channel, List<Entry> entries) {
         this.label = label;
@@ -79,51 +104,98 @@ final class ZipArchive implements Closeable {
         return entries;
     }
 
-    /** Inflates one entry into {@code out}, checking declared size and CRC. */
-    void extract(Entry e, OutputStream out, Inflater inflater) throws IOException, InstallException {
-        CRC32 crc = new CRC32();
+    /** Inflates one entry into {@code out}, checking its local header, bounds, declared size and CRC. */
+    void extract(Entry e, Sink out, Scratch s) throws IOException, InstallException {
+        ByteBuffer in = s.in;
+        long pos = e.localOffset();
+        in.clear().limit((int) Math.min(in.capacity(), e.limit() - pos));
+        int got = readAtLeast(in, pos, Math.min(in.limit(), LOC_HEADER));
+        if (got < LOC_HEADER || in.getInt(0) != LOC_SIG) {
+            throw InstallException.entry(label, e.name(), "local header missing (corrupt zip)");
+        }
+        int nameLen = Short.toUnsignedInt(in.getShort(26));
+        int extraLen = Short.toUnsignedInt(in.getShort(28));
+        int header = LOC_HEADER + nameLen + extraLen;
+        if (pos + header > e.limit()) {
+            throw InstallException.entry(label, e.name(), "local header overlaps the next entry (corrupt zip)");
+        }
+        if (got < header) {
+            got = readAtLeast(in, pos, header); // header <= in.limit(): at most 30 + 2 * 65535 bytes
+        }
+        String localName = new String(in.array(), LOC_HEADER, nameLen, StandardCharsets.UTF_8);
+        if (!localName.equals(e.name()) && !(e.directory() && localName.equals(e.name() + "/"))) {
+            throw InstallException.entry(label, e.name(), "local header names '" + Names.printable(localName)
+                    + "' instead (ambiguous zip)");
+        }
+        long data = pos + header;
+        long end = data + e.compressedSize();
+        if (end > e.limit()) {
+            throw InstallException.entry(label, e.name(), "data overlaps the next entry (zip bomb guard)");
+        }
+        // the start of the data came with the header
+        int off = header;
+        int avail = (int) Math.min(got - header, e.compressedSize());
+        long next = data + avail;
+        CRC32 crc = s.crc;
+        crc.reset();
+        byte[] buf = s.out;
         long written = 0;
-        ByteBuffer in = inBuf;
-        byte[] buf = outBuf;
-        long pos = e.dataOffset();
-        long end = e.dataOffset() + e.compressedSize();
         if (e.method() == 0) {
-            while (pos < end) {
-                in.clear().limit((int) Math.min(in.capacity(), end - pos));
-                int n = readAt(in, pos);
-                pos += n;
-                crc.update(in.array(), 0, n);
-                out.write(in.array(), 0, n);
-                written += n;
+            while (true) {
+                if (avail > 0) {
+                    crc.update(in.array(), off, avail);
+                    out.write(in.array(), off, avail);
+                    written += avail;
+                }
+                if (next >= end) {
+                    break;
+                }
+                in.clear().limit((int) Math.min(in.capacity(), end - next));
+                avail = readAtLeast(in, next, in.limit());
+                off = 0;
+                next += avail;
             }
         } else {
+            Inflater inflater = s.inflater;
             inflater.reset();
+            int filled = 0;
             try {
+                if (avail > 0) {
+                    inflater.setInput(in.array(), off, avail);
+                }
                 while (!inflater.finished()) {
                     if (inflater.needsInput()) {
-                        if (pos >= end) {
+                        if (next >= end) {
                             throw InstallException.entry(label, e.name(), "compressed data ends early (corrupt zip)");
                         }
-                        in.clear().limit((int) Math.min(in.capacity(), end - pos));
-                        int n = readAt(in, pos);
-                        pos += n;
+                        in.clear().limit((int) Math.min(in.capacity(), end - next));
+                        int n = readAtLeast(in, next, in.limit());
+                        next += n;
                         inflater.setInput(in.array(), 0, n);
                     }
-                    int n = inflater.inflate(buf);
+                    int n = inflater.inflate(buf, filled, buf.length - filled);
                     if (n > 0) {
                         written += n;
                         if (written > e.size()) {
                             throw InstallException.entry(label, e.name(), "inflates to more than its declared size of "
                                     + e.size() + " bytes (zip bomb or corrupt zip)");
                         }
-                        crc.update(buf, 0, n);
-                        out.write(buf, 0, n);
+                        filled += n;
+                        if (filled == buf.length) {
+                            crc.update(buf, 0, filled);
+                            out.write(buf, 0, filled);
+                            filled = 0;
+                        }
                     } else if (inflater.needsDictionary()) {
                         throw InstallException.entry(label, e.name(), "deflate stream needs a preset dictionary");
                     }
                 }
             } catch (DataFormatException ex) {
                 throw InstallException.entry(label, e.name(), "corrupt deflate data: " + ex.getMessage());
+            }
+            if (filled > 0) {
+                crc.update(buf, 0, filled);
+                out.write(buf, 0, filled);
             }
         }
         if (written != e.size()) {
@@ -135,12 +207,12 @@ final class ZipArchive implements Closeable {
     }
 
     /** Reads a small entry into memory. */
-    byte[] read(Entry e, Inflater inflater) throws IOException, InstallException {
+    byte[] read(Entry e, Scratch s) throws IOException, InstallException {
         if (e.size() > Limits.MAX_METADATA_BYTES) {
             throw InstallException.entry(label, e.name(), "metadata file of " + e.size() + " bytes is too large");
         }
         ByteArrayOutputStream out = new ByteArrayOutputStream((int) e.size());
-        extract(e, out, inflater);
+        extract(e, out::write, s);
         return out.toByteArray();
     }
 
@@ -149,12 +221,18 @@ final class ZipArchive implements Closeable {
         channel.close();
     }
 
-    private int readAt(ByteBuffer in, long pos) throws IOException {
-        int n = channel.read(in, pos);
-        if (n <= 0) {
-            throw new IOException(label + ": unexpected end of file at offset " + pos);
+    /** Reads from {@code pos} into {@code in} (from 0 up to its limit) until at least {@code min} bytes are in. */
+    private int readAtLeast(ByteBuffer in, long pos, int min) throws IOException {
+        in.position(0);
+        int got = 0;
+        while (got < min) {
+            int n = channel.read(in, pos + got);
+            if (n <= 0) {
+                throw new IOException(label + ": unexpected end of file at offset " + (pos + got));
+            }
+            got += n;
         }
-        return n;
+        return got;
     }
 
     private static List<Entry> readEntries(FileChannel ch, String label) throws IOException, InstallException {
@@ -316,39 +394,22 @@ final class ZipArchive implements Closeable {
                 }
             }
         }
-        return withDataOffsets(ch, label, raw, cenOffset);
+        return withLimits(label, raw, cenOffset);
     }
 
-    private static List<Entry> withDataOffsets(FileChannel ch, String label, List<Entry> raw, long cenOffset)
-            throws IOException, InstallException {
+    /** Sets each entry's limit: the offset of the next local header (or of the central directory). */
+    private static List<Entry> withLimits(String label, List<Entry> raw, long cenOffset) throws InstallException {
         Entry[] byOffset = raw.toArray(new Entry[0]);
         Arrays.sort(byOffset, Comparator.comparingLong(Entry::localOffset));
-        ByteBuffer loc = ByteBuffer.allocate(30).order(ByteOrder.LITTLE_ENDIAN);
-        java.util.Map<String, Entry> fixed = new java.util.HashMap<>();
+        java.util.Map<String, Entry> fixed = new java.util.HashMap<>(raw.size() * 2);
         for (int i = 0; i < byOffset.length; i++) {
             Entry e = byOffset[i];
-            loc.clear();
-            readFully(ch, loc, e.localOffset());
-            if (loc.getInt(0) != LOC_SIG) {
-                throw InstallException.entry(label, e.name(), "local header missing (corrupt zip)");
-            }
-            int nameLen = Short.toUnsignedInt(loc.getShort(26));
-            int extraLen = Short.toUnsignedInt(loc.getShort(28));
-            ByteBuffer nameBuf = ByteBuffer.allocate(nameLen);
-            readFully(ch, nameBuf, e.localOffset() + 30);
-            String localName = new String(nameBuf.array(), StandardCharsets.UTF_8);
-            String expected = e.directory() && localName.endsWith("/") ? e.name() + "/" : e.name();
-            if (!localName.equals(expected) && !localName.equals(e.name())) {
-                throw InstallException.entry(label, e.name(), "local header names '" + Names.printable(localName)
-                        + "' instead (ambiguous zip)");
-            }
-            long data = e.localOffset() + 30 + nameLen + extraLen;
             long next = i + 1 < byOffset.length ? byOffset[i + 1].localOffset() : cenOffset;
-            if (data + e.compressedSize() > next) {
-                throw InstallException.entry(label, e.name(), "data overlaps the next entry (zip bomb guard)");
+            if (next == e.localOffset()) {
+                throw InstallException.entry(label, e.name(), "shares its local header with another entry (zip bomb guard)");
             }
             fixed.put(e.name(), new Entry(e.name(), e.directory(), e.unixMode(), e.method(), e.compressedSize(),
-                    e.size(), e.crc(), e.localOffset(), data));
+                    e.size(), e.crc(), e.localOffset(), next));
         }
         List<Entry> out = new ArrayList<>(raw.size());
         for (Entry e : raw) {

@@ -1,0 +1,288 @@
+package dev.pinfleet.agent.crash;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+
+import dev.pinfleet.agent.testing.AgentProcess;
+import dev.pinfleet.agent.testing.FakeMirror;
+import dev.pinfleet.agent.testing.FakeMirror.Reply;
+import dev.pinfleet.agent.testing.TestFleet;
+import dev.pinfleet.agent.testing.TestWheels;
+import dev.pinfleet.manifest.Hashing;
+import dev.pinfleet.manifest.ManifestCodec;
+import dev.pinfleet.proto.v1.AgentServiceGrpc;
+import dev.pinfleet.proto.v1.Artifact;
+import dev.pinfleet.proto.v1.DeployEvent;
+import dev.pinfleet.proto.v1.DeployReport;
+import dev.pinfleet.proto.v1.DeployRequest;
+import dev.pinfleet.proto.v1.Manifest;
+import dev.pinfleet.proto.v1.Outcome;
+import dev.pinfleet.trust.Envelope;
+import dev.pinfleet.trust.Keys;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * kill -9 of a real agent process (a separate JVM) in the middle of a deploy, then a restart on the same root:
+ * `current` is the old complete release (or none on a first deploy), no half-built release or partial download
+ * is left, the store holds only files whose sha256 is their name, the cache only complete entries, and the same
+ * deploy then succeeds.
+ */
+class KillDashNineTest {
+    /** Wheels in the big deploy, and files in each: enough that installing them takes a moment. */
+    static final int WHEELS = 30;
+    static final int FILES_PER_WHEEL = 150;
+
+    @TempDir static Path wheelsDir;
+    static List<Path> bigWheels = new ArrayList<>();
+
+    @TempDir Path dir;
+    FakeMirror mirror;
+    final KeyPair key = Keys.generate();
+    Path trusted;
+    Path root;
+    int starts;
+
+    @BeforeAll
+    static void makeWheels() throws IOException {
+        for (int w = 0; w < WHEELS; w++) {
+            TestWheels.Wheel wheel = TestWheels.wheel("bulk" + w, "1.0")
+                    .file("bulk" + w + "/__init__.py", "N = " + w + "\n");
+            for (int f = 0; f < FILES_PER_WHEEL; f++) {
+                wheel.file("bulk" + w + "/sub" + (f % 10) + "/m" + f + ".py", "# module " + f + "\n" + "X = 1\n".repeat(200));
+            }
+            bigWheels.add(wheel.build(wheelsDir));
+        }
+    }
+
+    @BeforeEach
+    void setUp() throws Exception {
+        mirror = FakeMirror.start();
+        trusted = Files.createDirectories(dir.resolve("trusted"));
+        Keys.writePublic(trusted.resolve("release.pub"), key.getPublic());
+        root = dir.resolve("root");
+    }
+
+    @AfterEach
+    void tearDown() {
+        mirror.close();
+    }
+
+    private List<Artifact> publishBig(Map<Integer, Reply> scripts) throws IOException {
+        List<Artifact> out = new ArrayList<>();
+        for (int i = 0; i < bigWheels.size(); i++) {
+            Path w = bigWheels.get(i);
+            Reply script = scripts.get(i);
+            if (script == null) {
+                mirror.put(w.getFileName().toString(), Files.readAllBytes(w));
+            } else {
+                mirror.put(w.getFileName().toString(), Files.readAllBytes(w), script);
+            }
+            out.add(TestWheels.wheelArtifact(w));
+        }
+        return out;
+    }
+
+    private AgentProcess start() throws Exception {
+        Map<String, String> cfg = new LinkedHashMap<>();
+        cfg.put("node", "n1");
+        cfg.put("root", root.toString());
+        cfg.put("listen", "127.0.0.1:0");
+        cfg.put("plaintext", "true");
+        cfg.put("trusted-keys", trusted.toString());
+        cfg.put("mirrors", mirror.baseUri().toString());
+        cfg.put("python", "python3");
+        cfg.put("shutdown-seconds", "5");
+        // a directory per start: the port file of a killed agent must not be taken for the new one's
+        return AgentProcess.start(dir.resolve("proc-" + (++starts)), cfg);
+    }
+
+    private DeployRequest request(long serial, List<Artifact> artifacts) {
+        Manifest m = TestFleet.manifest("shop", serial, artifacts).build();
+        return DeployRequest.newBuilder().setDeployId("crash")
+                .setManifest(Envelope.sign(ManifestCodec.toJson(m), List.of(key))).build();
+    }
+
+    private static String releaseOf(DeployRequest r) throws Exception {
+        return ManifestCodec.releaseId(ManifestCodec.contentDigest(ManifestCodec.parse(
+                r.getManifest().getPayload().toByteArray())));
+    }
+
+    /** A deploy whose stream is simply dropped: the process will die under it. */
+    private static void deployAndForget(AgentProcess agent, DeployRequest req) {
+        AgentServiceGrpc.newStub(agent.channel()).withDeadlineAfter(120, TimeUnit.SECONDS).deploy(req,
+                new StreamObserver<>() {
+                    @Override
+                    public void onNext(DeployEvent e) {
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                    }
+                });
+    }
+
+    private static DeployReport deploy(AgentProcess agent, DeployRequest req) {
+        Iterator<DeployEvent> it = AgentServiceGrpc.newBlockingStub(agent.channel())
+                .withDeadlineAfter(120, TimeUnit.SECONDS).deploy(req);
+        DeployReport report = null;
+        while (it.hasNext()) {
+            DeployEvent e = it.next();
+            if (e.hasReport()) {
+                report = e.getReport();
+            }
+        }
+        return report;
+    }
+
+    /** Polls {@code condition} every 2 ms for at most 60 s; fails when it never held. */
+    private static void await(String what, BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        for (int i = 0; i < 30_000 && System.nanoTime() < deadline; i++) {
+            if (condition.getAsBoolean()) {
+                return;
+            }
+            Thread.sleep(2);
+        }
+        throw new AssertionError("never saw within 60 s: " + what);
+    }
+
+    private static void killDashNine(AgentProcess agent) throws InterruptedException {
+        agent.process().destroyForcibly(); // SIGKILL: no shutdown hook runs
+        assertTrue(agent.process().waitFor(30, TimeUnit.SECONDS), "the killed agent did not go away");
+    }
+
+    private String current() throws IOException {
+        Path link = root.resolve("apps/shop/current");
+        return Files.isSymbolicLink(link) ? Files.readSymbolicLink(link).getFileName().toString() : null;
+    }
+
+    private static List<Path> list(Path d) {
+        if (!Files.isDirectory(d)) {
+            return List.of();
+        }
+        try (Stream<Path> s = Files.list(d)) {
+            return s.toList();
+        } catch (IOException e) {
+            return List.of(); // raced with the agent creating or removing it
+        }
+    }
+
+    private static long regularFiles(Path d) {
+        if (!Files.isDirectory(d)) {
+            return 0;
+        }
+        try (Stream<Path> s = Files.walk(d)) {
+            return s.filter(Files::isRegularFile).count();
+        } catch (IOException | java.io.UncheckedIOException e) {
+            return 0; // raced with the agent
+        }
+    }
+
+    /** What every restart must find, whatever the moment of the kill. */
+    private void assertCleanAfterRestart() throws IOException {
+        List<String> staging = list(root.resolve("apps/shop/releases")).stream().map(p -> p.getFileName().toString())
+                .filter(n -> n.startsWith(".")).toList();
+        assertEquals(List.of(), staging, "half-built releases are removed at start");
+        assertEquals(List.of(), list(root.resolve("store/tmp")), "partial downloads are removed at start");
+        assertEquals(List.of(), list(root.resolve("cache/wheels/.tmp")), "interrupted unpacks are removed at start");
+        try (Stream<Path> files = Files.walk(root.resolve("store/sha256"))) {
+            for (Path f : files.filter(Files::isRegularFile).toList()) {
+                assertEquals(f.getFileName().toString(), Hashing.sha256Hex(f), "store file " + f + " is not what its name says");
+            }
+        }
+        for (Path prefix : list(root.resolve("cache/wheels"))) {
+            for (Path entry : list(prefix)) {
+                Path index = entry.resolve("index");
+                assertTrue(Files.isRegularFile(index), "cache entry " + entry + " has no index: incomplete");
+                for (String line : Files.readAllLines(index, StandardCharsets.UTF_8)) {
+                    if (line.startsWith("F\t")) {
+                        String[] f = line.split("\t", 5);
+                        Path file = entry.resolve("files").resolve(f[4]);
+                        assertEquals(Long.parseLong(f[2]), Files.size(file), "cache file " + file + " is incomplete");
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void killedWhileFetchingThenRestartedTheFirstDeploySucceeds() throws Exception {
+        // a large wheel stalls half-way, so the fetch phase lasts until the kill
+        Path stall = TestWheels.wheel("stall", "1.0").file("stall/__init__.py", "")
+                .file("stall/blob.bin", FakeMirror.randomBytes(1 << 20, 7), 0100644).build(dir);
+        int half = (int) Files.size(stall) / 2;
+        mirror.put(stall.getFileName().toString(), Files.readAllBytes(stall), Reply.stallAfter(half), Reply.ok());
+        List<Artifact> artifacts = new ArrayList<>(publishBig(Map.of()));
+        artifacts.add(TestWheels.wheelArtifact(stall));
+        DeployRequest req = request(1, artifacts);
+        Path tmp = root.resolve("store/tmp");
+        try (AgentProcess agent = start()) {
+            deployAndForget(agent, req);
+            await("a partial download and the other wheels verified in the store",
+                    () -> list(tmp).stream().anyMatch(p -> p.toFile().length() >= half - (64 << 10))
+                            && regularFiles(root.resolve("store/sha256")) >= WHEELS);
+            killDashNine(agent);
+        }
+        try (AgentProcess again = start()) {
+            assertNull(current(), "a first deploy killed while fetching leaves no current release");
+            assertCleanAfterRestart();
+            DeployReport r = deploy(again, req);
+            assertEquals(Outcome.OK, r.getOutcome(), r.getError());
+            assertEquals(releaseOf(req), current());
+            assertEquals("29", TestWheels.run(List.of(root.resolve("apps/shop/current/bin/python").toString(), "-c",
+                    "import bulk29; print(bulk29.N)")).strip());
+        }
+        assertCleanAfterRestart();
+    }
+
+    @Test
+    void killedWhileInstallingThenRestartedTheOldReleaseIsCurrentAndTheDeploySucceeds() throws Exception {
+        Path small = TestWheels.wheel("small", "1.0").file("small/__init__.py", "V = 1\n").build(dir);
+        mirror.put(small.getFileName().toString(), Files.readAllBytes(small));
+        DeployRequest v1 = request(1, List.of(TestWheels.wheelArtifact(small)));
+        DeployRequest v2 = request(2, publishBig(Map.of()));
+        Path staging = root.resolve("apps/shop/releases/.staging-" + releaseOf(v2));
+        try (AgentProcess agent = start()) {
+            DeployReport r1 = deploy(agent, v1);
+            assertEquals(Outcome.OK, r1.getOutcome(), r1.getError());
+            deployAndForget(agent, v2);
+            await("the install of the new release begun in " + staging, () -> Files.isDirectory(staging));
+            killDashNine(agent);
+        }
+        assertTrue(Files.isDirectory(staging), "the kill came during the install");
+        try (AgentProcess again = start()) {
+            assertEquals(releaseOf(v1), current(), "the old, complete release stays current");
+            assertCleanAfterRestart();
+            DeployReport r2 = deploy(again, v2);
+            assertEquals(Outcome.OK, r2.getOutcome(), r2.getError());
+            assertEquals(releaseOf(v2), current());
+            assertEquals("7", TestWheels.run(List.of(root.resolve("apps/shop/current/bin/python").toString(), "-c",
+                    "import bulk7.sub3.m13, bulk7; print(bulk7.N)")).strip());
+        }
+        assertCleanAfterRestart();
+    }
+}

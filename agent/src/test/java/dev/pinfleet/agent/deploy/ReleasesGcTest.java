@@ -1,0 +1,285 @@
+package dev.pinfleet.agent.deploy;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.pinfleet.agent.AgentConfig;
+import dev.pinfleet.agent.fetch.ContentStore;
+import dev.pinfleet.agent.install.PythonInfo;
+import dev.pinfleet.agent.install.ReleaseBuilder;
+import dev.pinfleet.agent.testing.FakeMirror;
+import dev.pinfleet.agent.testing.TestFleet;
+import dev.pinfleet.agent.testing.TestWheels;
+import dev.pinfleet.manifest.ManifestCodec;
+import dev.pinfleet.proto.v1.Artifact;
+import dev.pinfleet.proto.v1.Manifest;
+import dev.pinfleet.trust.Envelope;
+import dev.pinfleet.trust.Keys;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Garbage collection on a real node root: releases built by the real {@link ReleaseBuilder} from wheels in a
+ * real {@link ContentStore}, switched with {@link Releases#switchTo}; the clock that stamps switches is stepped
+ * by the test so the order is exact.
+ */
+class ReleasesGcTest {
+    /** Payload bytes per wheel (random, so the store and the cache hold about this much each). */
+    static final int PAYLOAD = 64 * 1024;
+
+    @TempDir Path root;
+    PythonInfo python;
+    ContentStore store;
+    ReleaseBuilder builder;
+    final KeyPair key = Keys.generate();
+    final StepClock clock = new StepClock();
+    final List<Artifact> wheels = new ArrayList<>();
+    final List<Path> files = new ArrayList<>();
+
+    /** A clock the test moves one second per switch. */
+    static final class StepClock extends Clock {
+        Instant now = Instant.parse("2030-01-01T00:00:00Z");
+
+        @Override
+        public java.time.ZoneId getZone() {
+            return ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(java.time.ZoneId zone) {
+            return this;
+        }
+
+        @Override
+        public Instant instant() {
+            now = now.plusSeconds(1);
+            return now;
+        }
+    }
+
+    @BeforeEach
+    void setUp() throws Exception {
+        try {
+            python = PythonInfo.probe(Path.of("python3"));
+        } catch (IOException e) {
+            Assumptions.abort("no runnable python3: " + e.getMessage());
+        }
+        store = new ContentStore(root.resolve("store"));
+        builder = new ReleaseBuilder(root.resolve("cache"), python, 2);
+        Path inputs = Files.createDirectories(root.resolve("inputs"));
+        for (int i = 0; i < 8; i++) {
+            Path w = TestWheels.wheel("pkg" + i, "1.0")
+                    .file("pkg" + i + "/__init__.py", "N = " + i + "\n")
+                    .file("pkg" + i + "/blob.bin", FakeMirror.randomBytes(PAYLOAD, i), 0100644)
+                    .build(inputs);
+            wheels.add(TestWheels.wheelArtifact(w));
+            files.add(w);
+        }
+    }
+
+    /** Puts a wheel into the store, as a fetch would. */
+    private void fetch(int i) throws IOException {
+        Artifact a = wheels.get(i);
+        if (!store.contains(a.getSha256(), a.getSize())) {
+            store.commit(Files.copy(files.get(i), store.tmpDir().resolve("in-" + i)), a.getSha256());
+        }
+    }
+
+    private Releases releases(int keep, long maxBytes) {
+        return new Releases(root, keep, maxBytes, store, builder, clock);
+    }
+
+    /** Builds the release of {@code app} with the given wheels (by index), as the deploy engine does; returns its id. */
+    private String build(Releases r, String app, int serial, int... wheelIndexes) throws Exception {
+        List<Artifact> as = new ArrayList<>();
+        for (int i : wheelIndexes) {
+            fetch(i);
+            as.add(wheels.get(i));
+        }
+        Manifest m = TestFleet.manifest(app, serial, as).setPython(python.version()).build();
+        String id = ManifestCodec.releaseId(ManifestCodec.contentDigest(m));
+        AppLayout layout = AppLayout.of(root, app);
+        Files.createDirectories(layout.releases());
+        builder.build(layout.staging(id), layout.release(id), m, store::path, x -> { });
+        r.writeManifest(layout.staging(id), Envelope.sign(ManifestCodec.toJson(m), List.of(key)));
+        Files.move(layout.staging(id), layout.release(id));
+        return id;
+    }
+
+    /** Switches {@code app} to {@code id} and collects garbage, as a deploy does; returns the previous release. */
+    private Releases.Collected switchAndCollect(Releases r, String app, String id) throws IOException {
+        AppLayout layout = AppLayout.of(root, app);
+        String previous = r.currentRelease(layout);
+        r.switchTo(layout, id);
+        return r.collectGarbage(layout, id, previous);
+    }
+
+    private Set<String> storeShas() throws IOException {
+        Set<String> out = new HashSet<>();
+        try (Stream<Path> s = Files.walk(store.root().resolve("sha256"))) {
+            s.filter(Files::isRegularFile).forEach(p -> out.add(p.getFileName().toString()));
+        }
+        return out;
+    }
+
+    private Set<String> cacheShas() throws IOException {
+        Set<String> out = new HashSet<>();
+        try (Stream<Path> s = Files.list(root.resolve("cache/wheels"))) {
+            for (Path prefix : s.filter(p -> !p.getFileName().toString().startsWith(".")).toList()) {
+                try (Stream<Path> e = Files.list(prefix)) {
+                    e.forEach(p -> out.add(p.getFileName().toString()));
+                }
+            }
+        }
+        return out;
+    }
+
+    private Set<String> shas(int... wheelIndexes) {
+        Set<String> out = new HashSet<>();
+        for (int i : wheelIndexes) {
+            out.add(wheels.get(i).getSha256());
+        }
+        return out;
+    }
+
+    @Test
+    void keepsTheNewestNAndFreesWhatNoKeptReleaseReferences() throws Exception {
+        Releases r = releases(3, 0);
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            ids.add(build(r, "shop", i + 1, i, 7));
+            switchAndCollect(r, "shop", ids.get(i));
+        }
+        AppLayout shop = AppLayout.of(root, "shop");
+        assertEquals(List.of(ids.get(4), ids.get(3), ids.get(2)), r.list(shop), "newest first, three kept");
+        assertEquals(ids.get(4), r.currentRelease(shop));
+        assertEquals(shas(2, 3, 4, 7), storeShas(), "the store keeps what the kept releases reference, nothing else");
+        assertEquals(shas(2, 3, 4, 7), cacheShas(), "and so does the cache");
+        assertEquals("N = 4", TestWheels.run(List.of(shop.current().resolve("bin/python").toString(), "-c",
+                "import pkg4; print('N =', pkg4.N)")).strip(), "the current release still runs");
+    }
+
+    @Test
+    void neverDeletesTheCurrentOrThePreviousRelease() throws Exception {
+        Releases r = releases(2, 0);
+        AppLayout shop = AppLayout.of(root, "shop");
+        String r1 = build(r, "shop", 1, 0);
+        switchAndCollect(r, "shop", r1);
+        String r2 = build(r, "shop", 2, 1);
+        switchAndCollect(r, "shop", r2);
+        String r3 = build(r, "shop", 3, 2);
+        switchAndCollect(r, "shop", r3);
+        assertEquals(List.of(r3, r2), r.list(shop));
+
+        // a rollback to r2, then a deploy of r4: the previous one (r2) survives although two are newer by then
+        switchAndCollect(r, "shop", r2);
+        String r4 = build(r, "shop", 5, 3);
+        // the previous release's switch time is made the oldest of all (a clock set back meanwhile)
+        Files.setLastModifiedTime(shop.release(r2), java.nio.file.attribute.FileTime.fromMillis(0));
+        switchAndCollect(r, "shop", r4);
+        assertTrue(Files.isDirectory(shop.release(r4)), "current kept");
+        assertTrue(Files.isDirectory(shop.release(r2)), "previous kept, however old its switch time");
+        assertFalse(Files.exists(shop.release(r3)), "beyond keep-releases=2 and neither current nor previous");
+        assertEquals(shas(1, 3), storeShas());
+    }
+
+    @Test
+    void sizeCapDropsTheOldestUnprotectedReleasesOfAnyAppFirst() throws Exception {
+        Releases unlimited = releases(10, 0);
+        String a1 = build(unlimited, "alpha", 1, 0);
+        switchAndCollect(unlimited, "alpha", a1);
+        String b1 = build(unlimited, "beta", 1, 1);
+        switchAndCollect(unlimited, "beta", b1);
+        String a2 = build(unlimited, "alpha", 2, 2);
+        switchAndCollect(unlimited, "alpha", a2);
+        String b2 = build(unlimited, "beta", 2, 3);
+        switchAndCollect(unlimited, "beta", b2);
+        String a3 = build(unlimited, "alpha", 3, 4);
+        switchAndCollect(unlimited, "alpha", a3);
+        String b3 = build(unlimited, "beta", 3, 5);
+        switchAndCollect(unlimited, "beta", b3);
+        long perWheel = unlimited.bytes() / 6;
+        assertTrue(perWheel >= 2L * PAYLOAD - 1024, "store plus cache hold each payload twice: " + perWheel);
+
+        // room for five wheels: a1 (the oldest release, neither current nor previous of alpha) has to go
+        Releases capped = releases(10, 5 * perWheel + perWheel / 2);
+        String a4 = build(capped, "alpha", 4, 6);
+        Releases.Collected c = switchAndCollect(capped, "alpha", a4);
+        // seven wheels now; protected: alpha a4 (current), a3 (previous); beta b3 (current), b2 (previous)
+        assertEquals(List.of("alpha/" + a1, "beta/" + b1), c.removedReleases(), "oldest first, across apps");
+        assertTrue(c.bytesAfter() <= 5 * perWheel + perWheel / 2, "under the cap after: " + c.bytesAfter());
+        assertEquals(List.of(a4, a3, a2), capped.list(AppLayout.of(root, "alpha")));
+        assertEquals(List.of(b3, b2), capped.list(AppLayout.of(root, "beta")));
+        assertEquals(shas(2, 3, 4, 5, 6), storeShas());
+        assertEquals(shas(2, 3, 4, 5, 6), cacheShas());
+    }
+
+    @Test
+    void sizeCapNeverTakesCurrentOrPreviousEvenWhenItCannotBeMet() throws Exception {
+        Releases r = releases(10, 1);
+        String r1 = build(r, "shop", 1, 0, 1);
+        switchAndCollect(r, "shop", r1);
+        String r2 = build(r, "shop", 2, 2, 3);
+        switchAndCollect(r, "shop", r2);
+        String r3 = build(r, "shop", 3, 4, 5);
+        Releases.Collected c = switchAndCollect(r, "shop", r3);
+        assertEquals(List.of("shop/" + r1), c.removedReleases());
+        assertEquals(List.of(r3, r2), r.list(AppLayout.of(root, "shop")), "current and previous stay, over the cap");
+        assertTrue(c.bytesAfter() > 1);
+        assertEquals(shas(2, 3, 4, 5), storeShas());
+    }
+
+    @Test
+    void aReleaseWithoutAReadableManifestKeepsStoreAndCacheAsTheyAre() throws Exception {
+        AppLayout shop = AppLayout.of(root, "shop");
+        String r1 = build(releases(5, 0), "shop", 1, 0);
+        switchAndCollect(releases(5, 0), "shop", r1);
+        Files.delete(shop.release(r1).resolve(Releases.MANIFEST_FILE));
+        Releases restarted = releases(5, 0); // an agent started after the damage: it never read r1's manifest
+        String r2 = build(restarted, "shop", 2, 1);
+        fetch(7); // fetched by a deploy that failed later: garbage, unless the referenced set is unknown
+        Releases.Collected c = switchAndCollect(restarted, "shop", r2);
+        assertEquals(0, c.storeBytesFreed());
+        assertEquals(shas(0, 1, 7), storeShas(), "nothing freed when the referenced set is unknown");
+        Files.writeString(shop.release(r1).resolve(Releases.MANIFEST_FILE), "{}");
+        assertEquals(0, switchAndCollect(releases(5, 0), "shop", r2).storeBytesFreed(),
+                "nor when a manifest does not parse");
+        assertEquals(shas(0, 1, 7), storeShas());
+        assertEquals(List.of(r2, r1), restarted.list(shop), "and no release was removed");
+    }
+
+    private static long storeMaxBytes(String value) throws IOException {
+        return AgentConfig.load(null, Map.of("mirrors", "http://127.0.0.1:9/", "plaintext", "true",
+                "listen", "127.0.0.1:0", "store-max-bytes", value)).storeMaxBytes();
+    }
+
+    @Test
+    void storeMaxBytesIsConfiguredInBytesOrWithASuffix() throws Exception {
+        assertEquals(0, AgentConfig.load(null, Map.of("mirrors", "http://127.0.0.1:9/", "plaintext", "true",
+                "listen", "127.0.0.1:0")).storeMaxBytes(), "no cap by default");
+        assertEquals(1536, storeMaxBytes("1536"));
+        assertEquals(20L << 30, storeMaxBytes("20G"));
+        assertEquals(512L << 20, storeMaxBytes("512m"));
+        for (String bad : List.of("lots", "-5", "1.5G", "99999999999T")) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> storeMaxBytes(bad));
+            assertTrue(e.getMessage().startsWith("store-max-bytes: '" + bad + "'"), e.getMessage());
+        }
+    }
+}

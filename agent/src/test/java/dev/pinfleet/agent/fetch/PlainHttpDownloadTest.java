@@ -1,0 +1,174 @@
+package dev.pinfleet.agent.fetch;
+
+import static dev.pinfleet.agent.testing.FakeMirror.randomBytes;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.pinfleet.manifest.Hashing;
+import dev.pinfleet.proto.v1.Artifact;
+import dev.pinfleet.proto.v1.ArtifactKind;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The plain-socket HTTP/1.1 transport against a raw server on loopback that answers each request with scripted
+ * bytes: the response framings a server may choose (chunked with extensions and trailers, close-delimited,
+ * Content-Length on a connection kept open) and responses that are not HTTP.
+ */
+class PlainHttpDownloadTest {
+    private static final FetchConfig ONE_TRY = new FetchConfig(2, Duration.ofSeconds(2), Duration.ofSeconds(5),
+            Duration.ofSeconds(2), 1, Duration.ZERO);
+
+    @TempDir Path dir;
+    private ServerSocket server;
+    private Thread serving;
+    private final CountDownLatch done = new CountDownLatch(1);
+
+    /** Serves every connection with {@code response}; keeps the connection open afterwards when asked. */
+    private URI serve(byte[] response, boolean keepOpen) throws IOException {
+        server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        serving = new Thread(() -> {
+            while (!server.isClosed()) {
+                try (Socket s = server.accept()) {
+                    readHead(s.getInputStream());
+                    OutputStream out = s.getOutputStream();
+                    out.write(response);
+                    out.flush();
+                    if (keepOpen) {
+                        done.await(10, TimeUnit.SECONDS);
+                    }
+                } catch (IOException | InterruptedException e) {
+                    return;
+                }
+            }
+        }, "raw-http");
+        serving.setDaemon(true);
+        serving.start();
+        return URI.create("http://127.0.0.1:" + server.getLocalPort() + "/");
+    }
+
+    private static void readHead(InputStream in) throws IOException {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        while (!b.toString(StandardCharsets.ISO_8859_1).endsWith("\r\n\r\n")) {
+            int c = in.read();
+            if (c < 0) {
+                return;
+            }
+            b.write(c);
+        }
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        done.countDown();
+        if (server != null) {
+            server.close();
+            serving.join(10_000);
+        }
+    }
+
+    private static Artifact artifact(byte[] content) {
+        return Artifact.newBuilder().setName("a").setVersion("1.0").setFilename("a-1.0-py3-none-any.whl")
+                .setPath("a-1.0-py3-none-any.whl").setSha256(Hashing.sha256Hex(content)).setSize(content.length)
+                .setKind(ArtifactKind.WHEEL).build();
+    }
+
+    private Path fetch(URI mirror, Artifact a) throws Exception {
+        ContentStore store = new ContentStore(dir.resolve("store"));
+        try (Fetcher f = new Fetcher(List.of(mirror), store, ONE_TRY, Sleeper.system())) {
+            f.fetchAll(List.of(a), null);
+        }
+        return store.path(a.getSha256());
+    }
+
+    private static byte[] bytes(String s) {
+        return s.getBytes(StandardCharsets.ISO_8859_1);
+    }
+
+    private static byte[] concat(byte[]... parts) {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        for (byte[] p : parts) {
+            b.writeBytes(p);
+        }
+        return b.toByteArray();
+    }
+
+    @Test
+    void chunkedBodyWithExtensionsAndTrailersIsDecoded() throws Exception {
+        byte[] content = randomBytes(70_000, 1);
+        byte[] response = concat(bytes("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
+                bytes(Integer.toHexString(50_000) + ";name=value\r\n"), java.util.Arrays.copyOf(content, 50_000),
+                bytes("\r\n" + Integer.toHexString(20_000) + "\r\n"),
+                java.util.Arrays.copyOfRange(content, 50_000, 70_000), bytes("\r\n0\r\nX-Checksum: none\r\n\r\n"));
+        Artifact a = artifact(content);
+        assertArrayEquals(content, Files.readAllBytes(fetch(serve(response, false), a)));
+    }
+
+    @Test
+    void bodyEndedByClosingTheConnectionIsAccepted() throws Exception {
+        byte[] content = randomBytes(30_000, 2);
+        Artifact a = artifact(content);
+        byte[] response = concat(bytes("HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n"), content);
+        assertArrayEquals(content, Files.readAllBytes(fetch(serve(response, false), a)));
+    }
+
+    @Test
+    void contentLengthBodyEndsWithoutWaitingForTheServerToClose() throws Exception {
+        byte[] content = randomBytes(10_000, 3);
+        Artifact a = artifact(content);
+        byte[] response = concat(bytes("HTTP/1.1 200 OK\r\nContent-Length: " + content.length + "\r\n\r\n"), content);
+        long t0 = System.nanoTime();
+        assertArrayEquals(content, Files.readAllBytes(fetch(serve(response, true), a)));
+        assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(2).toNanos(), "waited for the idle timeout");
+    }
+
+    @Test
+    void responseThatIsNotHttpIsAConnectionFailureNamingWhatCame() throws Exception {
+        Artifact a = artifact(randomBytes(100, 4));
+        FetchException e = assertThrows(FetchException.class,
+                () -> fetch(serve(bytes("SSH-2.0-OpenSSH_9.2\r\n\r\n"), false), a));
+        assertEquals(FetchException.Kind.CONNECTION, e.kind());
+        assertTrue(e.getMessage().contains("malformed response status line 'SSH-2.0-OpenSSH_9.2'"), e.getMessage());
+        assertTrue(e.getMessage().contains(a.getFilename()) && e.getMessage().contains("http://127.0.0.1:"), e.getMessage());
+    }
+
+    @Test
+    void endlessResponseHeadIsCut() throws Exception {
+        Artifact a = artifact(randomBytes(100, 5));
+        StringBuilder head = new StringBuilder("HTTP/1.1 200 OK\r\n");
+        for (int i = 0; i < 700; i++) {
+            head.append("X-Filler-").append(i).append(": ").append("y".repeat(100)).append("\r\n");
+        }
+        byte[] response = bytes(head.toString());
+        FetchException e = assertThrows(FetchException.class, () -> fetch(serve(response, false), a));
+        assertTrue(e.getMessage().contains("response head longer than " + PlainHttpDownload.MAX_HEAD + " bytes"),
+                e.getMessage());
+    }
+
+    @Test
+    void malformedChunkSizeIsAConnectionFailure() throws Exception {
+        Artifact a = artifact(randomBytes(100, 6));
+        byte[] response = bytes("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
+        FetchException e = assertThrows(FetchException.class, () -> fetch(serve(response, false), a));
+        assertEquals(FetchException.Kind.CONNECTION, e.kind());
+        assertTrue(e.getMessage().contains("malformed chunk size line 'zz'"), e.getMessage());
+    }
+}
