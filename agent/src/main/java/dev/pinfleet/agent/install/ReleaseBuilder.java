@@ -32,7 +32,10 @@ import java.util.logging.Logger;
  * Builds release directories: a virtualenv skeleton plus every artifact of a manifest. Wheels are
  * unpacked once per sha256 into {@code cacheRoot/wheels/} and hard-linked into each release; the few
  * files that differ per release (rewritten scripts, entry point launchers, INSTALLER, RECORD) are
- * written per release. Safe for concurrent builds into different staging directories.
+ * written per release. Unpacking may start before the build, as each wheel arrives in the store
+ * ({@link #prepare}); one pool of {@code parallelism} threads unpacks (sharing large wheels), makes the
+ * directories and links. Each build logs where its time went. Safe for concurrent builds into different
+ * staging directories.
  */
 public final class ReleaseBuilder {
     /** Written last (before the single flush) into every complete release; names the manifest's content digest. */
@@ -49,6 +52,7 @@ public final class ReleaseBuilder {
     private final Tags tags;
     private final ThreadPoolExecutor pool;
     private final WheelCache cache;
+    private final Flusher flusher;
     /** Builds share the cache (read lock); pruning it excludes them (write lock). */
     private final ReentrantReadWriteLock cacheLock = new ReentrantReadWriteLock();
 
@@ -66,7 +70,8 @@ public final class ReleaseBuilder {
         this.python = python;
         this.tags = python.tags();
         this.pool = Workers.pool(parallelism, "pinfleet-install");
-        this.cache = new WheelCache(cacheRoot, pool);
+        this.flusher = new Flusher(cacheRoot);
+        this.cache = new WheelCache(cacheRoot, pool, flusher);
     }
 
     /**
@@ -97,9 +102,10 @@ public final class ReleaseBuilder {
      * Builds a complete release into {@code staging}, which must not exist (its parent must), whose final
      * location will be {@code finalDir}: shebangs, launchers and {@code pyvenv.cfg} name
      * {@code finalDir/bin/python}. Wheels are checked (file name vs manifest and METADATA, tags, every entry)
-     * and unpacked into the cache in parallel, then linked; ARCHIVE and FILE artifacts are extracted or copied
-     * to their install_path; bytecode is compiled when the manifest asks. The marker {@link #MARKER} is
-     * written last and the whole tree flushed once. On failure {@code staging} is removed.
+     * and unpacked into the cache in parallel (or taken from it), then linked; ARCHIVE and FILE artifacts are
+     * extracted or copied to their install_path; bytecode is compiled when the manifest asks. The marker
+     * {@link #MARKER} is written last and the file system flushed once; only then do the wheels this build
+     * unpacked enter the cache under their sha256. On failure {@code staging} is removed.
      *
      * @param storePath maps an artifact's sha256 to its verified file in the store; called only for artifacts
      *     that must be read (a wheel already in the cache is not)
@@ -180,6 +186,7 @@ public final class ReleaseBuilder {
     public long pruneCache(Set<String> keepSha256) throws IOException {
         cacheLock.writeLock().lock();
         try {
+            knownPlans.keySet().retainAll(keepSha256);
             return cache.prune(keepSha256);
         } finally {
             cacheLock.writeLock().unlock();
@@ -250,7 +257,7 @@ public final class ReleaseBuilder {
             }
             long p0 = System.nanoTime();
             t.waitUnpack += p0 - w0;
-            plans[i] = WheelPlan.of(artifacts.get(i), index, python, reserved);
+            plans[i] = plan(artifacts.get(i), index, reserved);
             t.plan += System.nanoTime() - p0;
         }
         for (WheelCache.Use u : uses) {
@@ -258,6 +265,9 @@ public final class ReleaseBuilder {
                 t.unpacked++;
                 t.unpackedBytes += u.index.join().files().stream().mapToLong(WheelIndex.FileEntry::size).sum();
             }
+        }
+        if (t.unpacked > 0) {
+            flusher.kick(); // what was unpacked goes to disk while the release is linked
         }
 
         t0 = System.nanoTime();
@@ -307,7 +317,7 @@ public final class ReleaseBuilder {
             int idx = i;
             finish.add(() -> {
                 long f0 = System.nanoTime();
-                installer.finish(plans[idx], j -> owns[idx][j]);
+                installer.finish(plans[idx], j -> owns[idx][j], linkRows(plans[idx], installer));
                 long millis;
                 boolean linked;
                 synchronized (linkNanos) {
@@ -341,6 +351,42 @@ public final class ReleaseBuilder {
         writeMarker(staging, finalDir, manifest, out);
         t.other = System.nanoTime() - t0;
         return out;
+    }
+
+    /** A plan and the RECORD rows of its linked files, kept per sha256: the same for every release. */
+    private record KnownPlan(WheelPlan plan, byte[] linkRows) {}
+
+    private final Map<String, KnownPlan> knownPlans = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * The plan for a wheel, reused when the same artifact was planned before: the same sha256 is the same wheel,
+     * so only the place of its cache entry may differ (unpacked, then moved into the cache).
+     */
+    private WheelPlan plan(Artifact a, WheelIndex index, Set<String> reserved) throws InstallException, IOException {
+        KnownPlan known = knownPlans.get(a.getSha256());
+        if (known != null && known.plan().artifact().equals(a)) {
+            if (known.plan().index().dir().equals(index.dir())) {
+                return known.plan();
+            }
+            WheelPlan moved = new WheelPlan(a, index, known.plan().placements());
+            knownPlans.put(a.getSha256(), new KnownPlan(moved, known.linkRows()));
+            return moved;
+        }
+        WheelPlan p = WheelPlan.of(a, index, python, reserved);
+        knownPlans.put(a.getSha256(), new KnownPlan(p, null));
+        return p;
+    }
+
+    private byte[] linkRows(WheelPlan p, WheelInstaller installer) {
+        KnownPlan known = knownPlans.get(p.artifact().getSha256());
+        if (known != null && known.plan() == p && known.linkRows() != null) {
+            return known.linkRows();
+        }
+        byte[] rows = installer.linkRows(p);
+        if (known != null && known.plan() == p) {
+            knownPlans.put(p.artifact().getSha256(), new KnownPlan(p, rows));
+        }
+        return rows;
     }
 
     private void checkWheelName(Artifact a) throws InstallException {

@@ -96,6 +96,7 @@ final class WheelCache {
     private final Path wheels;
     private final Path tmp;
     private final Executor pool;
+    private final Flusher flusher;
     private final ThreadLocal<ZipArchive.Scratch> scratch = ThreadLocal.withInitial(ZipArchive.Scratch::new);
     private final Map<String, Pending> pending = new HashMap<>();
     /** Indexes of published entries, remembered once read. */
@@ -105,11 +106,13 @@ final class WheelCache {
 
     /**
      * @param pool runs the unpacking; its threads should not wait on each other (none of these tasks does)
+     * @param flusher told how much each unpack wrote, to start write-back early
      */
-    WheelCache(Path cacheRoot, Executor pool) {
+    WheelCache(Path cacheRoot, Executor pool, Flusher flusher) {
         this.wheels = cacheRoot.resolve("wheels");
         this.tmp = wheels.resolve(".tmp");
         this.pool = pool;
+        this.flusher = flusher;
     }
 
     /** The cache entry of a sha256. */
@@ -206,34 +209,41 @@ final class WheelCache {
     long prune(Set<String> keep) throws IOException {
         long removed = 0;
         List<Path> doomed = new ArrayList<>();
-        Set<Path> live = new java.util.HashSet<>();
-        synchronized (this) {
+        synchronized (this) { // an unpack started later gets a new directory, not in this listing
+            Set<Path> live = new java.util.HashSet<>();
             for (var it = pending.values().iterator(); it.hasNext();) {
                 Pending p = it.next();
                 if (!keep.contains(p.sha256) && p.users == 0 && p.index.isDone()) {
                     it.remove();
-                    doomed.add(p.work);
-                    removed++;
                 } else {
-                    live.add(p.work.getFileName());
+                    live.add(p.work);
+                }
+            }
+            if (Files.isDirectory(tmp)) {
+                try (DirectoryStream<Path> ds = Files.newDirectoryStream(tmp)) {
+                    for (Path p : ds) {
+                        if (!live.contains(p)) {
+                            doomed.add(p);
+                        }
+                    }
                 }
             }
         }
         for (Path d : doomed) {
             FileTrees.delete(d);
+            removed++;
         }
         if (!Files.isDirectory(wheels)) {
             return removed;
         }
         try (DirectoryStream<Path> prefixes = Files.newDirectoryStream(wheels)) {
             for (Path prefix : prefixes) {
-                boolean isTmp = prefix.equals(tmp);
-                if (!Files.isDirectory(prefix)) {
+                if (prefix.equals(tmp) || !Files.isDirectory(prefix)) {
                     continue;
                 }
                 try (DirectoryStream<Path> shas = Files.newDirectoryStream(prefix)) {
                     for (Path entry : shas) {
-                        if (isTmp ? !live.contains(entry.getFileName()) : !keep.contains(entry.getFileName().toString())) {
+                        if (!keep.contains(entry.getFileName().toString())) {
                             sizes.remove(entry.getFileName().toString());
                             indexes.remove(entry.getFileName().toString());
                             FileTrees.delete(entry);
@@ -385,6 +395,7 @@ final class WheelCache {
             if (why == null) {
                 WheelIndex index = u.finish();
                 p.unpackMillis = (System.nanoTime() - t0) / 1_000_000;
+                flusher.written(u.unpackedBytes());
                 p.index.complete(index);
                 return;
             }

@@ -72,19 +72,31 @@ final class WheelInstaller {
         return all;
     }
 
+    /** The RECORD rows of a plan's files that come from the cache as they are: the same in every release. */
+    byte[] linkRows(WheelPlan plan) {
+        List<RecordFile.Row> rows = new ArrayList<>(plan.placements().size());
+        for (WheelPlan.Placement p : plan.placements().values()) {
+            if (p.kind() == WheelPlan.Kind.LINK) {
+                rows.add(row(p.target(), p.source().hash(), p.source().size()));
+            }
+        }
+        return RecordFile.write(rows);
+    }
+
     /**
      * Writes the per-release files of a plan (rewritten scripts, launchers, INSTALLER) that it owns and its
-     * RECORD, which lists every file of the wheel as installed.
+     * RECORD, which lists every file of the wheel as installed: {@code linkRows} (from {@link #linkRows}), then
+     * the rows of the files written here.
      */
-    void finish(WheelPlan plan, IntPredicate owns) throws IOException {
-        List<RecordFile.Row> rows = new ArrayList<>(plan.placements().size());
+    void finish(WheelPlan plan, IntPredicate owns, byte[] linkRows) throws IOException {
+        List<RecordFile.Row> rows = new ArrayList<>();
         String recordTarget = null;
         int i = 0;
         for (WheelPlan.Placement p : plan.placements().values()) {
             boolean mine = owns.test(i++);
             Path dest = staging.resolve(p.target());
             switch (p.kind()) {
-                case LINK -> rows.add(row(p.target(), p.source().hash(), p.source().size()));
+                case LINK -> { }
                 case SCRIPT -> {
                     byte[] content = rewriteShebang(plan.index().file(p.source().path()));
                     if (mine) {
@@ -108,7 +120,10 @@ final class WheelInstaller {
             }
         }
         rows.add(new RecordFile.Row(recordPath(recordTarget), "", ""));
-        write(staging.resolve(recordTarget), RecordFile.write(rows), false);
+        byte[] own = RecordFile.write(rows);
+        byte[] record = java.util.Arrays.copyOf(linkRows, linkRows.length + own.length);
+        System.arraycopy(own, 0, record, linkRows.length, own.length);
+        write(staging.resolve(recordTarget), record, false);
     }
 
     private RecordFile.Row row(String target, String hash, long size) {

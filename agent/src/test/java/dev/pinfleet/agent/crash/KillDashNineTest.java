@@ -49,8 +49,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class KillDashNineTest {
     /** Wheels in the big deploy, and files in each: enough that installing them takes a moment. */
-    static final int WHEELS = 30;
-    static final int FILES_PER_WHEEL = 150;
+    static final int WHEELS = 20;
+    static final int FILES_PER_WHEEL = 100;
 
     @TempDir static Path wheelsDir;
     static List<Path> bigWheels = new ArrayList<>();
@@ -253,8 +253,8 @@ class KillDashNineTest {
             DeployReport r = deploy(again, req);
             assertEquals(Outcome.OK, r.getOutcome(), r.getError());
             assertEquals(releaseOf(req), current());
-            assertEquals("29", TestWheels.run(List.of(root.resolve("apps/shop/current/bin/python").toString(), "-c",
-                    "import bulk29; print(bulk29.N)")).strip());
+            assertEquals("19", TestWheels.run(List.of(root.resolve("apps/shop/current/bin/python").toString(), "-c",
+                    "import bulk19; print(bulk19.N)")).strip());
         }
         assertCleanAfterRestart();
     }
