@@ -1,5 +1,6 @@
 package dev.pinfleet.agent.install;
 
+import dev.pinfleet.manifest.JsonStrings;
 import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.ArtifactKind;
@@ -517,17 +518,17 @@ public final class ReleaseBuilder {
     private void writeMarker(Path staging, Path finalDir, Manifest manifest, List<InstallResult> results)
             throws IOException {
         StringBuilder b = new StringBuilder(256 + results.size() * 160);
-        b.append("{\n  \"manifest_digest\": ").append(Json.string(ManifestCodec.contentDigest(manifest)))
-                .append(",\n  \"app\": ").append(Json.string(manifest.getApp()))
+        b.append("{\n  \"manifest_digest\": ").append(JsonStrings.quote(ManifestCodec.contentDigest(manifest)))
+                .append(",\n  \"app\": ").append(JsonStrings.quote(manifest.getApp()))
                 .append(",\n  \"serial\": ").append(manifest.getSerial())
-                .append(",\n  \"python\": ").append(Json.string(python.fullVersion()))
-                .append(",\n  \"final_dir\": ").append(Json.string(finalDir.toString()))
+                .append(",\n  \"python\": ").append(JsonStrings.quote(python.fullVersion()))
+                .append(",\n  \"final_dir\": ").append(JsonStrings.quote(finalDir.toString()))
                 .append(",\n  \"artifacts\": [");
         for (int i = 0; i < results.size(); i++) {
             Artifact a = manifest.getArtifacts(i);
             InstallResult r = results.get(i);
-            b.append(i == 0 ? "\n" : ",\n").append("    {\"filename\": ").append(Json.string(r.filename()))
-                    .append(", \"sha256\": ").append(Json.string(a.getSha256()))
+            b.append(i == 0 ? "\n" : ",\n").append("    {\"filename\": ").append(JsonStrings.quote(r.filename()))
+                    .append(", \"sha256\": ").append(JsonStrings.quote(a.getSha256()))
                     .append(", \"install_millis\": ").append(r.installMillis())
                     .append(", \"linked\": ").append(r.linked()).append('}');
         }

@@ -1,11 +1,11 @@
-package dev.pinfleet.agent.install;
+package dev.pinfleet.manifest;
 
-/** The one JSON helper the release marker needs. */
-final class Json {
-    private Json() {}
+/** JSON string literals for the small JSON documents both sides write by hand (markers, audit lines). */
+public final class JsonStrings {
+    private JsonStrings() {}
 
-    /** A JSON string literal. */
-    static String string(String s) {
+    /** {@code s} as a quoted JSON string (RFC 8259: control characters, quotes and backslashes escaped). */
+    public static String quote(String s) {
         StringBuilder b = new StringBuilder(s.length() + 2).append('"');
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
@@ -16,7 +16,7 @@ final class Json {
                 case '\r' -> b.append("\\r");
                 case '\t' -> b.append("\\t");
                 default -> {
-                    if (c < 0x20) {
+                    if (c < 0x20 || c == 0x7f || c == 0x2028 || c == 0x2029) {
                         b.append(String.format("\\u%04x", (int) c));
                     } else {
                         b.append(c);
