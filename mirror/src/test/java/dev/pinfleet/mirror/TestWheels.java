@@ -2,7 +2,7 @@ package dev.pinfleet.mirror;
 
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.manifest.Names;
-import dev.pinfleet.mirror.wheel.RecordFile;
+import dev.pinfleet.wheel.RecordFile;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;

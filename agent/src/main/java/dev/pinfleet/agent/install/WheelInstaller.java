@@ -1,6 +1,7 @@
 package dev.pinfleet.agent.install;
 
 import dev.pinfleet.manifest.Hashing;
+import dev.pinfleet.wheel.RecordFile;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -102,18 +103,18 @@ final class WheelInstaller {
                     if (mine) {
                         write(dest, content, true);
                     }
-                    rows.add(row(p.target(), RecordFile.hash(Hashing.sha256().digest(content)), content.length));
+                    rows.add(row(p.target(), RecordFile.sha256Field(Hashing.sha256().digest(content)), content.length));
                 }
                 case LAUNCHER -> {
                     byte[] content = EntryPoints.launcher(shebang, p.script());
                     if (mine) {
                         write(dest, content, true);
                     }
-                    rows.add(row(p.target(), RecordFile.hash(Hashing.sha256().digest(content)), content.length));
+                    rows.add(row(p.target(), RecordFile.sha256Field(Hashing.sha256().digest(content)), content.length));
                 }
                 case INSTALLER -> {
                     write(dest, INSTALLER, false);
-                    rows.add(row(p.target(), RecordFile.hash(Hashing.sha256().digest(INSTALLER)), INSTALLER.length));
+                    rows.add(row(p.target(), RecordFile.sha256Field(Hashing.sha256().digest(INSTALLER)), INSTALLER.length));
                 }
                 case RECORD -> recordTarget = p.target();
                 default -> throw new IllegalStateException("unknown placement kind " + p.kind());

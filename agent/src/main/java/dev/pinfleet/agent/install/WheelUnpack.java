@@ -2,6 +2,7 @@ package dev.pinfleet.agent.install;
 
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.manifest.Names;
+import dev.pinfleet.wheel.RecordFile;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -113,7 +114,8 @@ final class WheelUnpack implements AutoCloseable {
             if (name.isEmpty() || version.isEmpty()) {
                 throw InstallException.entry(label, distInfo + "/METADATA", "lacks a Name or Version field");
             }
-            Map<String, String> record = RecordFile.parse(required(zip, byName, distInfo + "/RECORD", label, scratch));
+            Map<String, String> record = RecordFile.hashesByPath(
+                    RecordFile.parse(required(zip, byName, distInfo + "/RECORD", label, scratch)));
 
             List<ZipArchive.Entry> toExtract = new ArrayList<>(entries.size());
             for (ZipArchive.Entry e : entries) {
@@ -211,7 +213,7 @@ final class WheelUnpack implements AutoCloseable {
                         }
                     }, scratch);
                 }
-                String hash = RecordFile.hash(md.digest());
+                String hash = RecordFile.sha256Field(md.digest());
                 String declared = record.get(e.name());
                 if (declared != null && declared.startsWith("sha256=") && !declared.equals(hash)) {
                     throw InstallException.entry(label, e.name(), "content does not match its RECORD hash ("

@@ -3,7 +3,7 @@ package dev.pinfleet.controller.freeze;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.manifest.Names;
 import dev.pinfleet.mirror.publish.Publisher;
-import dev.pinfleet.mirror.wheel.RecordFile;
+import dev.pinfleet.wheel.RecordFile;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;

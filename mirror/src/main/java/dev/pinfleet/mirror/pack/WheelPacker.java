@@ -2,8 +2,8 @@ package dev.pinfleet.mirror.pack;
 
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.manifest.Names;
-import dev.pinfleet.mirror.wheel.RecordFile;
 import dev.pinfleet.mirror.wheel.WheelMetadata;
+import dev.pinfleet.wheel.RecordFile;
 import dev.pinfleet.wheel.WheelFilename;
 import java.io.BufferedOutputStream;
 import java.io.IOException;

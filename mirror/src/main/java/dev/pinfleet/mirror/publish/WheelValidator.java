@@ -1,8 +1,8 @@
 package dev.pinfleet.mirror.publish;
 
 import dev.pinfleet.manifest.Names;
-import dev.pinfleet.mirror.wheel.RecordFile;
 import dev.pinfleet.mirror.wheel.WheelMetadata;
+import dev.pinfleet.wheel.RecordFile;
 import dev.pinfleet.wheel.WheelFilename;
 import java.io.IOException;
 import java.io.InputStream;
