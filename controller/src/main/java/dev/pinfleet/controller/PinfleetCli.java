@@ -11,8 +11,11 @@ import dev.pinfleet.controller.rollout.Terminal;
 import dev.pinfleet.controller.rollout.StatusCommand;
 import java.io.PrintWriter;
 import java.time.Clock;
+import java.util.stream.Stream;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 
 /** The operator's `pinfleet` command: the controller's composition root. */
 @Command(name = "pinfleet", mixinStandardHelpOptions = true, versionProvider = PinfleetCli.Version.class,
@@ -40,7 +43,13 @@ public final class PinfleetCli {
 
     /** Like {@link #run(String[], PrintWriter, PrintWriter, Clock)} with the operator's terminal (prompts, live progress). */
     public static int run(String[] args, PrintWriter out, PrintWriter err, Clock clock, Terminal terminal) {
+        return commandLine(out, err, clock, terminal).execute(args);
+    }
+
+    /** The whole command tree, wired to the given writers, clock and terminal, ready to execute. */
+    static CommandLine commandLine(PrintWriter out, PrintWriter err, Clock clock, Terminal terminal) {
         CommandLine cli = new CommandLine(new PinfleetCli(), new Factory(clock, terminal));
+        shareVersion(cli, new Version());
         cli.setOut(out);
         cli.setErr(err);
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
@@ -56,7 +65,33 @@ public final class PinfleetCli {
             }
             throw e;
         });
-        return cli.execute(args);
+        return cli;
+    }
+
+    /**
+     * Gives every subcommand (at any depth, {@code help} aside) the root's version line and, where it has none,
+     * a {@code -V, --version} option, so that {@code pinfleet COMMAND --version} prints the same line as
+     * {@code pinfleet --version}.
+     */
+    private static void shareVersion(CommandLine command, CommandLine.IVersionProvider version) {
+        for (CommandLine sub : command.getSubcommands().values()) {
+            CommandSpec spec = sub.getCommandSpec();
+            if (spec.helpCommand()) {
+                continue;
+            }
+            if (spec.versionProvider() == null && spec.version().length == 0) {
+                spec.versionProvider(version);
+            }
+            if (spec.options().stream().noneMatch(OptionSpec::versionHelp)) {
+                String[] names = Stream.of("-V", "--version").filter(n -> !spec.optionsMap().containsKey(n))
+                        .toArray(String[]::new);
+                if (names.length > 0) {
+                    spec.addOption(OptionSpec.builder(names).versionHelp(true).type(boolean.class)
+                            .description("Print version information and exit.").build());
+                }
+            }
+            shareVersion(sub, version);
+        }
     }
 
     /** Gives commands that need them the injected clock and terminal. */
@@ -75,6 +110,7 @@ public final class PinfleetCli {
         }
     }
 
+    /** The version line of every command: the jar's Implementation-Version, or "development build". */
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
