@@ -17,7 +17,10 @@ import java.util.regex.Pattern;
 public final class ManifestCodec {
     private ManifestCodec() {}
 
-    /** Largest manifest payload accepted, in bytes. */
+    /**
+     * Largest manifest payload accepted, in bytes (4 MiB: room for thousands of artifacts). {@link #parse} and
+     * {@code TrustPolicy.verify} refuse a larger one before parsing it or checking its signatures.
+     */
     public static final int MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
     /** Most artifacts one manifest may list. */
     public static final int MAX_ARTIFACTS = 20_000;
@@ -41,7 +44,7 @@ public final class ManifestCodec {
     public static Manifest parse(byte[] payload) throws ManifestException {
         if (payload.length > MAX_PAYLOAD_BYTES) {
             throw new ManifestException("manifest payload is " + payload.length + " bytes, more than the limit of "
-                    + MAX_PAYLOAD_BYTES);
+                    + MAX_PAYLOAD_BYTES + " bytes; refused before parsing");
         }
         Manifest.Builder b = Manifest.newBuilder();
         try {

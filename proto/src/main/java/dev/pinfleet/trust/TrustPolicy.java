@@ -1,5 +1,6 @@
 package dev.pinfleet.trust;
 
+import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.manifest.ManifestException;
 import dev.pinfleet.proto.v1.SignedManifest;
 import java.io.IOException;
@@ -62,8 +63,16 @@ public final class TrustPolicy {
         return keys.size();
     }
 
-    /** Returns the verified payload bytes, or says why the envelope is refused. */
+    /**
+     * Returns the verified payload bytes, or says why the envelope is refused. A payload larger than
+     * {@link ManifestCodec#MAX_PAYLOAD_BYTES} is refused first, before any signature is checked or byte parsed.
+     */
     public byte[] verify(SignedManifest envelope) throws ManifestException {
+        if (envelope.getPayload().size() > ManifestCodec.MAX_PAYLOAD_BYTES) {
+            throw new ManifestException("envelope field payload: " + envelope.getPayload().size()
+                    + " bytes, more than the manifest limit of " + ManifestCodec.MAX_PAYLOAD_BYTES
+                    + " bytes; refused before checking signatures or parsing");
+        }
         if (!Envelope.MANIFEST_TYPE.equals(envelope.getPayloadType())) {
             throw new ManifestException("envelope payload_type '" + envelope.getPayloadType() + "' is not '"
                     + Envelope.MANIFEST_TYPE + "'");

@@ -35,7 +35,8 @@ class ManifestCodecTest {
     void oversizedPayloadIsRefusedBeforeParsing() {
         byte[] big = new byte[ManifestCodec.MAX_PAYLOAD_BYTES + 1];
         ManifestException e = assertThrows(ManifestException.class, () -> ManifestCodec.parse(big));
-        assertTrue(e.getMessage().contains("more than the limit"), e.getMessage());
+        assertTrue(e.getMessage().contains("manifest payload is 4194305 bytes, more than the limit of 4194304 bytes"),
+                e.getMessage());
     }
 
     private String refusal(Artifact.Builder a) {

@@ -72,6 +72,30 @@ class TrustPolicyTest {
     }
 
     @Test
+    void oversizedPayloadIsRefusedBeforeAnySignatureIsChecked() throws Exception {
+        byte[] big = new byte[dev.pinfleet.manifest.ManifestCodec.MAX_PAYLOAD_BYTES + 1];
+        SignedManifest signed = Envelope.sign(big, List.of(alice));
+        String msg = assertThrows(ManifestException.class, () -> policy(1).verify(signed)).getMessage();
+        assertTrue(msg.contains("envelope field payload: 4194305 bytes, more than the manifest limit of 4194304 bytes"),
+                msg);
+        // refused on size alone: the same message whether or not the signatures are any good
+        SignedManifest unsigned = signed.toBuilder().clearSignatures().build();
+        assertEquals(msg, assertThrows(ManifestException.class, () -> policy(1).verify(unsigned)).getMessage());
+        // one byte less is checked as usual
+        byte[] fits = new byte[dev.pinfleet.manifest.ManifestCodec.MAX_PAYLOAD_BYTES];
+        assertArrayEquals(fits, policy(1).verify(Envelope.sign(fits, List.of(alice))));
+    }
+
+    @Test
+    void duplicateKeyFilesDoNotMakeTwoTrustedKeys(@TempDir Path dir) throws Exception {
+        Keys.writePublic(dir.resolve("a.pub"), alice.getPublic());
+        Keys.writePublic(dir.resolve("a-copy.pub"), alice.getPublic());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> TrustPolicy.fromDirectory(dir, 2));
+        assertTrue(e.getMessage().contains("threshold 2 exceeds the 1 trusted key(s)"), e.getMessage());
+    }
+
+    @Test
     void wrongPayloadTypeIsRefused() {
         SignedManifest env = Envelope.sign(payload, List.of(alice)).toBuilder().setPayloadType("text/plain").build();
         assertThrows(ManifestException.class, () -> policy(1).verify(env));

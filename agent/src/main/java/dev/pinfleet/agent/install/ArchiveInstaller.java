@@ -23,8 +23,11 @@ import java.util.zip.GZIPInputStream;
 /**
  * ARCHIVE and FILE artifacts: a {@code .tar.gz}/{@code .tgz}/{@code .zip} extracted to, or a file copied
  * to, the artifact's {@code install_path} inside the release. Entry names get the same checks as wheel
- * entries; hard links, devices and FIFOs are refused; symbolic links (tar only) must be relative,
- * stay inside {@code install_path} and not pass through another link.
+ * entries; hard links, devices and FIFOs are refused; symbolic links (tar only; a zip's are refused by
+ * {@link ZipArchive}) must be relative, stay inside {@code install_path} and not pass through another link;
+ * they are created only after every file was written, so no write ever follows one. The archive bomb guard
+ * ({@link Limits}) applies to the declared sizes before anything is written and, for tar, to every byte read
+ * from the decompressed stream.
  */
 final class ArchiveInstaller {
     private ArchiveInstaller() {}
@@ -78,9 +81,10 @@ final class ArchiveInstaller {
         int count = 0;
         Set<String> dirs = new HashSet<>();
         Set<String> seen = new HashSet<>();
+        Set<String> files = new HashSet<>();
         Map<String, String> links = new LinkedHashMap<>();
         try (InputStream in = new GZIPInputStream(new BufferedInputStream(Files.newInputStream(file), 1 << 16), 1 << 16)) {
-            TarReader tar = new TarReader(in, label);
+            TarReader tar = new TarReader(in, label, packed);
             for (TarReader.Entry e = tar.next(); e != null; e = tar.next()) {
                 if (++count > Limits.MAX_ENTRIES) {
                     throw InstallException.of(label, "more than " + Limits.MAX_ENTRIES + " entries");
@@ -101,6 +105,12 @@ final class ArchiveInstaller {
                         throw InstallException.entry(label, e.name(), "lies below the symbolic link '" + link + "'");
                     }
                 }
+                for (int s = name.lastIndexOf('/'); s > 0; s = name.lastIndexOf('/', s - 1)) {
+                    if (files.contains(name.substring(0, s))) {
+                        throw InstallException.entry(label, e.name(), "lies below '" + name.substring(0, s)
+                                + "', which is a file");
+                    }
+                }
                 switch (e.type()) {
                     case '5' -> makeDirs(root, name, dirs);
                     case '2' -> links.put(name, e.linkTarget());
@@ -112,15 +122,20 @@ final class ArchiveInstaller {
                         }
                         total += e.size();
                         if (total > Limits.MAX_UNPACKED_BYTES) {
-                            throw InstallException.of(label, "unpacks to more than " + Limits.MAX_UNPACKED_BYTES
-                                    + " bytes (archive bomb guard)");
+                            throw InstallException.entry(label, e.name(), "declares " + e.size()
+                                    + " bytes, which brings the archive to " + total + " unpacked bytes, more than the"
+                                    + " limit of " + Limits.MAX_UNPACKED_BYTES + " (archive bomb guard)");
                         }
                         String ratio = Limits.checkRatio(total, packed);
                         if (ratio != null) {
                             throw InstallException.entry(label, e.name(), ratio + " (archive bomb guard)");
                         }
+                        if (dirs.contains(name)) {
+                            throw InstallException.entry(label, e.name(), "is a file, but earlier entries lie below it");
+                        }
                         makeParent(root, name, dirs);
                         Path dest = root.resolve(name);
+                        files.add(name);
                         try (OutputStream out = Files.newOutputStream(dest, StandardOpenOption.CREATE_NEW,
                                 StandardOpenOption.WRITE)) {
                             tar.copyTo(out);

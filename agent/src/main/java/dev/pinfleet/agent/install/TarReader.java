@@ -10,6 +10,11 @@ import java.nio.charset.StandardCharsets;
 /**
  * A minimal reader of ustar, GNU (long names) and pax (path, linkpath, size) tar streams: enough for
  * the application archives a manifest ships. Header checksums are verified.
+ *
+ * <p>The archive bomb guard covers every byte read from the (decompressed) stream, headers, extended headers
+ * and skipped data included, not only the declared sizes of the files extracted: more than
+ * {@link Limits#MAX_UNPACKED_BYTES}, or a ratio to the packed size beyond {@link Limits#MAX_RATIO}, is refused.
+ * Directory and link entries carry no data; one that declares some is refused.
  */
 final class TarReader {
     private static final int BLOCK = 512;
@@ -30,13 +35,24 @@ final class TarReader {
 
     private final InputStream in;
     private final String label;
+    private final long packedBytes;
     private final byte[] header = new byte[BLOCK];
     private long remaining;
     private long padding;
+    /** Bytes read from {@code in} so far. */
+    private long consumed;
+    /** The entry being read, for messages. */
+    private String current = "";
 
-    TarReader(InputStream in, String label) {
+    /**
+     * @param in the decompressed tar stream
+     * @param label the artifact file name, first in every message
+     * @param packedBytes size of the compressed file, for the compression ratio guard
+     */
+    TarReader(InputStream in, String label, long packedBytes) {
         this.in = in;
         this.label = label;
+        this.packedBytes = packedBytes;
     }
 
     /** The next entry, or null at the end of the archive; the previous entry's unread content is skipped. */
@@ -64,15 +80,17 @@ final class TarReader {
             }
             verifyChecksum();
             char type = (char) header[156];
+            boolean extension = type == 'L' || type == 'K' || type == 'x' || type == 'g';
             long size = parseNumber(124, 12);
             String name = longName != null ? longName : ustarName();
             String link = longLink != null ? longLink : string(157, 100);
-            if (paxSize != null) {
-                size = paxSize;
+            if (paxSize != null && !extension) {
+                size = paxSize; // a pax size applies to the entry that follows, not to another extension header
             }
             if (size < 0) {
                 throw InstallException.entry(label, name, "negative size");
             }
+            current = name;
             switch (type) {
                 case 'L' -> longName = stripNul(readSmall(size));
                 case 'K' -> longLink = stripNul(readSmall(size));
@@ -87,13 +105,14 @@ final class TarReader {
                         }
                     }
                 }
-                case 'g' -> skip(size + pad(size));
+                case 'g' -> readSmall(size); // global pax defaults: nothing pinfleet uses
                 default -> {
-                    remaining = type == '5' || type == '2' || type == '1' ? 0 : size;
-                    padding = type == '5' || type == '2' || type == '1' ? 0 : pad(size);
-                    if (type == '5' || type == '2' || type == '1') {
-                        skip(size + pad(size));
+                    if ((type == '5' || type == '2' || type == '1') && size != 0) {
+                        throw InstallException.entry(label, name, (type == '5' ? "directory" : "link")
+                                + " entry declares " + size + " bytes of data; such entries carry none");
                     }
+                    remaining = size;
+                    padding = pad(size);
                     return new Entry(name, type, remaining, (int) parseNumber(100, 8), link);
                 }
             }
@@ -101,15 +120,29 @@ final class TarReader {
     }
 
     /** Copies the current entry's content. */
-    void copyTo(OutputStream out) throws IOException {
+    void copyTo(OutputStream out) throws IOException, InstallException {
         byte[] buf = new byte[1 << 16];
         while (remaining > 0) {
             int n = in.read(buf, 0, (int) Math.min(buf.length, remaining));
             if (n < 0) {
-                throw new EOFException(label + ": tar stream ends inside an entry");
+                throw new EOFException(label + ": tar stream ends inside entry '" + current + "'");
             }
+            account(n);
             out.write(buf, 0, n);
             remaining -= n;
+        }
+    }
+
+    /** Counts {@code n} more bytes read from the stream; refuses when the archive bomb guard is exceeded. */
+    private void account(long n) throws InstallException {
+        consumed += n;
+        if (consumed > Limits.MAX_UNPACKED_BYTES) {
+            throw InstallException.entry(label, current, "the tar stream unpacks to more than "
+                    + Limits.MAX_UNPACKED_BYTES + " bytes (archive bomb guard)");
+        }
+        String ratio = Limits.checkRatio(consumed, packedBytes);
+        if (ratio != null) {
+            throw InstallException.entry(label, current, "the tar stream's " + ratio + " (archive bomb guard)");
         }
     }
 
@@ -125,7 +158,7 @@ final class TarReader {
         return name;
     }
 
-    private boolean readBlock() throws IOException {
+    private boolean readBlock() throws IOException, InstallException {
         int off = 0;
         while (off < BLOCK) {
             int n = in.read(header, off, BLOCK - off);
@@ -137,12 +170,14 @@ final class TarReader {
             }
             off += n;
         }
+        account(BLOCK);
         return true;
     }
 
     private String readSmall(long size) throws IOException, InstallException {
         if (size > MAX_LONG_HEADER) {
-            throw InstallException.of(label, "extended tar header of " + size + " bytes is too large");
+            throw InstallException.entry(label, current, "extended tar header of " + size
+                    + " bytes is larger than the limit of " + MAX_LONG_HEADER);
         }
         ByteArrayOutputStream out = new ByteArrayOutputStream((int) size);
         remaining = size;
@@ -231,15 +266,16 @@ final class TarReader {
         return (BLOCK - size % BLOCK) % BLOCK;
     }
 
-    private void skip(long n) throws IOException {
+    private void skip(long n) throws IOException, InstallException {
         while (n > 0) {
-            long k = in.skip(n);
+            long k = in.skip(Math.min(n, 1 << 20));
             if (k <= 0) {
                 if (in.read() < 0) {
                     throw new EOFException(label + ": tar stream ends early");
                 }
                 k = 1;
             }
+            account(k);
             n -= k;
         }
     }

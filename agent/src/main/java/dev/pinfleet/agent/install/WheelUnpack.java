@@ -85,7 +85,8 @@ final class WheelUnpack implements AutoCloseable {
 
     /**
      * Opens {@code wheelFile} (named {@code label} in messages), checks its structure and metadata (one
-     * .dist-info, WHEEL version 1.x, Root-Is-Purelib, METADATA Name and Version, RECORD) and creates
+     * .dist-info, WHEEL version 1.x, Root-Is-Purelib, METADATA Name and Version, RECORD; {@link WheelChecks}:
+     * the file name {@code label} against the .dist-info and METADATA, entry point names) and creates
      * {@code work/files/} with every directory the files need. {@code work} must exist and be empty.
      */
     static WheelUnpack open(Path wheelFile, String label, Path work, ZipArchive.Scratch scratch)
@@ -114,6 +115,9 @@ final class WheelUnpack implements AutoCloseable {
             if (name.isEmpty() || version.isEmpty()) {
                 throw InstallException.entry(label, distInfo + "/METADATA", "lacks a Name or Version field");
             }
+            ZipArchive.Entry entryPoints = byName.get(distInfo + "/entry_points.txt");
+            WheelChecks.identity(label, distInfo, name, version,
+                    entryPoints == null || entryPoints.directory() ? null : zip.read(entryPoints, scratch));
             Map<String, String> record = RecordFile.hashesByPath(
                     RecordFile.parse(required(zip, byName, distInfo + "/RECORD", label, scratch)));
 

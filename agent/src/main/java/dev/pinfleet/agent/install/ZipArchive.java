@@ -371,8 +371,9 @@ final class ZipArchive implements Closeable {
             }
             totalSize += size;
             if (totalSize > Limits.MAX_UNPACKED_BYTES) {
-                throw InstallException.of(label, "unpacks to more than " + Limits.MAX_UNPACKED_BYTES
-                        + " bytes (zip bomb guard)");
+                throw InstallException.entry(label, rawName, "declares " + size + " bytes, which brings the archive to "
+                        + totalSize + " unpacked bytes, more than the limit of " + Limits.MAX_UNPACKED_BYTES
+                        + " (zip bomb guard)");
             }
             if (names.put(name, dir) != null) {
                 throw InstallException.entry(label, rawName, "appears twice in the archive (duplicate entry)");

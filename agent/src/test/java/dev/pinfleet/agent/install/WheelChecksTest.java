@@ -1,5 +1,6 @@
 package dev.pinfleet.agent.install;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -80,12 +81,26 @@ class WheelChecksTest {
 
     @Test
     void metadataNameThatDiffersFromTheFileNameIsRefused() throws Exception {
-        contains(refusal(good().metadataName("notalpha")), "alpha-1.0.dist-info/METADATA", "notalpha", "pins alpha 1.0");
+        contains(refusal(good().metadataName("notalpha")), "alpha-1.0.dist-info/METADATA", "notalpha",
+                "file name is for alpha 1.0");
+        assertNothingUnpackedLeft();
     }
 
     @Test
     void metadataVersionThatDiffersIsRefused() throws Exception {
-        contains(refusal(good().metadataVersion("6.6.6")), "METADATA", "6.6.6", "pins alpha 1.0");
+        contains(refusal(good().metadataVersion("6.6.6")), "METADATA", "6.6.6", "file name is for alpha 1.0");
+        assertNothingUnpackedLeft();
+    }
+
+    /** A wheel refused while it is opened leaves nothing in the cache, not even in its temporary directory. */
+    private void assertNothingUnpackedLeft() throws Exception {
+        Path wheels = fx.cache.resolve("wheels");
+        if (Files.isDirectory(wheels)) {
+            try (java.util.stream.Stream<Path> s = Files.walk(wheels)) {
+                List<Path> left = s.filter(p -> !p.equals(wheels) && !p.equals(wheels.resolve(".tmp"))).toList();
+                assertEquals(List.of(), left, "the refused wheel left unpacked files in the cache");
+            }
+        }
     }
 
     @Test
@@ -112,8 +127,12 @@ class WheelChecksTest {
     @Test
     void entryPointNameWithSlashOrDotDotIsRefused() throws Exception {
         contains(refusal(good().consoleScript("../../evil", "alpha:main")), "entry_points.txt", "../../evil");
+        assertNothingUnpackedLeft();
         fx = new InstallFixture(tmp.resolve("again"));
         contains(refusal(good().consoleScript("a..b", "alpha:main")), "entry point name", "'..'");
+        fx = new InstallFixture(tmp.resolve("gui"));
+        contains(refusal(good().guiScript("a/b", "alpha:main")), "entry point name 'a/b'", "path separator");
+        assertNothingUnpackedLeft();
     }
 
     @Test
@@ -130,6 +149,63 @@ class WheelChecksTest {
     void entryInflatingBeyondItsDeclaredSizeIsRefused() throws Exception {
         contains(refusal(good().file("alpha/data.txt", bytes("0123456789".repeat(100)), 0100644)
                 .declareSize("alpha/data.txt", 10)), "alpha/data.txt", "declared size");
+    }
+
+    @Test
+    void inflatedBytesBeyondTheDeclaredSizeNeverReachTheSink() throws Exception {
+        byte[] content = new byte[4 << 20];
+        new java.util.Random(7).nextBytes(content); // incompressible: the ratio guard does not stop it first
+        int declared = 3 << 19; // 1.5 MiB
+        Path zip = fx.inputs.resolve("long.zip");
+        Files.write(zip, TestWheels.ZipBuilder.zip(List.of(new TestWheels.ZipBuilder.Item("long.bin", content, 0100644,
+                true)), java.util.Map.of("long.bin", declared)));
+        long[] received = new long[1];
+        try (ZipArchive archive = ZipArchive.open(zip, "long.zip"); ZipArchive.Scratch scratch = new ZipArchive.Scratch()) {
+            InstallException e = org.junit.jupiter.api.Assertions.assertThrows(InstallException.class,
+                    () -> archive.extract(archive.entries().get(0), (b, off, len) -> received[0] += len, scratch));
+            contains(e.getMessage(), "long.zip: entry 'long.bin'", "more than its declared size of " + declared);
+        }
+        assertTrue(received[0] <= declared, received[0] + " bytes reached the sink, more than the declared " + declared);
+    }
+
+    @Test
+    void zipDeclaringMoreThanTheUnpackedLimitIsRefusedOnOpen() throws Exception {
+        // three entries declaring 3 GiB each (ratio within bounds): 9 GiB > the 8 GiB cap, refused before extracting
+        long each = 3L << 30;
+        Path zip = fx.inputs.resolve("huge.zip");
+        Files.write(zip, TestWheels.ZipBuilder.declaredOnly(List.of("a.bin", "b.bin", "c.bin"), each, each / 10));
+        InstallException e = org.junit.jupiter.api.Assertions.assertThrows(InstallException.class,
+                () -> ZipArchive.open(zip, "huge.zip").close());
+        contains(e.getMessage(), "huge.zip: entry 'c.bin'", "declares " + each + " bytes", "to " + 3 * each
+                + " unpacked bytes", "more than the limit of " + Limits.MAX_UNPACKED_BYTES);
+    }
+
+    @Test
+    void tarDirectoryOrLinkDeclaringDataIsRefused() throws Exception {
+        contains(archiveRefusal(List.of(new TarItem("d/", '5', 0755, new byte[4096], ""))), "'d/'",
+                "directory entry declares 4096 bytes of data");
+        contains(archiveRefusal(List.of(new TarItem("l", '2', 0777, new byte[512], "x"))), "'l'",
+                "link entry declares 512 bytes of data");
+    }
+
+    @Test
+    void tarExtendedHeadersCountAgainstTheBombGuard() throws Exception {
+        // 24 pax headers of 1 MiB of zeros each: no file to extract, but 24 MiB inflated from a few KiB
+        List<TarItem> items = new java.util.ArrayList<>();
+        for (int i = 0; i < 24; i++) {
+            items.add(new TarItem("PaxHeaders/" + i, 'x', 0644, new byte[1 << 20], ""));
+        }
+        items.add(TarItem.file("app.txt", "x"));
+        contains(archiveRefusal(items), "the tar stream's compression ratio", "exceeds the limit of " + Limits.MAX_RATIO,
+                "archive bomb guard");
+    }
+
+    @Test
+    void tarEntryBelowAFileIsRefusedByName() throws Exception {
+        contains(archiveRefusal(List.of(TarItem.file("f", "x"), TarItem.file("f/g", "y"))), "'f/g'",
+                "lies below 'f', which is a file");
+        contains(archiveRefusal(List.of(TarItem.file("d/x", "x"), TarItem.file("d", "y"))), "'d'",
+                "is a file, but earlier entries lie below it");
     }
 
     @Test

@@ -401,6 +401,30 @@ public final class TestWheels {
             return out.toByteArray();
         }
 
+        /**
+         * A zip of only a central directory whose deflated entries declare {@code size} unpacked and
+         * {@code compressedSize} packed bytes that no data backs (size-cap tests: it can only be refused on open).
+         */
+        public static byte[] declaredOnly(List<String> names, long size, long compressedSize) {
+            ByteArrayOutputStream cen = new ByteArrayOutputStream();
+            for (String n : names) {
+                byte[] name = n.getBytes(StandardCharsets.UTF_8);
+                ByteBuffer c = le(46);
+                c.putInt(0x02014b50).putShort((short) (3 << 8 | 30)).putShort((short) 20).putShort((short) 0x0800)
+                        .putShort((short) 8).putShort((short) 0).putShort((short) 0x21).putInt(0)
+                        .putInt((int) compressedSize).putInt((int) size).putShort((short) name.length)
+                        .putShort((short) 0).putShort((short) 0).putShort((short) 0).putShort((short) 0)
+                        .putInt(0100644 << 16).putInt(0);
+                cen.writeBytes(c.array());
+                cen.writeBytes(name);
+            }
+            ByteBuffer end = le(22);
+            end.putInt(0x06054b50).putShort((short) 0).putShort((short) 0).putShort((short) names.size())
+                    .putShort((short) names.size()).putInt(cen.size()).putInt(0).putShort((short) 0);
+            cen.writeBytes(end.array());
+            return cen.toByteArray();
+        }
+
         private static ByteBuffer le(int n) {
             return ByteBuffer.allocate(n).order(ByteOrder.LITTLE_ENDIAN);
         }
