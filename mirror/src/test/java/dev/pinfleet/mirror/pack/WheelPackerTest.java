@@ -156,21 +156,18 @@ class WheelPackerTest {
 
     /**
      * The migration path for real: every distribution of the machine's Python packed in parallel on two
-     * threads well within 30 s, and every wheel passes the publisher's validation.
+     * threads, and every wheel passes the publisher's validation (how fast is the benchmark's business).
      */
     @Test
-    void packsTheMachinesSitePackagesQuicklyIntoValidWheels() throws Exception {
+    void packsTheMachinesSitePackagesIntoValidWheels() throws Exception {
         assumeTrue(Python.available(), "python3 is not installed");
         Path site = Python.purelib();
         List<InstalledDist> dists = WheelPacker.scan(site);
         assumeTrue(dists.size() >= 5, "too few installed distributions to be meaningful");
 
-        long start = System.nanoTime();
         List<Path> wheels = WheelPacker.packAll(site, dists, tmp.resolve("corpus"), 2);
-        long ms = (System.nanoTime() - start) / 1_000_000;
 
         assertEquals(dists.size(), wheels.size());
-        assertTrue(ms < 30_000, "packing " + dists.size() + " dists took " + ms + " ms");
         List<String> failures = new ArrayList<>();
         for (Path w : wheels) {
             try {
