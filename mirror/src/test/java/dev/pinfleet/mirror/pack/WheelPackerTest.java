@@ -178,7 +178,6 @@ class WheelPackerTest {
             }
         }
         assertEquals(List.of(), failures);
-        System.out.println("packed " + wheels.size() + " dists in " + ms + " ms");
     }
 
     private static String read(ZipFile zip, String name) throws IOException {
