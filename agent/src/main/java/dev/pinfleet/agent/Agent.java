@@ -31,6 +31,8 @@ public final class Agent implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(Agent.class.getName());
     /** Largest request accepted, in bytes (a signed manifest of many thousand artifacts fits easily). */
     public static final int MAX_INBOUND_BYTES = 8 * 1024 * 1024;
+    /** Largest request header block (gRPC metadata) accepted, in bytes. */
+    public static final int MAX_INBOUND_METADATA_BYTES = 64 * 1024;
 
     private final AgentConfig config;
     private final DeployEngine engine;
@@ -50,10 +52,7 @@ public final class Agent implements AutoCloseable {
         TrustPolicy trust = TrustPolicy.fromDirectory(config.trustedKeys(), config.threshold());
         PythonInfo python = PythonInfo.probe(config.python());
         ContentStore store = new ContentStore(config.root().resolve("store"));
-        FetchConfig fc = FetchConfig.defaults();
-        this.fetcher = new Fetcher(config.mirrors(), store,
-                new FetchConfig(config.fetchParallelism(), fc.connectTimeout(), fc.requestTimeout(), fc.idleTimeout(),
-                        fc.maxTries(), fc.backoffBase()),
+        this.fetcher = new Fetcher(config.mirrors(), store, fetchConfig(config),
                 dev.pinfleet.agent.fetch.Sleeper.system());
         ReleaseBuilder builder = new ReleaseBuilder(config.root().resolve("cache"), python, config.installParallelism());
         fetcher.onCommitted(builder::prepare); // unpacking overlaps the downloads
@@ -67,16 +66,27 @@ public final class Agent implements AutoCloseable {
                 .maxInboundMessageSize(MAX_INBOUND_BYTES).build();
     }
 
+    /** How this agent downloads: fetch-* keys of {@code config}, the connect timeout of {@link FetchConfig#defaults()}. */
+    public static FetchConfig fetchConfig(AgentConfig config) {
+        return new FetchConfig(config.fetchParallelism(), FetchConfig.defaults().connectTimeout(),
+                config.fetchRequestTimeout(), config.fetchIdleTimeout(), config.fetchTries(), config.fetchBackoff(),
+                config.fetchMinSpeed());
+    }
+
     /**
      * The production server builder for {@code config}: Netty on the listen address, mutual TLS from tls-cert,
-     * tls-key and tls-ca (unless plaintext on loopback), keepalive, a handshake timeout and bounded idle connections.
+     * tls-key and tls-ca (unless plaintext on loopback), keepalive, and against slow-loris clients a handshake
+     * timeout (grpc-handshake-timeout) and bounded idle connections (grpc-max-connection-idle), which also closes
+     * a connection that never completes its HTTP/2 preface; request headers are bounded to
+     * {@link #MAX_INBOUND_METADATA_BYTES}.
      */
     public static NettyServerBuilder netty(AgentConfig config) throws IOException {
         NettyServerBuilder b = NettyServerBuilder.forAddress(config.listen())
                 .permitKeepAliveTime(10, TimeUnit.SECONDS).permitKeepAliveWithoutCalls(true)
                 .keepAliveTime(60, TimeUnit.SECONDS).keepAliveTimeout(20, TimeUnit.SECONDS)
-                .maxConnectionIdle(10, TimeUnit.MINUTES).handshakeTimeout(20, TimeUnit.SECONDS)
-                .maxInboundMetadataSize(64 * 1024);
+                .maxConnectionIdle(config.grpcMaxConnectionIdle().toNanos(), TimeUnit.NANOSECONDS)
+                .handshakeTimeout(config.grpcHandshakeTimeout().toNanos(), TimeUnit.NANOSECONDS)
+                .maxInboundMetadataSize(MAX_INBOUND_METADATA_BYTES);
         if (!config.plaintext()) {
             b.sslContext(AgentTls.serverContext(config));
         }

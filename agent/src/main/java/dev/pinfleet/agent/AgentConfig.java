@@ -7,6 +7,7 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -37,11 +38,21 @@ import java.util.Properties;
  * @param metricsListen address of the Prometheus {@code GET /metrics} endpoint (host:port); null when off
  * @param storeMaxBytes cap on store plus unpacked cache bytes, enforced after each deploy by removing the oldest
  *     releases that are no app's current or previous one; 0 for no cap
+ * @param grpcHandshakeTimeout a connection whose TLS handshake is not complete within this is closed
+ * @param grpcMaxConnectionIdle a connection without a call in progress for this long is closed (also one that
+ *     never sent a complete HTTP/2 preface)
+ * @param fetchTries attempts per mirror for retryable download failures (5xx, 408, 429, lost connection, timeout)
+ * @param fetchBackoff wait before the first retry on a mirror (doubling, jittered, at most 30 s)
+ * @param fetchIdleTimeout a download with no byte for this long is abandoned; also the fetch-min-speed window
+ * @param fetchMinSpeed bytes per second a download must average over each fetch-idle-timeout window; 0: no floor
+ * @param fetchRequestTimeout deadline of one download attempt, from the request to the last byte
  */
 public record AgentConfig(String node, Path root, InetSocketAddress listen, Path trustedKeys, int threshold,
         List<URI> mirrors, Path python, String environment, int fetchParallelism, int installParallelism,
         int keepReleases, int shutdownSeconds, boolean plaintext, Path tlsCert, Path tlsKey, Path tlsCa,
-        InetSocketAddress metricsListen, long storeMaxBytes) {
+        InetSocketAddress metricsListen, long storeMaxBytes, Duration grpcHandshakeTimeout,
+        Duration grpcMaxConnectionIdle, int fetchTries, Duration fetchBackoff, Duration fetchIdleTimeout,
+        long fetchMinSpeed, Duration fetchRequestTimeout) {
 
     /** Every key, with its default ("" when required or empty) and meaning, in documentation order. */
     public static final Map<String, String[]> KEYS = keys();
@@ -51,12 +62,24 @@ public record AgentConfig(String node, Path root, InetSocketAddress listen, Path
         k.put("node", new String[] {"", "this node's name in reports (default: the host name)"});
         k.put("root", new String[] {"/var/lib/pinfleet", "directory the agent owns: store/, cache/, apps/"});
         k.put("listen", new String[] {"127.0.0.1:7400", "gRPC listen address host:port"});
+        k.put("grpc-handshake-timeout", new String[] {"20s", "close a connection whose TLS handshake is not done"
+                + " within this (durations: 500ms, 20s, 10m, 1h; a bare number is seconds)"});
+        k.put("grpc-max-connection-idle", new String[] {"10m", "close a connection without a call in progress for"
+                + " this long (also one that never completes the HTTP/2 preface)"});
         k.put("trusted-keys", new String[] {"/etc/pinfleet/trusted-keys", "directory of trusted Ed25519 *.pub keys"});
         k.put("threshold", new String[] {"1", "distinct trusted signatures a manifest needs (k of n)"});
         k.put("mirrors", new String[] {"", "comma-separated mirror base URLs, tried in order (required)"});
         k.put("python", new String[] {"python3", "base interpreter releases are built on"});
         k.put("environment", new String[] {"", "this node's environment; manifests bound to another are refused"});
         k.put("fetch-parallelism", new String[] {"8", "downloads at once"});
+        k.put("fetch-tries", new String[] {"3", "attempts per mirror for retryable download failures (5xx, 408, 429,"
+                + " lost connection, timeout) before the next mirror"});
+        k.put("fetch-backoff", new String[] {"500ms", "wait before the first retry on a mirror; doubles per retry"
+                + " (jittered, at most 30s)"});
+        k.put("fetch-idle-timeout", new String[] {"30s", "abandon a download attempt with no byte for this long"});
+        k.put("fetch-min-speed", new String[] {"1K", "bytes per second (or with K, M) a download attempt must average"
+                + " over each fetch-idle-timeout window, else it is abandoned as too slow; 0: no floor"});
+        k.put("fetch-request-timeout", new String[] {"10m", "deadline of one download attempt, request to last byte"});
         k.put("install-parallelism", new String[] {"2", "threads that unpack and link wheels (a large wheel is shared among them)"});
         k.put("keep-releases", new String[] {"3", "releases kept per app (at least 2: current and previous)"});
         k.put("store-max-bytes", new String[] {"0", "cap on store plus unpacked cache (bytes, or with K, M, G, T); "
@@ -147,7 +170,38 @@ public record AgentConfig(String node, Path root, InetSocketAddress listen, Path
                 positive("install-parallelism", v.get("install-parallelism")), keep,
                 positive("shutdown-seconds", v.get("shutdown-seconds")), plaintext, tls[0], tls[1], tls[2],
                 v.get("metrics-listen").isBlank() ? null : address("metrics-listen", v.get("metrics-listen").strip()),
-                bytes("store-max-bytes", v.get("store-max-bytes")));
+                bytes("store-max-bytes", v.get("store-max-bytes")),
+                duration("grpc-handshake-timeout", v.get("grpc-handshake-timeout"), false),
+                duration("grpc-max-connection-idle", v.get("grpc-max-connection-idle"), false),
+                positive("fetch-tries", v.get("fetch-tries")), duration("fetch-backoff", v.get("fetch-backoff"), true),
+                duration("fetch-idle-timeout", v.get("fetch-idle-timeout"), false),
+                bytes("fetch-min-speed", v.get("fetch-min-speed")),
+                duration("fetch-request-timeout", v.get("fetch-request-timeout"), false));
+    }
+
+    /**
+     * A duration: a whole number followed by ms, s, m or h (a bare number is seconds), e.g. {@code 500ms},
+     * {@code 20s}, {@code 10m}; zero only when {@code zeroAllowed}.
+     */
+    static Duration duration(String key, String value, boolean zeroAllowed) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d{1,9})\\s*(ms|s|m|h)?")
+                .matcher(value.strip().toLowerCase(java.util.Locale.ROOT));
+        if (!m.matches()) {
+            throw new IllegalArgumentException(key + ": '" + value + "' is not a duration (a whole number followed by"
+                    + " ms, s, m or h, e.g. 500ms, 20s, 10m; a bare number is seconds)");
+        }
+        long n = Long.parseLong(m.group(1));
+        String unit = m.group(2) == null ? "s" : m.group(2);
+        Duration d = switch (unit) {
+            case "ms" -> Duration.ofMillis(n);
+            case "m" -> Duration.ofMinutes(n);
+            case "h" -> Duration.ofHours(n);
+            default -> Duration.ofSeconds(n);
+        };
+        if (d.isZero() && !zeroAllowed) {
+            throw new IllegalArgumentException(key + ": must be longer than zero, got '" + value + "'");
+        }
+        return d;
     }
 
     static InetSocketAddress address(String key, String hostPort) {

@@ -14,7 +14,10 @@ public final class FetchException extends Exception {
     public enum Kind {
         /** The mirror answered 404 or 410: the file is not there. Moves on to the next mirror. */
         NOT_FOUND,
-        /** No connection, no byte for the idle timeout, or the response missed its deadline. Retried. */
+        /**
+         * No connection, no byte for the idle timeout, slower than the minimum speed over a window, or the
+         * response missed its deadline. Retried.
+         */
         TIMEOUT,
         /** Another HTTP status; 5xx, 408 and 429 are retried, other statuses move on to the next mirror. */
         HTTP_STATUS,

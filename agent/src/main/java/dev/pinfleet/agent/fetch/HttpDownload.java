@@ -52,7 +52,7 @@ final class HttpDownload implements Transfer.Transport {
         if (offset > 0) {
             req.header("Range", "bytes=" + offset + "-");
         }
-        try (Watchdog dog = new Watchdog(timer, cfg.idleTimeout(), cfg.requestTimeout())) {
+        try (Watchdog dog = new Watchdog(timer, cfg.idleTimeout(), cfg.requestTimeout(), cfg.minSpeed())) {
             batch.watch(dog);
             try {
                 HttpResponse<InputStream> resp = send(req.build(), dog, a, url, batch);

@@ -24,7 +24,7 @@ import java.util.concurrent.ScheduledExecutorService;
  * A third of the CPU the JDK's asynchronous client spends on the same bytes, which matters when a node downloads
  * a whole dependency set while it unpacks. Same rules as every transport ({@link Transfer}): Range resume,
  * redirects refused, never more than {@code size + 1} body bytes read; bodies with Content-Length, chunked or
- * ending with the connection are accepted. The {@link Watchdog} closes the socket on idle, deadline or cancel.
+ * ending with the connection are accepted. The {@link Watchdog} closes the socket on idle, too slow, deadline or cancel.
  */
 final class PlainHttpDownload implements Transfer.Transport {
     /** Largest response head (status line and headers) accepted. */
@@ -53,7 +53,7 @@ final class PlainHttpDownload implements Transfer.Transport {
             throw Transfer.localFailure(a, url, e);
         }
         Socket socket = new Socket();
-        try (Watchdog dog = new Watchdog(timer, cfg.idleTimeout(), cfg.requestTimeout())) {
+        try (Watchdog dog = new Watchdog(timer, cfg.idleTimeout(), cfg.requestTimeout(), cfg.minSpeed())) {
             batch.watch(dog);
             try {
                 dog.onTrip(socket::close);
@@ -162,7 +162,7 @@ final class PlainHttpDownload implements Transfer.Transport {
                     throw new FetchException(Kind.CONNECTION, a.getFilename(), url.toString(),
                             "connection closed before a complete response head (" + total + " bytes)", null);
                 }
-                dog.progress();
+                dog.progress(1);
                 if (++total > MAX_HEAD) {
                     throw new FetchException(Kind.CONNECTION, a.getFilename(), url.toString(), "response head longer than "
                             + MAX_HEAD + " bytes", null);

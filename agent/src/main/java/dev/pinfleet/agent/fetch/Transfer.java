@@ -52,15 +52,15 @@ final class Transfer {
             }
             String range = header.apply("Content-Range").orElse("");
             Matcher m = CONTENT_RANGE.matcher(range);
-            if (!m.matches() || Long.parseLong(m.group(1)) != offset || Long.parseLong(m.group(2)) != size - 1
-                    || !(m.group(3).equals("*") || Long.parseLong(m.group(3)) == size)) {
+            if (!m.matches() || number(m.group(1)) != offset || number(m.group(2)) != size - 1
+                    || !(m.group(3).equals("*") || number(m.group(3)) == size)) {
                 resetPart(part, a, url);
-                throw FetchException.of(Kind.HTTP_STATUS, st, true, f, u, "HTTP 206 with Content-Range '" + range
+                throw FetchException.of(Kind.HTTP_STATUS, st, true, f, u, "HTTP 206 with Content-Range '" + shown(range)
                         + "' where bytes " + offset + "-" + (size - 1) + "/" + size + " were asked; starting over");
             }
             from = offset;
         } else if (st >= 300 && st < 400) {
-            String to = header.apply("Location").orElse("(no Location)");
+            String to = header.apply("Location").map(Transfer::shown).orElse("(no Location)");
             throw FetchException.status(Kind.REDIRECT, st, f, u, "HTTP " + st + " redirect to " + to
                     + " refused: redirects are never followed");
         } else if (st == 404 || st == 410) {
@@ -73,7 +73,7 @@ final class Transfer {
         try {
             announced = length.isPresent() ? Long.parseLong(length.get().strip()) : -1;
         } catch (NumberFormatException e) {
-            throw FetchException.status(Kind.SIZE, st, f, u, "mirror sent Content-Length '" + length.get()
+            throw FetchException.status(Kind.SIZE, st, f, u, "mirror sent Content-Length '" + shown(length.get())
                     + "', which is not a number");
         }
         if (announced >= 0 && announced != size - from) {
@@ -107,7 +107,7 @@ final class Transfer {
             if (n < 0) {
                 break;
             }
-            dog.progress();
+            dog.progress(n);
             try {
                 part.append(buf, n);
             } catch (IOException e) {
@@ -118,7 +118,7 @@ final class Transfer {
                         + " expected " + size + " bytes; cut after " + part.bytes(), null);
             }
         }
-        if (dog.tripped() != null) {
+        if (dog.tripped() != null && part.bytes() != size) {
             throw tripped(dog, a, url, part.bytes(), batch, cfg);
         }
         if (part.bytes() < size) {
@@ -127,7 +127,7 @@ final class Transfer {
         }
     }
 
-    /** The error for an attempt its watchdog stopped: idle, deadline or cancelled. */
+    /** The error for an attempt its watchdog stopped: idle, too slow, deadline or cancelled. */
     static FetchException tripped(Watchdog dog, Artifact a, URI url, long got, Batch batch, FetchConfig cfg) {
         String f = a.getFilename();
         String u = url.toString();
@@ -136,6 +136,11 @@ final class Transfer {
         if (why == Watchdog.Trip.IDLE) {
             return new FetchException(Kind.TIMEOUT, f, u, "timed out: no byte from the mirror for "
                     + millis(cfg.idleTimeout().toMillis()) + progress, null);
+        }
+        if (why == Watchdog.Trip.SLOW) {
+            return new FetchException(Kind.TIMEOUT, f, u, "too slow: " + dog.slowBytes() + " bytes in "
+                    + millis(dog.slowNanos() / 1_000_000) + ", below the minimum speed of " + cfg.minSpeed()
+                    + " bytes/s" + progress, null);
         }
         if (why == Watchdog.Trip.DEADLINE) {
             return new FetchException(Kind.TIMEOUT, f, u, "timed out: response not complete within the request"
@@ -176,6 +181,21 @@ final class Transfer {
         String msg = t.getMessage();
         String type = t.getClass().getSimpleName();
         return msg == null || msg.isBlank() ? type : type + ": " + msg;
+    }
+
+    /** A decimal number from a header; -1 when it does not fit a long (never equal to an offset or size). */
+    private static long number(String digits) {
+        try {
+            return Long.parseLong(digits);
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    /** A value the mirror chose, for an error message: control characters escaped, at most 300 characters. */
+    static String shown(String value) {
+        String v = value.length() > 300 ? value.substring(0, 300) + "..." : value;
+        return dev.pinfleet.manifest.Names.printable(v);
     }
 
     static String millis(long ms) {

@@ -14,6 +14,9 @@ class FetchConfigTest {
         assertEquals(8, d.parallelism());
         assertEquals(3, d.maxTries());
         assertEquals(Duration.ofMillis(500), d.backoffBase());
+        assertEquals(Duration.ofSeconds(30), d.idleTimeout());
+        assertEquals(Duration.ofMinutes(10), d.requestTimeout());
+        assertEquals(1024, d.minSpeed());
     }
 
     @Test
@@ -34,5 +37,6 @@ class FetchConfigTest {
         assertThrows(IllegalArgumentException.class, () -> new FetchConfig(8, Duration.ZERO, s, s, 3, s));
         assertThrows(IllegalArgumentException.class, () -> new FetchConfig(8, s, s, s, 0, s));
         assertThrows(IllegalArgumentException.class, () -> new FetchConfig(8, s, s, s, 3, s.negated()));
+        assertThrows(IllegalArgumentException.class, () -> new FetchConfig(8, s, s, s, 3, s, -1));
     }
 }

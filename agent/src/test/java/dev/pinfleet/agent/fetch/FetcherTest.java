@@ -363,7 +363,7 @@ class FetcherTest {
         FakeMirror m = mirror();
         m.put(a.getPath(), content, Reply.trickle(Duration.ofMillis(50)));
         FetchConfig cfg = new FetchConfig(4, Duration.ofSeconds(1), Duration.ofMillis(600), Duration.ofMillis(300), 1,
-                Duration.ofMillis(100));
+                Duration.ofMillis(100), 0); // no minimum speed: only the deadline stops it
 
         long t0 = System.nanoTime();
         FetchException e = assertThrows(FetchException.class, () -> fetcher(cfg, m).fetchAll(List.of(a), null));
@@ -373,6 +373,43 @@ class FetcherTest {
         assertContains(e.getMessage(), "not complete within the request timeout of 600 ms", "of 100 bytes received");
         assertTrue(ms < 2000, "took " + ms + " ms");
         assertStoreEmpty();
+    }
+
+    @Test
+    void tricklingMirrorIsAbandonedBelowTheMinimumSpeed() throws Exception {
+        byte[] content = randomBytes(100_000, 1);
+        Artifact a = artifact("a-1.0-py3-none-any.whl", content);
+        FakeMirror m = mirror();
+        m.put(a.getPath(), content, Reply.trickle(Duration.ofMillis(20)));
+        FetchConfig cfg = new FetchConfig(4, Duration.ofSeconds(1), Duration.ofSeconds(30), Duration.ofMillis(400), 2,
+                Duration.ofMillis(10), 1000);
+
+        long t0 = System.nanoTime();
+        FetchException e = assertThrows(FetchException.class, () -> fetcher(cfg, m).fetchAll(List.of(a), null));
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+
+        assertEquals(Kind.TIMEOUT, e.kind());
+        assertTrue(e.retryable());
+        assertContains(e.getMessage(), a.getFilename(), m.baseUri() + a.getPath(), "too slow: ",
+                "below the minimum speed of 1000 bytes/s", "of 100000 bytes received", "(2 tries)");
+        assertEquals(2, m.requests(), "a slow mirror is retried like a timed-out one");
+        assertTrue(ms < 5000, "abandoned after about two windows of 400 ms, not the 30 s deadline: " + ms + " ms");
+        assertStoreEmpty();
+    }
+
+    @Test
+    void mirrorAtTheMinimumSpeedIsNotAbandoned() throws Exception {
+        byte[] content = randomBytes(600, 1);
+        Artifact a = artifact("a-1.0-py3-none-any.whl", content);
+        FakeMirror m = mirror();
+        m.put(a.getPath(), content, Reply.trickle(Duration.ofMillis(1)));
+        FetchConfig cfg = new FetchConfig(4, Duration.ofSeconds(1), Duration.ofSeconds(30), Duration.ofMillis(100), 1,
+                Duration.ofMillis(10), 100);
+
+        FetchResult r = fetcher(cfg, m).fetchAll(List.of(a), null).get(0);
+
+        assertEquals(1, r.tries(), "about 1000 bytes/s against a floor of 100 bytes/s over several windows");
+        assertArrayEquals(content, Files.readAllBytes(store.path(a.getSha256())));
     }
 
     @Test

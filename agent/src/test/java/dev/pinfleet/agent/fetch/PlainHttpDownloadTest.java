@@ -44,9 +44,15 @@ class PlainHttpDownloadTest {
 
     /** Serves every connection with {@code response}; keeps the connection open afterwards when asked. */
     private URI serve(byte[] response, boolean keepOpen) throws IOException {
+        return serveInTurn(keepOpen, response);
+    }
+
+    /** Serves the n-th connection with the n-th response (the last one repeating). */
+    private URI serveInTurn(boolean keepOpen, byte[]... responses) throws IOException {
         server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
         serving = new Thread(() -> {
-            while (!server.isClosed()) {
+            for (int n = 0; !server.isClosed(); n++) {
+                byte[] response = responses[Math.min(n, responses.length - 1)];
                 try (Socket s = server.accept()) {
                     readHead(s.getInputStream());
                     OutputStream out = s.getOutputStream();
@@ -161,6 +167,40 @@ class PlainHttpDownloadTest {
         FetchException e = assertThrows(FetchException.class, () -> fetch(serve(response, false), a));
         assertTrue(e.getMessage().contains("response head longer than " + PlainHttpDownload.MAX_HEAD + " bytes"),
                 e.getMessage());
+    }
+
+    @Test
+    void contentRangeBeyondAnyNumberIsRefusedAsAMismatchNamingIt() throws Exception {
+        byte[] content = randomBytes(1000, 7);
+        Artifact a = artifact(content);
+        byte[] cut = concat(bytes("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"), java.util.Arrays.copyOf(content, 400));
+        String absurd = "bytes 99999999999999999999-999/1000";
+        byte[] resumed = concat(bytes("HTTP/1.1 206 Partial Content\r\nContent-Range: " + absurd
+                + "\r\nContent-Length: 600\r\n\r\n"), java.util.Arrays.copyOfRange(content, 400, 1000));
+        URI mirror = serveInTurn(false, cut, resumed);
+        ContentStore store = new ContentStore(dir.resolve("store"));
+        FetchConfig twoTries = new FetchConfig(1, Duration.ofSeconds(2), Duration.ofSeconds(5), Duration.ofSeconds(2),
+                2, Duration.ZERO);
+        try (Fetcher f = new Fetcher(List.of(mirror), store, twoTries, Sleeper.system())) {
+            FetchException e = assertThrows(FetchException.class, () -> f.fetchAll(List.of(a), null));
+            assertEquals(FetchException.Kind.HTTP_STATUS, e.kind());
+            assertTrue(e.getMessage().contains("HTTP 206 with Content-Range '" + absurd
+                    + "' where bytes 400-999/1000 were asked; starting over (2 tries)"), e.getMessage());
+        }
+        try (var tmp = Files.list(store.tmpDir())) {
+            assertEquals(0, tmp.count(), "no partial download left");
+        }
+    }
+
+    @Test
+    void redirectLocationIsShownWithControlCharactersEscapedAndCut() throws Exception {
+        Artifact a = artifact(randomBytes(100, 8));
+        String location = "http://elsewhere.invalid/\u001b[2J" + "a".repeat(1000);
+        FetchException e = assertThrows(FetchException.class, () -> fetch(serve(bytes("HTTP/1.1 302 Found\r\nLocation: "
+                + location + "\r\nContent-Length: 0\r\n\r\n"), false), a));
+        assertEquals(FetchException.Kind.REDIRECT, e.kind());
+        assertTrue(e.getMessage().contains("HTTP 302 redirect to http://elsewhere.invalid/\\u001b[2J" + "a".repeat(271)
+                + "... refused: redirects are never followed"), e.getMessage());
     }
 
     @Test

@@ -208,6 +208,14 @@ public final class MirrorServer implements AutoCloseable {
         return ((InetSocketAddress) serverChannel.localAddress()).getPort();
     }
 
+    /**
+     * Client connections open right now, as the {@code pinfleet_mirror_connections_active} gauge shows them: counted
+     * when accepted (also those about to be closed for exceeding the limit), uncounted when closed.
+     */
+    public int openConnections() {
+        return metrics.connections().get();
+    }
+
     /** Stops listening, closes open connections and stops the threads. Idempotent. */
     @Override
     public synchronized void close() {

@@ -412,14 +412,27 @@ class MirrorServerTest {
                 new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), opts);
              Socket a = new Socket("127.0.0.1", limited.start());
              Socket b = new Socket("127.0.0.1", limited.port())) {
-            Thread.sleep(200); // let the server register both
+            awaitOpenConnections(limited, 2); // the server has registered both
             try (Socket c = new Socket("127.0.0.1", limited.port())) {
                 c.setSoTimeout(5_000);
                 c.getOutputStream().write("GET /simple/ HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
                 int first = c.getInputStream().read();
                 assertEquals(-1, first, "third connection closed without an answer");
             }
+            awaitOpenConnections(limited, 2);
             assertTrue(a.isConnected() && b.isConnected());
+        }
+    }
+
+    /** Waits (at most 5 s) until {@code server} counts exactly {@code n} open connections. */
+    static void awaitOpenConnections(MirrorServer server, int n) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (server.openConnections() != n) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new AssertionError("the server counts " + server.openConnections() + " open connections, not "
+                        + n + ", after 5 s");
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(2));
         }
     }
 }
