@@ -49,6 +49,8 @@ public final class Agent implements AutoCloseable {
     public Agent(AgentConfig config, ServerBuilder<?> serverBuilder, Clock clock) throws IOException {
         this.config = config;
         Files.createDirectories(config.root());
+        // before the store, the cache and recovery write or delete anything under the root
+        dev.pinfleet.agent.fs.RootGuard.check(config.node(), config.root());
         TrustPolicy trust = TrustPolicy.fromDirectory(config.trustedKeys(), config.threshold());
         PythonInfo python = PythonInfo.probe(config.python());
         ContentStore store = new ContentStore(config.root().resolve("store"));

@@ -8,6 +8,7 @@ import dev.pinfleet.agent.fetch.FetchResult;
 import dev.pinfleet.agent.fetch.Fetcher;
 import dev.pinfleet.agent.fetch.Sleeper;
 import dev.pinfleet.agent.fs.Durable;
+import dev.pinfleet.agent.fs.RootGuard;
 import dev.pinfleet.agent.hooks.HookSpec;
 import dev.pinfleet.agent.hooks.PostSwitch;
 import dev.pinfleet.agent.install.InstallException;
@@ -77,6 +78,8 @@ public final class DeployEngine {
     private final ReleaseBuilder builder;
     private final Releases releases;
     private final Clock clock;
+    /** Crash tests' seam; a no-op unless the JVM runs with -D{@value HaltPoint#PROPERTY}. */
+    private final HaltPoint halt = HaltPoint.fromSystemProperties();
     private final AtomicBoolean busy = new AtomicBoolean();
     private final PostSwitch postSwitch;
     /** Last health-check result per app, since the agent started. */
@@ -105,14 +108,23 @@ public final class DeployEngine {
         this.store = store;
         this.fetcher = fetcher;
         this.builder = builder;
-        this.releases = new Releases(config.root(), config.keepReleases(), config.storeMaxBytes(), store, builder, clock);
+        this.releases = new Releases(config.root(), config.keepReleases(), config.storeMaxBytes(), store, builder, clock,
+                halt);
         this.clock = clock;
     }
 
-    /** Cleans what a crash may have left: temp downloads, half-built releases; reconciles state with `current`. */
+    /**
+     * Cleans what a crash may have left: temp downloads, half-built releases, the trash (in the background);
+     * reconciles state with `current` (see {@link Releases#recover}).
+     */
     public void recover() throws IOException {
         store.cleanTemp();
-        releases.recover();
+        releases.recover(config.node());
+    }
+
+    /** Waits at most {@code timeout} until removed releases are deleted from the trash; true when they are. */
+    public boolean awaitTrashEmptied(Duration timeout) throws InterruptedException {
+        return releases.awaitTrashEmptied(timeout);
     }
 
     public boolean busy() {
@@ -204,6 +216,7 @@ public final class DeployEngine {
             tick.cancel(false);
             ticker.stop();
             events.accept(DeployEvent.newBuilder().setReport(report).setAtUnixMs(clock.millis()).build());
+            releases.emptyTrash(); // releases the garbage collection removed: deleted off the deploy's path
             return report;
         } finally {
             tick.cancel(false);
@@ -319,6 +332,7 @@ public final class DeployEngine {
             String digest = ManifestCodec.contentDigest(m);
             String id = ManifestCodec.releaseId(digest);
             report.setApp(m.getApp()).setSerial(m.getSerial()).setManifestDigest(digest).setRelease(id);
+            checkRoot(m.getApp());
             layout = AppLayout.of(config.root(), m.getApp());
             AppStatus state = StateStore.read(layout, m.getApp());
             String previous = releases.currentRelease(layout);
@@ -326,6 +340,7 @@ public final class DeployEngine {
             report.setPreviousRelease(previous == null ? "" : previous);
 
             begin.accept(Phase.PLAN, m.getArtifactsCount());
+            checkWritable(layout, previous);
             boolean unchanged = id.equals(previous);
             boolean onDisk = Files.isDirectory(layout.release(id), LinkOption.NOFOLLOW_LINKS);
             Map<String, ArtifactResult.Builder> results = new LinkedHashMap<>();
@@ -367,9 +382,11 @@ public final class DeployEngine {
                 for (InstallResult r : installed) {
                     results.get(r.filename()).setInstallMs(r.installMillis());
                 }
+                halt.reach(HaltPoint.AFTER_BUILD);
                 releases.writeManifest(staging, request.getManifest());
                 Durable.renameDirectory(staging, layout.release(id));
                 Durable.fsyncDirectory(layout.releases());
+                halt.reach(HaltPoint.AFTER_RELEASE);
             }
 
             begin.accept(Phase.SWITCH, 0);
@@ -382,7 +399,9 @@ public final class DeployEngine {
                 report.addArtifacts(r);
             }
             if (!unchanged) {
+                halt.reach(HaltPoint.BEFORE_SWITCH);
                 releases.switchTo(layout, id);
+                halt.reach(HaltPoint.AFTER_SWITCH);
                 String reason = afterSwitch(m, id, layout, report, events, begin);
                 if (reason != null) {
                     revert(m, previous, layout, next, report, events, reason, phase[0]);
@@ -397,12 +416,18 @@ public final class DeployEngine {
         } catch (DeployFailure f) {
             fail(report, layout, f.phase(), f.getMessage());
         } catch (FetchException e) {
-            fail(report, layout, Phase.FETCH, e.getMessage());
+            // a local failure (disk full, read-only): say where the agent was writing
+            fail(report, layout, Phase.FETCH, e.getMessage() + (e.kind() == FetchException.Kind.IO
+                    ? " (downloads are written to " + store.tmpDir() + ")" : ""));
         } catch (InstallException e) {
             fail(report, layout, Phase.INSTALL, e.getMessage());
         } catch (IOException | RuntimeException e) {
             LOG.log(java.util.logging.Level.WARNING, "deploy failed in " + phase[0], e);
-            fail(report, layout, phase[0], e.getClass().getSimpleName() + ": " + e.getMessage());
+            String why = e.getClass().getSimpleName() + ": " + e.getMessage();
+            if (layout != null && (e.getMessage() == null || !e.getMessage().contains(config.root().toString()))) {
+                why += " (" + where(phase[0], layout, report.getRelease()) + ")"; // e.g. a full disk: say where
+            }
+            fail(report, layout, phase[0], why);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             fail(report, layout, phase[0], "deploy aborted: agent is shutting down");
@@ -414,14 +439,63 @@ public final class DeployEngine {
         return report.setTotalMs(clock.millis() - start).build();
     }
 
+    /** Where a deploy in {@code phase} writes, for an I/O error that does not say. */
+    private String where(Phase phase, AppLayout layout, String release) {
+        return switch (phase) {
+            case FETCH -> "while writing downloads to " + store.tmpDir();
+            case INSTALL -> "while building release " + release + " in " + layout.staging(release)
+                    + " from wheels unpacked into " + config.root().resolve("cache");
+            case SWITCH -> "while recording the state in " + layout.state() + " and switching " + layout.current();
+            default -> "under the agent root " + config.root();
+        };
+    }
+
+    /**
+     * Refuses a serial not greater than the last one recorded, except the very manifest recorded with it: when its
+     * release is current (a no-op), or when the state names its release but `current` does not point there (the
+     * agent stopped between recording the serial and switching: sending it again completes the switch).
+     */
     private void checkSerial(Manifest m, String digest, String id, AppStatus state, String current)
             throws DeployFailure {
         boolean sameAgain = m.getSerial() == state.getSerial() && digest.equals(state.getManifestDigest())
-                && id.equals(current);
+                && (id.equals(current) || id.equals(state.getRelease()));
         if (m.getSerial() <= state.getSerial() && !sameAgain) {
             throw new DeployFailure(Phase.VERIFY, "manifest serial " + m.getSerial() + " for app " + m.getApp()
                     + " is not greater than the last applied serial " + state.getSerial()
                     + " (replay or stale manifest refused)", null);
+        }
+    }
+
+    /**
+     * Before a deploy acts: the agent root holds no planted link and no world-writable directory
+     * ({@link RootGuard}). Nothing is written when it does, not even the failure into the app's state.
+     */
+    private void checkRoot(String app) throws DeployFailure, IOException {
+        try {
+            RootGuard.check(config.node(), config.root());
+        } catch (RootGuard.UnsafeRootException e) {
+            // PLAN: a local file system fault, as the metrics' failure reasons count it
+            throw new DeployFailure(Phase.PLAN, e.getMessage().substring(("node " + config.node() + ": ").length())
+                    + "; nothing was changed for app " + app, e);
+        }
+    }
+
+    /**
+     * Before anything is fetched: the app's directory (state and `current`) and its releases directory take writes.
+     * A read-only mount or a full inode table is refused here, while the serial is not yet recorded.
+     */
+    private void checkWritable(AppLayout layout, String current) throws DeployFailure {
+        for (Path dir : List.of(layout.dir(), layout.releases())) {
+            try {
+                RootGuard.probeWritable(dir);
+            } catch (IOException e) {
+                String why = e instanceof java.nio.file.FileSystemException fse && fse.getReason() != null
+                        ? fse.getReason() : e.getClass().getSimpleName() + ": " + e.getMessage();
+                throw new DeployFailure(Phase.PLAN, "cannot write to " + (dir.equals(layout.dir())
+                        ? "the state directory " : "the releases directory ") + dir + " (" + why + "); nothing was "
+                        + "fetched or switched, " + (current == null ? "there is no current release"
+                        : "release " + current + " stays current"), e);
+            }
         }
     }
 
@@ -579,6 +653,9 @@ public final class DeployEngine {
                 }
                 b.addKept(k);
             }
+            // the state may name a release the agent stopped short of switching to (see Releases#recover)
+            b.setManifestDigest(current == null ? (cur == null ? "" : s.getManifestDigest())
+                    : ManifestCodec.contentDigest(current));
             if (current == null || !current.hasHealthCheck()) {
                 b.setHealth(Health.HEALTH_NONE);
             } else {
@@ -648,6 +725,7 @@ public final class DeployEngine {
         String current = releases.currentRelease(layout);
         b.setApp(m.getApp()).setSerial(m.getSerial()).setRelease(id).setCurrentRelease(current == null ? "" : current);
         try {
+            checkRoot(m.getApp());
             checkSerial(m, digest, id, StateStore.read(layout, m.getApp()), current);
         } catch (DeployFailure f) {
             b.setRefused("node " + config.node() + ": " + f.getMessage());
@@ -684,17 +762,9 @@ public final class DeployEngine {
             }
         }
         if (!unchanged) {
-            // The same rule as Releases.collectGarbage, applied to the order the list would have after the switch.
-            List<String> ids = new ArrayList<>(releases.list(layout));
-            ids.remove(id);
-            ids.add(0, id);
-            int kept = 0;
-            for (String r : ids) {
-                if (r.equals(id) || r.equals(current) || kept < config.keepReleases()) {
-                    kept++;
-                } else {
-                    b.addRemoveReleases(r);
-                }
+            // The rule the garbage collection after the switch applies (Releases#doomed), size cap included.
+            for (Releases.Doomed d : releases.doomed(layout, id, current, onDisk ? null : m)) {
+                b.addRemoveReleases(d.app().equals(m.getApp()) ? d.id() : d.toString());
             }
         }
         return b.build();
@@ -703,5 +773,6 @@ public final class DeployEngine {
     /** Stops the progress ticker thread. */
     public void close() {
         heartbeat.shutdownNow();
+        releases.close();
     }
 }

@@ -9,18 +9,24 @@ import dev.pinfleet.manifest.ManifestException;
 import dev.pinfleet.proto.v1.AppStatus;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.Manifest;
+import dev.pinfleet.proto.v1.Outcome;
 import dev.pinfleet.proto.v1.SignedManifest;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -31,8 +37,10 @@ import java.util.logging.Logger;
  * The releases of every app on this node: the `current` link, recovery after a crash, garbage collection
  * (keep the newest N per app, then an optional size cap over store and cache) and freeing store and cache
  * entries no kept release references. The current and the previous release of an app are never deleted.
+ * One rule ({@link #doomed}) decides what a collection removes, for the collection itself and for a plan.
+ * Removed releases are renamed into {@code ROOT/trash/} and deleted in the background ({@link #emptyTrash}).
  */
-public final class Releases {
+public final class Releases implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(Releases.class.getName());
     /** Inside each release: the signed manifest it was built from. */
     static final String MANIFEST_FILE = ".pinfleet/manifest.signed.json";
@@ -43,8 +51,10 @@ public final class Releases {
     private final ContentStore store;
     private final ReleaseBuilder builder;
     private final Clock clock;
-    /** The sha256 values each complete release references; a release's content never changes. */
-    private final Map<Path, Set<String>> referencedBy = new ConcurrentHashMap<>();
+    private final Footprint footprint;
+    private final Trash trash;
+    /** The artifacts (by sha256) each complete release references; a release's content never changes. */
+    private final Map<Path, Map<String, Artifact>> referencedBy = new ConcurrentHashMap<>();
 
     /** Without a size cap. */
     public Releases(Path root, int keep, ContentStore store, ReleaseBuilder builder) {
@@ -63,6 +73,12 @@ public final class Releases {
 
     /** As above, with the clock that stamps when a release was switched to (the order GC and listings use). */
     public Releases(Path root, int keep, long maxBytes, ContentStore store, ReleaseBuilder builder, Clock clock) {
+        this(root, keep, maxBytes, store, builder, clock, HaltPoint.none());
+    }
+
+    /** As above, with the crash tests' {@link HaltPoint}. */
+    public Releases(Path root, int keep, long maxBytes, ContentStore store, ReleaseBuilder builder, Clock clock,
+            HaltPoint halt) {
         if (keep < 2) {
             throw new IllegalArgumentException("keep must be at least 2 (current and previous), got " + keep);
         }
@@ -75,6 +91,8 @@ public final class Releases {
         this.store = store;
         this.builder = builder;
         this.clock = clock;
+        this.footprint = new Footprint(root, store);
+        this.trash = new Trash(root, halt);
     }
 
     public List<String> apps() throws IOException {
@@ -102,10 +120,22 @@ public final class Releases {
         return Files.readSymbolicLink(layout.current()).getFileName().toString();
     }
 
+    /**
+     * Writes the signed manifest into a release being built and fsyncs it: it is written after the builder's one
+     * flush of the tree, and a release directory must never come back from a power loss without it.
+     */
     public void writeManifest(Path release, SignedManifest envelope) throws IOException {
         Path f = release.resolve(MANIFEST_FILE);
         Files.createDirectories(f.getParent());
-        Files.writeString(f, JsonFormat.printer().print(envelope) + "\n", StandardCharsets.UTF_8);
+        ByteBuffer buf = ByteBuffer.wrap((JsonFormat.printer().print(envelope) + "\n").getBytes(StandardCharsets.UTF_8));
+        try (FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+                StandardOpenOption.WRITE)) {
+            while (buf.hasRemaining()) {
+                ch.write(buf);
+            }
+            ch.force(true);
+        }
+        Durable.fsyncDirectory(f.getParent());
     }
 
     /** Swaps `current` to a complete release (relative link, so the app directory can move). */
@@ -145,11 +175,21 @@ public final class Releases {
     }
 
     /**
-     * At start: removes half-built releases (a crash mid-install) and interrupted unpacks in the cache, and
-     * makes each app's state agree with `current`, which only ever points at a complete release.
+     * At start: removes half-built releases (a crash mid-install) and interrupted unpacks in the cache, starts
+     * deleting what a crash left in the trash, and makes each app's state agree with `current`, which only ever
+     * points at a complete release.
+     *
+     * <p>One disagreement is kept on purpose: a deploy records its serial and release in the state just before it
+     * switches `current`; when the agent stopped in between, the state names a complete release of the same manifest
+     * digest that `current` does not point at yet. The state then keeps that serial and release (so the same signed
+     * manifest, sent again, completes the switch instead of being refused as a replay) and its last outcome says
+     * what happened; status reports the release `current` actually points at.
+     *
+     * @param node this node's name, for the recorded error
      */
-    public void recover() throws IOException {
+    public void recover(String node) throws IOException {
         builder.recover();
+        trash.emptyInBackground();
         for (String app : apps()) {
             AppLayout layout = AppLayout.of(root, app);
             if (Files.isDirectory(layout.releases())) {
@@ -162,7 +202,18 @@ public final class Releases {
             }
             String cur = currentRelease(layout);
             AppStatus s = StateStore.read(layout, app);
-            if (cur != null && !cur.equals(s.getRelease())) {
+            if (cur != null && cur.equals(s.getRelease()) || cur == null && s.getRelease().isEmpty()) {
+                continue;
+            }
+            if (interruptedSwitch(layout, s)) {
+                String error = "node " + node + ": the agent stopped after recording serial " + s.getSerial()
+                        + " for release " + s.getRelease() + " of app " + app + " but before switching `current` to it; "
+                        + (cur == null ? "there is no current release" : "release " + cur + " stays current")
+                        + "; deploying the same signed manifest again completes the switch";
+                StateStore.write(layout, s.toBuilder().setLastOutcome(Outcome.FAILED)
+                        .setLastError(error).build());
+                LOG.warning(error);
+            } else if (cur != null) {
                 Manifest m = manifestOf(layout.release(cur));
                 StateStore.write(layout, s.toBuilder().setRelease(cur)
                         .setManifestDigest(m == null ? "" : ManifestCodec.contentDigest(m)).build());
@@ -171,23 +222,45 @@ public final class Releases {
         }
     }
 
+    /** True when the state names a complete release of its manifest digest that `current` does not point at. */
+    static boolean interruptedSwitch(AppLayout layout, AppStatus s) {
+        if (s.getRelease().isEmpty() || s.getManifestDigest().isEmpty()
+                || !Files.isDirectory(layout.release(s.getRelease()), LinkOption.NOFOLLOW_LINKS)) {
+            return false;
+        }
+        Manifest m = manifestOf(layout.release(s.getRelease()));
+        return m != null && ManifestCodec.contentDigest(m).equals(s.getManifestDigest());
+    }
+
     /** What one garbage collection did. */
     public record Collected(List<String> removedReleases, long storeBytesFreed, long cacheEntriesRemoved,
             long bytesAfter) {}
 
+    /** A release a garbage collection removes. */
+    public record Doomed(AppLayout layout, String id) {
+        /** The app's name. */
+        public String app() {
+            return layout.dir().getFileName().toString();
+        }
+
+        /** APP/ID. */
+        @Override
+        public String toString() {
+            return app() + "/" + id;
+        }
+    }
+
     /**
-     * After {@code current} of {@code layout}'s app was switched to (from {@code previous}, may be null): keeps
-     * that app's current and previous release and, up to {@code keep} in all, the most recently switched-to
-     * others, deleting the rest; frees store and cache entries no remaining release of
-     * any app references; then, while store plus cache exceed the size cap, deletes the oldest release of any app
-     * that is neither that app's current nor its previous one, freeing again. When an unreadable release makes
-     * the referenced set unknown, nothing is freed.
+     * After {@code current} of {@code layout}'s app was switched to (from {@code previous}, may be null): removes
+     * what {@link #doomed} says (renamed into the trash: call {@link #emptyTrash} once the deploy is answered),
+     * then frees store and cache entries no remaining release of any app references. When an unreadable release
+     * makes the referenced set unknown, nothing is freed.
      */
     public Collected collectGarbage(AppLayout layout, String current, String previous) throws IOException {
         long t0 = System.nanoTime();
         Collected c = collect(layout, current, previous);
         LOG.info("garbage collection after switching " + layout.dir().getFileName() + " to " + current + " took "
-                + (System.nanoTime() - t0) / 1_000_000 + " ms: releases removed " + c.removedReleases()
+                + (System.nanoTime() - t0) / 1_000_000 + " ms: releases moved to the trash " + c.removedReleases()
                 + ", store bytes freed " + c.storeBytesFreed() + ", cache entries removed " + c.cacheEntriesRemoved()
                 + (c.bytesAfter() >= 0 ? ", store and cache now " + c.bytesAfter() + " bytes" : ""));
         return c;
@@ -195,12 +268,44 @@ public final class Releases {
 
     private Collected collect(AppLayout layout, String current, String previous) throws IOException {
         List<String> removed = new ArrayList<>();
-        List<String> ids = list(layout);
-        Set<String> kept = new HashSet<>();
-        for (String id : ids) {
-            if (id.equals(current) || id.equals(previous)) {
-                kept.add(id);
-            }
+        Set<Path> touched = new LinkedHashSet<>();
+        for (Doomed d : doomed(layout, current, previous, null)) {
+            LOG.info("removing old release " + d.layout().release(d.id()));
+            referencedBy.remove(d.layout().release(d.id()));
+            trash.put(d.layout().release(d.id()));
+            touched.add(d.layout().releases());
+            removed.add(d.toString());
+        }
+        for (Path dir : touched) {
+            trash.sync(dir);
+        }
+        long[] freed = new long[2];
+        if (!free(freed)) {
+            return new Collected(List.copyOf(removed), 0, 0, -1);
+        }
+        return new Collected(List.copyOf(removed), freed[0], freed[1], maxBytes > 0 ? bytes() : -1);
+    }
+
+    /**
+     * The one rule of the garbage collection, for {@link #collectGarbage} and for a plan: which releases a collection
+     * removes once {@code layout}'s app has switched to {@code current} (from {@code previous}, may be null).
+     * First that app keeps its current and previous release and, up to {@code keep} in all, the most recently
+     * switched-to others; then, while the bytes of store plus cache that the remaining releases reference exceed
+     * the size cap, the least recently switched-to release of any app that is neither that app's current nor its
+     * previous one goes. Keep-rule removals come first (newest first), then size-cap ones (oldest first).
+     *
+     * @param incoming the manifest of {@code current} when that release is not built yet (a plan), else null; what
+     *     it needs that is not on the node yet is estimated as {@link Footprint} says
+     */
+    public List<Doomed> doomed(AppLayout layout, String current, String previous, Manifest incoming)
+            throws IOException {
+        List<String> ids = new ArrayList<>(list(layout));
+        ids.remove(current);
+        ids.add(0, current); // the release switched to is the most recent one
+        Set<String> kept = new LinkedHashSet<>();
+        kept.add(current);
+        if (previous != null && ids.contains(previous)) {
+            kept.add(previous);
         }
         for (String id : ids) {
             if (kept.size() >= keep) {
@@ -208,34 +313,89 @@ public final class Releases {
             }
             kept.add(id);
         }
+        List<Doomed> out = new ArrayList<>();
         for (String id : ids) {
             if (!kept.contains(id)) {
-                delete(layout, id);
-                removed.add(layout.dir().getFileName() + "/" + id);
+                out.add(new Doomed(layout, id));
             }
         }
-        long[] freed = new long[2];
-        if (!free(freed)) {
-            return new Collected(removed, 0, 0, -1);
+        if (maxBytes > 0) {
+            capped(layout, new ArrayList<>(kept), previous, incoming, out);
         }
-        long bytes = maxBytes > 0 ? bytes() : -1;
-        while (maxBytes > 0 && bytes > maxBytes) {
-            Candidate oldest = oldestUnprotected(layout, current, previous);
+        return List.copyOf(out);
+    }
+
+    /** One release the size cap may remove, with what it references (null: unknown). */
+    private record Held(AppLayout layout, String id, FileTime switched, boolean guarded, Map<String, Artifact> refs) {}
+
+    /** The size-cap part of {@link #doomed}: appends to {@code out}. */
+    private void capped(AppLayout layout, List<String> kept, String previous, Manifest incoming, List<Doomed> out)
+            throws IOException {
+        String current = kept.get(0);
+        List<Held> held = new ArrayList<>();
+        for (String id : kept) {
+            boolean guarded = id.equals(current) || id.equals(previous);
+            Map<String, Artifact> refs = id.equals(current) && incoming != null ? artifacts(incoming)
+                    : referenced(layout.release(id));
+            FileTime t = id.equals(current) ? FileTime.fromMillis(Long.MAX_VALUE) : switched(layout.release(id));
+            held.add(new Held(layout, id, t, guarded, refs));
+        }
+        for (String app : apps()) {
+            AppLayout l = AppLayout.of(root, app);
+            if (l.dir().equals(layout.dir())) {
+                continue;
+            }
+            String cur = currentRelease(l);
+            String prev = null;
+            List<String> ids = list(l);
+            for (String id : ids) {
+                if (!id.equals(cur)) {
+                    prev = id; // the most recent one that is not current: that app's previous
+                    break;
+                }
+            }
+            for (String id : ids) {
+                held.add(new Held(l, id, switched(l.release(id)), id.equals(cur) || id.equals(prev),
+                        referenced(l.release(id))));
+            }
+        }
+        for (Held h : held) {
+            if (h.refs() == null) {
+                LOG.warning("release " + h.layout().release(h.id()) + " has no readable manifest: the size cap"
+                        + " store-max-bytes=" + maxBytes + " is not applied");
+                return;
+            }
+        }
+        Set<String> incomingShas = incoming == null ? Set.of() : artifacts(incoming).keySet();
+        held.sort(Comparator.comparing(Held::switched));
+        long bytes = bytesOf(held, incomingShas);
+        while (bytes > maxBytes) {
+            Held oldest = held.stream().filter(h -> !h.guarded()).findFirst().orElse(null);
             if (oldest == null) {
-                LOG.warning("store and cache hold " + bytes + " bytes, over store-max-bytes=" + maxBytes
+                LOG.warning("store and cache would hold " + bytes + " bytes, over store-max-bytes=" + maxBytes
                         + ", but every remaining release is an app's current or previous one");
-                break;
+                return;
             }
-            LOG.info("store and cache hold " + bytes + " bytes, over store-max-bytes=" + maxBytes
-                    + ": removing the oldest release " + oldest.layout.release(oldest.id));
-            delete(oldest.layout, oldest.id);
-            removed.add(oldest.layout.dir().getFileName() + "/" + oldest.id);
-            if (!free(freed)) {
-                break;
-            }
-            bytes = bytes();
+            held.remove(oldest);
+            out.add(new Doomed(oldest.layout(), oldest.id()));
+            bytes = bytesOf(held, incomingShas);
         }
-        return new Collected(List.copyOf(removed), freed[0], freed[1], bytes);
+    }
+
+    private long bytesOf(List<Held> held, Set<String> incomingShas) throws IOException {
+        List<Artifact> all = new ArrayList<>();
+        for (Held h : held) {
+            all.addAll(h.refs().values());
+        }
+        return footprint.of(all, incomingShas);
+    }
+
+    private static FileTime switched(Path release) {
+        try {
+            return Files.getLastModifiedTime(release, LinkOption.NOFOLLOW_LINKS);
+        } catch (IOException e) {
+            return FileTime.fromMillis(0);
+        }
     }
 
     /** Store plus cache bytes, as the size cap counts them. */
@@ -243,49 +403,25 @@ public final class Releases {
         return store.totalBytes() + builder.cacheBytes();
     }
 
-    private record Candidate(AppLayout layout, String id, FileTime switched) {}
-
-    /** The least recently switched-to release of any app that is not protected. */
-    private Candidate oldestUnprotected(AppLayout deploying, String current, String previous) throws IOException {
-        Candidate best = null;
-        for (String app : apps()) {
-            AppLayout l = AppLayout.of(root, app);
-            List<String> ids = list(l);
-            Set<String> guard = new HashSet<>();
-            String cur = currentRelease(l);
-            if (cur != null) {
-                guard.add(cur);
-            }
-            if (l.dir().equals(deploying.dir())) {
-                guard.add(current);
-                if (previous != null) {
-                    guard.add(previous);
-                }
-            } else {
-                for (String id : ids) {
-                    if (!id.equals(cur)) {
-                        guard.add(id); // the most recent one that is not current: that app's previous
-                        break;
-                    }
-                }
-            }
-            for (String id : ids) {
-                if (guard.contains(id)) {
-                    continue;
-                }
-                FileTime t = Files.getLastModifiedTime(l.release(id), LinkOption.NOFOLLOW_LINKS);
-                if (best == null || t.compareTo(best.switched) < 0) {
-                    best = new Candidate(l, id, t);
-                }
-            }
-        }
-        return best;
+    /** Deletes what is in the trash on a background thread; returns at once. */
+    public void emptyTrash() {
+        trash.emptyInBackground();
     }
 
-    private void delete(AppLayout layout, String id) throws IOException {
-        LOG.info("removing old release " + layout.release(id));
-        referencedBy.remove(layout.release(id));
-        Durable.deleteTree(layout.release(id));
+    /** Waits at most {@code timeout} until no trash deletion is pending; true when none is. */
+    public boolean awaitTrashEmptied(Duration timeout) throws InterruptedException {
+        return trash.awaitIdle(timeout);
+    }
+
+    /** Where removed releases wait for their deletion: {@code ROOT/trash}. */
+    public Path trashDir() {
+        return trash.dir();
+    }
+
+    /** Stops the background deletion of the trash (what is left goes at the next start). */
+    @Override
+    public void close() {
+        trash.close();
     }
 
     /** Prunes store and cache down to what the releases on disk reference; false when that is unknown. */
@@ -294,12 +430,12 @@ public final class Releases {
         for (String app : apps()) {
             AppLayout l = AppLayout.of(root, app);
             for (String id : list(l)) {
-                Set<String> shas = referenced(l.release(id));
-                if (shas == null) {
+                Map<String, Artifact> refs = referenced(l.release(id));
+                if (refs == null) {
                     LOG.warning("release " + l.release(id) + " has no readable manifest: store and cache kept as they are");
                     return false;
                 }
-                referenced.addAll(shas);
+                referenced.addAll(refs.keySet());
             }
         }
         freed[0] += store.prune(referenced);
@@ -307,8 +443,8 @@ public final class Releases {
         return true;
     }
 
-    private Set<String> referenced(Path release) {
-        Set<String> known = referencedBy.get(release);
+    private Map<String, Artifact> referenced(Path release) {
+        Map<String, Artifact> known = referencedBy.get(release);
         if (known != null) {
             return known;
         }
@@ -316,12 +452,17 @@ public final class Releases {
         if (m == null) {
             return null;
         }
-        Set<String> shas = new HashSet<>();
+        Map<String, Artifact> refs = artifacts(m);
+        referencedBy.put(release, refs);
+        return refs;
+    }
+
+    private static Map<String, Artifact> artifacts(Manifest m) {
+        Map<String, Artifact> out = new java.util.HashMap<>();
         for (Artifact a : m.getArtifactsList()) {
-            shas.add(a.getSha256());
+            out.putIfAbsent(a.getSha256(), a);
         }
-        referencedBy.put(release, Set.copyOf(shas));
-        return shas;
+        return Map.copyOf(out);
     }
 
     /** The manifest a release was built from (written by this agent after verification), or null. */

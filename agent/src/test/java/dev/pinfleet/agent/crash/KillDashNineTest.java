@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 
 import dev.pinfleet.agent.testing.AgentProcess;
+import dev.pinfleet.agent.testing.CleanRoot;
 import dev.pinfleet.agent.testing.FakeMirror;
 import dev.pinfleet.agent.testing.FakeMirror.Reply;
 import dev.pinfleet.agent.testing.TestFleet;
@@ -13,12 +14,14 @@ import dev.pinfleet.agent.testing.TestWheels;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.proto.v1.AgentServiceGrpc;
+import dev.pinfleet.proto.v1.AppStatus;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.DeployEvent;
 import dev.pinfleet.proto.v1.DeployReport;
 import dev.pinfleet.proto.v1.DeployRequest;
 import dev.pinfleet.proto.v1.Manifest;
 import dev.pinfleet.proto.v1.Outcome;
+import dev.pinfleet.proto.v1.StatusRequest;
 import dev.pinfleet.trust.Envelope;
 import dev.pinfleet.trust.Keys;
 import io.grpc.stub.StreamObserver;
@@ -145,17 +148,26 @@ class KillDashNineTest {
                 });
     }
 
+    /** Deploys and returns the report, checking that the stream carried exactly one. */
     private static DeployReport deploy(AgentProcess agent, DeployRequest req) {
         Iterator<DeployEvent> it = AgentServiceGrpc.newBlockingStub(agent.channel())
                 .withDeadlineAfter(120, TimeUnit.SECONDS).deploy(req);
-        DeployReport report = null;
-        while (it.hasNext()) {
+        List<DeployReport> reports = new ArrayList<>();
+        for (int i = 0; i < 100_000 && it.hasNext(); i++) {
             DeployEvent e = it.next();
             if (e.hasReport()) {
-                report = e.getReport();
+                reports.add(e.getReport());
             }
         }
-        return report;
+        assertEquals(1, reports.size(), "exactly one report per deploy");
+        return reports.get(0);
+    }
+
+    /** The app's status as the restarted agent reports it. */
+    private static AppStatus status(AgentProcess agent) {
+        return AgentServiceGrpc.newBlockingStub(agent.channel()).withDeadlineAfter(30, TimeUnit.SECONDS)
+                .status(StatusRequest.getDefaultInstance()).getAppsList().stream()
+                .filter(a -> a.getApp().equals("shop")).findFirst().orElse(null);
     }
 
     /** Polls {@code condition} every 2 ms for at most 60 s; fails when it never held. */
@@ -204,6 +216,7 @@ class KillDashNineTest {
 
     /** What every restart must find, whatever the moment of the kill. */
     private void assertCleanAfterRestart() throws IOException {
+        CleanRoot.assertNothingHalfWritten(root);
         List<String> staging = list(root.resolve("apps/shop/releases")).stream().map(p -> p.getFileName().toString())
                 .filter(n -> n.startsWith(".")).toList();
         assertEquals(List.of(), staging, "half-built releases are removed at start");
@@ -250,6 +263,7 @@ class KillDashNineTest {
         try (AgentProcess again = start()) {
             assertNull(current(), "a first deploy killed while fetching leaves no current release");
             assertCleanAfterRestart();
+            assertNull(status(again), "nothing recorded for an app whose first deploy never got past fetching");
             DeployReport r = deploy(again, req);
             assertEquals(Outcome.OK, r.getOutcome(), r.getError());
             assertEquals(releaseOf(req), current());
@@ -277,6 +291,9 @@ class KillDashNineTest {
         try (AgentProcess again = start()) {
             assertEquals(releaseOf(v1), current(), "the old, complete release stays current");
             assertCleanAfterRestart();
+            AppStatus s = status(again);
+            assertEquals(1, s.getSerial(), "serial 2 was not recorded: the install never completed");
+            assertEquals(releaseOf(v1), s.getRelease());
             DeployReport r2 = deploy(again, v2);
             assertEquals(Outcome.OK, r2.getOutcome(), r2.getError());
             assertEquals(releaseOf(v2), current());

@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.util.Timestamps;
 import dev.pinfleet.agent.Agent;
+import dev.pinfleet.agent.testing.CleanRoot;
 import dev.pinfleet.agent.testing.FakeMirror;
 import dev.pinfleet.agent.testing.TestFleet;
 import dev.pinfleet.agent.testing.TestWheels;
@@ -240,7 +241,13 @@ class AgentDeployTest {
         StatusRuntimeException e = assertThrows(StatusRuntimeException.class, second::hasNext);
         assertEquals(Status.Code.RESOURCE_EXHAUSTED, e.getStatus().getCode());
         assertTrue(e.getStatus().getDescription().contains("already running a deploy"), e.getStatus().getDescription());
+        assertTrue(e.getStatus().getDescription().startsWith("node n1 "), e.getStatus().getDescription());
         assertEquals(Outcome.OK, first.get(30, TimeUnit.SECONDS).report().getOutcome());
+        assertEquals(ManifestCodec.releaseId(ManifestCodec.contentDigest(v1(1))), fleet.current("n1", "shop"),
+                "the refused deploy changed nothing: the first one's release is current");
+        assertEquals(1, AgentServiceGrpc.newBlockingStub(fleet.channel(agent)).status(StatusRequest.getDefaultInstance())
+                .getApps(0).getSerial(), "the refused serial 2 was not recorded");
+        CleanRoot.assertNothingHalfWritten(fleet.root("n1"));
     }
 
     @Test
@@ -249,8 +256,12 @@ class AgentDeployTest {
         SignedManifest first = fleet.sign(v1(1));
         assertEquals(Outcome.OK, fleet.deploy(agent, first).report().getOutcome());
         String r1 = fleet.current("n1", "shop");
+        int before = mirror.requests();
         DeployReport again = fleet.deploy(agent, first).report();
         assertEquals(Outcome.UNCHANGED, again.getOutcome(), again.getError());
+        assertEquals(r1, fleet.current("n1", "shop"), "a no-op leaves `current` alone");
+        assertEquals(before, mirror.requests(), "a no-op asks the mirror nothing");
+        CleanRoot.assertNothingHalfWritten(fleet.root("n1"));
 
         assertEquals(Outcome.OK, fleet.deploy(agent, fleet.sign(v2(2))).report().getOutcome());
         assertEquals("43", python(agent, "import mypkg; print(mypkg.ANSWER)"));
@@ -272,6 +283,7 @@ class AgentDeployTest {
         assertFalse(Files.exists(staging));
         assertNull(fleet.current("n1", "shop"));
         assertNotNull(agent);
+        CleanRoot.assertNothingHalfWritten(fleet.root("n1"));
     }
 
     private static HookCommand cmd(int timeout, String... argv) {

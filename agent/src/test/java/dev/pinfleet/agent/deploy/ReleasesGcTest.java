@@ -193,7 +193,9 @@ class ReleasesGcTest {
         String r4 = build(r, "shop", 5, 3);
         // the previous release's switch time is made the oldest of all (a clock set back meanwhile)
         Files.setLastModifiedTime(shop.release(r2), java.nio.file.attribute.FileTime.fromMillis(0));
-        switchAndCollect(r, "shop", r4);
+        assertEquals(List.of("shop/" + r3), r.doomed(shop, r4, r2, null).stream().map(Object::toString).toList(),
+                "what a plan predicts before the switch");
+        assertEquals(List.of("shop/" + r3), switchAndCollect(r, "shop", r4).removedReleases());
         assertTrue(Files.isDirectory(shop.release(r4)), "current kept");
         assertTrue(Files.isDirectory(shop.release(r2)), "previous kept, however old its switch time");
         assertFalse(Files.exists(shop.release(r3)), "beyond keep-releases=2 and neither current nor previous");
@@ -229,6 +231,8 @@ class ReleasesGcTest {
         assertEquals(List.of(b3, b2), capped.list(AppLayout.of(root, "beta")));
         assertEquals(shas(2, 3, 4, 5, 6), storeShas());
         assertEquals(shas(2, 3, 4, 5, 6), cacheShas());
+        assertEquals(c.bytesAfter(), new Footprint(root, store).of(wheels.subList(2, 7), Set.of()),
+                "the size rule's model of the kept releases is what store and cache really hold");
     }
 
     @Test
@@ -263,6 +267,113 @@ class ReleasesGcTest {
                 "nor when a manifest does not parse");
         assertEquals(shas(0, 1, 7), storeShas());
         assertEquals(List.of(r2, r1), restarted.list(shop), "and no release was removed");
+    }
+
+    @Test
+    void removedReleasesGoThroughTheTrashAndTheKeptOnesStayIntact() throws Exception {
+        try (Releases r = releases(2, 0)) {
+            AppLayout shop = AppLayout.of(root, "shop");
+            String r1 = build(r, "shop", 1, 0, 7);
+            switchAndCollect(r, "shop", r1);
+            String r2 = build(r, "shop", 2, 1, 7);
+            switchAndCollect(r, "shop", r2);
+            String r3 = build(r, "shop", 3, 2, 7);
+            Releases.Collected c = switchAndCollect(r, "shop", r3);
+            assertEquals(List.of("shop/" + r1), c.removedReleases());
+            assertFalse(Files.exists(shop.release(r1)), "gone from the releases at once");
+            List<Path> trashed;
+            try (Stream<Path> s = Files.list(r.trashDir())) {
+                trashed = s.toList();
+            }
+            assertEquals(1, trashed.size(), "renamed into the trash, not deleted in the collection: " + trashed);
+            assertTrue(Files.isRegularFile(trashed.get(0).resolve(Releases.MANIFEST_FILE)), "whole, until emptied");
+            assertEquals(shas(1, 2, 7), storeShas(), "store and cache are freed at once all the same");
+            assertEquals(shas(1, 2, 7), cacheShas());
+
+            r.emptyTrash();
+            assertTrue(r.awaitTrashEmptied(java.time.Duration.ofSeconds(30)));
+            try (Stream<Path> s = Files.list(r.trashDir())) {
+                assertEquals(List.of(), s.toList(), "the trash is emptied in the background");
+            }
+            assertEquals(List.of(r3, r2), r.list(shop));
+            for (String id : List.of(r2, r3)) {
+                assertEquals("7", TestWheels.run(List.of(shop.release(id).resolve("bin/python").toString(), "-c",
+                        "import pkg7; print(pkg7.N)")).strip(), "kept release " + id + " is intact");
+            }
+        }
+    }
+
+    @Test
+    void planListsExactlyWhatTheGarbageCollectionThenRemoves() throws Exception {
+        long perWheel = Files.size(files.get(0)) + PAYLOAD + 1024; // store entry plus unpacked cache entry, roughly
+        try (FakeMirror mirror = FakeMirror.start(); TestFleet fleet = new TestFleet(root.resolve("fleet"),
+                mirror.baseUri())) {
+            for (Path w : files) {
+                mirror.put(w.getFileName().toString(), Files.readAllBytes(w));
+            }
+            // room for four and a half wheels; three releases kept per app
+            dev.pinfleet.agent.Agent agent = fleet.start("n1", Map.of("keep-releases", "3",
+                    "store-max-bytes", Long.toString(perWheel * 9 / 2)));
+            Path node = fleet.root("n1");
+            var stub = dev.pinfleet.proto.v1.AgentServiceGrpc.newBlockingStub(fleet.channel(agent));
+            List<List<String>> removedPerDeploy = new ArrayList<>();
+            String[][] steps = {{"beta", "1", "1"}, {"beta", "2", "3"}, {"beta", "3", "5"}, {"beta", "4", "7"},
+                {"alpha", "1", "0"}, {"alpha", "2", "2"}, {"alpha", "3", "4"}, {"alpha", "4", "2"},
+                {"alpha", "5", "2", "4"}};
+            for (String[] step : steps) {
+                List<Artifact> as = new ArrayList<>();
+                for (int i = 2; i < step.length; i++) {
+                    as.add(wheels.get(Integer.parseInt(step[i])));
+                }
+                var env = fleet.sign(TestFleet.manifest(step[0], Long.parseLong(step[1]), as).build());
+                dev.pinfleet.proto.v1.PlanResponse plan = stub.plan(dev.pinfleet.proto.v1.PlanRequest.newBuilder()
+                        .setManifest(env).build());
+                assertEquals("", plan.getRefused());
+                List<String> predicted = plan.getRemoveReleasesList().stream()
+                        .map(r -> r.contains("/") ? r : step[0] + "/" + r).sorted().toList();
+                Set<String> before = onDisk(node);
+                var report = fleet.deploy(agent, env).report();
+                assertEquals(dev.pinfleet.proto.v1.Outcome.OK, report.getOutcome(), report.getError());
+                Set<String> gone = new java.util.TreeSet<>(before);
+                gone.removeAll(onDisk(node));
+                assertEquals(predicted, List.copyOf(gone), "step " + String.join(" ", step) + ": plan said "
+                        + plan.getRemoveReleasesList());
+                removedPerDeploy.add(predicted);
+                assertTrue(agent.engine().awaitTrashEmptied(java.time.Duration.ofSeconds(30)));
+            }
+            String b1 = "beta/" + plannedId("beta", 1);
+            String b2 = "beta/" + plannedId("beta", 3);
+            String a1 = "alpha/" + plannedId("alpha", 0);
+            assertEquals(List.of(List.of(), List.of(), List.of(), List.of(b1), List.of(), List.of(b2), List.of(a1),
+                    List.of(), List.of()), removedPerDeploy,
+                    "keep-releases, then the size cap across apps, then within the deploying app");
+            try (Stream<Path> s = Files.list(node.resolve("trash"))) {
+                assertEquals(List.of(), s.toList());
+            }
+        }
+    }
+
+    /** The release id of a one-wheel release of {@code app} (ids do not depend on the serial). */
+    private String plannedId(String app, int wheel) {
+        return ManifestCodec.releaseId(ManifestCodec.contentDigest(TestFleet.manifest(app, 1,
+                List.of(wheels.get(wheel))).build()));
+    }
+
+    /** APP/ID of every release on a node. */
+    private static Set<String> onDisk(Path node) throws IOException {
+        Set<String> out = new java.util.TreeSet<>();
+        Path apps = node.resolve("apps");
+        if (Files.isDirectory(apps)) {
+            try (Stream<Path> s = Files.list(apps)) {
+                for (Path app : s.toList()) {
+                    try (Stream<Path> r = Files.list(app.resolve("releases"))) {
+                        r.filter(p -> !p.getFileName().toString().startsWith("."))
+                                .forEach(p -> out.add(app.getFileName() + "/" + p.getFileName()));
+                    }
+                }
+            }
+        }
+        return out;
     }
 
     private static long storeMaxBytes(String value) throws IOException {

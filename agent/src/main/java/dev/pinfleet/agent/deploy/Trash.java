@@ -1,0 +1,189 @@
+package dev.pinfleet.agent.deploy;
+
+import dev.pinfleet.agent.fs.Durable;
+import java.io.IOException;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.time.Duration;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * Releases the garbage collection gave up, out of the deploy's way: {@link #put} renames a release directory into
+ * {@code ROOT/trash/} (one atomic rename on the same file system, however many files it holds), and
+ * {@link #emptyInBackground} deletes the trash on a background thread, after the deploy's report is sent and at
+ * start for what a crash left there. A half-deleted entry is simply deleted again later: nothing reads the trash.
+ */
+final class Trash implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(Trash.class.getName());
+
+    private final Path dir;
+    private final HaltPoint halt;
+    private final Object lock = new Object();
+    /** A pass is submitted and has not started yet; guarded by lock. */
+    private boolean queued;
+    /** Passes submitted and not finished; guarded by lock. */
+    private int passes;
+    private final ExecutorService deleter = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "release-trash");
+        t.setDaemon(true);
+        return t;
+    });
+
+    Trash(Path root, HaltPoint halt) {
+        this.dir = root.resolve("trash");
+        this.halt = halt;
+    }
+
+    Path dir() {
+        return dir;
+    }
+
+    /**
+     * Moves {@code release} into the trash with one rename. Where the trash is on another file system (an
+     * operator mounted {@code releases/} separately) the release is deleted in place instead.
+     */
+    void put(Path release) throws IOException {
+        Files.createDirectories(dir);
+        Path to = dir.resolve(release.getParent().getParent().getFileName() + "." + release.getFileName() + "."
+                + UUID.randomUUID());
+        try {
+            Files.move(release, to, StandardCopyOption.ATOMIC_MOVE);
+        } catch (AtomicMoveNotSupportedException e) {
+            LOG.warning("trash " + dir + " is on another file system than " + release + ": deleting it in place");
+            Durable.deleteTree(release);
+        }
+    }
+
+    /** Makes the renames of {@link #put} durable: fsyncs the trash and the release directories they left. */
+    void sync(Path releasesDir) throws IOException {
+        Durable.fsyncDirectory(releasesDir);
+        if (Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+            Durable.fsyncDirectory(dir);
+        }
+    }
+
+    /** Starts deleting whatever is in the trash, unless a pass is already pending; returns at once. */
+    void emptyInBackground() {
+        synchronized (lock) {
+            if (queued) {
+                return;
+            }
+            queued = true;
+            passes++;
+        }
+        try {
+            deleter.execute(this::emptyNow);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            synchronized (lock) {
+                queued = false;
+                passes--;
+                lock.notifyAll();
+            }
+        }
+    }
+
+    /** Waits at most {@code timeout} for pending deletion passes to end; true when none is pending. */
+    boolean awaitIdle(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        synchronized (lock) {
+            while (passes > 0) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                TimeUnit.NANOSECONDS.timedWait(lock, left);
+            }
+            return true;
+        }
+    }
+
+    private void emptyNow() {
+        try {
+            synchronized (lock) {
+                queued = false; // a put after this point schedules another pass
+            }
+            if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+                return;
+            }
+            long t0 = System.nanoTime();
+            int entries = 0;
+            long[] files = new long[1];
+            try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+                for (Path p : ds) {
+                    delete(p, files);
+                    entries++;
+                    if (Thread.currentThread().isInterrupted()) {
+                        return;
+                    }
+                }
+            }
+            if (entries > 0) {
+                LOG.info("deleted " + entries + " trashed release(s), " + files[0] + " files, in "
+                        + (System.nanoTime() - t0) / 1_000_000 + " ms");
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.log(Level.WARNING, "could not empty the trash " + dir + " (tried again after the next deploy and at"
+                    + " start)", e);
+        } finally {
+            synchronized (lock) {
+                passes--;
+                lock.notifyAll();
+            }
+        }
+    }
+
+    /** Deletes a tree without following links, stopping between files once interrupted (at shutdown). */
+    private void delete(Path p, long[] files) throws IOException {
+        Files.walkFileTree(p, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult visitFile(Path f, BasicFileAttributes a) throws IOException {
+                Files.deleteIfExists(f);
+                if (files[0]++ == 0) {
+                    halt.reach(HaltPoint.DURING_TRASH);
+                }
+                return Thread.currentThread().isInterrupted() ? FileVisitResult.TERMINATE : FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult visitFileFailed(Path f, IOException e) throws IOException {
+                if (e instanceof NoSuchFileException) {
+                    return FileVisitResult.CONTINUE;
+                }
+                throw e;
+            }
+
+            @Override
+            public FileVisitResult postVisitDirectory(Path d, IOException e) throws IOException {
+                if (e != null && !(e instanceof NoSuchFileException)) {
+                    throw e;
+                }
+                Files.deleteIfExists(d);
+                return FileVisitResult.CONTINUE;
+            }
+        });
+    }
+
+    /** Stops the background deletion (what is left is deleted at the next start). */
+    @Override
+    public void close() {
+        int dropped = deleter.shutdownNow().size();
+        synchronized (lock) {
+            passes -= dropped;
+            queued = false;
+            lock.notifyAll();
+        }
+    }
+}
