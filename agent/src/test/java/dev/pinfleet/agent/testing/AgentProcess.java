@@ -39,11 +39,22 @@ public final class AgentProcess implements AutoCloseable {
      * 60 s) until it listens.
      */
     public static AgentProcess start(Path dir, Map<String, String> config) throws IOException, InterruptedException {
+        return start(dir, config, List.of());
+    }
+
+    /**
+     * Like {@link #start(Path, Map)}, with {@code launcher} put before the java command, e.g.
+     * {@code ip netns exec NS} to run the agent inside a network namespace (the launcher must exec, so that the
+     * process this class holds is the agent's JVM).
+     */
+    public static AgentProcess start(Path dir, Map<String, String> config, List<String> launcher)
+            throws IOException, InterruptedException {
         Files.createDirectories(dir);
         Path portFile = dir.resolve("agent.port");
         Path metricsPortFile = dir.resolve("metrics.port");
         Path log = dir.resolve("agent.log");
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        List<String> cmd = new ArrayList<>(launcher);
+        cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"), AgentMain.class.getName()));
         config.forEach((k, v) -> {
             cmd.add("--" + k);

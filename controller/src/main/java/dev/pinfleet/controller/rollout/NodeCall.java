@@ -36,6 +36,7 @@ final class NodeCall implements ClientResponseObserver<DeployRequest, DeployEven
     private volatile long lastEvent;
     private volatile String lastSeen = "connecting";
     private volatile boolean stuck;
+    private volatile boolean reached;
     private volatile ClientCallStreamObserver<DeployRequest> call;
     private DeployReport report;
 
@@ -83,6 +84,7 @@ final class NodeCall implements ClientResponseObserver<DeployRequest, DeployEven
     @Override
     public void onNext(DeployEvent e) {
         lastEvent = clock.millis();
+        reached = true;
         if (e.hasPhaseStarted()) {
             lastSeen = "phase " + e.getPhaseStarted().name().toLowerCase(Locale.ROOT);
         } else if (e.hasProgress()) {
@@ -110,7 +112,18 @@ final class NodeCall implements ClientResponseObserver<DeployRequest, DeployEven
                 why += ": " + rootMessage(s.getCause());
             }
             switch (s.getCode()) {
-                case UNAVAILABLE -> nr.setOutcome(NodeOutcome.NODE_UNREACHABLE).setError(where + ": unreachable: " + why);
+                case UNAVAILABLE -> {
+                    if (reached) {
+                        // It streamed events, then the connection went (agent killed or restarted, network cut):
+                        // a failure of this deploy, and what the agent did meanwhile is not known here.
+                        nr.setOutcome(NodeOutcome.NODE_FAILED).setError(where + ": connection dropped mid-deploy"
+                                + " (last seen: " + lastSeen + "): " + why + "; the agent may have restarted or the"
+                                + " network failed, so the node's state is unknown: see `pinfleet status`, then deploy"
+                                + " again with --retry-failed");
+                    } else {
+                        nr.setOutcome(NodeOutcome.NODE_UNREACHABLE).setError(where + ": unreachable: " + why);
+                    }
+                }
                 case DEADLINE_EXCEEDED -> nr.setOutcome(NodeOutcome.NODE_FAILED).setError(where
                         + ": no report within the node deadline of " + deadline.toSeconds() + " s (last seen: " + lastSeen + ")");
                 default -> nr.setOutcome(NodeOutcome.NODE_FAILED).setError(where + ": "

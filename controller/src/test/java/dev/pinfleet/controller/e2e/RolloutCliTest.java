@@ -2,9 +2,11 @@ package dev.pinfleet.controller.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pinfleet.agent.Agent;
+import dev.pinfleet.agent.testing.CleanRoot;
 import dev.pinfleet.agent.testing.FakeMirror;
 import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.proto.v1.FleetReport;
@@ -116,6 +118,7 @@ class RolloutCliTest {
             assertEquals(8, r.getNodesList().stream().filter(x -> x.getOutcome() == NodeOutcome.NODE_OK).count());
             assertEquals("", r.getStopped(), "two failures are within a budget of two");
             assertTrue(h.lastRun.out().contains("outcomes: 8 ok, 1 UNREACHABLE, 1 STUCK"), h.lastRun.out());
+            assertNull(h.fleet.current("web10", "shop"), "the stuck node switched to nothing");
 
             // Fix both: an agent now listens on web9's port; web10's slow mirror goes away (failover to the real one).
             h.start("web9", Map.of("listen", "127.0.0.1:" + closedPort));
@@ -134,6 +137,9 @@ class RolloutCliTest {
             assertTrue(again.getNodesList().stream().allMatch(x -> x.getOutcome() == NodeOutcome.NODE_OK
                     || x.getOutcome() == NodeOutcome.NODE_UNCHANGED), again.toString());
             assertTrue(h.mirror.requests() - before <= 2, "only web9 downloads (2 wheels)");
+            for (int i = 1; i <= 10; i++) {
+                CleanRoot.assertNothingHalfWritten(h.fleet.root("web" + i));
+            }
         }
     }
 
