@@ -58,7 +58,8 @@ public final class AgentMain {
         Agent agent;
         try {
             agent = new Agent(config, Agent.netty(config), Clock.systemUTC()).start();
-        } catch (IOException e) {
+        } catch (IOException | IllegalArgumentException e) {
+            // e.g. an unsafe root (a planted link, a world-writable directory): the message names the path and why
             fail("cannot start: " + e.getMessage());
             return;
         }
@@ -82,7 +83,8 @@ public final class AgentMain {
                 .append("The pinfleet agent: verifies signed manifests pushed over gRPC, fetches wheels from the\n")
                 .append("mirror(s), installs them into a new release and switches `current` atomically.\n\n")
                 .append("Configuration keys (file: Java properties KEY=VALUE; flags override the file):\n");
-        AgentConfig.KEYS.forEach((k, d) -> b.append(String.format("  %-20s %s%s%n", k, d[1],
+        int width = AgentConfig.KEYS.keySet().stream().mapToInt(String::length).max().orElse(20);
+        AgentConfig.KEYS.forEach((k, d) -> b.append(String.format("  %-" + width + "s %s%s%n", k, d[1],
                 d[0].isEmpty() ? "" : " [default: " + d[0] + "]")));
         b.append("\n  --port-file FILE     write the bound gRPC port here once listening (useful with listen=HOST:0)\n");
         b.append("  --metrics-port-file FILE  write the bound metrics port here (-1 when metrics-listen is empty),\n"
