@@ -96,6 +96,14 @@ public final class ReleaseBuilder {
         }
     }
 
+    /**
+     * Drops the unpacks {@link #prepare} started that no build took (the deploy failed before its build): nothing
+     * of a failed deploy stays under the cache's {@code .tmp}. A failed build drops its own.
+     */
+    public void discardPrepared() {
+        cache.discardIdle();
+    }
+
     /** Removes what a crash left half-done in the cache; call at start, before any build or prepare. */
     public void recover() throws IOException {
         cache.recover();

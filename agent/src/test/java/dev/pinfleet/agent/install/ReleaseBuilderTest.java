@@ -251,6 +251,37 @@ class ReleaseBuilderTest {
                 fx.wheel(TestWheels.wheel("under", "1.0").file("under-1.0.data/scripts/python/evil", "x\n"))));
         assertTrue(underInterpreter.getMessage().contains("needs 'bin/python' as a directory, but it is a file of "
                 + "the virtualenv"), underInterpreter.getMessage());
+        assertNoUnpackLeft();
+    }
+
+    @Test
+    void unpacksPreparedForADeployThatFailedBeforeItsBuildAreDropped() throws Exception {
+        Artifact a = fx.wheel(alpha());
+        fx.builder.prepare(a, fx.store.get(a.getSha256()));
+        fx.builder.discardPrepared();
+        assertNoUnpackLeft();
+        // and the wheel still installs afterwards, unpacked again from the store
+        Path release = fx.build("r1", fx.manifest(a));
+        assertTrue(Files.exists(release.resolve(fx.python.sitePackagesRelative() + "/alpha/__init__.py")));
+    }
+
+    /** Nothing of a failed or abandoned unpack under the cache's .tmp (it is dropped when its unpack ends). */
+    private void assertNoUnpackLeft() throws Exception {
+        Path tmp = fx.cache.resolve("wheels/.tmp");
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (true) {
+            List<Path> left;
+            try (var s = Files.exists(tmp) ? Files.list(tmp) : java.util.stream.Stream.<Path>empty()) {
+                left = s.toList();
+            }
+            if (left.isEmpty()) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("unpacks left under " + tmp + ": " + left);
+            }
+            Thread.sleep(20);
+        }
     }
 
     @Test
