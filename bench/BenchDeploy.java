@@ -17,8 +17,9 @@ import java.util.concurrent.TimeUnit;
  * on loopback, exactly as the controller does, and prints per deploy one JSON line with the wall time of the
  * call (request sent to last event received), the CPU time the agent process used meanwhile (user and system,
  * from /proc; this machine may be shared, and CPU time says more than wall time then) and the agent's
- * DeployReport. Before each deploy it runs {@code sync}, outside the timing, so that no deploy pays for the
- * write-back of what came before.
+ * DeployReport. Before each deploy it runs {@code sync} and waits until the agent process is idle (no CPU time
+ * used for 300 ms, at most 120 s), outside the timing, so that no deploy pays for the write-back or the background
+ * clean-up of what came before.
  *
  * <p>Usage: {@code java -cp agent/target/pinfleet-agent.jar:CLASSES BenchDeploy PORT AGENT_PID SIGNED.json...}
  * (compiled by bench/bench.py; not part of the build).
@@ -44,6 +45,7 @@ public final class BenchDeploy {
                     sync.destroyForcibly();
                     throw new IllegalStateException("sync did not finish within 300 s");
                 }
+                awaitIdle(stat);
                 long[] cpu0 = cpuMillis(stat);
                 long t0 = System.nanoTime();
                 Iterator<DeployEvent> it = stub.withDeadlineAfter(600, TimeUnit.SECONDS).deploy(
@@ -69,6 +71,22 @@ public final class BenchDeploy {
         } finally {
             ch.shutdownNow();
             ch.awaitTermination(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /** Waits until the process used no CPU time for 300 ms (three polls 100 ms apart), at most 120 s. */
+    private static void awaitIdle(Path stat) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        long[] last = cpuMillis(stat);
+        int quiet = 0;
+        while (quiet < 3) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("the agent did not become idle within 120 s");
+            }
+            Thread.sleep(100);
+            long[] now = cpuMillis(stat);
+            quiet = now[0] == last[0] && now[1] == last[1] ? quiet + 1 : 0;
+            last = now;
         }
     }
 

@@ -6,6 +6,7 @@ import dev.pinfleet.agent.fetch.FetchConfig;
 import dev.pinfleet.agent.fetch.Fetcher;
 import dev.pinfleet.agent.install.PythonInfo;
 import dev.pinfleet.agent.install.ReleaseBuilder;
+import dev.pinfleet.agent.install.Warmup;
 import dev.pinfleet.agent.metrics.AgentMetrics;
 import dev.pinfleet.agent.metrics.MetricsServer;
 import dev.pinfleet.trust.TrustPolicy;
@@ -60,6 +61,7 @@ public final class Agent implements AutoCloseable {
         fetcher.onCommitted(builder::prepare); // unpacking overlaps the downloads
         this.engine = new DeployEngine(config, trust, python, store, fetcher, builder, clock);
         engine.recover();
+        Warmup.start(); // off the deploy path: SHA-256 compiled before the first download
         this.metrics = new AgentMetrics(config.mirrors(), () -> engine.status("", false), store::totalBytes);
         engine.onReport(metrics::recordDeploy);
         this.server = serverBuilder.addService(ServerInterceptors.intercept(

@@ -51,6 +51,7 @@ public final class ReleaseBuilder {
     private final Path cacheRoot;
     private final PythonInfo python;
     private final Tags tags;
+    private final Set<String> skeletonDirs;
     private final ThreadPoolExecutor pool;
     private final WheelCache cache;
     private final Flusher flusher;
@@ -70,6 +71,7 @@ public final class ReleaseBuilder {
         this.cacheRoot = cacheRoot;
         this.python = python;
         this.tags = python.tags();
+        this.skeletonDirs = Set.copyOf(VirtualEnv.directories(python));
         this.pool = Workers.pool(parallelism, "pinfleet-install");
         this.flusher = new Flusher(cacheRoot);
         this.cache = new WheelCache(cacheRoot, pool, flusher);
@@ -92,6 +94,14 @@ public final class ReleaseBuilder {
         } catch (IOException | RuntimeException e) {
             LOG.fine("cannot start unpacking " + artifact.getFilename() + " early: " + e.getMessage());
         }
+    }
+
+    /**
+     * Drops the unpacks {@link #prepare} started that no build took (the deploy failed before its build): nothing
+     * of a failed deploy stays under the cache's {@code .tmp}. A failed build drops its own.
+     */
+    public void discardPrepared() {
+        cache.discardIdle();
     }
 
     /** Removes what a crash left half-done in the cache; call at start, before any build or prepare. */
@@ -188,6 +198,7 @@ public final class ReleaseBuilder {
         cacheLock.writeLock().lock();
         try {
             knownPlans.keySet().retainAll(keepSha256);
+            knownShapes.keySet().retainAll(keepSha256);
             return cache.prune(keepSha256);
         } finally {
             cacheLock.writeLock().unlock();
@@ -272,11 +283,19 @@ public final class ReleaseBuilder {
         }
 
         t0 = System.nanoTime();
-        boolean[][] owns = resolveConflicts(plans, reserved);
+        PlanShape[] shapes = new PlanShape[plans.length];
+        for (int i = 0; i < plans.length; i++) {
+            if (plans[i] != null) {
+                WheelPlan p = plans[i];
+                shapes[i] = knownShapes.computeIfAbsent(p.artifact().getSha256(),
+                        k -> PlanShape.of(p.placements().keySet(), skeletonDirs, reserved));
+            }
+        }
+        boolean[][] owns = resolveConflicts(plans, shapes, reserved);
         t.plan += System.nanoTime() - t0;
         Workers workers = new Workers(pool);
         t0 = System.nanoTime();
-        t.dirs = makeDirectories(staging, plans, workers);
+        t.dirs = makeDirectories(staging, shapes, workers);
         t.mkdirs = System.nanoTime() - t0;
 
         AtomicBoolean copyOnly = new AtomicBoolean(false);
@@ -358,6 +377,8 @@ public final class ReleaseBuilder {
     private record KnownPlan(WheelPlan plan, byte[] linkRows) {}
 
     private final Map<String, KnownPlan> knownPlans = new java.util.concurrent.ConcurrentHashMap<>();
+    /** Per sha256: what the wheel's plan needs of the namespace (the same for every release, as its plan is). */
+    private final Map<String, PlanShape> knownShapes = new java.util.concurrent.ConcurrentHashMap<>();
 
     /**
      * The plan for a wheel, reused when the same artifact was planned before: the same sha256 is the same wheel,
@@ -423,16 +444,63 @@ public final class ReleaseBuilder {
 
     /**
      * Decides which wheel writes each target (the later one, as pip would overwrite), refusing a file that
-     * another wheel needs as a directory, and conflicts on a wheel's own INSTALLER or RECORD.
+     * another wheel (or the wheel itself, or the virtualenv) needs as a directory, and conflicts on a wheel's own
+     * INSTALLER or RECORD. Wheels can only collide where they share a subtree root ({@link PlanShape}); only
+     * such groups (namespace packages, scripts of the same name, ...) are compared target by target.
      *
      * @return per plan, per placement position: whether this plan installs it
      */
-    private static boolean[][] resolveConflicts(WheelPlan[] plans, Set<String> reserved) throws InstallException {
-        Map<String, Integer> owner = new HashMap<>();
+    private static boolean[][] resolveConflicts(WheelPlan[] plans, PlanShape[] shapes, Set<String> reserved)
+            throws InstallException {
+        int[] parent = new int[plans.length];
+        Map<String, Integer> rootOwner = new HashMap<>();
         for (int i = 0; i < plans.length; i++) {
+            parent[i] = i;
             if (plans[i] == null) {
                 continue;
             }
+            if (shapes[i].conflict() != null) {
+                throw shapes[i].conflictError(plans[i].artifact().getFilename());
+            }
+            for (String root : shapes[i].roots()) {
+                Integer other = rootOwner.putIfAbsent(root, i);
+                if (other != null) {
+                    parent[find(parent, i)] = find(parent, other);
+                }
+            }
+        }
+        Map<Integer, List<Integer>> groups = new HashMap<>();
+        for (int i = 0; i < plans.length; i++) {
+            if (plans[i] != null) {
+                groups.computeIfAbsent(find(parent, i), k -> new ArrayList<>()).add(i);
+            }
+        }
+        boolean[][] owns = new boolean[plans.length][];
+        for (List<Integer> group : groups.values()) {
+            if (group.size() == 1) {
+                int i = group.get(0);
+                owns[i] = new boolean[plans[i].placements().size()];
+                Arrays.fill(owns[i], true);
+            } else {
+                resolveGroup(plans, group, reserved, owns);
+            }
+        }
+        return owns;
+    }
+
+    private static int find(int[] parent, int i) {
+        while (parent[i] != i) {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        return i;
+    }
+
+    /** {@link #resolveConflicts} for wheels that share subtree roots, target by target, in manifest order. */
+    private static void resolveGroup(WheelPlan[] plans, List<Integer> group, Set<String> reserved, boolean[][] owns)
+            throws InstallException {
+        Map<String, Integer> owner = new HashMap<>();
+        for (int i : group) {
             for (WheelPlan.Placement p : plans[i].placements().values()) {
                 Integer before = owner.put(p.target(), i);
                 if (before != null && (isMetadata(p) || isMetadata(plans[before].placements().get(p.target())))) {
@@ -441,11 +509,7 @@ public final class ReleaseBuilder {
                 }
             }
         }
-        boolean[][] owns = new boolean[plans.length][];
-        for (int i = 0; i < plans.length; i++) {
-            if (plans[i] == null) {
-                continue;
-            }
+        for (int i : group) {
             owns[i] = new boolean[plans[i].placements().size()];
             int j = 0;
             for (String target : plans[i].placements().keySet()) {
@@ -461,7 +525,6 @@ public final class ReleaseBuilder {
                 }
             }
         }
-        return owns;
     }
 
     private static boolean isMetadata(WheelPlan.Placement p) {
@@ -472,35 +535,19 @@ public final class ReleaseBuilder {
      * Creates every directory the wheels need, each exactly once, parents first; returns how many. Separate
      * subtrees (a top-level package each) are made in parallel.
      */
-    private int makeDirectories(Path staging, WheelPlan[] plans, Workers workers) throws IOException, InstallException {
-        Set<String> dirs = new HashSet<>();
-        for (WheelPlan plan : plans) {
-            if (plan == null) {
-                continue;
-            }
-            for (String target : plan.placements().keySet()) {
-                for (int s = target.lastIndexOf('/'); s > 0; s = target.lastIndexOf('/', s - 1)) {
-                    if (!dirs.add(target.substring(0, s))) {
-                        break;
-                    }
-                }
+    private int makeDirectories(Path staging, PlanShape[] shapes, Workers workers) throws IOException, InstallException {
+        List<PlanShape> present = new ArrayList<>();
+        for (PlanShape shape : shapes) {
+            if (shape != null) {
+                present.add(shape);
             }
         }
-        Set<String> skeleton = Set.copyOf(VirtualEnv.directories(python));
-        dirs.removeAll(skeleton);
-        String[] sorted = dirs.toArray(new String[0]);
+        String[] sorted = PlanShape.union(present).toArray(new String[0]);
         Arrays.sort(sorted);
         // a subtree: the directories below the first one whose parent is in the skeleton
         Map<String, List<String>> subtrees = new java.util.LinkedHashMap<>();
         for (String d : sorted) {
-            String root = d;
-            for (int s = d.indexOf('/'); s > 0; s = d.indexOf('/', s + 1)) {
-                if (!skeleton.contains(d.substring(0, s))) {
-                    root = d.substring(0, s);
-                    break;
-                }
-            }
-            subtrees.computeIfAbsent(root, k -> new ArrayList<>()).add(d);
+            subtrees.computeIfAbsent(PlanShape.root(d, skeletonDirs), k -> new ArrayList<>()).add(d);
         }
         List<Workers.Task<Void>> tasks = new ArrayList<>(subtrees.size());
         for (List<String> subtree : subtrees.values()) {

@@ -85,6 +85,9 @@ final class WheelCache {
         final CompletableFuture<WheelIndex> index = new CompletableFuture<>();
         int users;
         boolean synced;
+        /** Dropped by a failed build or deploy: its work directory goes as soon as the unpack has ended. */
+        boolean discarded;
+        final AtomicBoolean removed = new AtomicBoolean();
         volatile long unpackMillis;
 
         Pending(String sha256, Path work) {
@@ -181,6 +184,7 @@ final class WheelCache {
      */
     void release(List<Use> uses, boolean synced) {
         List<Pending> ready = new ArrayList<>();
+        List<Pending> dropped = new ArrayList<>();
         synchronized (this) {
             for (Use u : uses) {
                 Pending p = u.pending;
@@ -196,9 +200,49 @@ final class WheelCache {
                     ready.add(p);
                 }
             }
+            if (!synced) {
+                discardIdleLocked(dropped);
+            }
         }
         for (Pending p : ready) {
             publish(p);
+        }
+        dropped.forEach(this::dropWork);
+    }
+
+    /**
+     * Drops every unpack no build holds and no flushed release made durable (those {@link #prepare} started for a
+     * deploy that then failed, or a failed build's): their directories under {@code .tmp} are removed now, or when
+     * their unpack ends. Nothing half-done stays behind a failure; a retry unpacks again from the store.
+     */
+    void discardIdle() {
+        List<Pending> dropped = new ArrayList<>();
+        synchronized (this) {
+            discardIdleLocked(dropped);
+        }
+        dropped.forEach(this::dropWork);
+    }
+
+    private void discardIdleLocked(List<Pending> dropped) {
+        for (var it = pending.values().iterator(); it.hasNext();) {
+            Pending p = it.next();
+            if (p.users == 0 && !p.synced) {
+                it.remove();
+                p.discarded = true;
+                if (p.index.isDone()) {
+                    dropped.add(p);
+                }
+            }
+        }
+    }
+
+    private synchronized boolean isDiscarded(Pending p) {
+        return p.discarded;
+    }
+
+    private void dropWork(Pending p) {
+        if (p.removed.compareAndSet(false, true)) {
+            FileTrees.deleteQuietly(p.work);
         }
     }
 
@@ -328,6 +372,8 @@ final class WheelCache {
         job.index.whenComplete((r, e) -> {
             if (e != null) {
                 forget(job);
+            } else if (isDiscarded(job)) {
+                dropWork(job);
             }
         });
         try {

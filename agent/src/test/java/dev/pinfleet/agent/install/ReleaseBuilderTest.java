@@ -230,4 +230,73 @@ class ReleaseBuilderTest {
         assertEquals("TWO = 2\n", Files.readString(site.resolve("ns/__init__.py")));
         assertTrue(Files.exists(site.resolve("ns/one.py")));
     }
+
+    @Test
+    void aFileAnotherWheelNeedsAsADirectoryIsRefusedNamingBoth() throws Exception {
+        Artifact file = fx.wheel(TestWheels.wheel("flat", "1.0").file("shared", "not a directory\n"));
+        Artifact tree = fx.wheel(TestWheels.wheel("deep", "1.0").file("shared/mod.py", ""));
+        InstallException e = fx.fails(fx.manifest(file, tree));
+        assertTrue(e.getMessage().contains("deep-1.0-py3-none-any.whl"), e.getMessage());
+        assertTrue(e.getMessage().contains("needs '" + fx.python.sitePackagesRelative() + "/shared' as a directory, "
+                + "but it is a file of flat-1.0-py3-none-any.whl"), e.getMessage());
+    }
+
+    @Test
+    void aWheelMayNotWriteTheVirtualenvsDirectoriesOrFilesAsItsOwn() throws Exception {
+        InstallException asFile = fx.fails(fx.manifest(
+                fx.wheel(TestWheels.wheel("binfile", "1.0").file("binfile-1.0.data/data/bin", "x\n"))));
+        assertTrue(asFile.getMessage().contains("writes 'bin' as a file, but the virtualenv needs it as a directory"),
+                asFile.getMessage());
+        InstallException underInterpreter = fx.fails(fx.manifest(
+                fx.wheel(TestWheels.wheel("under", "1.0").file("under-1.0.data/scripts/python/evil", "x\n"))));
+        assertTrue(underInterpreter.getMessage().contains("needs 'bin/python' as a directory, but it is a file of "
+                + "the virtualenv"), underInterpreter.getMessage());
+        assertNoUnpackLeft();
+    }
+
+    @Test
+    void unpacksPreparedForADeployThatFailedBeforeItsBuildAreDropped() throws Exception {
+        Artifact a = fx.wheel(alpha());
+        fx.builder.prepare(a, fx.store.get(a.getSha256()));
+        fx.builder.discardPrepared();
+        assertNoUnpackLeft();
+        // and the wheel still installs afterwards, unpacked again from the store
+        Path release = fx.build("r1", fx.manifest(a));
+        assertTrue(Files.exists(release.resolve(fx.python.sitePackagesRelative() + "/alpha/__init__.py")));
+    }
+
+    /** Nothing of a failed or abandoned unpack under the cache's .tmp (it is dropped when its unpack ends). */
+    private void assertNoUnpackLeft() throws Exception {
+        Path tmp = fx.cache.resolve("wheels/.tmp");
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (true) {
+            List<Path> left;
+            try (var s = Files.exists(tmp) ? Files.list(tmp) : java.util.stream.Stream.<Path>empty()) {
+                left = s.toList();
+            }
+            if (left.isEmpty()) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("unpacks left under " + tmp + ": " + left);
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    @Test
+    void wheelsOfOneNamespaceShareItsDirectoryAndSeparateWheelsLinkEverything() throws Exception {
+        Manifest m = fx.manifest(
+                fx.wheel(TestWheels.wheel("zope-a", "1.0").file("zope/a/__init__.py", "A = 1\n")),
+                fx.wheel(TestWheels.wheel("solo", "1.0").file("solo/__init__.py", "S = 1\n").file("solo.pth", "")),
+                fx.wheel(TestWheels.wheel("zope-b", "1.0").file("zope/b/__init__.py", "B = 1\n")));
+        Path site = fx.build("r1", m).resolve(fx.python.sitePackagesRelative());
+        assertEquals("A = 1\n", Files.readString(site.resolve("zope/a/__init__.py")));
+        assertEquals("B = 1\n", Files.readString(site.resolve("zope/b/__init__.py")));
+        assertEquals("S = 1\n", Files.readString(site.resolve("solo/__init__.py")));
+        assertTrue(Files.exists(site.resolve("solo.pth")));
+        // the second build takes the shapes from memory: the same release again
+        Path again = fx.build("r2", m).resolve(fx.python.sitePackagesRelative());
+        assertEquals("B = 1\n", Files.readString(again.resolve("zope/b/__init__.py")));
+    }
 }
