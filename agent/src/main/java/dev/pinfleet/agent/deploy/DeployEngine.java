@@ -432,6 +432,9 @@ public final class DeployEngine {
             Thread.currentThread().interrupt();
             fail(report, layout, phase[0], "deploy aborted: agent is shutting down");
         }
+        if (report.getOutcome() == Outcome.FAILED) {
+            builder.discardPrepared(); // wheels unpacked early for this deploy: nothing of it stays in the cache's .tmp
+        }
         Long prev = phaseStart.get(phase[0]);
         if (prev != null) {
             report.addPhases(PhaseTiming.newBuilder().setPhase(phase[0]).setMillis(clock.millis() - prev));
