@@ -1,17 +1,14 @@
 package dev.pinfleet.agent.deploy;
 
 import dev.pinfleet.agent.fs.Durable;
+import dev.pinfleet.agent.install.FileTrees;
 import java.io.IOException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.UUID;
 import java.util.concurrent.ExecutorService;
@@ -147,32 +144,11 @@ final class Trash implements AutoCloseable {
 
     /** Deletes a tree without following links, stopping between files once interrupted (at shutdown). */
     private void delete(Path p, long[] files) throws IOException {
-        Files.walkFileTree(p, new SimpleFileVisitor<>() {
-            @Override
-            public FileVisitResult visitFile(Path f, BasicFileAttributes a) throws IOException {
-                Files.deleteIfExists(f);
-                if (files[0]++ == 0) {
-                    halt.reach(HaltPoint.DURING_TRASH);
-                }
-                return Thread.currentThread().isInterrupted() ? FileVisitResult.TERMINATE : FileVisitResult.CONTINUE;
+        FileTrees.delete(p, f -> {
+            if (files[0]++ == 0) {
+                halt.reach(HaltPoint.DURING_TRASH);
             }
-
-            @Override
-            public FileVisitResult visitFileFailed(Path f, IOException e) throws IOException {
-                if (e instanceof NoSuchFileException) {
-                    return FileVisitResult.CONTINUE;
-                }
-                throw e;
-            }
-
-            @Override
-            public FileVisitResult postVisitDirectory(Path d, IOException e) throws IOException {
-                if (e != null && !(e instanceof NoSuchFileException)) {
-                    throw e;
-                }
-                Files.deleteIfExists(d);
-                return FileVisitResult.CONTINUE;
-            }
+            return !Thread.currentThread().isInterrupted();
         });
     }
 

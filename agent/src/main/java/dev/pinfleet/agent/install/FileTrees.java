@@ -9,11 +9,22 @@ import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
 
 /** Recursive deletion that never follows symbolic links. */
-final class FileTrees {
+public final class FileTrees {
     private FileTrees() {}
 
+    /** Told of each file deleted; answers whether to go on (false leaves the rest for later). */
+    @FunctionalInterface
+    public interface AfterFile {
+        boolean deleted(Path file) throws IOException;
+    }
+
     /** Deletes a file or a directory tree; a symlink is removed, not followed. Absent is fine. */
-    static void delete(Path root) throws IOException {
+    public static void delete(Path root) throws IOException {
+        delete(root, f -> true);
+    }
+
+    /** As {@link #delete(Path)}, telling {@code after} of each file and stopping when it answers false. */
+    public static void delete(Path root, AfterFile after) throws IOException {
         if (!Files.exists(root, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
@@ -21,7 +32,7 @@ final class FileTrees {
             @Override
             public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
                 Files.deleteIfExists(file);
-                return FileVisitResult.CONTINUE;
+                return after.deleted(file) ? FileVisitResult.CONTINUE : FileVisitResult.TERMINATE;
             }
 
             @Override
