@@ -506,7 +506,12 @@ def summarize(results, args, n_pins, n_wheels, total_mb, breakdown):
         if pip_s:
             s[key + "_ratio"] = round(agent_s / pip_s, 4)
             s[key + "_ratio_nocompile"] = round(agent_s / pip_nc_s, 4)
-            line += "   = %.4f x pip, %.4f x pip --no-compile" % (agent_s / pip_s, agent_s / pip_nc_s)
+            # the same ratio round by round (agent and pip of one round ran minutes apart, on the same machine
+            # state): steadier than the ratio of the medians when the machine's speed drifts during the run
+            per_round = median([r["agent_ms"] / 1000 / p["total_s"] for r, p in zip(rs, results["pip"])])
+            s[key + "_ratio_per_round"] = round(per_round, 4)
+            line += "   = %.4f x pip (per-round median %.4f), %.4f x pip --no-compile" % (
+                agent_s / pip_s, per_round, agent_s / pip_nc_s)
         log(line)
         log("        phases (median ms): " + ", ".join("%s %g" % kv for kv in phases.items()))
     for key in ("rollback_new", "rollback_running"):
@@ -519,10 +524,13 @@ def summarize(results, args, n_pins, n_wheels, total_mb, breakdown):
             return "met" if ok else "NOT met"
         log("\ntargets (against pip in this run):")
         for agent in ("new", "running"):
-            log("  %-15s cold <= 0.08 x pip: %s (%.4f); warm <= 0.02 x pip: %s (%.4f); rollback <= 50 ms: %s (%.1f ms)"
+            log("  %-15s cold <= 0.08 x pip: %s (%.4f, per round %.4f); warm <= 0.02 x pip: %s (%.4f, per round %.4f);"
+                " rollback <= 50 ms: %s (%.1f ms)"
                 % (("new process" if agent == "new" else "running agent") + ":",
-                   verdict(s["cold_%s_ratio" % agent] <= 0.08), s["cold_%s_ratio" % agent],
-                   verdict(s["warm_%s_ratio" % agent] <= 0.02), s["warm_%s_ratio" % agent],
+                   verdict(max(s["cold_%s_ratio" % agent], s["cold_%s_ratio_per_round" % agent]) <= 0.08),
+                   s["cold_%s_ratio" % agent], s["cold_%s_ratio_per_round" % agent],
+                   verdict(max(s["warm_%s_ratio" % agent], s["warm_%s_ratio_per_round" % agent]) <= 0.02),
+                   s["warm_%s_ratio" % agent], s["warm_%s_ratio_per_round" % agent],
                    verdict(s["rollback_%s_ms" % agent] <= 50), s["rollback_%s_ms" % agent]))
     return s
 
