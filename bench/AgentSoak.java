@@ -166,7 +166,7 @@ public final class AgentSoak {
         double fdsGrowth = 100.0 * (fdsMax - fdsMin) / fdsMin;
         boolean flat = heapGrowth <= tolerance && fdsGrowth <= tolerance;
         System.out.printf(Locale.ROOT, "heap after full GC: %d KB at %d deploys -> %d KB at %d (%+.1f%%); growth from"
-                + " the band after warm-up (lowest %d KB) %.1f%%%n", first.heapKb(), first.deploys(), last.heapKb(),
+                + "; band after warm-up (lowest %d KB, highest above it by) %.1f%%%n", first.heapKb(), first.deploys(), last.heapKb(),
                 last.deploys(), heap, heapMin, heapGrowth);
         System.out.printf(Locale.ROOT, "open file descriptors: %d -> %d (%+.1f%%); band after warm-up %.1f%%;"
                 + " threads %d -> %d%n", first.fds(), last.fds(), fds, fdsGrowth, first.threads(), last.threads());
