@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.pinfleet.agent.testing.TestWheels;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.mirror.serve.MirrorServer;
+import dev.pinfleet.mirror.serve.NginxProcess;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;

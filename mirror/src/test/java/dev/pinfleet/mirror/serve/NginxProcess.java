@@ -13,10 +13,12 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A real nginx serving a mirror directory on a random loopback port, from a private prefix directory, in the
- * foreground, with the configuration {@link NginxConfig} generates. Closing stops it.
+ * foreground (unprivileged workers when run as root), with the server block {@link NginxConfig} generates (the
+ * one {@code pinfleet mirror nginx-conf} prints). Closing stops it. Shared with the controller's tests through
+ * this module's test jar.
  */
-final class NginxProcess implements AutoCloseable {
-    static final Path BINARY = Path.of("/usr/sbin/nginx");
+public final class NginxProcess implements AutoCloseable {
+    public static final Path BINARY = Path.of("/usr/sbin/nginx");
 
     private final Process process;
     private final Path prefix;
@@ -28,12 +30,12 @@ final class NginxProcess implements AutoCloseable {
         this.port = port;
     }
 
-    static boolean installed() {
+    public static boolean installed() {
         return Files.isExecutable(BINARY);
     }
 
     /** Starts nginx for {@code mirror}; a few attempts, since the free port is picked before nginx binds it. */
-    static NginxProcess start(Path mirror, Path prefix) throws IOException, InterruptedException {
+    public static NginxProcess start(Path mirror, Path prefix) throws IOException, InterruptedException {
         Files.createDirectories(prefix);
         String user = System.getProperty("user.name").equals("root") ? "nobody " + nobodyGroup() : null;
         IOException last = null;
@@ -65,11 +67,11 @@ final class NginxProcess implements AutoCloseable {
         throw last;
     }
 
-    int port() {
+    public int port() {
         return port;
     }
 
-    String accessLog() throws IOException {
+    public String accessLog() throws IOException {
         return readIfExists(prefix.resolve("access.log"));
     }
 
