@@ -2,10 +2,12 @@ package dev.pinfleet.manifest;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.util.JsonFormat;
+import com.google.protobuf.util.Timestamps;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.ArtifactKind;
 import dev.pinfleet.proto.v1.Manifest;
 import java.nio.charset.StandardCharsets;
+import java.time.Instant;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.regex.Pattern;
@@ -155,6 +157,29 @@ public final class ManifestCodec {
                 }
                 default -> throw new ManifestException(where + " field kind: must be WHEEL, ARCHIVE or FILE");
             }
+        }
+    }
+
+    /**
+     * Refuses a manifest whose {@code expires} is not after {@code now}: the agent refuses it, and so do {@code
+     * pinfleet sign}, {@code verify} and {@code deploy}, before any node is contacted.
+     */
+    public static void checkNotExpired(Manifest m, Instant now) throws ManifestException {
+        if (Timestamps.toMillis(m.getExpires()) <= now.toEpochMilli()) {
+            throw new ManifestException(ManifestException.Reason.EXPIRED, "manifest for app " + m.getApp()
+                    + " serial " + m.getSerial() + " expired at " + Timestamps.toString(m.getExpires()) + " (checked at "
+                    + Timestamps.toString(Timestamps.fromMillis(now.toEpochMilli())) + ")");
+        }
+    }
+
+    /**
+     * Refuses a manifest bound to an environment other than {@code environment} (a manifest bound to none is
+     * refused by a node that is in one, as the agent always did: the node's environment must equal the manifest's).
+     */
+    public static void checkEnvironment(Manifest m, String environment) throws ManifestException {
+        if (!m.getEnvironment().equals(environment)) {
+            throw new ManifestException(ManifestException.Reason.ENVIRONMENT, "manifest is bound to environment '"
+                    + m.getEnvironment() + "' but this node is in environment '" + environment + "'");
         }
     }
 

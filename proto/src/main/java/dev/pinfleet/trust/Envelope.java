@@ -27,18 +27,35 @@ public final class Envelope {
         return out.toByteArray();
     }
 
+    /**
+     * Signs {@code payload} with each key.
+     *
+     * @throws IllegalArgumentException when two of the keys are one key (see {@link #addSignature})
+     */
     public static SignedManifest sign(byte[] payload, List<KeyPair> keys) {
-        SignedManifest.Builder b = SignedManifest.newBuilder()
+        SignedManifest env = SignedManifest.newBuilder()
                 .setPayload(ByteString.copyFrom(payload))
-                .setPayloadType(MANIFEST_TYPE);
+                .setPayloadType(MANIFEST_TYPE)
+                .build();
         for (KeyPair k : keys) {
-            b.addSignatures(signature(MANIFEST_TYPE, payload, k));
+            env = addSignature(env, k);
         }
-        return b.build();
+        return env;
     }
 
-    /** Adds one more signature to an envelope (k-of-n sign-off by several holders). */
+    /**
+     * Adds one more signature to an envelope (k-of-n sign-off by several holders).
+     *
+     * @throws IllegalArgumentException naming the key id when the envelope already carries a signature by this key:
+     *     a second one would count for nothing (a threshold counts distinct keys) and only mislead whoever counts
+     *     the signatures
+     */
     public static SignedManifest addSignature(SignedManifest envelope, KeyPair key) {
+        String keyid = Keys.keyId(key.getPublic());
+        if (envelope.getSignaturesList().stream().anyMatch(s -> s.getKeyid().equals(keyid))) {
+            throw new IllegalArgumentException("the envelope is already signed by key " + keyid
+                    + "; a second signature by the same key counts for nothing");
+        }
         return envelope.toBuilder()
                 .addSignatures(signature(envelope.getPayloadType(), envelope.getPayload().toByteArray(), key))
                 .build();

@@ -2,6 +2,7 @@ package dev.pinfleet.trust;
 
 import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.manifest.ManifestException;
+import dev.pinfleet.proto.v1.Manifest;
 import dev.pinfleet.proto.v1.SignedManifest;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
@@ -10,6 +11,7 @@ import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.PublicKey;
 import java.security.Signature;
+import java.time.Instant;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -74,14 +76,14 @@ public final class TrustPolicy {
                     + " bytes; refused before checking signatures or parsing");
         }
         if (!Envelope.MANIFEST_TYPE.equals(envelope.getPayloadType())) {
-            throw new ManifestException("envelope payload_type '" + envelope.getPayloadType() + "' is not '"
+            throw new ManifestException(ManifestException.Reason.SIGNATURE, "envelope payload_type '" + envelope.getPayloadType() + "' is not '"
                     + Envelope.MANIFEST_TYPE + "'");
         }
         if (envelope.getSignaturesCount() == 0) {
-            throw new ManifestException("envelope is unsigned: 0 signatures, " + threshold + " trusted needed");
+            throw new ManifestException(ManifestException.Reason.SIGNATURE, "envelope is unsigned: 0 signatures, " + threshold + " trusted needed");
         }
         if (envelope.getSignaturesCount() > MAX_SIGNATURES) {
-            throw new ManifestException("envelope has " + envelope.getSignaturesCount()
+            throw new ManifestException(ManifestException.Reason.SIGNATURE, "envelope has " + envelope.getSignaturesCount()
                     + " signatures, more than the limit of " + MAX_SIGNATURES);
         }
         byte[] payload = envelope.getPayload().toByteArray();
@@ -111,9 +113,29 @@ public final class TrustPolicy {
             if (!untrusted.isEmpty()) {
                 why.append("; signed by untrusted key(s) ").append(untrusted);
             }
-            throw new ManifestException(why.toString());
+            throw new ManifestException(ManifestException.Reason.SIGNATURE, why.toString());
         }
         return payload;
+    }
+
+    /**
+     * The agent's whole check of an envelope before it acts on it, and the operator's {@code pinfleet verify}, {@code
+     * sign} and {@code deploy} make the same one: the payload's size, a threshold of distinct trusted signatures
+     * ({@link #verify}), a valid manifest ({@link ManifestCodec#parse}), not expired at {@code now} ({@link
+     * ManifestCodec#checkNotExpired}) and, when {@code environment} is not null, bound to that environment or to
+     * none ({@link ManifestCodec#checkEnvironment}).
+     *
+     * @param environment the node's environment ("" for none), or null where it is not known (nothing checked)
+     * @return the verified, parsed manifest
+     * @throws ManifestException whose {@link ManifestException#reason()} says which rule refused it
+     */
+    public Manifest admit(SignedManifest envelope, Instant now, String environment) throws ManifestException {
+        Manifest m = ManifestCodec.parse(verify(envelope));
+        ManifestCodec.checkNotExpired(m, now);
+        if (environment != null) {
+            ManifestCodec.checkEnvironment(m, environment);
+        }
+        return m;
     }
 
     private static boolean verifyOne(PublicKey key, byte[] pae, byte[] sig) {

@@ -1,17 +1,23 @@
 package dev.pinfleet.trust;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.util.Timestamps;
+import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.manifest.ManifestException;
+import dev.pinfleet.manifest.TestManifests;
+import dev.pinfleet.proto.v1.Manifest;
 import dev.pinfleet.proto.v1.SignedManifest;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -64,7 +70,9 @@ class TrustPolicyTest {
 
     @Test
     void thresholdCountsDistinctKeysOnly() throws Exception {
-        SignedManifest twiceAlice = Envelope.addSignature(Envelope.sign(payload, List.of(alice)), alice);
+        SignedManifest once = Envelope.sign(payload, List.of(alice));
+        // as a hostile or hand-made envelope would carry it: Envelope itself refuses to sign twice with one key
+        SignedManifest twiceAlice = once.toBuilder().addSignatures(once.getSignatures(0)).build();
         String msg = assertThrows(ManifestException.class, () -> policy(2).verify(twiceAlice)).getMessage();
         assertTrue(msg.contains("1 valid signature(s) from distinct trusted keys, 2 needed"), msg);
         SignedManifest both = Envelope.addSignature(Envelope.sign(payload, List.of(alice)), bob);
@@ -121,5 +129,70 @@ class TrustPolicyTest {
         TrustPolicy.fromDirectory(dir, 1).verify(byBob);
         Files.delete(dir.resolve("b.pub"));
         assertThrows(ManifestException.class, () -> TrustPolicy.fromDirectory(dir, 1).verify(byBob));
+    }
+
+    private static final Instant NOW = Instant.parse("2026-12-05T17:52:00Z");
+
+    private SignedManifest signedManifest(Manifest m) {
+        return Envelope.sign(ManifestCodec.toJson(m), List.of(alice));
+    }
+
+    @Test
+    void admitReturnsTheManifestThatPassesEveryRule() throws Exception {
+        Manifest m = TestManifests.valid(NOW.toEpochMilli()).setEnvironment("production").build();
+        assertEquals(m, policy(1).admit(signedManifest(m), NOW, "production"));
+        assertEquals(m, policy(1).admit(signedManifest(m), NOW, null), "null: the environment is not known");
+    }
+
+    @Test
+    void admitRefusesAnExpiredManifestNamingTheExpiry() {
+        Manifest m = TestManifests.valid(NOW.toEpochMilli())
+                .setExpires(Timestamps.parseUnchecked("2026-12-05T17:00:00Z")).build();
+        ManifestException e = assertThrows(ManifestException.class, () -> policy(1).admit(signedManifest(m), NOW, null));
+        assertEquals(ManifestException.Reason.EXPIRED, e.reason());
+        assertEquals("manifest for app web serial 1 expired at 2026-12-05T17:00:00Z (checked at 2026-12-05T17:52:00Z)",
+                e.getMessage());
+        // expiring exactly now is expired; a millisecond later is not yet
+        Manifest edge = m.toBuilder().setExpires(Timestamps.fromMillis(NOW.toEpochMilli())).build();
+        assertThrows(ManifestException.class, () -> policy(1).admit(signedManifest(edge), NOW, null));
+        Manifest later = m.toBuilder().setExpires(Timestamps.fromMillis(NOW.toEpochMilli() + 1)).build();
+        assertDoesNotThrow(() -> policy(1).admit(signedManifest(later), NOW, null));
+    }
+
+    @Test
+    void admitRefusesAnotherEnvironmentOnlyWhereTheNodesIsKnown() throws Exception {
+        Manifest m = TestManifests.valid(NOW.toEpochMilli()).setEnvironment("staging").build();
+        ManifestException e = assertThrows(ManifestException.class,
+                () -> policy(1).admit(signedManifest(m), NOW, "production"));
+        assertEquals(ManifestException.Reason.ENVIRONMENT, e.reason());
+        assertEquals("manifest is bound to environment 'staging' but this node is in environment 'production'",
+                e.getMessage());
+        assertEquals(ManifestException.Reason.ENVIRONMENT, assertThrows(ManifestException.class,
+                () -> policy(1).admit(signedManifest(m), NOW, "")).reason(), "a node without an environment");
+        assertEquals(m, policy(1).admit(signedManifest(m), NOW, null));
+    }
+
+    @Test
+    void admitChecksSignaturesBeforeAnythingElse() {
+        Manifest expired = TestManifests.valid(NOW.toEpochMilli() - 7_200_000).build();
+        SignedManifest byMallory = Envelope.sign(ManifestCodec.toJson(expired), List.of(mallory));
+        assertEquals(ManifestException.Reason.SIGNATURE, assertThrows(ManifestException.class,
+                () -> policy(1).admit(byMallory, NOW, "other")).reason());
+        SignedManifest notAManifest = Envelope.sign(payload, List.of(alice));
+        assertEquals(ManifestException.Reason.INVALID, assertThrows(ManifestException.class,
+                () -> policy(1).admit(notAManifest, NOW, null)).reason());
+    }
+
+    @Test
+    void aKeySignsAnEnvelopeOnceAndTheRefusalNamesIt() {
+        String id = Keys.keyId(alice.getPublic());
+        IllegalArgumentException twice = assertThrows(IllegalArgumentException.class,
+                () -> Envelope.sign(payload, List.of(alice, bob, alice)));
+        assertTrue(twice.getMessage().contains("already signed by key " + id), twice.getMessage());
+        SignedManifest signed = Envelope.sign(payload, List.of(alice));
+        IllegalArgumentException added = assertThrows(IllegalArgumentException.class,
+                () -> Envelope.addSignature(signed, alice));
+        assertTrue(added.getMessage().contains("already signed by key " + id), added.getMessage());
+        assertEquals(2, Envelope.addSignature(signed, bob).getSignaturesCount());
     }
 }

@@ -600,18 +600,9 @@ public final class DeployEngine {
     private Manifest verify(SignedManifest envelope) throws DeployFailure {
         Manifest m;
         try {
-            m = ManifestCodec.parse(trust.verify(envelope));
+            m = trust.admit(envelope, clock.instant(), config.environment());
         } catch (ManifestException e) {
             throw new DeployFailure(Phase.VERIFY, e.getMessage(), e);
-        }
-        long now = clock.millis();
-        if (Timestamps.toMillis(m.getExpires()) <= now) {
-            throw new DeployFailure(Phase.VERIFY, "manifest for app " + m.getApp() + " serial " + m.getSerial()
-                    + " expired at " + Timestamps.toString(m.getExpires()), null);
-        }
-        if (!m.getEnvironment().equals(config.environment())) {
-            throw new DeployFailure(Phase.VERIFY, "manifest is bound to environment '" + m.getEnvironment()
-                    + "' but this node is in environment '" + config.environment() + "'", null);
         }
         if (!m.getPython().equals(python.version())) {
             throw new DeployFailure(Phase.VERIFY, "manifest targets Python " + m.getPython() + " but this node's "
