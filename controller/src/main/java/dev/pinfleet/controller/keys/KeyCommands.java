@@ -14,8 +14,10 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -62,7 +64,8 @@ public final class KeyCommands {
 
     @Command(mixinStandardHelpOptions = true, name = "sign", description = {
         "Sign a manifest's exact bytes into a DSSE-style envelope (Ed25519).",
-        "With --add, add one more signature to an existing envelope (k-of-n sign-off)."})
+        "With --add, add one more signature to an existing envelope (k-of-n sign-off).",
+        "Refuses an invalid or already expired manifest (freeze it again) and a second signature by one key."})
     public static final class Sign implements Callable<Integer> {
         @Spec CommandSpec spec;
 
@@ -79,26 +82,32 @@ public final class KeyCommands {
         @Option(names = "--add", description = "INPUT is already an envelope: add signatures to it.")
         boolean add;
 
+        private final Clock clock;
+
+        public Sign(Clock clock) {
+            this.clock = clock;
+        }
+
         @Override
         public Integer call() throws IOException {
             List<KeyPair> pairs = new ArrayList<>();
             for (Path k : keys) {
                 pairs.add(Keys.pairOf(Keys.readPrivate(k)));
             }
-            SignedManifest env;
-            if (add) {
-                env = Json.read(input, SignedManifest.newBuilder()).build();
+            SignedManifest unsigned = add ? Json.read(input, SignedManifest.newBuilder()).build()
+                    : Envelope.sign(Files.readAllBytes(input), List.of());
+            try {
+                ManifestCodec.checkNotExpired(ManifestCodec.parse(unsigned.getPayload().toByteArray()), clock.instant());
+            } catch (ManifestException e) {
+                throw ManifestChecks.refusal(input, new ManifestException(e.reason(), "refusing to sign: " + e.getMessage()));
+            }
+            SignedManifest env = unsigned;
+            try {
                 for (KeyPair kp : pairs) {
                     env = Envelope.addSignature(env, kp);
                 }
-            } else {
-                byte[] payload = Files.readAllBytes(input);
-                try {
-                    ManifestCodec.parse(payload);
-                } catch (ManifestException e) {
-                    throw new CliException(input + ": refusing to sign: " + e.getMessage());
-                }
-                env = Envelope.sign(payload, pairs);
+            } catch (IllegalArgumentException e) {
+                throw new CliException(input + ": refusing to sign: " + e.getMessage() + " (each --key once)");
             }
             Json.write(output, env);
             PrintWriter out = spec.commandLine().getOut();
@@ -109,8 +118,10 @@ public final class KeyCommands {
     }
 
     @Command(mixinStandardHelpOptions = true, name = "verify", description = {
-        "Check an envelope as an agent would: a threshold of distinct trusted signatures, then a valid manifest.",
-        "Prints the manifest's app, serial, expiry, content digest and artifact count."})
+        "Check an envelope as an agent would, with the agent's own code: the payload's size, a threshold of distinct",
+        "trusted signatures, a valid manifest, not expired, and (with --environment) bound to that environment.",
+        "Prints the manifest's app, serial, expiry, content digest and artifact count; exit 1 with the reason if an",
+        "agent would refuse it."})
     public static final class Verify implements Callable<Integer> {
         @Spec CommandSpec spec;
 
@@ -123,16 +134,21 @@ public final class KeyCommands {
         @Option(names = "--threshold", defaultValue = "1", description = "Distinct trusted signatures needed (default: ${DEFAULT-VALUE}).")
         int threshold;
 
+        @Option(names = "--environment", paramLabel = "ENV",
+                description = "Also check as an agent of environment ENV would (\"\" for an agent without one).")
+        String environment;
+
+        private final Clock clock;
+
+        public Verify(Clock clock) {
+            this.clock = clock;
+        }
+
         @Override
         public Integer call() throws IOException {
             SignedManifest env = Json.read(input, SignedManifest.newBuilder()).build();
-            TrustPolicy policy = TrustPolicy.fromDirectory(trusted, threshold);
-            Manifest m;
-            try {
-                m = ManifestCodec.parse(policy.verify(env));
-            } catch (ManifestException e) {
-                throw new CliException(input + ": " + e.getMessage());
-            }
+            Manifest m = ManifestChecks.admit(input, env, TrustPolicy.fromDirectory(trusted, threshold), clock.instant(),
+                    environment == null ? Map.of() : Map.of("--environment", environment));
             PrintWriter out = spec.commandLine().getOut();
             out.printf("ok: %s serial %d, %d artifact(s), expires %s, digest %s%n", m.getApp(), m.getSerial(),
                     m.getArtifactsCount(), com.google.protobuf.util.Timestamps.toString(m.getExpires()),

@@ -2,6 +2,7 @@ package dev.pinfleet.controller.rollout;
 
 import dev.pinfleet.controller.CliException;
 import dev.pinfleet.controller.Json;
+import dev.pinfleet.controller.keys.ManifestChecks;
 import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.manifest.ManifestException;
 import dev.pinfleet.proto.v1.FleetReport;
@@ -20,7 +21,9 @@ import java.time.format.DateTimeFormatter;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -79,7 +82,10 @@ public final class DeployCommand implements Callable<Integer> {
     @Option(names = "--retry-failed", paramLabel = "REPORT", description = "Deploy again only to the nodes that did not succeed in REPORT (same manifest).")
     Path retryFailed;
 
-    @Option(names = "--trusted", paramLabel = "DIR", description = "Check the envelope against these *.pub keys before pushing.")
+    @Option(names = "--trusted", paramLabel = "DIR", description = {
+        "Check the signatures against these *.pub keys before pushing. Whether or not it is given, a manifest an",
+        "agent would refuse (invalid, expired, or bound to another environment than a node's",
+        "pinfleet_agent_environment in the inventory) is refused before any node is contacted."})
     Path trusted;
 
     @Option(names = "--threshold", defaultValue = "1", description = "With --trusted: signatures needed (default: ${DEFAULT-VALUE}).")
@@ -106,12 +112,14 @@ public final class DeployCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException, InterruptedException {
         SignedManifest env = Json.read(signed, SignedManifest.newBuilder()).build();
-        Manifest m = parse(signed, env, trusted, threshold);
-        String digest = ManifestCodec.contentDigest(m);
         if (group != null) {
             fleet.limit = fleet.limit == null ? group : fleet.limit + ",&" + group;
         }
         List<Node> nodes = fleet.nodes();
+        // the agents' own checks, before any node is contacted
+        Manifest m = ManifestChecks.admit(signed, env, trusted == null ? null : TrustPolicy.fromDirectory(trusted, threshold),
+                clock.instant(), environments(nodes));
+        String digest = ManifestCodec.contentDigest(m);
         PrintWriter out = spec.commandLine().getOut();
         String retryOf = "";
         if (retryFailed != null) {
@@ -199,6 +207,18 @@ public final class DeployCommand implements Callable<Integer> {
             }
         }
         return nodes.stream().filter(n -> again.contains(n.name())).toList();
+    }
+
+    /** "node NAME" → environment, for the nodes whose inventory gives one ({@link Node#ENVIRONMENT_VAR}). */
+    static Map<String, String> environments(List<Node> nodes) {
+        Map<String, String> out = new TreeMap<>();
+        for (Node n : nodes) {
+            String e = n.vars().get(Node.ENVIRONMENT_VAR);
+            if (e != null) {
+                out.put("node " + n.name(), e);
+            }
+        }
+        return out;
     }
 
     static Manifest parse(Path file, SignedManifest env, Path trusted, int threshold) throws IOException {

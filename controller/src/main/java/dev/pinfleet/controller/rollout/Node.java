@@ -12,6 +12,8 @@ import java.util.Map;
  */
 public record Node(String name, String host, int port, Map<String, String> vars) {
     public static final int DEFAULT_PORT = 7400;
+    /** Variable holding the node's environment: the agent's {@code environment} key, as the Ansible role writes it. */
+    public static final String ENVIRONMENT_VAR = "pinfleet_agent_environment";
 
     public String address() {
         return (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
