@@ -1,40 +1,46 @@
 package dev.pinfleet.controller.certs;
 
-import java.io.ByteArrayInputStream;
 import java.math.BigInteger;
 import java.net.InetAddress;
-import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
-import java.security.MessageDigest;
 import java.security.PrivateKey;
 import java.security.PublicKey;
 import java.security.SecureRandom;
-import java.security.Signature;
-import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
+import java.util.Date;
 import java.util.List;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.asn1.x500.X500NameBuilder;
+import org.bouncycastle.asn1.x500.style.BCStyle;
+import org.bouncycastle.asn1.x509.BasicConstraints;
+import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
+import org.bouncycastle.asn1.x509.Extension;
+import org.bouncycastle.asn1.x509.GeneralName;
+import org.bouncycastle.asn1.x509.GeneralNames;
+import org.bouncycastle.asn1.x509.KeyPurposeId;
+import org.bouncycastle.asn1.x509.KeyUsage;
+import org.bouncycastle.cert.CertIOException;
+import org.bouncycastle.cert.X509v3CertificateBuilder;
+import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
+import org.bouncycastle.cert.jcajce.JcaX509ExtensionUtils;
+import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
+import org.bouncycastle.operator.OperatorCreationException;
+import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 
 /**
- * Builds and signs X.509 v3 certificates for EC P-256 keys (ecdsa-with-SHA256), with the extensions a fleet
- * needs: basicConstraints, keyUsage, extendedKeyUsage, subjectAltName (DNS, IP, URI) and key identifiers.
+ * The fleet's X.509 v3 certificates, built and signed with BouncyCastle (ecdsa-with-SHA256, by the JDK's own
+ * provider): subject {@code O=pinfleet, CN=NAME}, a random 127-bit serial, and the extensions a fleet needs —
+ * basicConstraints and keyUsage (critical), extendedKeyUsage, subjectAltName (DNS, IP, URI) and key identifiers.
  */
 final class CertBuilder {
-    private static final String ECDSA_SHA256 = "1.2.840.10045.4.3.2";
-    private static final String SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
-    private static final String CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
-
     private String commonName;
     private Instant notBefore;
     private Instant notAfter;
     private boolean ca;
-    private boolean serverAuth;
-    private boolean clientAuth;
-    private final List<String> dnsNames = new ArrayList<>();
-    private final List<InetAddress> ips = new ArrayList<>();
-    private final List<String> uris = new ArrayList<>();
+    private final List<KeyPurposeId> purposes = new ArrayList<>();
+    private final List<GeneralName> altNames = new ArrayList<>();
 
     CertBuilder commonName(String cn) {
         this.commonName = cn;
@@ -52,96 +58,62 @@ final class CertBuilder {
         return this;
     }
 
-    CertBuilder serverAuth() {
-        this.serverAuth = true;
-        return this;
-    }
-
-    CertBuilder clientAuth() {
-        this.clientAuth = true;
+    /** An end-entity certificate of {@code role}: its URI, clientAuth, and serverAuth where the role serves. */
+    CertBuilder role(FleetRole role) {
+        uri(role.uri());
+        if (role.server()) {
+            purposes.add(KeyPurposeId.id_kp_serverAuth);
+        }
+        purposes.add(KeyPurposeId.id_kp_clientAuth);
         return this;
     }
 
     CertBuilder dns(String name) {
-        dnsNames.add(name);
+        altNames.add(new GeneralName(GeneralName.dNSName, name));
         return this;
     }
 
     CertBuilder ip(InetAddress a) {
-        ips.add(a);
+        altNames.add(new GeneralName(GeneralName.iPAddress, a.getHostAddress()));
         return this;
     }
 
     CertBuilder uri(String u) {
-        uris.add(u);
+        altNames.add(new GeneralName(GeneralName.uniformResourceIdentifier, u));
         return this;
     }
 
     /** Signs a certificate for {@code subjectKey} with {@code issuerKey}; self-signed when issuer is null. */
     X509Certificate sign(PublicKey subjectKey, X509Certificate issuer, PrivateKey issuerKey)
             throws GeneralSecurityException {
-        byte[] algorithm = Der.seq(Der.oid(ECDSA_SHA256));
-        byte[] subject = name(commonName);
-        byte[] issuerName = issuer == null ? subject : issuer.getSubjectX500Principal().getEncoded();
-        byte[] ski = keyId(subjectKey);
-        byte[] aki = issuer == null ? ski : keyId(issuer.getPublicKey());
-        List<byte[]> ext = new ArrayList<>();
-        ext.add(extension("2.5.29.19", true, ca ? Der.seq(Der.bool(true), Der.integer(BigInteger.ZERO)) : Der.seq()));
-        ext.add(extension("2.5.29.15", true, ca ? Der.namedBits(0x06, 1) : Der.namedBits(0x80, 7)));
-        if (serverAuth || clientAuth) {
-            List<byte[]> ekus = new ArrayList<>();
-            if (serverAuth) {
-                ekus.add(Der.oid(SERVER_AUTH));
-            }
-            if (clientAuth) {
-                ekus.add(Der.oid(CLIENT_AUTH));
-            }
-            ext.add(extension("2.5.29.37", false, Der.seq(ekus.toArray(byte[][]::new))));
-        }
-        List<byte[]> sans = new ArrayList<>();
-        dnsNames.forEach(d -> sans.add(Der.ctx(2, false, d.getBytes(StandardCharsets.US_ASCII))));
-        ips.forEach(a -> sans.add(Der.ctx(7, false, a.getAddress())));
-        uris.forEach(u -> sans.add(Der.ctx(6, false, u.getBytes(StandardCharsets.US_ASCII))));
-        if (!sans.isEmpty()) {
-            ext.add(extension("2.5.29.17", false, Der.seq(sans.toArray(byte[][]::new))));
-        }
-        ext.add(extension("2.5.29.14", false, Der.octets(ski)));
-        ext.add(extension("2.5.29.35", false, Der.seq(Der.ctx(0, false, aki))));
+        X500Name subject = new X500NameBuilder(BCStyle.INSTANCE)
+                .addRDN(BCStyle.O, "pinfleet").addRDN(BCStyle.CN, commonName).build();
+        X500Name issuerName = issuer == null ? subject : X500Name.getInstance(issuer.getSubjectX500Principal().getEncoded());
         byte[] serial = new byte[16];
         new SecureRandom().nextBytes(serial);
         serial[0] &= 0x7f;
-        byte[] tbs = Der.seq(
-                Der.ctx(0, true, Der.integer(BigInteger.TWO)),
-                Der.integer(new BigInteger(1, serial)),
-                algorithm,
-                issuerName,
-                Der.seq(Der.time(notBefore), Der.time(notAfter)),
-                subject,
-                subjectKey.getEncoded(),
-                Der.ctx(3, true, Der.seq(ext.toArray(byte[][]::new))));
-        Signature s = Signature.getInstance("SHA256withECDSA");
-        s.initSign(issuerKey);
-        s.update(tbs);
-        byte[] cert = Der.seq(tbs, algorithm, Der.bits(s.sign()));
-        return (X509Certificate) CertificateFactory.getInstance("X.509")
-                .generateCertificate(new ByteArrayInputStream(cert));
-    }
-
-    private static byte[] name(String cn) {
-        return Der.seq(Der.set(Der.seq(Der.oid("2.5.4.10"), Der.utf8("pinfleet"))),
-                Der.set(Der.seq(Der.oid("2.5.4.3"), Der.utf8(cn))));
-    }
-
-    private static byte[] extension(String oid, boolean critical, byte[] value) {
-        return critical ? Der.seq(Der.oid(oid), Der.bool(true), Der.octets(value))
-                : Der.seq(Der.oid(oid), Der.octets(value));
-    }
-
-    /** RFC 5280 method 1: SHA-1 of the subjectPublicKey bits. */
-    private static byte[] keyId(PublicKey key) throws GeneralSecurityException {
-        byte[] spki = key.getEncoded();
-        // The BIT STRING is the last element of the SubjectPublicKeyInfo; for P-256 it is the final 66 bytes.
-        byte[] bits = Arrays.copyOfRange(spki, spki.length - 65, spki.length);
-        return MessageDigest.getInstance("SHA-1").digest(bits);
+        X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(issuerName, new BigInteger(1, serial),
+                Date.from(notBefore), Date.from(notAfter), subject, subjectKey);
+        JcaX509ExtensionUtils ids = new JcaX509ExtensionUtils(); // RFC 5280 method 1: SHA-1 of the key's bits
+        try {
+            b.addExtension(Extension.basicConstraints, true, ca ? new BasicConstraints(0) : new BasicConstraints(false));
+            b.addExtension(Extension.keyUsage, true, new KeyUsage(ca ? KeyUsage.keyCertSign | KeyUsage.cRLSign
+                    : KeyUsage.digitalSignature));
+            if (!purposes.isEmpty()) {
+                b.addExtension(Extension.extendedKeyUsage, false,
+                        new ExtendedKeyUsage(purposes.toArray(KeyPurposeId[]::new)));
+            }
+            if (!altNames.isEmpty()) {
+                b.addExtension(Extension.subjectAlternativeName, false,
+                        new GeneralNames(altNames.toArray(GeneralName[]::new)));
+            }
+            b.addExtension(Extension.subjectKeyIdentifier, false, ids.createSubjectKeyIdentifier(subjectKey));
+            b.addExtension(Extension.authorityKeyIdentifier, false, ids.createAuthorityKeyIdentifier(
+                    issuer == null ? subjectKey : issuer.getPublicKey()));
+            return new JcaX509CertificateConverter().getCertificate(
+                    b.build(new JcaContentSignerBuilder("SHA256withECDSA").build(issuerKey)));
+        } catch (CertIOException | OperatorCreationException e) {
+            throw new GeneralSecurityException("cannot build the certificate for " + commonName + ": " + e.getMessage(), e);
+        }
     }
 }

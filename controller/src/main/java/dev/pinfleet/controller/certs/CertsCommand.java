@@ -63,7 +63,8 @@ public final class CertsCommand {
         @Parameters(paramLabel = "NAME", description = "Inventory name of the agent, or a name for the controller (e.g. controller).")
         String name;
 
-        @Option(names = "--role", required = true, description = "controller or agent.")
+        @Option(names = "--role", required = true, completionCandidates = FleetRole.Ids.class,
+                description = "The certificate's role, one of: ${COMPLETION-CANDIDATES}.")
         String role;
 
         @Option(names = "--dir", defaultValue = ".", description = "Directory of the fleet CA (default: ${DEFAULT-VALUE}).")

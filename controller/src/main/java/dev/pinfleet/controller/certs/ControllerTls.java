@@ -34,8 +34,8 @@ public final class ControllerTls {
     /** Loads cert, key and CA (PEM); the message names the file that is wrong. */
     public static ControllerTls load(Path cert, Path key, Path ca) throws IOException {
         List<X509Certificate> mine = Pem.certificates(cert);
-        String role = FleetCa.roleOf(mine.get(0));
-        if (!role.equals("controller")) {
+        String role = FleetRole.of(mine.get(0));
+        if (!role.equals(FleetRole.CONTROLLER.id())) {
             throw new IOException(cert + ": has role '" + role + "', not controller (issue one with"
                     + " 'pinfleet certs issue --role controller NAME')");
         }
@@ -98,8 +98,8 @@ public final class ControllerTls {
         }
 
         private static void check(X509Certificate leaf, String expected) throws CertificateException {
-            String role = FleetCa.roleOf(leaf);
-            if (!role.equals("agent")) {
+            String role = FleetRole.of(leaf);
+            if (!role.equals(FleetRole.AGENT.id())) {
                 throw new CertificateException("certificate '" + leaf.getSubjectX500Principal().getName()
                         + "' has role '" + (role.isEmpty() ? "none" : role) + "', not agent");
             }

@@ -17,16 +17,11 @@ import java.util.List;
 
 /**
  * The fleet's certificate authority in a directory: {@code ca.crt} and {@code ca.key}; it issues
- * {@code NAME.crt}/{@code NAME.key} pairs (EC P-256) whose role is the subjectAltName URI
- * {@code pinfleet:role:controller} or {@code pinfleet:role:agent}. Agent certificates carry their inventory name
- * as a DNS subjectAltName (the controller checks it) and both serverAuth and clientAuth; controller certificates
- * carry clientAuth.
+ * {@code NAME.crt}/{@code NAME.key} pairs (EC P-256) whose role ({@link FleetRole}) is the subjectAltName URI
+ * {@code pinfleet:role:ROLE}. Every certificate carries its NAME as a DNS subjectAltName (for an agent, its inventory
+ * name, which the controller checks) and clientAuth; roles that serve (agents) carry serverAuth as well.
  */
 public final class FleetCa {
-    /** Prefix of the subjectAltName URI that carries the role. */
-    public static final String ROLE_URI_PREFIX = "pinfleet:role:";
-    public static final List<String> ROLES = List.of("controller", "agent");
-
     private final Path dir;
     private final X509Certificate cert;
     private final PrivateKey key;
@@ -51,8 +46,8 @@ public final class FleetCa {
             Instant now = clock.instant();
             X509Certificate c = new CertBuilder().commonName(name).validity(now.minus(Duration.ofMinutes(5)),
                     now.plus(validity)).ca().sign(kp.getPublic(), null, kp.getPrivate());
-            Pem.writeNew(dir.resolve("ca.key"), Pem.encode("PRIVATE KEY", kp.getPrivate().getEncoded()), true);
-            Pem.writeNew(certFile(dir), Pem.encode("CERTIFICATE", c.getEncoded()), false);
+            Pem.writeNew(dir.resolve("ca.key"), Pem.privateKey(kp.getPrivate()), true);
+            Pem.writeNew(certFile(dir), Pem.certificate(c), false);
             return new FleetCa(dir, c, kp.getPrivate());
         } catch (GeneralSecurityException e) {
             throw new IOException("cannot create the fleet CA: " + e.getMessage(), e);
@@ -76,9 +71,8 @@ public final class FleetCa {
      */
     public Path issue(String role, String name, List<String> extraNames, Duration validity, Path out, Clock clock)
             throws IOException {
-        if (!ROLES.contains(role)) {
-            throw new IOException("role '" + role + "' is not one of " + ROLES);
-        }
+        FleetRole fleetRole = FleetRole.parse(role)
+                .orElseThrow(() -> new IOException("role '" + role + "' is not one of " + FleetRole.ids()));
         if (!name.matches("[A-Za-z0-9]([A-Za-z0-9.-]{0,252})")) {
             throw new IOException("name '" + name + "' is not a host name (letters, digits, '.', '-')");
         }
@@ -93,10 +87,7 @@ public final class FleetCa {
             Instant now = clock.instant();
             CertBuilder b = new CertBuilder().commonName(name)
                     .validity(now.minus(Duration.ofMinutes(5)), now.plus(validity))
-                    .uri(ROLE_URI_PREFIX + role).clientAuth().dns(name);
-            if (role.equals("agent")) {
-                b.serverAuth();
-            }
+                    .role(fleetRole).dns(name);
             for (String n : extraNames) {
                 if (n.matches("[0-9.]+|[0-9a-fA-F:]*:[0-9a-fA-F:.]*")) {
                     b.ip(InetAddress.getByName(n));
@@ -105,8 +96,8 @@ public final class FleetCa {
                 }
             }
             X509Certificate c = b.sign(kp.getPublic(), cert, key);
-            Pem.writeNew(keyFile, Pem.encode("PRIVATE KEY", kp.getPrivate().getEncoded()), true);
-            Pem.writeNew(crt, Pem.encode("CERTIFICATE", c.getEncoded()), false);
+            Pem.writeNew(keyFile, Pem.privateKey(kp.getPrivate()), true);
+            Pem.writeNew(crt, Pem.certificate(c), false);
             return crt;
         } catch (GeneralSecurityException e) {
             throw new IOException("cannot issue a certificate for " + name + ": " + e.getMessage(), e);
@@ -117,27 +108,5 @@ public final class FleetCa {
         KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
         g.initialize(new ECGenParameterSpec("secp256r1"));
         return g.generateKeyPair();
-    }
-
-    /** The role in a fleet certificate, or "" when it carries none or several. */
-    public static String roleOf(X509Certificate c) {
-        String role = "";
-        try {
-            var sans = c.getSubjectAlternativeNames();
-            if (sans == null) {
-                return "";
-            }
-            for (List<?> san : sans) {
-                if (Integer.valueOf(6).equals(san.get(0)) && san.get(1) instanceof String u && u.startsWith(ROLE_URI_PREFIX)) {
-                    if (!role.isEmpty()) {
-                        return "";
-                    }
-                    role = u.substring(ROLE_URI_PREFIX.length());
-                }
-            }
-        } catch (java.security.cert.CertificateParsingException e) {
-            return "";
-        }
-        return role;
     }
 }

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pinfleet.agent.Agent;
-import dev.pinfleet.controller.certs.FleetCa;
+import dev.pinfleet.controller.certs.FleetRole;
 import dev.pinfleet.controller.certs.Pem;
 import dev.pinfleet.proto.v1.AgentServiceGrpc;
 import dev.pinfleet.proto.v1.FleetReport;
@@ -68,11 +68,11 @@ class MutualTlsTest {
     @Test
     void issuedCertificatesCarryRoleAndNameAndKeysArePrivate() throws Exception {
         X509Certificate agent = Pem.certificates(ca.resolve("web1.crt")).get(0);
-        assertEquals("agent", FleetCa.roleOf(agent));
+        assertEquals("agent", FleetRole.of(agent));
         assertTrue(agent.getSubjectAlternativeNames().stream().anyMatch(s -> s.get(1).equals("web1")));
         assertTrue(agent.getSubjectAlternativeNames().stream().anyMatch(s -> s.get(1).equals("127.0.0.1")));
         agent.verify(Pem.certificates(ca.resolve("ca.crt")).get(0).getPublicKey());
-        assertEquals("controller", FleetCa.roleOf(Pem.certificates(ca.resolve("controller.crt")).get(0)));
+        assertEquals("controller", FleetRole.of(Pem.certificates(ca.resolve("controller.crt")).get(0)));
         assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
                 Files.getPosixFilePermissions(ca.resolve("ca.key"))));
         FleetHarness.Run again = h.cli("certs", "init", ca.toString());
