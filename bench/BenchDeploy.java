@@ -1,4 +1,5 @@
-import com.google.protobuf.util.JsonFormat;
+import com.google.gson.JsonObject;
+import dev.pinfleet.json.ProtoJson;
 import dev.pinfleet.proto.v1.AgentServiceGrpc;
 import dev.pinfleet.proto.v1.DeployEvent;
 import dev.pinfleet.proto.v1.DeployReport;
@@ -38,8 +39,8 @@ public final class BenchDeploy {
         try {
             AgentServiceGrpc.AgentServiceBlockingStub stub = AgentServiceGrpc.newBlockingStub(ch);
             for (int i = 2; i < args.length; i++) {
-                SignedManifest.Builder env = SignedManifest.newBuilder();
-                JsonFormat.parser().merge(Files.readString(Path.of(args[i]), StandardCharsets.UTF_8), env);
+                SignedManifest.Builder env = ProtoJson.parse(Files.readString(Path.of(args[i]), StandardCharsets.UTF_8),
+                        SignedManifest.newBuilder());
                 Process sync = new ProcessBuilder("sync").inheritIO().start();
                 if (!sync.waitFor(300, TimeUnit.SECONDS)) {
                     sync.destroyForcibly();
@@ -62,10 +63,13 @@ public final class BenchDeploy {
                 if (report == null) {
                     throw new IllegalStateException("the agent on port " + port + " sent no report for " + args[i]);
                 }
-                System.out.println("{\"manifest\": \"" + args[i].replace("\\", "\\\\").replace("\"", "\\\"")
-                        + "\", \"wall_us\": " + wallMicros + ", \"agent_user_ms\": " + (cpu1[0] - cpu0[0])
-                        + ", \"agent_sys_ms\": " + (cpu1[1] - cpu0[1]) + ", \"report\": "
-                        + JsonFormat.printer().omittingInsignificantWhitespace().print(report) + "}");
+                JsonObject line = new JsonObject();
+                line.addProperty("manifest", args[i]);
+                line.addProperty("wall_us", wallMicros);
+                line.addProperty("agent_user_ms", cpu1[0] - cpu0[0]);
+                line.addProperty("agent_sys_ms", cpu1[1] - cpu0[1]);
+                line.add("report", ProtoJson.tree(report));
+                System.out.println(ProtoJson.line(line));
                 System.out.flush();
             }
         } finally {

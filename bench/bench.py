@@ -250,7 +250,7 @@ def deploy_all(classes, port, pid, signed_files):
             sys.exit("bench: deploy of %s: outcome %s: %s" % (d["manifest"], r.get("outcome"), r.get("error", "")))
         phases = {p["phase"]: int(p.get("millis", 0)) for p in r.get("phases", [])}
         fetched = sum(1 for a in r.get("artifacts", []) if a.get("source", "").endswith("MIRROR"))
-        results.append({"agent_ms": int(r.get("totalMs", 0)), "fetched": fetched, "wall_s": d["wall_us"] / 1e6, "phases": phases,
+        results.append({"agent_ms": int(r.get("total_ms", 0)), "fetched": fetched, "wall_s": d["wall_us"] / 1e6, "phases": phases,
                         "release": r.get("release"), "cpu_s": (d["agent_user_ms"] + d["agent_sys_ms"]) / 1000,
                         "user_s": d["agent_user_ms"] / 1000, "sys_s": d["agent_sys_ms"] / 1000})
     if len(results) != len(signed_files):

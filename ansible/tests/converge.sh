@@ -275,7 +275,7 @@ bad = [n for n in nodes if n.get("outcome") != "NODE_OK"]
 if len(nodes) != 1 or bad:
     sys.exit("deploy did not succeed on every node: %s" % json.dumps(nodes)[:2000])
 r = nodes[0]["report"]
-print("deploy: node %s release %s, %d artifacts, %s ms on the agent" % (nodes[0]["node"], r["release"], len(r["artifacts"]), r.get("totalMs")))
+print("deploy: node %s release %s, %d artifacts, %s ms on the agent" % (nodes[0]["node"], r["release"], len(r["artifacts"]), r.get("total_ms")))
 PY
 "$work/node1/var/lib/pinfleet/apps/shop/current/bin/python" -c 'import pip; print("current/bin/python imports pip", pip.__version__)'
 

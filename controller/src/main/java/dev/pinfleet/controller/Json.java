@@ -2,29 +2,23 @@ package dev.pinfleet.controller;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Message;
-import com.google.protobuf.util.JsonFormat;
+import dev.pinfleet.json.ProtoJson;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 
-/** Proto messages as JSON files, written atomically. */
+/**
+ * Proto messages as the CLI's JSON files (manifests, envelopes, reports): the project's one JSON form
+ * ({@link ProtoJson}: proto field names, numbers as numbers), files written atomically, errors naming the file.
+ */
 public final class Json {
     private Json() {}
 
-    public static String print(Message m) {
-        try {
-            return JsonFormat.printer().print(m) + "\n";
-        } catch (InvalidProtocolBufferException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
     public static <B extends Message.Builder> B read(Path file, B builder) {
         try {
-            JsonFormat.parser().merge(Files.readString(file, StandardCharsets.UTF_8), builder);
-            return builder;
+            return ProtoJson.parse(Files.readString(file, StandardCharsets.UTF_8), builder);
         } catch (InvalidProtocolBufferException e) {
             throw new CliException(file + ": not a valid " + builder.getDescriptorForType().getName() + " JSON: "
                     + e.getMessage());
@@ -51,6 +45,6 @@ public final class Json {
     }
 
     public static void write(Path file, Message m) {
-        writeAtomically(file, print(m).getBytes(StandardCharsets.UTF_8));
+        writeAtomically(file, ProtoJson.pretty(m).getBytes(StandardCharsets.UTF_8));
     }
 }

@@ -1,5 +1,8 @@
 package dev.pinfleet.mirror;
 
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import dev.pinfleet.json.ProtoJson;
 import java.nio.charset.StandardCharsets;
 import java.util.Collection;
 import java.util.List;
@@ -42,31 +45,45 @@ public final class SimplePages {
 
     /** The root page as PEP 691 JSON. */
     public static String rootJson(Collection<String> projects) {
-        StringBuilder b = new StringBuilder("{\"meta\":{\"api-version\":\"1.0\"},\"projects\":[");
-        boolean first = true;
+        JsonArray list = new JsonArray();
         for (String p : projects) {
-            b.append(first ? "" : ",").append("{\"name\":").append(Json.quote(p)).append('}');
-            first = false;
+            JsonObject o = new JsonObject();
+            o.addProperty("name", p);
+            list.add(o);
         }
-        return b.append("]}\n").toString();
+        JsonObject page = pep691();
+        page.add("projects", list);
+        return ProtoJson.line(page) + "\n";
     }
 
     /** A project page as PEP 691 JSON. */
     public static String projectJson(String project, List<IndexedFile> files) {
-        StringBuilder b = new StringBuilder("{\"meta\":{\"api-version\":\"1.0\"},\"name\":")
-                .append(Json.quote(project)).append(",\"files\":[");
-        boolean first = true;
+        JsonArray list = new JsonArray();
         for (IndexedFile f : files) {
-            b.append(first ? "" : ",").append("{\"filename\":").append(Json.quote(f.filename()))
-                    .append(",\"url\":").append(Json.quote(fileUrl(f)))
-                    .append(",\"hashes\":{\"sha256\":").append(Json.quote(f.sha256())).append('}');
+            JsonObject o = new JsonObject();
+            o.addProperty("filename", f.filename());
+            o.addProperty("url", fileUrl(f));
+            JsonObject hashes = new JsonObject();
+            hashes.addProperty("sha256", f.sha256());
+            o.add("hashes", hashes);
             if (!f.requiresPython().isEmpty()) {
-                b.append(",\"requires-python\":").append(Json.quote(f.requiresPython()));
+                o.addProperty("requires-python", f.requiresPython());
             }
-            b.append('}');
-            first = false;
+            list.add(o);
         }
-        return b.append("]}\n").toString();
+        JsonObject page = pep691();
+        page.addProperty("name", project);
+        page.add("files", list);
+        return ProtoJson.line(page) + "\n";
+    }
+
+    /** A PEP 691 page with its {@code meta}: a format of its own (hyphenated keys), built as a tree, not a proto. */
+    private static JsonObject pep691() {
+        JsonObject meta = new JsonObject();
+        meta.addProperty("api-version", "1.0");
+        JsonObject page = new JsonObject();
+        page.add("meta", meta);
+        return page;
     }
 
     /** The file's URL relative to its project page, without fragment. */

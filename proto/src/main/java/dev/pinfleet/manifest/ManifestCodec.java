@@ -1,8 +1,8 @@
 package dev.pinfleet.manifest;
 
 import com.google.protobuf.InvalidProtocolBufferException;
-import com.google.protobuf.util.JsonFormat;
 import com.google.protobuf.util.Timestamps;
+import dev.pinfleet.json.ProtoJson;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.ArtifactKind;
 import dev.pinfleet.proto.v1.Manifest;
@@ -33,13 +33,13 @@ public final class ManifestCodec {
     private static final Pattern VERSION = Pattern.compile("[A-Za-z0-9][A-Za-z0-9.+!_-]{0,127}");
     private static final Pattern DIST_NAME = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9._-]{0,126}[A-Za-z0-9])?");
 
-    /** The JSON bytes that get signed: proto3 JSON mapping, fields in declaration order, newline-terminated. */
+    /**
+     * The JSON bytes that get signed: the project's JSON form ({@link ProtoJson#pretty}: proto field names, numbers
+     * as numbers), fields in declaration order, newline-terminated. {@link #parse} also reads manifests written in
+     * the proto3 mapping's lowerCamelCase with 64-bit numbers as strings, as earlier versions signed them.
+     */
     public static byte[] toJson(Manifest manifest) {
-        try {
-            return (JsonFormat.printer().print(manifest) + "\n").getBytes(StandardCharsets.UTF_8);
-        } catch (InvalidProtocolBufferException e) {
-            throw new IllegalStateException("manifest cannot be printed as JSON", e);
-        }
+        return ProtoJson.pretty(manifest).getBytes(StandardCharsets.UTF_8);
     }
 
     /** Parses JSON bytes strictly (unknown fields refused) and validates the result. */
@@ -50,7 +50,7 @@ public final class ManifestCodec {
         }
         Manifest.Builder b = Manifest.newBuilder();
         try {
-            JsonFormat.parser().merge(new String(payload, StandardCharsets.UTF_8), b);
+            ProtoJson.parse(new String(payload, StandardCharsets.UTF_8), b);
         } catch (InvalidProtocolBufferException | RuntimeException e) {
             throw new ManifestException("manifest payload is not a valid manifest JSON: " + e.getMessage(), e);
         }

@@ -1,13 +1,15 @@
 package dev.pinfleet.controller.mirror;
 
+import com.google.protobuf.InvalidProtocolBufferException;
 import dev.pinfleet.controller.CliException;
+import dev.pinfleet.json.ProtoJson;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.manifest.Names;
-import dev.pinfleet.mirror.Json;
 import dev.pinfleet.mirror.publish.PublishException;
 import dev.pinfleet.mirror.publish.PublishResult;
 import dev.pinfleet.mirror.publish.Publisher;
 import dev.pinfleet.mirror.publish.WheelValidator;
+import dev.pinfleet.proto.v1.UploadResult;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -23,7 +25,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 
 /**
@@ -150,19 +151,19 @@ public interface PublishTarget {
                     throw new CliException("mirror " + base + " refused " + name + " (HTTP " + resp.statusCode() + "): "
                             + Names.printable(resp.body().strip()) + done(out));
                 }
-                Map<String, Object> json;
+                UploadResult json;
                 try {
-                    json = Json.parseFlatObject(resp.body().strip());
-                } catch (IllegalArgumentException e) {
+                    json = ProtoJson.parse(resp.body().strip(), UploadResult.newBuilder()).build();
+                } catch (InvalidProtocolBufferException e) {
                     throw new IOException("mirror " + base + " answered the upload of " + name + " with HTTP "
                             + resp.statusCode() + " but an unreadable body: " + e.getMessage());
                 }
                 String sha = Hashing.sha256Hex(f);
-                if (!sha.equals(json.get("sha256"))) {
-                    throw new IOException("mirror " + base + " reports sha256 " + json.get("sha256") + " for " + name
-                            + ", but the file sent has " + sha);
+                if (!sha.equals(json.getSha256())) {
+                    throw new IOException("mirror " + base + " reports sha256 " + Names.printable(json.getSha256())
+                            + " for " + name + ", but the file sent has " + sha);
                 }
-                out.add(new PublishResult(String.valueOf(json.get("file")), sha, Files.size(f),
+                out.add(new PublishResult(json.getFile(), sha, Files.size(f),
                         resp.statusCode() == 201 ? PublishResult.Outcome.PUBLISHED : PublishResult.Outcome.UNCHANGED));
             }
             return out;

@@ -1,21 +1,22 @@
 package dev.pinfleet.controller.rollout;
 
-import com.google.protobuf.InvalidProtocolBufferException;
-import com.google.protobuf.Message;
-import com.google.protobuf.util.JsonFormat;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import dev.pinfleet.json.ProtoJson;
 import dev.pinfleet.proto.v1.DeployEvent;
 import dev.pinfleet.proto.v1.FleetReport;
 import dev.pinfleet.proto.v1.NodeReport;
 import java.io.PrintWriter;
 import java.time.Clock;
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * Newline-delimited JSON, one object per line: {@code {"type":"wave"|"node_started"|"event"|"node_finished"|
- * "stopped"|"report", "at_unix_ms":…, …}}; proto messages in their proto3 JSON form.
+ * "stopped"|"report", "at_unix_ms":…, …}}; proto messages in the project's JSON form ({@link ProtoJson}: proto
+ * field names, numbers as numbers), as in the report file.
  */
 final class JsonProgress implements Rollout.Listener {
-    private static final JsonFormat.Printer COMPACT = JsonFormat.printer().omittingInsignificantWhitespace();
     private final PrintWriter out;
     private final Clock clock;
 
@@ -26,68 +27,59 @@ final class JsonProgress implements Rollout.Listener {
 
     @Override
     public void waveStarted(int wave, int waves, List<Node> nodes) {
-        line("wave", "\"wave\":" + wave + ",\"waves\":" + waves + ",\"nodes\":["
-                + String.join(",", nodes.stream().map(n -> quote(n.name())).toList()) + "]");
+        line("wave", o -> {
+            o.addProperty("wave", wave);
+            o.addProperty("waves", waves);
+            JsonArray names = new JsonArray();
+            nodes.forEach(n -> names.add(n.name()));
+            o.add("nodes", names);
+        });
     }
 
     @Override
     public void nodeStarted(Node node, int wave) {
-        line("node_started", "\"node\":" + quote(node.name()) + ",\"wave\":" + wave);
+        line("node_started", o -> {
+            o.addProperty("node", node.name());
+            o.addProperty("wave", wave);
+        });
     }
 
     @Override
     public void event(Node node, DeployEvent e) {
         if (!e.hasReport()) { // the report comes with node_finished
-            line("event", "\"node\":" + quote(node.name()) + ",\"event\":" + json(e));
+            line("event", o -> {
+                o.addProperty("node", node.name());
+                o.add("event", ProtoJson.tree(e));
+            });
         }
     }
 
     @Override
     public void nodeFinished(NodeReport r) {
-        line("node_finished", "\"node\":" + quote(r.getNode()) + ",\"report\":" + json(r));
+        line("node_finished", o -> {
+            o.addProperty("node", r.getNode());
+            o.add("report", ProtoJson.tree(r));
+        });
     }
 
     @Override
     public void stopped(String why) {
-        line("stopped", "\"reason\":" + quote(why));
+        line("stopped", o -> o.addProperty("reason", why));
     }
 
     @Override
     public void finished(FleetReport report) {
-        line("report", "\"report\":" + json(report));
+        line("report", o -> o.add("report", ProtoJson.tree(report)));
     }
 
-    private void line(String type, String body) {
+    private void line(String type, Consumer<JsonObject> body) {
         synchronized (out) {
-            out.println("{\"type\":\"" + type + "\",\"at_unix_ms\":" + clock.millis() + "," + body + "}");
+            JsonObject o = new JsonObject();
+            o.addProperty("type", type);
+            o.addProperty("at_unix_ms", clock.millis());
+            body.accept(o);
+            out.println(ProtoJson.line(o));
             out.flush();
         }
-    }
-
-    private static String json(Message m) {
-        try {
-            return COMPACT.print(m);
-        } catch (InvalidProtocolBufferException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    static String quote(String s) {
-        StringBuilder b = new StringBuilder("\"");
-        for (char c : s.toCharArray()) {
-            switch (c) {
-                case '"' -> b.append("\\\"");
-                case '\\' -> b.append("\\\\");
-                case '\n' -> b.append("\\n");
-                default -> {
-                    if (c < 0x20) {
-                        b.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        b.append(c);
-                    }
-                }
-            }
-        }
-        return b.append('"').toString();
     }
 }

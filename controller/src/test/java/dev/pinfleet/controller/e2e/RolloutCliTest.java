@@ -9,6 +9,11 @@ import dev.pinfleet.agent.Agent;
 import dev.pinfleet.agent.testing.CleanRoot;
 import dev.pinfleet.agent.testing.FakeMirror;
 import dev.pinfleet.manifest.ManifestCodec;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import com.google.protobuf.Descriptors;
+import dev.pinfleet.proto.v1.DeployEvent;
 import dev.pinfleet.proto.v1.FleetReport;
 import dev.pinfleet.proto.v1.HealthCheck;
 import dev.pinfleet.proto.v1.HookCommand;
@@ -20,6 +25,7 @@ import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
@@ -251,8 +257,48 @@ class RolloutCliTest {
         List<String> lines = json.out().lines().toList();
         assertTrue(lines.stream().allMatch(l -> l.startsWith("{\"type\":\"") && l.endsWith("}")), json.out());
         assertTrue(lines.get(lines.size() - 1).startsWith("{\"type\":\"report\""), json.out());
-        assertTrue(lines.stream().anyMatch(l -> l.contains("\"type\":\"event\"") && l.contains("\"phaseStarted\":\"FETCH\"")),
+        assertTrue(lines.stream().anyMatch(l -> l.contains("\"type\":\"event\"") && l.contains("\"phase_started\":\"FETCH\"")),
                 json.out());
         assertEquals(2, lines.stream().filter(l -> l.startsWith("{\"type\":\"node_finished\"")).count());
+        // one key style and numbers as numbers, in the events and in the report file alike
+        for (String l : lines) {
+            JsonObject o = JsonParser.parseString(l).getAsJsonObject();
+            assertTrue(o.get("at_unix_ms").getAsJsonPrimitive().isNumber(), l);
+            switch (o.get("type").getAsString()) {
+                case "event" -> assertJsonShape(DeployEvent.getDescriptor(), o.get("event"), l);
+                case "node_finished" -> assertJsonShape(NodeReport.getDescriptor(), o.get("report"), l);
+                case "report" -> assertJsonShape(FleetReport.getDescriptor(), o.get("report"), l);
+                default -> assertTrue(o.get("wave").getAsJsonPrimitive().isNumber(), l);
+            }
+        }
+        String file = Files.readString(dir.resolve("j.json"));
+        assertJsonShape(FleetReport.getDescriptor(), JsonParser.parseString(file), file);
+        assertTrue(file.matches("(?s).*\n  \"serial\": [0-9]+,\n.*"), file);
+    }
+
+    /** Every key a proto field name (snake_case), every integer field a JSON number, at any depth. */
+    private static void assertJsonShape(Descriptors.Descriptor d, JsonElement json, String all) {
+        JsonObject o = json.getAsJsonObject();
+        for (String key : o.keySet()) {
+            Descriptors.FieldDescriptor f = d.findFieldByName(key);
+            assertTrue(f != null, "key '" + key + "' is not a field name of " + d.getName() + ": " + all);
+            List<JsonElement> values = new ArrayList<>();
+            if (f.isRepeated()) {
+                o.get(key).getAsJsonArray().forEach(values::add);
+            } else {
+                values.add(o.get(key));
+            }
+            for (JsonElement v : values) {
+                switch (f.getJavaType()) {
+                    case INT, LONG -> assertTrue(v.getAsJsonPrimitive().isNumber(), key + " as a string in " + all);
+                    case MESSAGE -> {
+                        if (!f.getMessageType().getFile().getPackage().equals("google.protobuf")) {
+                            assertJsonShape(f.getMessageType(), v, all);
+                        }
+                    }
+                    default -> { }
+                }
+            }
+        }
     }
 }

@@ -1,19 +1,19 @@
 package dev.pinfleet.mirror.audit;
 
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.pinfleet.json.ProtoJson;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.manifest.Names;
-import dev.pinfleet.mirror.Json;
 import dev.pinfleet.mirror.publish.AuditRecord;
+import dev.pinfleet.proto.v1.AuditEntry;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Instant;
-import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 /**
  * Reads a mirror's {@code audit.log} (see {@link AuditRecord}): each non-blank line is either a valid record
@@ -55,45 +55,37 @@ public final class AuditLog {
     }
 
     /**
-     * Parses one JSON line as {@link AuditRecord#toJsonLine()} writes it.
+     * Parses one JSON line as {@link AuditRecord#toJsonLine()} writes it (or as the mirror wrote it before it used
+     * {@link ProtoJson}: the same keys, numbers as numbers or strings).
      *
      * @throws IllegalArgumentException naming the missing or malformed field
      */
     public static AuditRecord parse(String line) {
-        Map<String, Object> m = Json.parseFlatObject(line);
-        String time = string(m, "time");
-        String user = string(m, "user");
-        String file = string(m, "file");
-        String sha = string(m, "sha256");
-        Object size = m.get("size");
-        Object policy = m.getOrDefault("policy", "");
-        if (!(size instanceof Long s) || s < 0) {
-            throw new IllegalArgumentException("field size is not a non-negative integer");
+        AuditEntry e;
+        try {
+            e = ProtoJson.parse(line, AuditEntry.newBuilder()).build();
+        } catch (InvalidProtocolBufferException x) {
+            throw new IllegalArgumentException("not an audit line: " + x.getMessage());
         }
-        if (!(policy instanceof String p)) {
-            throw new IllegalArgumentException("field policy is not a string");
+        if (!e.hasTime()) {
+            throw new IllegalArgumentException("field time is missing");
         }
-        if (!Hashing.isSha256Hex(sha)) {
-            throw new IllegalArgumentException("field sha256 '" + Names.printable(sha) + "' is not 64 lowercase hex");
+        if (e.getUser().isEmpty()) {
+            throw new IllegalArgumentException("field user is missing");
         }
-        String why = Names.checkRelativePath(file);
+        if (!e.hasSize() || e.getSize() < 0) {
+            throw new IllegalArgumentException("field size is " + (e.hasSize() ? e.getSize() : "missing")
+                    + ", not a non-negative integer");
+        }
+        if (!Hashing.isSha256Hex(e.getSha256())) {
+            throw new IllegalArgumentException("field sha256 '" + Names.printable(e.getSha256())
+                    + "' is not 64 lowercase hex");
+        }
+        String why = Names.checkRelativePath(e.getFile());
         if (why != null) {
             throw new IllegalArgumentException("field file: " + why);
         }
-        Instant t;
-        try {
-            t = Instant.parse(time);
-        } catch (DateTimeParseException e) {
-            throw new IllegalArgumentException("field time '" + Names.printable(time) + "' is not RFC 3339 UTC");
-        }
-        return new AuditRecord(t, user, file, sha, s, p);
-    }
-
-    private static String string(Map<String, Object> m, String key) {
-        Object v = m.get(key);
-        if (!(v instanceof String s)) {
-            throw new IllegalArgumentException("field " + key + (v == null ? " is missing" : " is not a string"));
-        }
-        return s;
+        Instant t = Instant.ofEpochSecond(e.getTime().getSeconds(), e.getTime().getNanos());
+        return new AuditRecord(t, e.getUser(), e.getFile(), e.getSha256(), e.getSize(), e.getPolicy());
     }
 }

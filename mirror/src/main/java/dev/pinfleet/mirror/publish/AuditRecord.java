@@ -1,6 +1,8 @@
 package dev.pinfleet.mirror.publish;
 
-import dev.pinfleet.mirror.Json;
+import com.google.protobuf.Timestamp;
+import dev.pinfleet.json.ProtoJson;
+import dev.pinfleet.proto.v1.AuditEntry;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -10,8 +12,8 @@ import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 
 /**
- * One line of {@code DIR/audit.log}, a JSON object per published file:
- * {@code {"time": RFC 3339, "user", "file": "packages/...", "sha256", "size", "policy"}}.
+ * One line of {@code DIR/audit.log}, a JSON object per published file ({@link AuditEntry} in {@code mirror.proto},
+ * written by {@link ProtoJson}): {@code {"time": RFC 3339, "user", "file": "packages/...", "sha256", "size", "policy"}}.
  *
  * @param time   when the file was placed
  * @param user   who published it
@@ -27,9 +29,14 @@ public record AuditRecord(Instant time, String user, String file, String sha256,
 
     /** The JSON line, newline-terminated. */
     public String toJsonLine() {
-        return "{\"time\":" + Json.quote(time.toString()) + ",\"user\":" + Json.quote(user) + ",\"file\":"
-                + Json.quote(file) + ",\"sha256\":" + Json.quote(sha256) + ",\"size\":" + size + ",\"policy\":"
-                + Json.quote(policy) + "}\n";
+        return ProtoJson.line(toProto()) + "\n";
+    }
+
+    /** This record as the proto message its line is. */
+    public AuditEntry toProto() {
+        return AuditEntry.newBuilder()
+                .setTime(Timestamp.newBuilder().setSeconds(time.getEpochSecond()).setNanos(time.getNano()))
+                .setUser(user).setFile(file).setSha256(sha256).setSize(size).setPolicy(policy).build();
     }
 
     /** Appends this line to {@code dir/audit.log} (created if missing) in one write, then syncs it. */

@@ -1,11 +1,12 @@
 package dev.pinfleet.mirror.serve;
 
+import dev.pinfleet.json.ProtoJson;
 import dev.pinfleet.manifest.Names;
-import dev.pinfleet.mirror.Json;
 import dev.pinfleet.mirror.policy.SignOff;
 import dev.pinfleet.mirror.publish.PublishException;
 import dev.pinfleet.mirror.publish.PublishResult;
 import dev.pinfleet.mirror.publish.WheelValidator;
+import dev.pinfleet.proto.v1.UploadResult;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
@@ -320,9 +321,8 @@ final class UploadHandler extends ChannelInboundHandlerAdapter {
             u.channel = null;
             PublishResult r = settings.publisher().publishSignedOff(dir, List.of(u.file), u.user).get(0);
             boolean placed = r.outcome() == PublishResult.Outcome.PUBLISHED;
-            String body = "{\"outcome\":" + Json.quote(placed ? "published" : "unchanged") + ",\"file\":"
-                    + Json.quote(r.file()) + ",\"sha256\":" + Json.quote(r.sha256()) + ",\"size\":" + r.size()
-                    + ",\"user\":" + Json.quote(u.user) + "}\n";
+            String body = ProtoJson.line(UploadResult.newBuilder().setOutcome(placed ? "published" : "unchanged")
+                    .setFile(r.file()).setSha256(r.sha256()).setSize(r.size()).setUser(u.user).build()) + "\n";
             answer(u, placed ? HttpResponseStatus.CREATED : HttpResponseStatus.OK, "application/json",
                     body.getBytes(StandardCharsets.UTF_8), true);
         } catch (PublishException e) {

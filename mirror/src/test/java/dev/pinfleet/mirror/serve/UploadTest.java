@@ -5,13 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.pinfleet.json.ProtoJson;
 import dev.pinfleet.manifest.Hashing;
-import dev.pinfleet.mirror.Json;
 import dev.pinfleet.mirror.TestWheels;
 import dev.pinfleet.mirror.audit.MirrorVerifier;
 import dev.pinfleet.mirror.policy.UploadPolicy;
 import dev.pinfleet.mirror.policy.Uploaders;
 import dev.pinfleet.mirror.publish.Publisher;
+import dev.pinfleet.proto.v1.UploadResult;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
@@ -99,17 +100,19 @@ class UploadTest {
         byte[] bytes = Files.readAllBytes(w);
         HttpResponse<String> r = put(w.getFileName().toString(), bytes, "alice", aliceToken, false);
         assertEquals(201, r.statusCode(), r.body());
-        Map<String, Object> json = Json.parseFlatObject(r.body().strip());
-        assertEquals("published", json.get("outcome"));
-        assertEquals("packages/demo/demo-1.0-py3-none-any.whl", json.get("file"));
-        assertEquals(Hashing.sha256Hex(bytes), json.get("sha256"));
+        assertEquals("{\"outcome\":\"published\",\"file\":\"packages/demo/demo-1.0-py3-none-any.whl\",\"sha256\":\""
+                + Hashing.sha256Hex(bytes) + "\",\"size\":" + bytes.length + ",\"user\":\"alice\"}\n", r.body(),
+                "one JSON line, the size a number");
+        UploadResult json = ProtoJson.parse(r.body(), UploadResult.newBuilder()).build();
+        assertEquals("published", json.getOutcome());
+        assertEquals(bytes.length, json.getSize());
         assertArrayEquals(bytes, Files.readAllBytes(dir.resolve("packages/demo/demo-1.0-py3-none-any.whl")));
         String audit = Files.readString(dir.resolve("audit.log"));
         assertTrue(audit.contains("\"user\":\"alice\"") && audit.contains("\"policy\":\"1\""), audit);
 
         HttpResponse<String> again = put(w.getFileName().toString(), bytes, "alice", aliceToken, true);
         assertEquals(200, again.statusCode(), again.body());
-        assertEquals("unchanged", Json.parseFlatObject(again.body().strip()).get("outcome"));
+        assertEquals("unchanged", ProtoJson.parse(again.body(), UploadResult.newBuilder()).getOutcome());
         assertEquals(1, Files.readAllLines(dir.resolve("audit.log")).size());
 
         HttpResponse<String> index = http.send(HttpRequest.newBuilder(
