@@ -1,44 +1,24 @@
 package dev.pinfleet.agent.tls;
 
-import java.security.cert.CertificateParsingException;
+import dev.pinfleet.trust.FleetRole;
 import java.security.cert.X509Certificate;
-import java.util.Collection;
-import java.util.List;
 
 /**
  * The role a fleet certificate grants, written by {@code pinfleet certs issue} as a subjectAltName URI
- * {@code pinfleet:role:ROLE} (ROLE is {@code controller} or {@code agent}).
+ * {@code pinfleet:role:ROLE}; the roles and the parsing are {@link FleetRole}'s, shared with the controller.
  */
 public final class PeerRole {
     /** Prefix of the subjectAltName URI that carries the role. */
-    public static final String URI_PREFIX = "pinfleet:role:";
+    public static final String URI_PREFIX = FleetRole.URI_PREFIX;
     /** The role of the operator's pinfleet command. */
-    public static final String CONTROLLER = "controller";
+    public static final String CONTROLLER = FleetRole.CONTROLLER.id();
     /** The role of an agent. */
-    public static final String AGENT = "agent";
+    public static final String AGENT = FleetRole.AGENT.id();
 
     private PeerRole() {}
 
     /** The role in the certificate, or "" when it carries none (or more than one). */
     public static String of(X509Certificate cert) {
-        String role = "";
-        try {
-            Collection<List<?>> sans = cert.getSubjectAlternativeNames();
-            if (sans == null) {
-                return "";
-            }
-            for (List<?> san : sans) {
-                if (Integer.valueOf(6).equals(san.get(0)) && san.get(1) instanceof String uri
-                        && uri.startsWith(URI_PREFIX)) {
-                    if (!role.isEmpty()) {
-                        return "";
-                    }
-                    role = uri.substring(URI_PREFIX.length());
-                }
-            }
-        } catch (CertificateParsingException e) {
-            return "";
-        }
-        return role;
+        return FleetRole.of(cert);
     }
 }

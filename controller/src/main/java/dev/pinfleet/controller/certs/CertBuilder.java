@@ -1,5 +1,6 @@
 package dev.pinfleet.controller.certs;
 
+import dev.pinfleet.trust.FleetRole;
 import java.math.BigInteger;
 import java.net.InetAddress;
 import java.security.GeneralSecurityException;

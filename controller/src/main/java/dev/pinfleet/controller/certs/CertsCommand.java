@@ -1,6 +1,7 @@
 package dev.pinfleet.controller.certs;
 
 import dev.pinfleet.controller.CliException;
+import dev.pinfleet.trust.FleetRole;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;

@@ -1,5 +1,6 @@
 package dev.pinfleet.controller.certs;
 
+import dev.pinfleet.trust.FleetRole;
 import io.grpc.netty.GrpcSslContexts;
 import io.netty.handler.ssl.SslContext;
 import java.io.IOException;

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pinfleet.agent.Agent;
-import dev.pinfleet.controller.certs.FleetRole;
+import dev.pinfleet.trust.FleetRole;
 import dev.pinfleet.controller.certs.Pem;
 import dev.pinfleet.proto.v1.AgentServiceGrpc;
 import dev.pinfleet.proto.v1.FleetReport;

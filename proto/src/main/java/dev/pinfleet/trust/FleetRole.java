@@ -1,4 +1,4 @@
-package dev.pinfleet.controller.certs;
+package dev.pinfleet.trust;
 
 import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
@@ -10,8 +10,9 @@ import java.util.Optional;
 
 /**
  * The roles a fleet certificate grants, written as the subjectAltName URI {@code pinfleet:role:NAME} (NAME is the
- * constant in lower case). A new role is one more constant here: {@code pinfleet certs issue --role} and
- * {@link #of} take it from this list.
+ * constant in lower case): the contract between {@code pinfleet certs}, which issues them, the controller, which
+ * checks an agent's, and the agent, which authorizes each method by role. A new role is one more constant here;
+ * {@code pinfleet certs issue --role} and {@link #of} take it from this list.
  */
 public enum FleetRole {
     /** The operator's {@code pinfleet} command dialling agents: a TLS client. */
