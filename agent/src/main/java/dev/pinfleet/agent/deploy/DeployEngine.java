@@ -33,6 +33,7 @@ import dev.pinfleet.proto.v1.ArtifactResult;
 import dev.pinfleet.proto.v1.DeployEvent;
 import dev.pinfleet.proto.v1.DeployReport;
 import dev.pinfleet.proto.v1.DeployRequest;
+import dev.pinfleet.proto.v1.FailureReason;
 import dev.pinfleet.proto.v1.Manifest;
 import dev.pinfleet.proto.v1.Outcome;
 import dev.pinfleet.proto.v1.Phase;
@@ -178,7 +179,7 @@ public final class DeployEngine {
     private void checkAbort(Phase p) {
         synchronized (abortLock) {
             if (aborting && p.getNumber() <= Phase.SWITCH_VALUE) {
-                throw new java.util.concurrent.CancellationException(ABORTED);
+                throw new java.util.concurrent.CancellationException(ABORTED); // typed by fail(), which sees aborting
             }
             if (p.getNumber() >= Phase.INSTALL_VALUE) {
                 abortable = null;
@@ -414,23 +415,23 @@ public final class DeployEngine {
                 report.setOutcome(unchanged ? Outcome.UNCHANGED : Outcome.OK);
             }
         } catch (DeployFailure f) {
-            fail(report, layout, f.phase(), f.getMessage());
+            fail(report, layout, f.phase(), f.reason(), f.getMessage());
         } catch (FetchException e) {
             // a local failure (disk full, read-only): say where the agent was writing
-            fail(report, layout, Phase.FETCH, e.getMessage() + (e.kind() == FetchException.Kind.IO
+            fail(report, layout, Phase.FETCH, e.failureReason(), e.getMessage() + (e.kind() == FetchException.Kind.IO
                     ? " (downloads are written to " + store.tmpDir() + ")" : ""));
         } catch (InstallException e) {
-            fail(report, layout, Phase.INSTALL, e.getMessage());
+            fail(report, layout, Phase.INSTALL, e.reason(), e.getMessage());
         } catch (IOException | RuntimeException e) {
             LOG.log(java.util.logging.Level.WARNING, "deploy failed in " + phase[0], e);
             String why = e.getClass().getSimpleName() + ": " + e.getMessage();
-            if (layout != null && (e.getMessage() == null || !e.getMessage().contains(config.root().toString()))) {
+            if (layout != null && !(e instanceof java.nio.file.FileSystemException fse && fse.getFile() != null)) {
                 why += " (" + where(phase[0], layout, report.getRelease()) + ")"; // e.g. a full disk: say where
             }
-            fail(report, layout, phase[0], why);
+            fail(report, layout, phase[0], localFailure(phase[0], e), why);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            fail(report, layout, phase[0], "deploy aborted: agent is shutting down");
+            fail(report, layout, phase[0], FailureReason.REASON_ABORTED, "deploy aborted: agent is shutting down");
         }
         if (report.getOutcome() == Outcome.FAILED) {
             builder.discardPrepared(); // wheels unpacked early for this deploy: nothing of it stays in the cache's .tmp
@@ -440,6 +441,22 @@ public final class DeployEngine {
             report.addPhases(PhaseTiming.newBuilder().setPhase(phase[0]).setMillis(clock.millis() - prev));
         }
         return report.setTotalMs(clock.millis() - start).build();
+    }
+
+    /**
+     * The reason of an exception no step typed: a local file system failure of the phase it happened in, or, for
+     * an unchecked exception (other than an I/O one), a defect.
+     */
+    private static FailureReason localFailure(Phase phase, Exception e) {
+        if (e instanceof RuntimeException && !(e instanceof java.io.UncheckedIOException)) {
+            return FailureReason.REASON_INTERNAL;
+        }
+        return switch (phase) {
+            case VERIFY, PLAN -> FailureReason.REASON_PLAN_LOCAL_IO;
+            case FETCH -> FailureReason.REASON_FETCH_LOCAL_IO;
+            case INSTALL -> FailureReason.REASON_INSTALL_LOCAL_IO;
+            default -> FailureReason.REASON_SWITCH_FAILED;
+        };
     }
 
     /** Where a deploy in {@code phase} writes, for an I/O error that does not say. */
@@ -463,7 +480,7 @@ public final class DeployEngine {
         boolean sameAgain = m.getSerial() == state.getSerial() && digest.equals(state.getManifestDigest())
                 && (id.equals(current) || id.equals(state.getRelease()));
         if (m.getSerial() <= state.getSerial() && !sameAgain) {
-            throw new DeployFailure(Phase.VERIFY, "manifest serial " + m.getSerial() + " for app " + m.getApp()
+            throw new DeployFailure(Phase.VERIFY, FailureReason.REASON_VERIFY_SERIAL, "manifest serial " + m.getSerial() + " for app " + m.getApp()
                     + " is not greater than the last applied serial " + state.getSerial()
                     + " (replay or stale manifest refused)", null);
         }
@@ -477,8 +494,8 @@ public final class DeployEngine {
         try {
             RootGuard.check(config.node(), config.root());
         } catch (RootGuard.UnsafeRootException e) {
-            // PLAN: a local file system fault, as the metrics' failure reasons count it
-            throw new DeployFailure(Phase.PLAN, e.getMessage().substring(("node " + config.node() + ": ").length())
+            // PLAN: a local file system fault
+            throw new DeployFailure(Phase.PLAN, FailureReason.REASON_PLAN_UNSAFE_ROOT, e.detail()
                     + "; nothing was changed for app " + app, e);
         }
     }
@@ -494,7 +511,7 @@ public final class DeployEngine {
             } catch (IOException e) {
                 String why = e instanceof java.nio.file.FileSystemException fse && fse.getReason() != null
                         ? fse.getReason() : e.getClass().getSimpleName() + ": " + e.getMessage();
-                throw new DeployFailure(Phase.PLAN, "cannot write to " + (dir.equals(layout.dir())
+                throw new DeployFailure(Phase.PLAN, FailureReason.REASON_PLAN_LOCAL_IO, "cannot write to " + (dir.equals(layout.dir())
                         ? "the state directory " : "the releases directory ") + dir + " (" + why + "); nothing was "
                         + "fetched or switched, " + (current == null ? "there is no current release"
                         : "release " + current + " stays current"), e);
@@ -555,7 +572,8 @@ public final class DeployEngine {
         StateStore.write(layout, next.setRelease(previous == null ? "" : previous).setManifestDigest(backDigest)
                 .setLastOutcome(Outcome.REVERTED).setLastError(error).clearReleases()
                 .addAllReleases(releases.list(layout)).build());
-        report.setOutcome(Outcome.REVERTED).setFailedPhase(failedIn).setError(error);
+        report.setOutcome(Outcome.REVERTED).setFailedPhase(failedIn).setError(error).setReason(
+                failedIn == Phase.HOOK ? FailureReason.REASON_HOOK_FAILED : FailureReason.REASON_HEALTH_FAILED);
         if (previous != null) {
             Manifest pm = Releases.manifestOf(layout.release(previous));
             if (pm != null && pm.hasPostSwitchHook()) {
@@ -571,8 +589,9 @@ public final class DeployEngine {
         }
     }
 
-    private void fail(DeployReport.Builder report, AppLayout layout, Phase phase, String why) {
+    private void fail(DeployReport.Builder report, AppLayout layout, Phase phase, FailureReason reason, String why) {
         if (aborting) {
+            reason = FailureReason.REASON_ABORTED;
             synchronized (abortLock) {
                 abortable = null;
                 Thread.interrupted(); // the abort's interrupt did its job; the cleanup below needs working I/O
@@ -582,7 +601,7 @@ public final class DeployEngine {
                     ? "`current` is unchanged" : "release " + report.getPreviousRelease() + " stays current");
         }
         String error = "node " + config.node() + ": " + why;
-        report.setOutcome(Outcome.FAILED).setFailedPhase(phase).setError(error).clearArtifacts();
+        report.setOutcome(Outcome.FAILED).setFailedPhase(phase).setReason(reason).setError(error).clearArtifacts();
         LOG.warning("deploy refused: " + error);
         if (layout != null && report.getSerial() > 0) {
             try {
@@ -602,17 +621,27 @@ public final class DeployEngine {
         try {
             m = trust.admit(envelope, clock.instant(), config.environment());
         } catch (ManifestException e) {
-            throw new DeployFailure(Phase.VERIFY, e.getMessage(), e);
+            throw new DeployFailure(Phase.VERIFY, verifyReason(e.reason()), e.getMessage(), e);
         }
         if (!m.getPython().equals(python.version())) {
-            throw new DeployFailure(Phase.VERIFY, "manifest targets Python " + m.getPython() + " but this node's "
+            throw new DeployFailure(Phase.VERIFY, FailureReason.REASON_VERIFY_PYTHON, "manifest targets Python " + m.getPython() + " but this node's "
                     + "interpreter " + python.executable() + " is Python " + python.version(), null);
         }
         String hooks = HookSpec.check(m);
         if (hooks != null) {
-            throw new DeployFailure(Phase.VERIFY, hooks, null);
+            throw new DeployFailure(Phase.VERIFY, FailureReason.REASON_VERIFY_MANIFEST, hooks, null);
         }
         return m;
+    }
+
+    /** The typed reason of a manifest the trust policy refused. */
+    private static FailureReason verifyReason(ManifestException.Reason r) {
+        return switch (r) {
+            case SIGNATURE -> FailureReason.REASON_VERIFY_SIGNATURE;
+            case EXPIRED -> FailureReason.REASON_VERIFY_EXPIRED;
+            case ENVIRONMENT -> FailureReason.REASON_VERIFY_ENVIRONMENT;
+            case INVALID -> FailureReason.REASON_VERIFY_MANIFEST;
+        };
     }
 
     private static ArtifactResult toResult(FetchResult r) {

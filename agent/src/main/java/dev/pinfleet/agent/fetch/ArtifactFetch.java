@@ -51,6 +51,7 @@ final class ArtifactFetch {
         int tries = 0;
         FetchException last = null;
         List<String> perMirror = new ArrayList<>();
+        List<FetchException> lastPerMirror = new ArrayList<>();
         for (URI base : mirrors) {
             URI url = MirrorUrls.resolve(base, a.getPath());
             int triesHere = 0;
@@ -97,8 +98,9 @@ final class ArtifactFetch {
                 }
             }
             perMirror.add(url + ": " + last.reason() + " (" + triesHere + (triesHere == 1 ? " try)" : " tries)"));
+            lastPerMirror.add(last);
         }
-        throw FetchException.exhausted(last, "cannot fetch " + a.getFilename() + " (sha256 " + a.getSha256() + ", "
+        throw FetchException.exhausted(lastPerMirror, "cannot fetch " + a.getFilename() + " (sha256 " + a.getSha256() + ", "
                 + a.getSize() + " bytes) from " + (mirrors.size() == 1 ? "its mirror" : "any of "
                 + mirrors.size() + " mirrors") + " in " + tries + (tries == 1 ? " try" : " tries"), perMirror);
     }

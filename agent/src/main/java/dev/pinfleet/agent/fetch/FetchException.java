@@ -1,5 +1,6 @@
 package dev.pinfleet.agent.fetch;
 
+import dev.pinfleet.proto.v1.FailureReason;
 import java.util.List;
 import java.util.Objects;
 
@@ -41,6 +42,8 @@ public final class FetchException extends Exception {
     private final String reason;
     private final int httpStatus;
     private final boolean retryable;
+    /** Set by {@link #exhausted}; null: derived from this attempt's kind. */
+    private FailureReason failureReason;
 
     /**
      * A failure of one attempt.
@@ -68,7 +71,7 @@ public final class FetchException extends Exception {
 
     /** An HTTP status the fetcher does not accept; retryable for 5xx, 408 and 429. */
     static FetchException status(Kind kind, int status, String filename, String url, String reason) {
-        boolean retry = kind == Kind.HTTP_STATUS && (status >= 500 || status == 408 || status == 429);
+        boolean retry = kind == Kind.HTTP_STATUS && unavailable(status);
         return new FetchException(kind, status, retry, filename, url, reason, null, null);
     }
 
@@ -77,11 +80,39 @@ public final class FetchException extends Exception {
         return new FetchException(kind, status, retryable, filename, url, reason, null, null);
     }
 
-    /** The final failure after every mirror: the last attempt's kind, the last attempt per mirror in the message. */
-    static FetchException exhausted(FetchException last, String head, List<String> perMirror) {
+    /**
+     * The final failure after every mirror: the last attempt's kind, the last attempt per mirror in the message, and
+     * as {@link #failureReason()} the most telling of the mirrors' last failures (see {@link #telling}).
+     *
+     * @param lastPerMirror the last failure on each mirror, in the order tried (not empty)
+     */
+    static FetchException exhausted(List<FetchException> lastPerMirror, String head, List<String> perMirror) {
+        FetchException last = lastPerMirror.get(lastPerMirror.size() - 1);
+        FetchException telling = last;
+        for (FetchException e : lastPerMirror) {
+            if (telling(e) <= telling(telling)) {
+                telling = e;
+            }
+        }
         String summary = String.join("; ", perMirror);
-        return new FetchException(last.kind, last.httpStatus, last.retryable, last.filename, last.url, summary,
-                head + ": " + summary, last);
+        FetchException out = new FetchException(last.kind, last.httpStatus, last.retryable, last.filename, last.url,
+                summary, head + ": " + summary, last);
+        out.failureReason = telling.failureReason();
+        return out;
+    }
+
+    /**
+     * How much a mirror's failure says about the artifact, most first: wrong bytes (a corrupt or hostile mirror),
+     * wrong size, not found, then a mirror that could not serve (timeout, lost connection, 5xx), then the rest.
+     */
+    private static int telling(FetchException e) {
+        return switch (e.failureReason()) {
+            case REASON_FETCH_CHECKSUM -> 0;
+            case REASON_FETCH_SIZE -> 1;
+            case REASON_FETCH_NOT_FOUND -> 2;
+            case REASON_FETCH_TIMEOUT, REASON_FETCH_UNREACHABLE, REASON_FETCH_UNAVAILABLE -> 3;
+            default -> 4;
+        };
     }
 
     /** What went wrong (of the last attempt). */
@@ -112,6 +143,34 @@ public final class FetchException extends Exception {
     /** True when trying the same mirror again may succeed (timeouts, lost connections, 5xx, 408, 429). */
     public boolean retryable() {
         return retryable;
+    }
+
+    /**
+     * The typed reason a deploy that ends with this failure reports: decided by the kind of the attempt (and, for
+     * an HTTP status, whether it is one a mirror answers while it is unavailable: 5xx, 408, 429); after every
+     * mirror failed, by the most telling of their last attempts (see {@link #exhausted}).
+     */
+    public FailureReason failureReason() {
+        if (failureReason != null) {
+            return failureReason;
+        }
+        return switch (kind) {
+            case NOT_FOUND -> FailureReason.REASON_FETCH_NOT_FOUND;
+            case TIMEOUT -> FailureReason.REASON_FETCH_TIMEOUT;
+            case CONNECTION -> FailureReason.REASON_FETCH_UNREACHABLE;
+            case HTTP_STATUS -> unavailable(httpStatus) ? FailureReason.REASON_FETCH_UNAVAILABLE
+                    : FailureReason.REASON_FETCH_HTTP_STATUS;
+            case CHECKSUM -> FailureReason.REASON_FETCH_CHECKSUM;
+            case SIZE -> FailureReason.REASON_FETCH_SIZE;
+            case REDIRECT -> FailureReason.REASON_FETCH_REDIRECT;
+            case IO -> FailureReason.REASON_FETCH_LOCAL_IO;
+            case CANCELLED -> FailureReason.REASON_ABORTED;
+        };
+    }
+
+    /** A status a mirror answers while it cannot serve for now: 5xx, 408, 429. */
+    private static boolean unavailable(int status) {
+        return status >= 500 || status == 408 || status == 429;
     }
 
     private static boolean defaultRetryable(Kind kind) {

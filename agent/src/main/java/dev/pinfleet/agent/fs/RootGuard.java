@@ -34,9 +34,16 @@ public final class RootGuard {
     /** Thrown when the root holds something the agent must not write through or next to. */
     public static final class UnsafeRootException extends IOException {
         private static final long serialVersionUID = 1L;
+        private final String detail;
 
-        UnsafeRootException(String message) {
-            super(message);
+        UnsafeRootException(String node, String detail) {
+            super("node " + node + ": " + detail);
+            this.detail = detail;
+        }
+
+        /** What is unsafe, without the node's name. */
+        public String detail() {
+            return detail;
         }
     }
 
@@ -49,7 +56,7 @@ public final class RootGuard {
     public static void check(String node, Path root) throws IOException {
         List<String> problems = problems(root);
         if (!problems.isEmpty()) {
-            throw new UnsafeRootException("node " + node + ": agent root " + root + " is unsafe, refusing to write"
+            throw new UnsafeRootException(node, "agent root " + root + " is unsafe, refusing to write"
                     + " into it: " + String.join("; ", problems));
         }
     }

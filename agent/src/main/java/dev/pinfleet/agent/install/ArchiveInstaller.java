@@ -41,7 +41,7 @@ final class ArchiveInstaller {
         }
         Path dest = staging.resolve(a.getInstallPath());
         if (Files.exists(dest, LinkOption.NOFOLLOW_LINKS)) {
-            throw InstallException.of(label, "install_path '" + a.getInstallPath() + "' already exists in the release");
+            throw InstallException.conflict(label, "install_path '" + a.getInstallPath() + "' already exists in the release");
         }
         Files.createDirectories(dest.getParent());
         if (a.getKind() == ArtifactKind.FILE) {

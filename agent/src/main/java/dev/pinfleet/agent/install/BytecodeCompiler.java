@@ -31,7 +31,7 @@ final class BytecodeCompiler {
         try {
             if (!p.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
-                throw new InstallException("bytecode compilation of " + site + " did not finish within "
+                throw InstallException.failed("bytecode compilation of " + site + " did not finish within "
                         + TIMEOUT_SECONDS + " s");
             }
         } catch (InterruptedException e) {
@@ -40,7 +40,7 @@ final class BytecodeCompiler {
             throw new IOException("interrupted while compiling bytecode", e);
         }
         if (p.exitValue() != 0 && p.exitValue() != 1) {
-            throw new InstallException("bytecode compilation of " + site + " failed (exit " + p.exitValue() + "): "
+            throw InstallException.failed("bytecode compilation of " + site + " failed (exit " + p.exitValue() + "): "
                     + out.strip());
         }
     }

@@ -1,19 +1,35 @@
 package dev.pinfleet.agent.install;
 
+import dev.pinfleet.proto.v1.FailureReason;
+
 /**
  * An artifact that cannot be installed. The message names the artifact file, the entry inside it
  * (when there is one) and why, e.g. {@code "alpha-1.0-py3-none-any.whl: entry '../evil': path has a '..' component"}.
- * Not retryable: the same bytes fail the same way.
+ * Not retryable: the same bytes fail the same way. {@link #reason()} says which kind of failure it is, set where it
+ * is thrown: a refused archive unless built by {@link #conflict} or {@link #failed}.
  */
 public final class InstallException extends Exception {
     private static final long serialVersionUID = 1L;
+    private final FailureReason reason;
 
+    /** An artifact refused for what it holds ({@link FailureReason#REASON_INSTALL_ARCHIVE}). */
     public InstallException(String message) {
-        super(message);
+        this(message, null, FailureReason.REASON_INSTALL_ARCHIVE);
     }
 
+    /** With a cause; keeps the reason of a cause that is itself an InstallException. */
     public InstallException(String message, Throwable cause) {
+        this(message, cause, cause instanceof InstallException ie ? ie.reason : FailureReason.REASON_INSTALL_ARCHIVE);
+    }
+
+    private InstallException(String message, Throwable cause, FailureReason reason) {
         super(message, cause);
+        this.reason = reason;
+    }
+
+    /** The typed reason of the deploy this failure ends. */
+    public FailureReason reason() {
+        return reason;
     }
 
     /** An exception about one artifact file as a whole. */
@@ -24,5 +40,15 @@ public final class InstallException extends Exception {
     /** An exception about one entry inside an artifact file. */
     static InstallException entry(String artifactFile, String entry, String why) {
         return new InstallException(artifactFile + ": entry '" + dev.pinfleet.manifest.Names.printable(entry) + "': " + why);
+    }
+
+    /** Two artifacts (or an artifact and the virtualenv) claim one path of the release. */
+    static InstallException conflict(String artifactFile, String why) {
+        return new InstallException(artifactFile + ": " + why, null, FailureReason.REASON_INSTALL_CONFLICT);
+    }
+
+    /** The release cannot be built for a reason that is not in an artifact (the interpreter, bytecode compilation). */
+    static InstallException failed(String message) {
+        return new InstallException(message, null, FailureReason.REASON_INSTALL_FAILED);
     }
 }

@@ -70,10 +70,10 @@ record PlanShape(List<String> dirs, Set<String> roots, String conflict, boolean 
     /** The message for {@link #conflict}, naming the wheel. */
     InstallException conflictError(String wheel) {
         if (writesSkeletonDir) {
-            return InstallException.of(wheel, "writes '" + conflict + "' as a file, but the virtualenv needs it as a "
+            return InstallException.conflict(wheel, "writes '" + conflict + "' as a file, but the virtualenv needs it as a "
                     + "directory");
         }
-        return InstallException.of(wheel, "needs '" + conflict + "' as a directory, but it is a file of "
+        return InstallException.conflict(wheel, "needs '" + conflict + "' as a directory, but it is a file of "
                 + (conflictIsOwnFile ? wheel : "the virtualenv"));
     }
 

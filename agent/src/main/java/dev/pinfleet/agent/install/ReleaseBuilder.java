@@ -130,7 +130,7 @@ public final class ReleaseBuilder {
             throw new IOException("staging directory " + staging + " already exists");
         }
         if (!manifest.getPython().equals(python.version())) {
-            throw new InstallException("manifest is for python " + manifest.getPython() + " but the interpreter "
+            throw InstallException.failed("manifest is for python " + manifest.getPython() + " but the interpreter "
                     + python.executable() + " is " + python.version());
         }
         cacheLock.readLock().lock();
@@ -504,7 +504,7 @@ public final class ReleaseBuilder {
             for (WheelPlan.Placement p : plans[i].placements().values()) {
                 Integer before = owner.put(p.target(), i);
                 if (before != null && (isMetadata(p) || isMetadata(plans[before].placements().get(p.target())))) {
-                    throw InstallException.of(plans[i].artifact().getFilename(), "writes '" + p.target()
+                    throw InstallException.conflict(plans[i].artifact().getFilename(), "writes '" + p.target()
                             + "', which belongs to " + plans[before].artifact().getFilename());
                 }
             }
@@ -518,7 +518,7 @@ public final class ReleaseBuilder {
                     String dir = target.substring(0, s);
                     Integer fileOwner = owner.get(dir);
                     if (fileOwner != null || reserved.contains(dir)) {
-                        throw InstallException.of(plans[i].artifact().getFilename(), "needs '" + dir
+                        throw InstallException.conflict(plans[i].artifact().getFilename(), "needs '" + dir
                                 + "' as a directory, but it is a file of "
                                 + (fileOwner != null ? plans[fileOwner].artifact().getFilename() : "the virtualenv"));
                     }

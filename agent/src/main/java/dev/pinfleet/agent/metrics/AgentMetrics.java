@@ -39,7 +39,7 @@ import java.util.logging.Logger;
  * The agent's meters, exposed in Prometheus text by {@link MetricsServer}. Deploy meters are derived from each
  * {@link DeployReport} ({@link #recordDeploy}); the per-app and store gauges are read from disk just before
  * each scrape ({@link #scrape}), so they are right after a restart too. Tag values are bounded: enum names of
- * the wire contract (outcome, phase, source), {@link FailureReason} tags, and app names (chosen by the operator
+ * the wire contract (outcome, phase, source), {@link FailureLabel} tags, and app names (chosen by the operator
  * and only taken from verified manifests). Never a host name, version or file name: Prometheus adds the
  * target's {@code instance} label itself.
  *
@@ -66,7 +66,7 @@ public final class AgentMetrics implements AutoCloseable {
 
     /** Counter of finished node deploys, tagged {@value #OUTCOME_TAG} (ok, unchanged, failed, …). */
     public static final String DEPLOYS = "pinfleet.deploys";
-    /** Counter of failed node deploys, tagged {@value #REASON_TAG} (a {@link FailureReason#tag()}). */
+    /** Counter of failed node deploys, tagged {@value #REASON_TAG} (a {@link FailureLabel#tag()}). */
     public static final String DEPLOY_FAILURES = "pinfleet.deploy.failures";
     /** Timer (histogram) of whole node deploys on the agent, tagged {@value #OUTCOME_TAG}. */
     public static final String DEPLOY_DURATION = "pinfleet.deploy.duration";
@@ -93,7 +93,7 @@ public final class AgentMetrics implements AutoCloseable {
     public static final String PHASE_TAG = "phase";
     /** Tag key: lowercase {@link Source} name. */
     public static final String SOURCE_TAG = "source";
-    /** Tag key: {@link FailureReason#tag()}. */
+    /** Tag key: {@link FailureLabel#tag()}. */
     public static final String REASON_TAG = "reason";
     /** Tag key: app name from a verified manifest. */
     public static final String APP_TAG = "app";
@@ -130,7 +130,7 @@ public final class AgentMetrics implements AutoCloseable {
     private final Map<Outcome, Counter> deploys = new EnumMap<>(Outcome.class);
     private final Map<Outcome, Timer> deployDuration = new EnumMap<>(Outcome.class);
     private final Map<Phase, Timer> phaseDuration = new EnumMap<>(Phase.class);
-    private final Map<FailureReason, Counter> failures = new EnumMap<>(FailureReason.class);
+    private final Map<FailureLabel, Counter> failures = new EnumMap<>(FailureLabel.class);
     private final Map<Source, Counter> artifacts = new EnumMap<>(Source.class);
     private final Map<Source, Counter> artifactBytes = new EnumMap<>(Source.class);
     private final Counter retries;
@@ -168,7 +168,7 @@ public final class AgentMetrics implements AutoCloseable {
                         .tag(PHASE_TAG, tag(p)).register(registry));
             }
         }
-        for (FailureReason r : FailureReason.values()) {
+        for (FailureLabel r : FailureLabel.values()) {
             failures.put(r, Counter.builder(DEPLOY_FAILURES).description("Failed node deploys, by reason")
                     .tag(REASON_TAG, r.tag()).register(registry));
         }
@@ -214,7 +214,7 @@ public final class AgentMetrics implements AutoCloseable {
                 timer.record(Duration.ofMillis(Math.max(0, t.getMillis())));
             }
         }
-        FailureReason reason = FailureReason.of(r);
+        FailureLabel reason = FailureLabel.of(r);
         if (reason != null) {
             failures.get(reason).increment();
         }

@@ -1,6 +1,7 @@
 package dev.pinfleet.controller.rollout;
 
 import dev.pinfleet.proto.v1.ArtifactResult;
+import dev.pinfleet.proto.v1.FailureReason;
 import dev.pinfleet.proto.v1.FleetReport;
 import dev.pinfleet.proto.v1.NodeOutcome;
 import dev.pinfleet.proto.v1.NodeReport;
@@ -17,8 +18,8 @@ public final class ReportTable {
         for (NodeReport n : report.getNodesList()) {
             w = Math.max(w, n.getNode().length());
         }
-        String fmt = "%-" + w + "s  %-11s  %7s  %10s  %10s  %8s  %s%n";
-        out.printf(fmt, "NODE", "OUTCOME", "FETCHED", "FROM STORE", "BYTES", "MS", "RELEASE / ERROR");
+        String fmt = "%-" + w + "s  %-11s  %7s  %10s  %10s  %8s  %-18s  %s%n";
+        out.printf(fmt, "NODE", "OUTCOME", "FETCHED", "FROM STORE", "BYTES", "MS", "REASON", "RELEASE / ERROR");
         int ok = 0;
         for (NodeReport n : report.getNodesList()) {
             int fetched = 0;
@@ -37,7 +38,7 @@ public final class ReportTable {
                 ok++;
             }
             out.printf(fmt, n.getNode(), outcome(n.getOutcome()), fetched, stored, human(bytes), n.getMillis(),
-                    good ? n.getReport().getRelease() : n.getError());
+                    reason(n.getReport().getReason()), good ? n.getReport().getRelease() : n.getError());
         }
         out.printf("%d of %d node(s) ok; app %s serial %d digest %s%n", ok, report.getNodesCount(), report.getApp(),
                 report.getSerial(), report.getManifestDigest().isEmpty() ? "-" : report.getManifestDigest().substring(0, 16));
@@ -68,6 +69,19 @@ public final class ReportTable {
             case NODE_REVERTED -> "REVERTED";
             default -> "?";
         };
+    }
+
+    /**
+     * A typed failure reason as the table shows it: {@code REASON_FETCH_NOT_FOUND} is {@code fetch/not-found},
+     * {@code REASON_ABORTED} is {@code aborted}; {@code -} when there is none.
+     */
+    public static String reason(FailureReason r) {
+        if (r == FailureReason.REASON_UNSPECIFIED || r == FailureReason.UNRECOGNIZED) {
+            return "-";
+        }
+        String s = r.name().substring("REASON_".length()).toLowerCase(Locale.ROOT);
+        int cut = s.indexOf('_');
+        return cut < 0 ? s : s.substring(0, cut) + "/" + s.substring(cut + 1).replace('_', '-');
     }
 
     public static String human(long bytes) {
