@@ -304,7 +304,7 @@ class ReleasesGcTest {
     }
 
     @Test
-    void planListsExactlyWhatTheGarbageCollectionThenRemoves() throws Exception {
+    void planSaysExactlyWhatTheDeployThenFetchesAndRemoves() throws Exception {
         long perWheel = Files.size(files.get(0)) + PAYLOAD + 1024; // store entry plus unpacked cache entry, roughly
         try (FakeMirror mirror = FakeMirror.start(); TestFleet fleet = new TestFleet(root.resolve("fleet"),
                 mirror.baseUri())) {
@@ -317,9 +317,10 @@ class ReleasesGcTest {
             Path node = fleet.root("n1");
             var stub = dev.pinfleet.proto.v1.AgentServiceGrpc.newBlockingStub(fleet.channel(agent));
             List<List<String>> removedPerDeploy = new ArrayList<>();
+            List<List<String>> fetchedPerDeploy = new ArrayList<>();
             String[][] steps = {{"beta", "1", "1"}, {"beta", "2", "3"}, {"beta", "3", "5"}, {"beta", "4", "7"},
                 {"alpha", "1", "0"}, {"alpha", "2", "2"}, {"alpha", "3", "4"}, {"alpha", "4", "2"},
-                {"alpha", "5", "2", "4"}};
+                {"alpha", "5", "2", "4"}, {"beta", "5", "1"}};
             for (String[] step : steps) {
                 List<Artifact> as = new ArrayList<>();
                 for (int i = 2; i < step.length; i++) {
@@ -332,8 +333,21 @@ class ReleasesGcTest {
                 List<String> predicted = plan.getRemoveReleasesList().stream()
                         .map(r -> r.contains("/") ? r : step[0] + "/" + r).sorted().toList();
                 Set<String> before = onDisk(node);
+                Map<String, Integer> requestsBefore = new java.util.HashMap<>();
+                for (Path w : files) {
+                    requestsBefore.put(w.getFileName().toString(), mirror.requests(w.getFileName().toString()));
+                }
                 var report = fleet.deploy(agent, env).report();
                 assertEquals(dev.pinfleet.proto.v1.Outcome.OK, report.getOutcome(), report.getError());
+                List<String> requested = requestsBefore.keySet().stream()
+                        .filter(f -> mirror.requests(f) > requestsBefore.get(f)).sorted().toList();
+                List<String> planned = plan.getFetchList().stream().map(Artifact::getFilename).sorted().toList();
+                assertEquals(planned, requested, "step " + String.join(" ", step) + ": downloaded what plan said");
+                assertEquals(planned, report.getArtifactsList().stream()
+                        .filter(a -> a.getSource() == dev.pinfleet.proto.v1.Source.MIRROR)
+                        .map(dev.pinfleet.proto.v1.ArtifactResult::getFilename).sorted().toList());
+                assertEquals(plan.getFetchList().stream().mapToLong(Artifact::getSize).sum(), plan.getFetchBytes());
+                fetchedPerDeploy.add(planned.stream().map(f -> f.replaceAll("-.*", "")).toList());
                 Set<String> gone = new java.util.TreeSet<>(before);
                 gone.removeAll(onDisk(node));
                 assertEquals(predicted, List.copyOf(gone), "step " + String.join(" ", step) + ": plan said "
@@ -343,10 +357,14 @@ class ReleasesGcTest {
             }
             String b1 = "beta/" + plannedId("beta", 1);
             String b2 = "beta/" + plannedId("beta", 3);
+            String b3 = "beta/" + plannedId("beta", 5);
             String a1 = "alpha/" + plannedId("alpha", 0);
             assertEquals(List.of(List.of(), List.of(), List.of(), List.of(b1), List.of(), List.of(b2), List.of(a1),
-                    List.of(), List.of()), removedPerDeploy,
+                    List.of(), List.of(), List.of(b3)), removedPerDeploy,
                     "keep-releases, then the size cap across apps, then within the deploying app");
+            assertEquals(List.of(List.of("pkg1"), List.of("pkg3"), List.of("pkg5"), List.of("pkg7"), List.of("pkg0"),
+                    List.of("pkg2"), List.of("pkg4"), List.of(), List.of(), List.of("pkg1")), fetchedPerDeploy,
+                    "a wheel is fetched once while a kept release references it, again after it was freed");
             try (Stream<Path> s = Files.list(node.resolve("trash"))) {
                 assertEquals(List.of(), s.toList());
             }

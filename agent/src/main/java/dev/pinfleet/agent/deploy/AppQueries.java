@@ -1,0 +1,113 @@
+package dev.pinfleet.agent.deploy;
+
+import com.google.protobuf.util.JsonFormat;
+import com.google.protobuf.util.Timestamps;
+import dev.pinfleet.agent.hooks.PostSwitch;
+import dev.pinfleet.manifest.ManifestCodec;
+import dev.pinfleet.manifest.ManifestException;
+import dev.pinfleet.manifest.Names;
+import dev.pinfleet.proto.v1.AppStatus;
+import dev.pinfleet.proto.v1.CheckResult;
+import dev.pinfleet.proto.v1.Health;
+import dev.pinfleet.proto.v1.KeptRelease;
+import dev.pinfleet.proto.v1.Manifest;
+import dev.pinfleet.proto.v1.ReleaseManifestResponse;
+import dev.pinfleet.proto.v1.SignedManifest;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/** The read-only questions about the apps on this node: status, and the signed manifest of a kept release. */
+final class AppQueries {
+    private final String node;
+    private final Path root;
+    private final Releases releases;
+    private final PostSwitch postSwitch;
+    /** Last health-check result per app, shared with the post-switch step. */
+    private final Map<String, CheckResult> health;
+
+    AppQueries(String node, Path root, Releases releases, PostSwitch postSwitch, Map<String, CheckResult> health) {
+        this.node = node;
+        this.root = root;
+        this.releases = releases;
+        this.postSwitch = postSwitch;
+        this.health = health;
+    }
+
+    /**
+     * Status of every app (or one): serial, current release and its digest, the kept releases with their serials,
+     * and the health of the current release ({@code probeHealth}: checked now, else the last known result).
+     */
+    List<AppStatus> status(String onlyApp, boolean probeHealth) throws IOException, InterruptedException {
+        List<AppStatus> out = new ArrayList<>();
+        for (String app : releases.apps()) {
+            if (!onlyApp.isEmpty() && !onlyApp.equals(app)) {
+                continue;
+            }
+            AppLayout layout = AppLayout.of(root, app);
+            AppStatus s = StateStore.read(layout, app);
+            String cur = releases.currentRelease(layout);
+            AppStatus.Builder b = s.toBuilder().setRelease(cur == null ? "" : cur).clearReleases().clearKept();
+            Manifest current = null;
+            for (String id : releases.list(layout)) {
+                b.addReleases(id);
+                Manifest km = Releases.manifestOf(layout.release(id));
+                KeptRelease.Builder k = KeptRelease.newBuilder().setRelease(id).setCurrent(id.equals(cur));
+                if (km != null) {
+                    k.setSerial(km.getSerial()).setManifestDigest(ManifestCodec.contentDigest(km))
+                            .setCreatedUnixMs(Timestamps.toMillis(km.getCreated()));
+                    if (id.equals(cur)) {
+                        current = km;
+                    }
+                }
+                b.addKept(k);
+            }
+            // the state may name a release the agent stopped short of switching to (see Releases#recover)
+            b.setManifestDigest(current == null ? (cur == null ? "" : s.getManifestDigest())
+                    : ManifestCodec.contentDigest(current));
+            if (current == null || !current.hasHealthCheck()) {
+                b.setHealth(Health.HEALTH_NONE);
+            } else {
+                CheckResult last = probeHealth ? postSwitch.health(current, new PostSwitch.Target(node, app,
+                        cur, layout.release(cur)), r -> { }, d -> { }) : health.get(app);
+                if (last != null) {
+                    health.put(app, last);
+                }
+                b.setHealth(last == null ? Health.HEALTH_UNKNOWN : last.getOk() ? Health.HEALTHY : Health.UNHEALTHY)
+                        .setHealthDetail(last == null || last.getOk() ? "" : PostSwitch.describe(last));
+            }
+            out.add(b.build());
+        }
+        return out;
+    }
+
+    /** The signed manifest a kept release was built from, exactly as deployed. */
+    ReleaseManifestResponse releaseManifest(String app, String release)
+            throws DeployEngine.NotFoundException, IOException {
+        String why = Names.checkApp(app);
+        if (why != null) {
+            throw new DeployEngine.NotFoundException("node " + node + ": app: " + why);
+        }
+        if (!release.matches("[0-9a-f]{16}")) {
+            throw new DeployEngine.NotFoundException("node " + node + ": release '" + Names.printable(release)
+                    + "' is not a release id (16 lowercase hex characters)");
+        }
+        Path f = AppLayout.of(root, app).release(release).resolve(Releases.MANIFEST_FILE);
+        if (!Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)) {
+            throw new DeployEngine.NotFoundException("node " + node + ": app " + app + " has no release " + release);
+        }
+        SignedManifest.Builder b = SignedManifest.newBuilder();
+        JsonFormat.parser().merge(Files.readString(f, StandardCharsets.UTF_8), b);
+        try {
+            return ReleaseManifestResponse.newBuilder().setManifest(b)
+                    .setSerial(ManifestCodec.parse(b.getPayload().toByteArray()).getSerial()).build();
+        } catch (ManifestException e) {
+            throw new IOException(f + ": " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,55 @@
+package dev.pinfleet.agent.deploy;
+
+import dev.pinfleet.agent.fetch.ContentStore;
+import dev.pinfleet.agent.fs.Durable;
+import dev.pinfleet.agent.install.InstallException;
+import dev.pinfleet.agent.install.InstallResult;
+import dev.pinfleet.agent.install.ReleaseBuilder;
+import java.io.IOException;
+import java.nio.file.Files;
+
+/**
+ * Step INSTALL: builds the release the plan names under {@code .staging-ID} (unless it is on disk already), writes
+ * the signed manifest into it, then renames it into place: a release directory named by its id is always complete.
+ */
+final class InstallStep {
+    private final ContentStore store;
+    private final ReleaseBuilder builder;
+    private final Releases releases;
+    private final HaltPoint halt;
+
+    InstallStep(ContentStore store, ReleaseBuilder builder, Releases releases, HaltPoint halt) {
+        this.store = store;
+        this.builder = builder;
+        this.releases = releases;
+        this.halt = halt;
+    }
+
+    void run(PlanStep.DeployPlan plan, DeployRun run) throws InstallException, IOException {
+        if (plan.onDisk()) {
+            return;
+        }
+        VerifyStep.Baseline b = run.baseline();
+        AppLayout layout = b.layout();
+        String id = plan.release();
+        Durable.deleteTree(layout.staging(id));
+        Files.createDirectories(layout.releases());
+        for (InstallResult r : builder.build(layout.staging(id), layout.release(id), b.verified().manifest(),
+                store::path, r -> run.events().artifactDone(0))) {
+            run.result(r.filename()).setInstallMs(r.installMillis());
+        }
+        halt.reach(HaltPoint.AFTER_BUILD);
+        releases.writeManifest(layout.staging(id), b.verified().envelope());
+        Durable.renameDirectory(layout.staging(id), layout.release(id));
+        Durable.fsyncDirectory(layout.releases());
+        halt.reach(HaltPoint.AFTER_RELEASE);
+    }
+
+    /** A failed deploy: the half-built release and the wheels unpacked early for it go. */
+    void discard(VerifyStep.Baseline b) throws IOException {
+        builder.discardPrepared();
+        if (b != null) {
+            Durable.deleteTree(b.layout().staging(b.verified().release()));
+        }
+    }
+}
