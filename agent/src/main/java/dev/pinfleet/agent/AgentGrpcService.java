@@ -14,6 +14,7 @@ import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /** Thin gRPC adapter: unpack the request, call the engine, map the outcome to the wire. */
 public final class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBase {
@@ -30,6 +31,13 @@ public final class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBas
     @Override
     public void deploy(DeployRequest request, StreamObserver<DeployEvent> responses) {
         ServerCallStreamObserver<DeployEvent> out = (ServerCallStreamObserver<DeployEvent>) responses;
+        // the trash the deploy's clean-up filled is emptied once its report has been sent, never before
+        AtomicBoolean deployed = new AtomicBoolean();
+        out.setOnCloseHandler(() -> {
+            if (deployed.get()) {
+                engine.emptyTrash();
+            }
+        });
         try {
             engine.deploy(request, e -> {
                 synchronized (out) {
@@ -38,8 +46,11 @@ public final class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBas
                     }
                 }
             });
+            deployed.set(true);
             synchronized (out) {
-                if (!out.isCancelled()) {
+                if (out.isCancelled()) {
+                    engine.emptyTrash(); // nobody to send the report to
+                } else {
                     out.onCompleted();
                 }
             }

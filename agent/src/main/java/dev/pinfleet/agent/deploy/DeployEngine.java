@@ -152,7 +152,19 @@ public final class DeployEngine {
         }
     }
 
-    /** Runs one deploy, streaming events; the returned report is also sent as the last event. */
+    /**
+     * Deletes the releases the last garbage collection moved into the trash, on a background thread: call it once the
+     * deploy's report is on its way to the caller (off the deploy's path, and so that a crash while deleting never
+     * costs the report).
+     */
+    public void emptyTrash() {
+        releases.emptyTrash();
+    }
+
+    /**
+     * Runs one deploy, streaming events; the returned report is also sent as the last event. The caller then calls
+     * {@link #emptyTrash}.
+     */
     public DeployReport deploy(DeployRequest request, Consumer<DeployEvent> events) throws BusyException {
         if (!gate.enter(request.getDeployId())) {
             throw new BusyException("node " + config.node() + " is already running a deploy; one at a time per agent");
@@ -172,7 +184,6 @@ public final class DeployEngine {
             tick.cancel(false);
             ticker.stop();
             events.accept(DeployEvent.newBuilder().setReport(report).setAtUnixMs(clock.millis()).build());
-            releases.emptyTrash(); // releases the garbage collection removed: deleted off the deploy's path
             return report;
         } finally {
             tick.cancel(false);

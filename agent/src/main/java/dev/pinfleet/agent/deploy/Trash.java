@@ -92,18 +92,30 @@ final class Trash implements AutoCloseable {
         }
     }
 
-    /** Waits at most {@code timeout} for pending deletion passes to end; true when none is pending. */
+    /**
+     * Waits at most {@code timeout} until the trash is empty and no deletion pass is pending (a pass may be started
+     * only once the deploy's report is sent, after the caller's wait began); true when it is.
+     */
     boolean awaitIdle(Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         synchronized (lock) {
-            while (passes > 0) {
+            while (passes > 0 || holdsEntries()) {
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
                     return false;
                 }
-                TimeUnit.NANOSECONDS.timedWait(lock, left);
+                // a pass ending notifies; one not started yet is seen at the next look
+                TimeUnit.NANOSECONDS.timedWait(lock, Math.min(left, TimeUnit.MILLISECONDS.toNanos(50)));
             }
             return true;
+        }
+    }
+
+    private boolean holdsEntries() {
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+            return ds.iterator().hasNext();
+        } catch (IOException e) {
+            return false; // no trash directory: nothing in it
         }
     }
 
