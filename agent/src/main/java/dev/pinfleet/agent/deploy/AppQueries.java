@@ -3,6 +3,7 @@ package dev.pinfleet.agent.deploy;
 import com.google.protobuf.util.JsonFormat;
 import com.google.protobuf.util.Timestamps;
 import dev.pinfleet.agent.hooks.PostSwitch;
+import dev.pinfleet.agent.state.AppState;
 import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.manifest.ManifestException;
 import dev.pinfleet.manifest.Names;
@@ -50,9 +51,13 @@ final class AppQueries {
                 continue;
             }
             AppLayout layout = AppLayout.of(root, app);
-            AppStatus s = StateStore.read(layout, app);
+            AppState s = StateStore.read(layout, app);
             String cur = releases.currentRelease(layout);
-            AppStatus.Builder b = s.toBuilder().setRelease(cur == null ? "" : cur).clearReleases().clearKept();
+            AppStatus.Builder b = AppStatus.newBuilder().setApp(app).setSerial(s.getSerial())
+                    .setRelease(cur == null ? "" : cur).setLastOutcome(s.getLast().getOutcome())
+                    .setLastError(s.getLast().getError()).setLastReason(s.getLast().getReason())
+                    .setLastDeployId(s.getLast().getDeployId()).setLastStartedUnixMs(s.getLast().getStartedUnixMs())
+                    .setLastEndedUnixMs(s.getLast().getEndedUnixMs());
             Manifest current = null;
             for (String id : releases.list(layout)) {
                 b.addReleases(id);
@@ -67,7 +72,7 @@ final class AppQueries {
                 }
                 b.addKept(k);
             }
-            // the state may name a release the agent stopped short of switching to (see Releases#recover)
+            // the state may name a release the agent stopped short of switching to (see Recovery)
             b.setManifestDigest(current == null ? (cur == null ? "" : s.getManifestDigest())
                     : ManifestCodec.contentDigest(current));
             if (current == null || !current.hasHealthCheck()) {

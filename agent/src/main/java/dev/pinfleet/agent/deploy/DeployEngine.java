@@ -9,6 +9,7 @@ import dev.pinfleet.agent.hooks.PostSwitch;
 import dev.pinfleet.agent.install.InstallException;
 import dev.pinfleet.agent.install.PythonInfo;
 import dev.pinfleet.agent.install.ReleaseBuilder;
+import dev.pinfleet.agent.state.AppState;
 import dev.pinfleet.proto.v1.AppStatus;
 import dev.pinfleet.proto.v1.CheckResult;
 import dev.pinfleet.proto.v1.DeployEvent;
@@ -64,6 +65,7 @@ public final class DeployEngine {
     private final SwitchStep switcher;
     private final PostSwitchStep postSwitch;
     private final AppQueries queries;
+    private final Recovery recovery;
     private final ScheduledExecutorService heartbeat = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "deploy-progress");
         t.setDaemon(true);
@@ -95,15 +97,15 @@ public final class DeployEngine {
         this.switcher = new SwitchStep(releases, halt);
         this.postSwitch = new PostSwitchStep(config.node(), hooks, releases, health);
         this.queries = new AppQueries(config.node(), config.root(), releases, hooks, health);
+        this.recovery = new Recovery(config.node(), config.root(), store, builder, releases);
     }
 
     /**
      * Cleans what a crash may have left: temp downloads, half-built releases, the trash (in the background);
-     * reconciles state with `current` (see {@link Releases#recover}).
+     * reconciles state with `current` (see {@link Recovery}).
      */
     public void recover() throws IOException {
-        store.cleanTemp();
-        releases.recover(config.node());
+        recovery.run();
     }
 
     /** Waits at most {@code timeout} until removed releases are deleted from the trash; true when they are. */
@@ -176,6 +178,9 @@ public final class DeployEngine {
             DeployRun run = new DeployRun(request, ticker, gate, clock);
             run(run);
             DeployReport report = run.finish();
+            LOG.info("deploy '" + request.getDeployId() + "' of app " + report.getApp() + " serial " + report.getSerial()
+                    + " release " + report.getRelease() + " ended " + report.getOutcome() + " in " + report.getTotalMs()
+                    + " ms");
             try {
                 onReport.accept(report);
             } catch (RuntimeException e) {
@@ -212,7 +217,7 @@ public final class DeployEngine {
             install.run(p, run);
 
             run.begin(Phase.SWITCH, 0);
-            AppStatus.Builder next = switcher.run(p, run);
+            AppState.Builder next = switcher.run(p, run);
             if (!p.unchanged()) {
                 PostSwitchStep.Failed failed = postSwitch.run(run);
                 if (failed != null) {
@@ -259,13 +264,14 @@ public final class DeployEngine {
         }
         String error = "node " + config.node() + ": " + why;
         report.setOutcome(Outcome.FAILED).setFailedPhase(phase).setReason(reason).setError(error).clearArtifacts();
-        LOG.warning("deploy refused: " + error);
+        LOG.warning("deploy '" + run.request().getDeployId() + "' refused: " + error);
         VerifyStep.Baseline b = run.baseline();
         try {
             install.discard(b);
             if (b != null && Files.isDirectory(b.layout().dir())) {
-                AppStatus s = StateStore.read(b.layout(), b.verified().app());
-                StateStore.write(b.layout(), s.toBuilder().setLastOutcome(Outcome.FAILED).setLastError(error).build());
+                AppState s = StateStore.read(b.layout(), b.verified().app());
+                StateStore.write(b.layout(), StateStore.attempt(s.toBuilder(), run.attempt(Outcome.FAILED, reason, error,
+                        true)).build());
             }
         } catch (IOException e) {
             LOG.warning("could not record the failure: " + e.getMessage());

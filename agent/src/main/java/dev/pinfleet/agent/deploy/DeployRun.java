@@ -1,11 +1,14 @@
 package dev.pinfleet.agent.deploy;
 
+import dev.pinfleet.agent.state.DeployRecord;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.ArtifactResult;
 import dev.pinfleet.proto.v1.CheckResult;
 import dev.pinfleet.proto.v1.DeployEvent;
 import dev.pinfleet.proto.v1.DeployReport;
 import dev.pinfleet.proto.v1.DeployRequest;
+import dev.pinfleet.proto.v1.FailureReason;
+import dev.pinfleet.proto.v1.Outcome;
 import dev.pinfleet.proto.v1.Phase;
 import dev.pinfleet.proto.v1.PhaseTiming;
 import java.time.Clock;
@@ -116,6 +119,17 @@ final class DeployRun {
     void reportArtifacts() {
         report.clearArtifacts();
         results.values().forEach(report::addArtifacts);
+    }
+
+    /**
+     * This deploy as the app's state records it: its id, serial, release and the release it replaces, when it began
+     * and (when {@code ended}) ended, how, why.
+     */
+    DeployRecord attempt(Outcome outcome, FailureReason reason, String error, boolean ended) {
+        return DeployRecord.newBuilder().setDeployId(request.getDeployId()).setSerial(report.getSerial())
+                .setRelease(report.getRelease()).setPreviousRelease(report.getPreviousRelease()).setOutcome(outcome)
+                .setReason(reason).setError(error).setStartedUnixMs(start).setEndedUnixMs(ended ? clock.millis() : 0)
+                .build();
     }
 
     /** The report, with the last phase's and the whole deploy's wall time. */

@@ -2,8 +2,8 @@ package dev.pinfleet.agent.deploy;
 
 import dev.pinfleet.agent.fs.Durable;
 import dev.pinfleet.agent.hooks.PostSwitch;
+import dev.pinfleet.agent.state.AppState;
 import dev.pinfleet.manifest.ManifestCodec;
-import dev.pinfleet.proto.v1.AppStatus;
 import dev.pinfleet.proto.v1.CheckResult;
 import dev.pinfleet.proto.v1.FailureReason;
 import dev.pinfleet.proto.v1.Manifest;
@@ -67,7 +67,7 @@ final class PostSwitchStep {
      * release's hook so the service picks it up again, and records REVERTED. The serial stays consumed: the state
      * keeps it.
      */
-    void revert(Failed failed, AppStatus.Builder next, DeployRun run) throws IOException, InterruptedException {
+    void revert(Failed failed, AppState.Builder next, DeployRun run) throws IOException, InterruptedException {
         VerifyStep.Baseline b = run.baseline();
         AppLayout layout = b.layout();
         String app = b.verified().app();
@@ -88,9 +88,9 @@ final class PostSwitchStep {
         String error = "node " + node + ": release " + b.verified().release() + " of app " + app + " reverted, "
                 + back + ": " + failed.why();
         LOG.warning(error);
-        StateStore.write(layout, next.setRelease(previous == null ? "" : previous).setManifestDigest(backDigest)
-                .setLastOutcome(Outcome.REVERTED).setLastError(error).clearReleases()
-                .addAllReleases(releases.list(layout)).build());
+        next.setRelease(previous == null ? "" : previous).setManifestDigest(backDigest);
+        StateStore.write(layout, StateStore.attempt(next, run.attempt(Outcome.REVERTED, failed.reason(), error, true))
+                .build());
         run.report().setOutcome(Outcome.REVERTED).setFailedPhase(failed.phase()).setReason(failed.reason())
                 .setError(error);
         if (previous != null) {

@@ -6,10 +6,8 @@ import dev.pinfleet.agent.fs.Durable;
 import dev.pinfleet.agent.install.ReleaseBuilder;
 import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.manifest.ManifestException;
-import dev.pinfleet.proto.v1.AppStatus;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.Manifest;
-import dev.pinfleet.proto.v1.Outcome;
 import dev.pinfleet.proto.v1.SignedManifest;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -34,7 +32,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.logging.Logger;
 
 /**
- * The releases of every app on this node: the `current` link, recovery after a crash, garbage collection
+ * The releases of every app on this node: the `current` link, garbage collection
  * (keep the newest N per app, then an optional size cap over store and cache) and freeing store and cache
  * entries no kept release references. The current and the previous release of an app are never deleted.
  * One rule ({@link #doomed}) decides what a collection removes, for the collection itself and for a plan.
@@ -172,64 +170,6 @@ public final class Releases implements AutoCloseable {
             out.add(p.getFileName().toString());
         }
         return out;
-    }
-
-    /**
-     * At start: removes half-built releases (a crash mid-install) and interrupted unpacks in the cache, starts
-     * deleting what a crash left in the trash, and makes each app's state agree with `current`, which only ever
-     * points at a complete release.
-     *
-     * <p>One disagreement is kept on purpose: a deploy records its serial and release in the state just before it
-     * switches `current`; when the agent stopped in between, the state names a complete release of the same manifest
-     * digest that `current` does not point at yet. The state then keeps that serial and release (so the same signed
-     * manifest, sent again, completes the switch instead of being refused as a replay) and its last outcome says
-     * what happened; status reports the release `current` actually points at.
-     *
-     * @param node this node's name, for the recorded error
-     */
-    public void recover(String node) throws IOException {
-        builder.recover();
-        trash.emptyInBackground();
-        for (String app : apps()) {
-            AppLayout layout = AppLayout.of(root, app);
-            if (Files.isDirectory(layout.releases())) {
-                try (DirectoryStream<Path> ds = Files.newDirectoryStream(layout.releases(), ".staging-*")) {
-                    for (Path p : ds) {
-                        LOG.info("removing half-built release " + p);
-                        Durable.deleteTree(p);
-                    }
-                }
-            }
-            String cur = currentRelease(layout);
-            AppStatus s = StateStore.read(layout, app);
-            if (cur != null && cur.equals(s.getRelease()) || cur == null && s.getRelease().isEmpty()) {
-                continue;
-            }
-            if (interruptedSwitch(layout, s)) {
-                String error = "node " + node + ": the agent stopped after recording serial " + s.getSerial()
-                        + " for release " + s.getRelease() + " of app " + app + " but before switching `current` to it; "
-                        + (cur == null ? "there is no current release" : "release " + cur + " stays current")
-                        + "; deploying the same signed manifest again completes the switch";
-                StateStore.write(layout, s.toBuilder().setLastOutcome(Outcome.FAILED)
-                        .setLastError(error).build());
-                LOG.warning(error);
-            } else if (cur != null) {
-                Manifest m = manifestOf(layout.release(cur));
-                StateStore.write(layout, s.toBuilder().setRelease(cur)
-                        .setManifestDigest(m == null ? "" : ManifestCodec.contentDigest(m)).build());
-                LOG.info("app " + app + ": state said release " + s.getRelease() + ", current is " + cur + "; state updated");
-            }
-        }
-    }
-
-    /** True when the state names a complete release of its manifest digest that `current` does not point at. */
-    static boolean interruptedSwitch(AppLayout layout, AppStatus s) {
-        if (s.getRelease().isEmpty() || s.getManifestDigest().isEmpty()
-                || !Files.isDirectory(layout.release(s.getRelease()), LinkOption.NOFOLLOW_LINKS)) {
-            return false;
-        }
-        Manifest m = manifestOf(layout.release(s.getRelease()));
-        return m != null && ManifestCodec.contentDigest(m).equals(s.getManifestDigest());
     }
 
     /** What one garbage collection did. */

@@ -1,33 +1,93 @@
 package dev.pinfleet.agent.deploy;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Struct;
+import com.google.protobuf.Value;
 import com.google.protobuf.util.JsonFormat;
 import dev.pinfleet.agent.fs.Durable;
+import dev.pinfleet.agent.state.AppState;
+import dev.pinfleet.agent.state.DeployRecord;
 import dev.pinfleet.proto.v1.AppStatus;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
 
-/** Per-app state (serial, release, outcome) as JSON, replaced atomically and durably. */
+/**
+ * Per-app state ({@link AppState}, format {@value #FORMAT}) as protobuf JSON in {@code apps/APP/state.json},
+ * replaced atomically and durably. Reads format 1 too, the Status RPC's AppStatus message that agents wrote before
+ * the record had a format of its own; refuses a newer format.
+ */
 public final class StateStore {
+    /** The format this agent writes. */
+    public static final int FORMAT = 2;
+    /** Deploy attempts kept in {@link AppState#getHistoryList()}. */
+    public static final int HISTORY = 20;
+
     private StateStore() {}
 
-    public static AppStatus read(AppLayout layout, String app) throws IOException {
+    /** The app's state; an empty one (serial 0) when it has none yet. */
+    public static AppState read(AppLayout layout, String app) throws IOException {
         if (!Files.exists(layout.state())) {
-            return AppStatus.newBuilder().setApp(app).build();
+            return AppState.newBuilder().setFormat(FORMAT).setApp(app).build();
         }
-        AppStatus.Builder b = AppStatus.newBuilder();
+        String text = Files.readString(layout.state(), StandardCharsets.UTF_8);
         try {
-            JsonFormat.parser().merge(Files.readString(layout.state(), StandardCharsets.UTF_8), b);
+            Struct.Builder fields = Struct.newBuilder();
+            JsonFormat.parser().merge(text, fields);
+            Value format = fields.getFieldsMap().get("format");
+            if (format == null) {
+                return fromFormat1(text);
+            }
+            if (format.getKindCase() != Value.KindCase.NUMBER_VALUE || format.getNumberValue() != FORMAT) {
+                String shown = format.getKindCase() == Value.KindCase.NUMBER_VALUE
+                        && format.getNumberValue() == Math.rint(format.getNumberValue())
+                        ? Long.toString((long) format.getNumberValue()) : JsonFormat.printer().print(format);
+                throw new IOException(layout.state() + ": state format " + shown + " is not the format " + FORMAT
+                        + " this agent reads (written by a newer agent?); refusing to act on or rewrite it");
+            }
+            AppState.Builder b = AppState.newBuilder();
+            JsonFormat.parser().merge(text, b);
+            return b.build();
         } catch (InvalidProtocolBufferException e) {
             throw new IOException(layout.state() + ": corrupt state: " + e.getMessage(), e);
+        }
+    }
+
+    /** The first format: AppStatus JSON (serial, release, digest, last outcome and error; no times, no deploy id). */
+    private static AppState fromFormat1(String text) throws InvalidProtocolBufferException {
+        AppStatus.Builder old = AppStatus.newBuilder();
+        JsonFormat.parser().merge(text, old);
+        AppState.Builder b = AppState.newBuilder().setFormat(FORMAT).setApp(old.getApp()).setSerial(old.getSerial())
+                .setRelease(old.getRelease()).setManifestDigest(old.getManifestDigest());
+        if (old.getLastOutcomeValue() != 0 || !old.getLastError().isEmpty()) {
+            DeployRecord last = DeployRecord.newBuilder().setSerial(old.getSerial()).setRelease(old.getRelease())
+                    .setOutcome(old.getLastOutcome()).setError(old.getLastError()).build();
+            b.setLast(last).addHistory(last);
         }
         return b.build();
     }
 
     /** Writes temp, fsyncs it, renames over the old state, fsyncs the directory. */
-    public static void write(AppLayout layout, AppStatus status) throws IOException {
+    public static void write(AppLayout layout, AppState state) throws IOException {
         Files.createDirectories(layout.dir());
-        Durable.replace(layout.state(), (JsonFormat.printer().print(status) + "\n").getBytes(StandardCharsets.UTF_8));
+        Durable.replace(layout.state(), (JsonFormat.printer().print(state.toBuilder().setFormat(FORMAT)) + "\n")
+                .getBytes(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * {@code state} with {@code attempt} as its last deploy attempt, at the head of the history (replacing the entry
+     * of the same attempt: same deploy id and start), which keeps at most {@value #HISTORY}.
+     */
+    static AppState.Builder attempt(AppState.Builder state, DeployRecord attempt) {
+        List<DeployRecord> history = new ArrayList<>(state.getHistoryList());
+        if (!history.isEmpty() && history.get(0).getStartedUnixMs() == attempt.getStartedUnixMs()
+                && history.get(0).getDeployId().equals(attempt.getDeployId())) {
+            history.remove(0);
+        }
+        history.add(0, attempt);
+        return state.setLast(attempt).clearHistory().addAllHistory(history.subList(0, Math.min(HISTORY,
+                history.size())));
     }
 }

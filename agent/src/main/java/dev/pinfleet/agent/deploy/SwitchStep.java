@@ -1,6 +1,7 @@
 package dev.pinfleet.agent.deploy;
 
-import dev.pinfleet.proto.v1.AppStatus;
+import dev.pinfleet.agent.state.AppState;
+import dev.pinfleet.proto.v1.FailureReason;
 import dev.pinfleet.proto.v1.Outcome;
 import java.io.IOException;
 
@@ -19,13 +20,13 @@ final class SwitchStep {
     }
 
     /** Returns the state the deploy records once it ends well. */
-    AppStatus.Builder run(PlanStep.DeployPlan plan, DeployRun run) throws IOException {
+    AppState.Builder run(PlanStep.DeployPlan plan, DeployRun run) throws IOException {
         VerifyStep.Baseline b = run.baseline();
         VerifyStep.Verified v = b.verified();
-        AppStatus.Builder next = b.state().toBuilder().setApp(v.app()).setSerial(v.manifest().getSerial())
-                .setRelease(plan.release()).setManifestDigest(v.digest()).setLastError("")
-                .setLastOutcome(plan.unchanged() ? Outcome.UNCHANGED : Outcome.OK);
-        StateStore.write(b.layout(), next.build());
+        AppState.Builder next = b.state().toBuilder().setApp(v.app()).setSerial(v.manifest().getSerial())
+                .setRelease(plan.release()).setManifestDigest(v.digest());
+        StateStore.write(b.layout(), StateStore.attempt(next, run.attempt(outcome(plan),
+                FailureReason.REASON_UNSPECIFIED, "", false)).build());
         run.reportArtifacts();
         if (!plan.unchanged()) {
             halt.reach(HaltPoint.BEFORE_SWITCH);
@@ -35,10 +36,14 @@ final class SwitchStep {
         return next;
     }
 
-    /** The deploy ended well: its state, with the releases now on disk, and its outcome. */
-    void settle(PlanStep.DeployPlan plan, AppStatus.Builder next, DeployRun run) throws IOException {
-        AppLayout layout = run.baseline().layout();
-        StateStore.write(layout, next.clearReleases().addAllReleases(releases.list(layout)).build());
-        run.report().setOutcome(plan.unchanged() ? Outcome.UNCHANGED : Outcome.OK);
+    /** The deploy ended well: its state and its outcome. */
+    void settle(PlanStep.DeployPlan plan, AppState.Builder next, DeployRun run) throws IOException {
+        StateStore.write(run.baseline().layout(), StateStore.attempt(next, run.attempt(outcome(plan),
+                FailureReason.REASON_UNSPECIFIED, "", true)).build());
+        run.report().setOutcome(outcome(plan));
+    }
+
+    private static Outcome outcome(PlanStep.DeployPlan plan) {
+        return plan.unchanged() ? Outcome.UNCHANGED : Outcome.OK;
     }
 }

@@ -3,9 +3,9 @@ package dev.pinfleet.agent.deploy;
 import dev.pinfleet.agent.fs.RootGuard;
 import dev.pinfleet.agent.hooks.HookSpec;
 import dev.pinfleet.agent.install.PythonInfo;
+import dev.pinfleet.agent.state.AppState;
 import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.manifest.ManifestException;
-import dev.pinfleet.proto.v1.AppStatus;
 import dev.pinfleet.proto.v1.FailureReason;
 import dev.pinfleet.proto.v1.Manifest;
 import dev.pinfleet.proto.v1.Phase;
@@ -33,7 +33,7 @@ final class VerifyStep {
      *
      * @param current the release `current` points at, null when none
      */
-    record Baseline(Verified verified, AppLayout layout, AppStatus state, String current) {}
+    record Baseline(Verified verified, AppLayout layout, AppState state, String current) {}
 
     private final String node;
     private final Path root;
@@ -107,7 +107,7 @@ final class VerifyStep {
      */
     static void checkSerial(Baseline b) throws DeployFailure {
         Manifest m = b.verified().manifest();
-        AppStatus state = b.state();
+        AppState state = b.state();
         String id = b.verified().release();
         boolean sameAgain = m.getSerial() == state.getSerial() && b.verified().digest().equals(state.getManifestDigest())
                 && (id.equals(b.current()) || id.equals(state.getRelease()));

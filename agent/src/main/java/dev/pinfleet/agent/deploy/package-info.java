@@ -42,7 +42,9 @@
  * </pre>
  *
  * <p>A crash at any point leaves `current` on the old or the complete new release; {@link
- * dev.pinfleet.agent.deploy.Releases#recover} cleans half-built releases at start, and the same signed manifest
- * sent again completes a switch the crash cut short.
+ * dev.pinfleet.agent.deploy.Recovery} cleans half-built releases at start, and the same signed manifest sent again
+ * completes a switch the crash cut short. Each app's state ({@link dev.pinfleet.agent.deploy.StateStore}: serial,
+ * release, the recent attempts with their deploy ids and times) is the agent's own record, mapped to the Status
+ * RPC's reply in {@link dev.pinfleet.agent.deploy.AppQueries}.
  */
 package dev.pinfleet.agent.deploy;
