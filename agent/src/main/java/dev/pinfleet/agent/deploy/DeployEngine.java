@@ -263,7 +263,8 @@ public final class DeployEngine {
                     ? "`current` is unchanged" : "release " + report.getPreviousRelease() + " stays current");
         }
         String error = "node " + config.node() + ": " + why;
-        report.setOutcome(Outcome.FAILED).setFailedPhase(phase).setReason(reason).setError(error).clearArtifacts();
+        report.setOutcome(Outcome.FAILED).setFailedPhase(phase).setReason(reason).setError(error);
+        run.reportArtifactsFetched();
         LOG.warning("deploy '" + run.request().getDeployId() + "' refused: " + error);
         VerifyStep.Baseline b = run.baseline();
         try {

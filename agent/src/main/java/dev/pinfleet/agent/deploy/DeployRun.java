@@ -11,6 +11,7 @@ import dev.pinfleet.proto.v1.FailureReason;
 import dev.pinfleet.proto.v1.Outcome;
 import dev.pinfleet.proto.v1.Phase;
 import dev.pinfleet.proto.v1.PhaseTiming;
+import dev.pinfleet.proto.v1.Source;
 import java.time.Clock;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -119,6 +120,16 @@ final class DeployRun {
     void reportArtifacts() {
         report.clearArtifacts();
         results.values().forEach(report::addArtifacts);
+    }
+
+    /**
+     * A failed deploy's report lists what it did bring into the store (downloaded, or found there), with the install
+     * times of those it installed: the rows of the artifacts whose fetch ended well.
+     */
+    synchronized void reportArtifactsFetched() {
+        report.clearArtifacts();
+        results.values().stream().filter(r -> r.getSource() != Source.SOURCE_UNSPECIFIED)
+                .forEach(report::addArtifacts);
     }
 
     /**

@@ -218,7 +218,8 @@ public final class AgentMetrics implements AutoCloseable {
         if (reason != null) {
             failures.get(reason).increment();
         }
-        for (ArtifactResult a : r.getArtifactsList()) {
+        // a failed deploy's report lists what it fetched too; these counters count what went into releases
+        for (ArtifactResult a : r.getOutcome() == Outcome.FAILED ? List.<ArtifactResult>of() : r.getArtifactsList()) {
             Counter n = artifacts.get(a.getSource());
             if (n == null) {
                 continue;

@@ -21,6 +21,7 @@ import dev.pinfleet.agent.tls.RoleInterceptor;
 import dev.pinfleet.proto.v1.AgentServiceGrpc;
 import dev.pinfleet.proto.v1.AppStatus;
 import dev.pinfleet.proto.v1.Health;
+import dev.pinfleet.proto.v1.FailureReason;
 import dev.pinfleet.proto.v1.HealthCheck;
 import dev.pinfleet.proto.v1.HookCommand;
 import dev.pinfleet.proto.v1.KeptRelease;
@@ -44,6 +45,7 @@ import dev.pinfleet.trust.Envelope;
 import dev.pinfleet.trust.Keys;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -195,6 +197,44 @@ class AgentDeployTest {
         String before = fleet.current("n1", "shop");
         assertRefusedAndUnchanged(agent, fleet.sign(v2(2).toBuilder().setEnvironment("production").build()), before,
                 "bound to environment 'production'", "environment 'staging'");
+    }
+
+    @Test
+    void aFailedDeployReportsWhatItFetched() throws Exception {
+        Agent agent = fleet.start("n1");
+        assertEquals(Outcome.OK, fleet.deploy(agent, fleet.sign(v1(1))).report().getOutcome());
+        Path wheels = dir.resolve("wheels");
+        Artifact extra = publish(TestWheels.wheel("extra-lib", "1.0").file("extra_lib/__init__.py", "X = 1\n")
+                .build(wheels));
+        Artifact slip = publish(TestWheels.wheel("slip", "1.0").file("slip/__init__.py", "")
+                .rawEntry("../../slipped.py", "print('out')\n".getBytes(StandardCharsets.UTF_8), 0100644)
+                .build(wheels));
+        DeployReport rep = fleet.deploy(agent, fleet.sign(TestFleet.manifest("shop", 2, List.of(core, extra, slip))
+                .build())).report();
+        assertEquals(Outcome.FAILED, rep.getOutcome());
+        assertEquals(Phase.INSTALL, rep.getFailedPhase(), rep.getError());
+        assertEquals(FailureReason.REASON_INSTALL_ARCHIVE, rep.getReason(), rep.getError());
+        Map<String, ArtifactResult> got = new java.util.HashMap<>();
+        rep.getArtifactsList().forEach(a -> got.put(a.getFilename(), a));
+        assertEquals(java.util.Set.of(core.getFilename(), extra.getFilename(), slip.getFilename()), got.keySet(),
+                "every artifact the failed deploy brought into the store: " + rep.getArtifactsList());
+        assertEquals(Source.STORE, got.get(core.getFilename()).getSource());
+        for (Artifact a : List.of(extra, slip)) {
+            ArtifactResult r = got.get(a.getFilename());
+            assertEquals(Source.MIRROR, r.getSource(), a.getFilename());
+            assertEquals(a.getSize(), r.getBytes());
+            assertEquals(a.getSha256(), r.getSha256());
+            assertEquals(mirror.baseUri() + a.getFilename(), r.getUrl());
+        }
+
+        // a download that fails: what was fetched before it (here: what the store had) is reported, it is not
+        byte[] real = Files.readAllBytes(wheels.resolve(appV2.getFilename()));
+        mirror.put(appV2.getFilename(), real, FakeMirror.Reply.bytes(new byte[real.length]));
+        DeployReport bad = fleet.deploy(agent, fleet.sign(v2(3))).report();
+        assertEquals(FailureReason.REASON_FETCH_CHECKSUM, bad.getReason(), bad.getError());
+        assertEquals(List.of(core.getFilename()), bad.getArtifactsList().stream().map(ArtifactResult::getFilename)
+                .toList());
+        assertEquals(Source.STORE, bad.getArtifacts(0).getSource());
     }
 
     @Test
