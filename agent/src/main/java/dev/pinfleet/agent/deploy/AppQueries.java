@@ -57,7 +57,8 @@ final class AppQueries {
                     .setRelease(cur == null ? "" : cur).setLastOutcome(s.getLast().getOutcome())
                     .setLastError(s.getLast().getError()).setLastReason(s.getLast().getReason())
                     .setLastDeployId(s.getLast().getDeployId()).setLastStartedUnixMs(s.getLast().getStartedUnixMs())
-                    .setLastEndedUnixMs(s.getLast().getEndedUnixMs());
+                    .setLastEndedUnixMs(s.getLast().getEndedUnixMs())
+                    .setChecksPending(s.hasPending() && s.getPending().getRelease().equals(cur));
             Manifest current = null;
             for (String id : releases.list(layout)) {
                 b.addReleases(id);

@@ -209,6 +209,11 @@ public final class DeployEngine {
             run.begin(Phase.PLAN, v.manifest().getArtifactsCount());
             PlanStep.checkWritable(b);
             PlanStep.DeployPlan p = plan.decide(b);
+            if (p.resumeChecks()) {
+                LOG.warning("app " + v.app() + ": release " + p.release() + " is current, but the agent stopped before"
+                        + " its hook and health check ran; running them now");
+                run.report().setPreviousRelease(p.revertTo() == null ? "" : p.revertTo());
+            }
 
             run.begin(Phase.FETCH, p.needed().size());
             fetch.run(p, run);
@@ -218,13 +223,13 @@ public final class DeployEngine {
 
             run.begin(Phase.SWITCH, 0);
             AppState.Builder next = switcher.run(p, run);
-            if (!p.unchanged()) {
+            if (p.runsChecks()) {
                 PostSwitchStep.Failed failed = postSwitch.run(run);
                 if (failed != null) {
-                    postSwitch.revert(failed, next, run);
+                    postSwitch.revert(failed, p, next, run);
                     return;
                 }
-                releases.collectGarbage(b.layout(), p.release(), b.current());
+                releases.collectGarbage(b.layout(), p.release(), p.revertTo());
             }
             switcher.settle(p, next, run);
         } catch (DeployFailure f) {

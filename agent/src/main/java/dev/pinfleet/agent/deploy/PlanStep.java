@@ -2,6 +2,7 @@ package dev.pinfleet.agent.deploy;
 
 import dev.pinfleet.agent.fetch.ContentStore;
 import dev.pinfleet.agent.fs.RootGuard;
+import dev.pinfleet.agent.state.PendingChecks;
 import dev.pinfleet.manifest.Names;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.FailureReason;
@@ -32,14 +33,28 @@ final class PlanStep {
      * What a deploy does.
      *
      * @param release the release id the manifest names
-     * @param unchanged the release is current already: nothing changes but the serial
+     * @param isCurrent `current` points at the release already: no switch
+     * @param resumeChecks the release is current, but its hook and health check have not run yet (the agent
+     *     stopped right after switching to it): the deploy runs them
      * @param onDisk the release is built already: it is switched to without fetching or installing
      * @param needed the artifacts the release is built from (all of the manifest's; none when onDisk)
      * @param fetch those of them missing from the store, each sha256 once: what is downloaded
      * @param fetchBytes the bytes of {@code fetch}
+     * @param revertTo the release switched back to when the hook or health check fails; null: none (`current` is
+     *     removed)
      */
-    record DeployPlan(String release, boolean unchanged, boolean onDisk, List<Artifact> needed, List<Artifact> fetch,
-            long fetchBytes) {}
+    record DeployPlan(String release, boolean isCurrent, boolean resumeChecks, boolean onDisk, List<Artifact> needed,
+            List<Artifact> fetch, long fetchBytes, String revertTo) {
+        /** Nothing changes but the serial. */
+        boolean unchanged() {
+            return isCurrent && !resumeChecks;
+        }
+
+        /** The hook and health check run (after a switch, or resumed). */
+        boolean runsChecks() {
+            return !isCurrent || resumeChecks;
+        }
+    }
 
     private final ContentStore store;
     private final Releases releases;
@@ -64,7 +79,12 @@ final class PlanStep {
                 bytes += a.getSize();
             }
         }
-        return new DeployPlan(id, id.equals(b.current()), onDisk, needed, List.copyOf(fetch), bytes);
+        boolean isCurrent = id.equals(b.current());
+        PendingChecks pending = b.state().getPending();
+        boolean resume = isCurrent && b.state().hasPending() && pending.getRelease().equals(id);
+        String revertTo = resume ? pending.getPreviousRelease() : b.current();
+        return new DeployPlan(id, isCurrent, resume, onDisk, needed, List.copyOf(fetch), bytes,
+                revertTo == null || revertTo.isEmpty() ? null : revertTo);
     }
 
     /**
@@ -76,7 +96,7 @@ final class PlanStep {
         if (plan.unchanged()) {
             return List.of();
         }
-        return releases.doomed(b.layout(), plan.release(), b.current(),
+        return releases.doomed(b.layout(), plan.release(), plan.revertTo(),
                 plan.onDisk() ? null : b.verified().manifest());
     }
 

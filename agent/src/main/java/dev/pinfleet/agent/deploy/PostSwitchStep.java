@@ -63,15 +63,16 @@ final class PostSwitchStep {
     }
 
     /**
-     * Switches back to the release that was current before (or removes `current` when there was none), runs that
-     * release's hook so the service picks it up again, and records REVERTED. The serial stays consumed: the state
-     * keeps it.
+     * Switches back to the plan's {@code revertTo} release, the one current before the switch (or removes `current`
+     * when there was none), runs that release's hook so the service picks it up again, and records REVERTED. The
+     * serial stays consumed: the state keeps it.
      */
-    void revert(Failed failed, AppState.Builder next, DeployRun run) throws IOException, InterruptedException {
+    void revert(Failed failed, PlanStep.DeployPlan plan, AppState.Builder next, DeployRun run)
+            throws IOException, InterruptedException {
         VerifyStep.Baseline b = run.baseline();
         AppLayout layout = b.layout();
         String app = b.verified().app();
-        String previous = b.current();
+        String previous = plan.revertTo();
         String back;
         String backDigest = "";
         Manifest pm = null;

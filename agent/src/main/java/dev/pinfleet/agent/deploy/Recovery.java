@@ -63,6 +63,16 @@ final class Recovery {
     private void reconcile(AppLayout layout, String app) throws IOException {
         String cur = releases.currentRelease(layout);
         AppState s = StateStore.read(layout, app);
+        if (cur != null && s.hasPending() && s.getPending().getRelease().equals(cur)) {
+            String error = "node " + node + ": the agent stopped after switching app " + app + " to release " + cur
+                    + " but before its hook and health check ran; deploying the same signed manifest again runs them"
+                    + " (and switches back to " + (s.getPending().getPreviousRelease().isEmpty() ? "no release"
+                    : "release " + s.getPending().getPreviousRelease()) + " when they fail)";
+            StateStore.write(layout, StateStore.attempt(s.toBuilder(), s.getLast().toBuilder().setError(error)
+                    .build()).build());
+            LOG.warning(error);
+            return;
+        }
         if (cur != null && cur.equals(s.getRelease()) || cur == null && s.getRelease().isEmpty()) {
             return;
         }

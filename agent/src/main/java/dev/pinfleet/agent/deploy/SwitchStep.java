@@ -1,14 +1,16 @@
 package dev.pinfleet.agent.deploy;
 
 import dev.pinfleet.agent.state.AppState;
+import dev.pinfleet.agent.state.PendingChecks;
 import dev.pinfleet.proto.v1.FailureReason;
 import dev.pinfleet.proto.v1.Outcome;
 import java.io.IOException;
 
 /**
  * Step SWITCH: records the new serial and release in the app's state (before any effect, so a crash after it never
- * allows a replay), then swaps `current` to the release unless it is current already; after the post-switch step,
- * records how the deploy ended ({@link #settle}).
+ * allows a replay), with the hook and health check the release then owes as pending, then swaps `current` to the
+ * release unless it is current already; after the post-switch step, records how the deploy ended
+ * ({@link #settle}), which clears what was pending.
  */
 final class SwitchStep {
     private final Releases releases;
@@ -25,10 +27,20 @@ final class SwitchStep {
         VerifyStep.Verified v = b.verified();
         AppState.Builder next = b.state().toBuilder().setApp(v.app()).setSerial(v.manifest().getSerial())
                 .setRelease(plan.release()).setManifestDigest(v.digest());
-        StateStore.write(b.layout(), StateStore.attempt(next, run.attempt(outcome(plan),
+        next.clearPending();
+        AppState.Builder recorded = next.clone();
+        if (plan.resumeChecks()) {
+            recorded.setPending(b.state().getPending()); // still owed until they ran
+        } else if (!plan.isCurrent() && (v.manifest().hasPostSwitchHook() || v.manifest().hasHealthCheck())) {
+            // owed until they ran: a crash before that leaves them for the same manifest's next deploy
+            recorded.setPending(PendingChecks.newBuilder().setRelease(plan.release())
+                    .setPreviousRelease(b.current() == null ? "" : b.current())
+                    .setDeployId(run.request().getDeployId()));
+        }
+        StateStore.write(b.layout(), StateStore.attempt(recorded, run.attempt(outcome(plan),
                 FailureReason.REASON_UNSPECIFIED, "", false)).build());
         run.reportArtifacts();
-        if (!plan.unchanged()) {
+        if (!plan.isCurrent()) {
             halt.reach(HaltPoint.BEFORE_SWITCH);
             releases.switchTo(b.layout(), plan.release());
             halt.reach(HaltPoint.AFTER_SWITCH);

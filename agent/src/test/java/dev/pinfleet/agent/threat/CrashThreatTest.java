@@ -21,6 +21,9 @@ import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.DeployEvent;
 import dev.pinfleet.proto.v1.DeployReport;
 import dev.pinfleet.proto.v1.DeployRequest;
+import dev.pinfleet.proto.v1.CheckResult;
+import dev.pinfleet.proto.v1.FailureReason;
+import dev.pinfleet.proto.v1.HealthCheck;
 import dev.pinfleet.proto.v1.HookCommand;
 import dev.pinfleet.proto.v1.Manifest;
 import dev.pinfleet.proto.v1.Outcome;
@@ -57,7 +60,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * seam (the process halts itself, no shutdown hook runs) or, right after the switch, by the manifest's own
  * post-switch hook running {@code kill -9 $PPID}. After the restart `current` is the old release or the complete
  * new one, never anything in between, the root holds nothing half-written ({@link CleanRoot}), and sending the
- * same signed manifest again yields exactly one report: a completed switch, a clean build or a no-op. Seeding and
+ * same signed manifest again yields exactly one report: a completed switch, a clean build, the hook and health
+ * check the crash cut short, or a no-op. Seeding and
  * restarts run in-process (the same recovery code, quicker); only the crashing agent is a separate JVM.
  */
 class CrashThreatTest {
@@ -272,12 +276,25 @@ class CrashThreatTest {
         CleanRoot.assertNothingHalfWritten(root);
     }
 
-    @Test
-    void killedRightAfterTheSwitchRestartsOnTheCompleteNewReleaseAndTheSameManifestIsANoOp() throws Exception {
+    /**
+     * The hook is the first thing the agent does after the switch; the first time it runs it kills the agent for
+     * real, later runs append to {@code marker} and pass. The health check passes when {@code healthy}.
+     */
+    private Manifest killingHook(Manifest m, Path marker, boolean healthy) {
+        String sh = "if [ -e '" + marker + "' ]; then echo again >> '" + marker + "'; else echo first > '" + marker
+                + "'; kill -9 $PPID; sleep 10; fi";
+        return m.toBuilder().setPostSwitchHook(HookCommand.newBuilder().addAllArgv(List.of("/bin/sh", "-c", sh))
+                .setTimeoutSeconds(60)).setHealthCheck(HealthCheck.newBuilder().setTimeoutSeconds(30)
+                .setCommand(HookCommand.newBuilder().addArgv(healthy ? "/bin/true" : "/bin/false"))).build();
+    }
+
+    @ParameterizedTest(name = "healthy {0}")
+    @ValueSource(booleans = {true, false})
+    void killedRightAfterTheSwitchTheSameManifestRunsTheHookAndHealthCheckTheCrashCutShort(boolean healthy)
+            throws Exception {
         Manifest v1 = release(1, v1Wheel);
-        // the hook is the first thing the agent does after the switch: it kills the agent for real
-        Manifest v2 = release(2, v2Wheel).toBuilder().setPostSwitchHook(HookCommand.newBuilder()
-                .addAllArgv(List.of("/bin/sh", "-c", "kill -9 $PPID; sleep 10")).setTimeoutSeconds(60)).build();
+        Path marker = dir.resolve("hook-runs");
+        Manifest v2 = killingHook(release(2, v2Wheel), marker, healthy);
         SignedManifest v2Signed = sign(v2);
         try (Agent seed = inProcess(Map.of())) {
             assertEquals(Outcome.OK, deploy(channel(seed.port()), sign(v1)).report().getOutcome());
@@ -286,24 +303,43 @@ class CrashThreatTest {
         Streamed cut = deploy(channel(crashing.port()), v2Signed);
         assertKilled(crashing, "by its post-switch hook");
         assertEquals(List.of(), cut.reports(), "a killed agent sends no report");
+        assertEquals("first\n", Files.readString(marker));
 
         int requests = mirror.requests();
         try (Agent restarted = inProcess(Map.of())) {
             assertEquals(idOf(v2), current(), "the switch happened: the complete new release is current");
             assertEquals("2", importedVersion());
             CleanRoot.assertNothingHalfWritten(root);
-            assertTrue(Files.isDirectory(root.resolve("apps/shop/releases").resolve(idOf(v1))), "previous kept");
             AppStatus s = status(restarted);
             assertEquals(idOf(v2), s.getRelease());
             assertEquals(2, s.getSerial());
+            assertTrue(s.getChecksPending(), "status says the hook and health check are owed");
+            assertTrue(s.getLastError().contains("before its hook and health check ran; deploying the same signed"
+                    + " manifest again runs them"), s.getLastError());
 
             Streamed again = deploy(channel(restarted.port()), v2Signed);
             assertNull(again.error());
             DeployReport r = again.report();
-            assertEquals(Outcome.UNCHANGED, r.getOutcome(), "the same manifest again is a no-op: " + r.getError());
-            assertEquals(List.of(), r.getChecksList(), "a no-op runs no hook");
-            assertEquals(idOf(v2), current());
-            assertEquals(requests, mirror.requests());
+            assertEquals(List.of("hook", "health"), r.getChecksList().stream().map(CheckResult::getKind).toList()
+                    .subList(0, 2), "the checks the crash cut short ran: " + r);
+            assertEquals("first\nagain\n", Files.readString(marker), "the hook ran once more");
+            assertEquals(idOf(v1), r.getPreviousRelease(), "the release before the cut-short switch");
+            assertEquals(requests, mirror.requests(), "nothing fetched again");
+            if (healthy) {
+                assertEquals(Outcome.OK, r.getOutcome(), r.getError());
+                assertEquals(idOf(v2), current());
+            } else {
+                assertEquals(Outcome.REVERTED, r.getOutcome(), r.getError());
+                assertEquals(FailureReason.REASON_HEALTH_FAILED, r.getReason());
+                assertEquals(idOf(v1), current(), "switched back to the release before the crash");
+                assertEquals("1", importedVersion());
+            }
+            assertFalse(status(restarted).getChecksPending(), "nothing owed any more");
+            DeployReport replay = deploy(channel(restarted.port()), v2Signed).report();
+            assertEquals(healthy ? Outcome.UNCHANGED : Outcome.FAILED, replay.getOutcome(),
+                    "once the checks ran, the same manifest is a no-op (or, reverted, a used serial): "
+                    + replay.getError());
+            assertEquals(List.of(), replay.getChecksList(), "and runs no hook");
         }
         CleanRoot.assertNothingHalfWritten(root);
     }
