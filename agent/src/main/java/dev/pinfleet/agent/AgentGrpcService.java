@@ -1,7 +1,10 @@
 package dev.pinfleet.agent;
 
 import dev.pinfleet.agent.deploy.DeployEngine;
+import dev.pinfleet.agent.tls.RoleInterceptor;
 import dev.pinfleet.proto.v1.AgentServiceGrpc;
+import dev.pinfleet.proto.v1.CancelRequest;
+import dev.pinfleet.proto.v1.CancelResponse;
 import dev.pinfleet.proto.v1.DeployEvent;
 import dev.pinfleet.proto.v1.DeployRequest;
 import dev.pinfleet.proto.v1.PlanRequest;
@@ -82,6 +85,18 @@ public final class AgentGrpcService extends AgentServiceGrpc.AgentServiceImplBas
             responses.onCompleted();
         } catch (IOException e) {
             responses.onError(Status.INTERNAL.withDescription("node " + node + ": " + e.getMessage()).asRuntimeException());
+        }
+    }
+
+    @Override
+    public void cancel(CancelRequest request, StreamObserver<CancelResponse> responses) {
+        String caller = RoleInterceptor.CALLER.get();
+        try {
+            responses.onNext(engine.cancel(request.getDeployId(), caller == null ? "an unnamed caller" : caller,
+                    request.getReason()));
+            responses.onCompleted();
+        } catch (IllegalArgumentException e) {
+            responses.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
         }
     }
 

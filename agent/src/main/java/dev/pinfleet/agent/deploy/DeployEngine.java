@@ -10,7 +10,9 @@ import dev.pinfleet.agent.install.InstallException;
 import dev.pinfleet.agent.install.PythonInfo;
 import dev.pinfleet.agent.install.ReleaseBuilder;
 import dev.pinfleet.agent.state.AppState;
+import dev.pinfleet.manifest.Names;
 import dev.pinfleet.proto.v1.AppStatus;
+import dev.pinfleet.proto.v1.CancelResponse;
 import dev.pinfleet.proto.v1.CheckResult;
 import dev.pinfleet.proto.v1.DeployEvent;
 import dev.pinfleet.proto.v1.DeployReport;
@@ -129,6 +131,43 @@ public final class DeployEngine {
     public void abort() {
         gate.shutdown(new StopGate.Stop(FailureReason.REASON_ABORTED, ABORTED + ": the deploy did not finish within"
                 + " shutdown-seconds=" + config.shutdownSeconds()));
+    }
+
+    /** The most characters of a Cancel reason. */
+    public static final int MAX_CANCEL_REASON = 1024;
+
+    /**
+     * A Cancel call: stops deploy {@code deployId} before its switch (see {@link StopGate}); it then ends FAILED with
+     * reason CANCELLED and an error naming {@code caller} and {@code reason}. Answers at once.
+     *
+     * @param caller who asks, as its certificate names it
+     * @throws IllegalArgumentException for an empty deploy id or a reason over {@value #MAX_CANCEL_REASON} characters
+     */
+    public CancelResponse cancel(String deployId, String caller, String reason) {
+        if (deployId.isEmpty()) {
+            throw new IllegalArgumentException("node " + config.node() + ": cancel: deploy_id is required");
+        }
+        if (reason.length() > MAX_CANCEL_REASON) {
+            throw new IllegalArgumentException("node " + config.node() + ": cancel: reason has " + reason.length()
+                    + " characters, more than " + MAX_CANCEL_REASON);
+        }
+        String why = "cancelled by " + caller + (reason.isBlank() ? "" : " (" + Names.printable(reason) + ")");
+        StopGate.CancelAnswer a = gate.cancel(deployId, new StopGate.Stop(FailureReason.REASON_CANCELLED, why));
+        String deploy = "node " + config.node() + ": deploy '" + Names.printable(deployId) + "'";
+        String message = switch (a.state()) {
+            case CANCEL_STOPPING -> deploy + " stops before its switch (it was in " + a.phase() + ")";
+            case CANCEL_TOO_LATE -> deploy + " has begun its switch (it is in " + a.phase()
+                    + "): too late to cancel, it finishes normally";
+            default -> deploy + " is not running" + (a.runningId() == null ? ""
+                    : " (deploy '" + a.runningId() + "' is)");
+        };
+        LOG.info(message + "; asked by " + caller);
+        CancelResponse.Builder out = CancelResponse.newBuilder().setNode(config.node()).setState(a.state())
+                .setMessage(message).setRunningDeployId(a.runningId() == null ? "" : a.runningId());
+        if (a.phase() != null) {
+            out.setPhase(a.phase());
+        }
+        return out.build();
     }
 
     /** Waits until no deploy runs, at most {@code timeout}; true when none runs. */

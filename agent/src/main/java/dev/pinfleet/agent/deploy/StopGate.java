@@ -1,5 +1,6 @@
 package dev.pinfleet.agent.deploy;
 
+import dev.pinfleet.proto.v1.CancelState;
 import dev.pinfleet.proto.v1.FailureReason;
 import dev.pinfleet.proto.v1.Phase;
 import java.time.Duration;
@@ -26,6 +27,15 @@ final class StopGate {
      * @param why who stopped it and why, the start of the deploy's error
      */
     record Stop(FailureReason reason, String why) {}
+
+    /**
+     * What {@link #cancel} found.
+     *
+     * @param state stopping, too late or not running
+     * @param runningId the id of the deploy running when it was asked, null when none ran
+     * @param phase the phase of the named deploy, null when it was not running
+     */
+    record CancelAnswer(CancelState state, String runningId, Phase phase) {}
 
     private final Object lock = new Object();
     private Stop shutdown;
@@ -110,6 +120,24 @@ final class StopGate {
         synchronized (lock) {
             shutdown = why;
             request(why);
+        }
+    }
+
+    /**
+     * Stops the running deploy when its id is {@code deployId} and it has not begun its switch (a stop already
+     * requested stays the one that counts).
+     */
+    CancelAnswer cancel(String deployId, Stop why) {
+        synchronized (lock) {
+            if (!running || !deployId.equals(this.deployId)) {
+                return new CancelAnswer(CancelState.CANCEL_NOT_RUNNING, running ? this.deployId : null, null);
+            }
+            Phase now = phase == null ? Phase.VERIFY : phase;
+            if (committed) {
+                return new CancelAnswer(CancelState.CANCEL_TOO_LATE, deployId, now);
+            }
+            request(why);
+            return new CancelAnswer(CancelState.CANCEL_STOPPING, deployId, now);
         }
     }
 

@@ -1,6 +1,8 @@
 package dev.pinfleet.agent.tls;
 
 import dev.pinfleet.proto.v1.AgentServiceGrpc;
+import io.grpc.Context;
+import io.grpc.Contexts;
 import io.grpc.Grpc;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
@@ -28,7 +30,14 @@ public final class RoleInterceptor implements ServerInterceptor {
             AgentServiceGrpc.getDeployMethod().getFullMethodName(), Set.of(PeerRole.CONTROLLER),
             AgentServiceGrpc.getStatusMethod().getFullMethodName(), Set.of(PeerRole.CONTROLLER),
             AgentServiceGrpc.getPlanMethod().getFullMethodName(), Set.of(PeerRole.CONTROLLER),
-            AgentServiceGrpc.getReleaseManifestMethod().getFullMethodName(), Set.of(PeerRole.CONTROLLER));
+            AgentServiceGrpc.getReleaseManifestMethod().getFullMethodName(), Set.of(PeerRole.CONTROLLER),
+            AgentServiceGrpc.getCancelMethod().getFullMethodName(), Set.of(PeerRole.CONTROLLER));
+
+    /**
+     * Who the current call comes from, for records that must name them (a cancelled deploy's error): the subject of
+     * the client certificate with its role, or in plaintext mode the peer address.
+     */
+    public static final Context.Key<String> CALLER = Context.key("pinfleet-caller");
 
     private final String node;
     private final boolean plaintext;
@@ -57,7 +66,8 @@ public final class RoleInterceptor implements ServerInterceptor {
             return refuse(call, Status.PERMISSION_DENIED, "method " + method + " is not open to any role");
         }
         if (plaintext) {
-            return next.startCall(call, headers);
+            return Contexts.interceptCall(Context.current().withValue(CALLER, "plaintext client "
+                    + call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR)), call, headers, next);
         }
         SSLSession ssl = call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION);
         if (ssl == null) {
@@ -76,7 +86,8 @@ public final class RoleInterceptor implements ServerInterceptor {
                     + "' has role '" + (role.isEmpty() ? "none" : role) + "', but " + method + " needs role "
                     + String.join(" or ", allowed));
         }
-        return next.startCall(call, headers);
+        return Contexts.interceptCall(Context.current().withValue(CALLER, role + " '"
+                + peer.getSubjectX500Principal().getName() + "'"), call, headers, next);
     }
 
     private <Q, R> ServerCall.Listener<Q> refuse(ServerCall<Q, R> call, Status status, String why) {

@@ -531,6 +531,6 @@ class AgentDeployTest {
     void theRoleInterceptorAuthorizesExactlyTheMethodsTheAgentServes() throws Exception {
         Agent agent = fleet.start("n1");
         assertEquals(agent.registeredMethods(), new java.util.TreeSet<>(RoleInterceptor.authorizedMethods()));
-        assertEquals(4, agent.registeredMethods().size());
+        assertEquals(5, agent.registeredMethods().size(), "Deploy, Status, Plan, ReleaseManifest, Cancel");
     }
 }
