@@ -11,11 +11,10 @@ import dev.pinfleet.agent.metrics.AgentMetrics;
 import dev.pinfleet.agent.metrics.MetricsServer;
 import dev.pinfleet.trust.TrustPolicy;
 import io.grpc.Server;
-import dev.pinfleet.agent.tls.AgentTls;
 import dev.pinfleet.agent.tls.RoleInterceptor;
 import io.grpc.ServerBuilder;
 import io.grpc.ServerInterceptors;
-import io.grpc.netty.NettyServerBuilder;
+import dev.pinfleet.agent.net.AgentTransport;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.time.Clock;
@@ -24,22 +23,21 @@ import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
 /**
- * A running agent: its engine and gRPC server. Takes a {@link ServerBuilder} so tests can pass an
- * in-process or loopback one; {@link AgentMain} passes a Netty one. AutoCloseable, so a test can
- * start several agents with their own roots and ports.
+ * A running agent: its engine and gRPC server. {@link #Agent(AgentConfig, Clock)} serves on its own Netty transport
+ * ({@link AgentTransport}), as {@link AgentMain} does; the other constructor takes any {@link ServerBuilder} (e.g. an
+ * in-process one). AutoCloseable, so a test can start several agents with their own roots and ports.
  */
 public final class Agent implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(Agent.class.getName());
     /** Largest request accepted, in bytes (a signed manifest of many thousand artifacts fits easily). */
     public static final int MAX_INBOUND_BYTES = 8 * 1024 * 1024;
-    /** Largest request header block (gRPC metadata) accepted, in bytes. */
-    public static final int MAX_INBOUND_METADATA_BYTES = 64 * 1024;
 
     private final AgentConfig config;
     private final DeployEngine engine;
     private final Fetcher fetcher;
     private final Server server;
     private final AgentMetrics metrics;
+    private final AutoCloseable transport;
     private volatile MetricsServer metricsServer;
     /**
      * After shutdown-seconds, a running deploy is aborted and gets this much longer to end (an install in progress
@@ -47,27 +45,49 @@ public final class Agent implements AutoCloseable {
      */
     public static final Duration ABORT_GRACE = Duration.ofSeconds(20);
 
+    /** The production agent: gRPC on its own Netty transport for {@code config} (see {@link AgentTransport}). */
+    public Agent(AgentConfig config, Clock clock) throws IOException {
+        this(config, AgentTransport.of(config, clock), clock);
+    }
+
+    private Agent(AgentConfig config, AgentTransport transport, Clock clock) throws IOException {
+        this(config, transport.builder(), transport, clock);
+    }
+
+    /** An agent serving on {@code serverBuilder}'s transport. */
     public Agent(AgentConfig config, ServerBuilder<?> serverBuilder, Clock clock) throws IOException {
+        this(config, serverBuilder, () -> { }, clock);
+    }
+
+    private Agent(AgentConfig config, ServerBuilder<?> serverBuilder, AutoCloseable transport, Clock clock)
+            throws IOException {
         this.config = config;
-        Files.createDirectories(config.root());
-        // before the store, the cache and recovery write or delete anything under the root
-        dev.pinfleet.agent.fs.RootGuard.check(config.node(), config.root());
-        TrustPolicy trust = TrustPolicy.fromDirectory(config.trustedKeys(), config.threshold());
-        PythonInfo python = PythonInfo.probe(config.python());
-        ContentStore store = new ContentStore(config.root().resolve("store"));
-        this.fetcher = new Fetcher(config.mirrors(), store, fetchConfig(config),
-                dev.pinfleet.agent.fetch.Sleeper.system());
-        ReleaseBuilder builder = new ReleaseBuilder(config.root().resolve("cache"), python, config.installParallelism());
-        fetcher.onCommitted(builder::prepare); // unpacking overlaps the downloads
-        this.engine = new DeployEngine(config, trust, python, store, fetcher, builder, clock);
-        engine.recover();
-        Warmup.start(); // off the deploy path: SHA-256 compiled before the first download
-        this.metrics = new AgentMetrics(config.mirrors(), () -> engine.status("", false), store::totalBytes);
-        engine.onReport(metrics::recordDeploy);
-        this.server = serverBuilder.addService(ServerInterceptors.intercept(
-                        new AgentGrpcService(engine, config.node(), version()),
-                        new RoleInterceptor(config.node(), config.plaintext())))
-                .maxInboundMessageSize(MAX_INBOUND_BYTES).build();
+        this.transport = transport;
+        try {
+            Files.createDirectories(config.root());
+            // before the store, the cache and recovery write or delete anything under the root
+            dev.pinfleet.agent.fs.RootGuard.check(config.node(), config.root());
+            TrustPolicy trust = TrustPolicy.fromDirectory(config.trustedKeys(), config.threshold());
+            PythonInfo python = PythonInfo.probe(config.python());
+            ContentStore store = new ContentStore(config.root().resolve("store"));
+            this.fetcher = new Fetcher(config.mirrors(), store, fetchConfig(config),
+                    dev.pinfleet.agent.fetch.Sleeper.system());
+            ReleaseBuilder builder = new ReleaseBuilder(config.root().resolve("cache"), python,
+                    config.installParallelism());
+            fetcher.onCommitted(builder::prepare); // unpacking overlaps the downloads
+            this.engine = new DeployEngine(config, trust, python, store, fetcher, builder, clock);
+            engine.recover();
+            Warmup.start(); // off the deploy path: SHA-256 compiled before the first download
+            this.metrics = new AgentMetrics(config.mirrors(), () -> engine.status("", false), store::totalBytes);
+            engine.onReport(metrics::recordDeploy);
+            this.server = serverBuilder.addService(ServerInterceptors.intercept(
+                            new AgentGrpcService(engine, config.node(), version()),
+                            new RoleInterceptor(config.node(), config.plaintext())))
+                    .maxInboundMessageSize(MAX_INBOUND_BYTES).build();
+        } catch (IOException | RuntimeException e) {
+            closeQuietly(transport); // the agent does not start: its event loops go
+            throw e;
+        }
     }
 
     /** How this agent downloads: fetch-* keys of {@code config}, the connect timeout of {@link FetchConfig#defaults()}. */
@@ -75,26 +95,6 @@ public final class Agent implements AutoCloseable {
         return new FetchConfig(config.fetchParallelism(), FetchConfig.defaults().connectTimeout(),
                 config.fetchRequestTimeout(), config.fetchIdleTimeout(), config.fetchTries(), config.fetchBackoff(),
                 config.fetchMinSpeed());
-    }
-
-    /**
-     * The production server builder for {@code config}: Netty on the listen address, mutual TLS from tls-cert,
-     * tls-key and tls-ca (unless plaintext on loopback), keepalive, and against slow-loris clients a handshake
-     * timeout (grpc-handshake-timeout) and bounded idle connections (grpc-max-connection-idle), which also closes
-     * a connection that never completes its HTTP/2 preface; request headers are bounded to
-     * {@link #MAX_INBOUND_METADATA_BYTES}.
-     */
-    public static NettyServerBuilder netty(AgentConfig config) throws IOException {
-        NettyServerBuilder b = NettyServerBuilder.forAddress(config.listen())
-                .permitKeepAliveTime(10, TimeUnit.SECONDS).permitKeepAliveWithoutCalls(true)
-                .keepAliveTime(60, TimeUnit.SECONDS).keepAliveTimeout(20, TimeUnit.SECONDS)
-                .maxConnectionIdle(config.grpcMaxConnectionIdle().toNanos(), TimeUnit.NANOSECONDS)
-                .handshakeTimeout(config.grpcHandshakeTimeout().toNanos(), TimeUnit.NANOSECONDS)
-                .maxInboundMetadataSize(MAX_INBOUND_METADATA_BYTES);
-        if (!config.plaintext()) {
-            b.sslContext(AgentTls.serverContext(config));
-        }
-        return b;
     }
 
     /** Full names of the gRPC methods this agent serves. */
@@ -118,6 +118,7 @@ public final class Agent implements AutoCloseable {
             if (metricsServer != null) {
                 metricsServer.close();
             }
+            closeQuietly(transport);
             throw e;
         }
         LOG.info("agent " + config.node() + " listening on " + server.getListenSockets() + ", root " + config.root());
@@ -180,5 +181,14 @@ public final class Agent implements AutoCloseable {
         metrics.close();
         fetcher.close();
         engine.close();
+        closeQuietly(transport);
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception e) {
+            LOG.warning("closing the transport: " + e);
+        }
     }
 }

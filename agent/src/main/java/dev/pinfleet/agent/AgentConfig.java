@@ -41,6 +41,7 @@ import java.util.Properties;
  * @param grpcHandshakeTimeout a connection whose TLS handshake is not complete within this is closed
  * @param grpcMaxConnectionIdle a connection without a call in progress for this long is closed (also one that
  *     never sent a complete HTTP/2 preface)
+ * @param grpcMaxConnections open gRPC connections at most; one beyond it is closed as it is accepted (logged)
  * @param fetchTries attempts per mirror for retryable download failures (5xx, 408, 429, lost connection, timeout)
  * @param fetchBackoff wait before the first retry on a mirror (doubling, jittered, at most 30 s)
  * @param fetchIdleTimeout a download with no byte for this long is abandoned; also the fetch-min-speed window
@@ -51,7 +52,7 @@ public record AgentConfig(String node, Path root, InetSocketAddress listen, Path
         List<URI> mirrors, Path python, String environment, int fetchParallelism, int installParallelism,
         int keepReleases, int shutdownSeconds, boolean plaintext, Path tlsCert, Path tlsKey, Path tlsCa,
         InetSocketAddress metricsListen, long storeMaxBytes, Duration grpcHandshakeTimeout,
-        Duration grpcMaxConnectionIdle, int fetchTries, Duration fetchBackoff, Duration fetchIdleTimeout,
+        Duration grpcMaxConnectionIdle, int grpcMaxConnections, int fetchTries, Duration fetchBackoff, Duration fetchIdleTimeout,
         long fetchMinSpeed, Duration fetchRequestTimeout) {
 
     /** Every key, with its default ("" when required or empty) and meaning, in documentation order. */
@@ -66,6 +67,8 @@ public record AgentConfig(String node, Path root, InetSocketAddress listen, Path
                 + " within this (durations: 500ms, 20s, 10m, 1h; a bare number is seconds)"});
         k.put("grpc-max-connection-idle", new String[] {"10m", "close a connection without a call in progress for"
                 + " this long (also one that never completes the HTTP/2 preface)"});
+        k.put("grpc-max-connections", new String[] {"128", "open gRPC connections at most; one beyond it is closed"
+                + " as it is accepted, with a log line"});
         k.put("trusted-keys", new String[] {"/etc/pinfleet/trusted-keys", "directory of trusted Ed25519 *.pub keys"});
         k.put("threshold", new String[] {"1", "distinct trusted signatures a manifest needs (k of n)"});
         k.put("mirrors", new String[] {"", "comma-separated mirror base URLs, tried in order (required)"});
@@ -173,6 +176,7 @@ public record AgentConfig(String node, Path root, InetSocketAddress listen, Path
                 bytes("store-max-bytes", v.get("store-max-bytes")),
                 duration("grpc-handshake-timeout", v.get("grpc-handshake-timeout"), false),
                 duration("grpc-max-connection-idle", v.get("grpc-max-connection-idle"), false),
+                positive("grpc-max-connections", v.get("grpc-max-connections")),
                 positive("fetch-tries", v.get("fetch-tries")), duration("fetch-backoff", v.get("fetch-backoff"), true),
                 duration("fetch-idle-timeout", v.get("fetch-idle-timeout"), false),
                 bytes("fetch-min-speed", v.get("fetch-min-speed")),

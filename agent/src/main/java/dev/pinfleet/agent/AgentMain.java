@@ -57,7 +57,7 @@ public final class AgentMain {
         }
         Agent agent;
         try {
-            agent = new Agent(config, Agent.netty(config), Clock.systemUTC()).start();
+            agent = new Agent(config, Clock.systemUTC()).start();
         } catch (IOException | IllegalArgumentException e) {
             // e.g. an unsafe root (a planted link, a world-writable directory): the message names the path and why
             fail("cannot start: " + e.getMessage());

@@ -54,7 +54,8 @@ class AnsibleRoleTest {
     void roleDefaultsEqualTheAgentsDefaultsWhereTheyMeanTheSame() throws Exception {
         Map<String, String> defaults = yamlScalars(read("defaults/main.yml"));
         for (String key : List.of("threshold", "environment", "fetch-parallelism", "install-parallelism",
-                "keep-releases", "store-max-bytes", "shutdown-seconds", "plaintext", "root")) {
+                "keep-releases", "store-max-bytes", "shutdown-seconds", "plaintext", "root", "grpc-max-connections",
+                "grpc-handshake-timeout", "grpc-max-connection-idle")) {
             String var = "pinfleet_agent_" + key.replace('-', '_');
             assertTrue(defaults.containsKey(var), var + " is not in the role's defaults");
             assertEquals(AgentConfig.KEYS.get(key)[0], defaults.get(var), var + " vs the agent's default of " + key);

@@ -69,7 +69,7 @@ public final class TestFleet implements AutoCloseable {
         cfg.put("shutdown-seconds", "5");
         cfg.putAll(extra);
         AgentConfig config = AgentConfig.load(null, cfg);
-        Agent a = new Agent(config, Agent.netty(config), Clock.systemUTC()).start();
+        Agent a = new Agent(config, Clock.systemUTC()).start();
         agents.add(a);
         return a;
     }

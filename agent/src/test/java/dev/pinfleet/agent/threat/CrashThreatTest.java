@@ -133,7 +133,7 @@ class CrashThreatTest {
     /** An agent in this JVM on {@link #root}; the caller closes it. */
     private Agent inProcess(Map<String, String> extra) throws IOException {
         AgentConfig c = AgentConfig.load(null, config(root, trusted, mirror, extra));
-        return new Agent(c, Agent.netty(c), Clock.systemUTC()).start();
+        return new Agent(c, Clock.systemUTC()).start();
     }
 
     /**

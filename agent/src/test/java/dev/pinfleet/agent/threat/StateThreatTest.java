@@ -96,7 +96,7 @@ class StateThreatTest {
 
     private Node inProcess() throws IOException {
         AgentConfig c = AgentConfig.load(null, CrashThreatTest.config(root, trusted, mirror, Map.of()));
-        Agent a = new Agent(c, Agent.netty(c), Clock.systemUTC()).start();
+        Agent a = new Agent(c, Clock.systemUTC()).start();
         open.add(a);
         return new Node(a.port(), a);
     }

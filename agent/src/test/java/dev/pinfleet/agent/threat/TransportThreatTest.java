@@ -55,8 +55,13 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
@@ -148,6 +153,43 @@ class TransportThreatTest {
         assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode(), "the TLS handshake fails: " + e.getStatus());
         assertTrue(causes(e).contains("Received fatal alert: bad_certificate")
                 || causes(e).contains("Received fatal alert: certificate_required"), "the alert says why: " + causes(e));
+        assertUntouchedAndStillServing();
+    }
+
+    @Test
+    void aRefusedHandshakeIsLoggedOnTheAgentWithThePeerAndTheReason() throws Exception {
+        Logger transportLog = Logger.getLogger("dev.pinfleet.agent.net.GatedServerChannel");
+        List<LogRecord> logged = new CopyOnWriteArrayList<>();
+        Handler capture = new Handler() {
+            @Override
+            public void publish(LogRecord r) {
+                logged.add(r);
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        transportLog.addHandler(capture);
+        try {
+            assertThrows(StatusRuntimeException.class, () -> deploy(channel(GrpcSslContexts.forClient()
+                    .trustManager(certs.resolve("ca.crt").toFile()).keyManager(
+                            certs.resolve("other-controller.crt").toFile(),
+                            certs.resolve("other-controller.key").toFile())), v2));
+            // the agent logs as the refused connection closes (bounded: 10 s)
+            for (int i = 0; i < 200 && logged.isEmpty(); i++) {
+                Thread.sleep(50);
+            }
+            assertTrue(logged.stream().anyMatch(r -> r.getLevel() == Level.INFO && r.getMessage().matches(
+                    "node n1: refused the TLS handshake of /127\\.0\\.0\\.1:\\d+: \\w+: .+")),
+                    "an INFO line names the peer and the reason: " + logged.stream().map(LogRecord::getMessage).toList());
+        } finally {
+            transportLog.removeHandler(capture);
+        }
         assertUntouchedAndStillServing();
     }
 

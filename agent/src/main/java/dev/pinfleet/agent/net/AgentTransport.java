@@ -1,0 +1,69 @@
+package dev.pinfleet.agent.net;
+
+import dev.pinfleet.agent.AgentConfig;
+import dev.pinfleet.agent.tls.AgentTls;
+import io.grpc.netty.NettyServerBuilder;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import java.io.IOException;
+import java.time.Clock;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The agent's gRPC transport: Netty on the listen address with its own event loops and listening socket (the
+ * {@link ConnectionGate} cap, the TLS handshake log), mutual TLS from tls-cert, tls-key and tls-ca (unless
+ * plaintext on loopback), keepalive, and against slow-loris clients a handshake timeout (grpc-handshake-timeout)
+ * and bounded idle connections (grpc-max-connection-idle), which also closes a connection that never completes its
+ * HTTP/2 preface; request headers are bounded. {@link #close} stops the event loops once the server has stopped.
+ */
+public final class AgentTransport implements AutoCloseable {
+    /** Largest request header block (gRPC metadata) accepted, in bytes. */
+    public static final int MAX_INBOUND_METADATA_BYTES = 64 * 1024;
+
+    private final EventLoopGroup boss;
+    private final EventLoopGroup workers;
+    private final ConnectionGate gate;
+    private final NettyServerBuilder builder;
+
+    private AgentTransport(AgentConfig config, Clock clock) throws IOException {
+        this.gate = new ConnectionGate(config.node(), config.grpcMaxConnections(), clock);
+        this.boss = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("agent-grpc-accept", true),
+                NioIoHandler.newFactory());
+        this.workers = new MultiThreadIoEventLoopGroup(0, new DefaultThreadFactory("agent-grpc", true),
+                NioIoHandler.newFactory());
+        NettyServerBuilder b = NettyServerBuilder.forAddress(config.listen())
+                .channelFactory(() -> new GatedServerChannel(gate, config.node()))
+                .bossEventLoopGroup(boss).workerEventLoopGroup(workers)
+                .permitKeepAliveTime(10, TimeUnit.SECONDS).permitKeepAliveWithoutCalls(true)
+                .keepAliveTime(60, TimeUnit.SECONDS).keepAliveTimeout(20, TimeUnit.SECONDS)
+                .maxConnectionIdle(config.grpcMaxConnectionIdle().toNanos(), TimeUnit.NANOSECONDS)
+                .handshakeTimeout(config.grpcHandshakeTimeout().toNanos(), TimeUnit.NANOSECONDS)
+                .maxInboundMetadataSize(MAX_INBOUND_METADATA_BYTES);
+        if (!config.plaintext()) {
+            b.sslContext(AgentTls.serverContext(config));
+        }
+        this.builder = b;
+    }
+
+    /** The transport of {@code config}; the caller closes it after the server built from {@link #builder()}. */
+    public static AgentTransport of(AgentConfig config, Clock clock) throws IOException {
+        return new AgentTransport(config, clock);
+    }
+
+    public NettyServerBuilder builder() {
+        return builder;
+    }
+
+    /** The cap on open connections. */
+    public ConnectionGate gate() {
+        return gate;
+    }
+
+    @Override
+    public void close() {
+        boss.shutdownGracefully(0, 5, TimeUnit.SECONDS);
+        workers.shutdownGracefully(0, 5, TimeUnit.SECONDS);
+    }
+}
