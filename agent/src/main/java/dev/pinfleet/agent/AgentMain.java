@@ -1,67 +1,122 @@
 package dev.pinfleet.agent;
 
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Clock;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParseResult;
 
-/** The agent binary's composition root: `java -jar pinfleet-agent.jar [--config FILE] [--KEY=VALUE …]`. */
-public final class AgentMain {
-    private AgentMain() {}
+/**
+ * The agent binary's composition root: {@code pinfleet-agent [--config FILE] [--KEY VALUE …]}. Its command line is
+ * parsed by picocli, as the {@code pinfleet} CLI's is: every key of {@link AgentConfig#KEYS} is an option
+ * {@code --KEY VALUE} (or {@code --KEY=VALUE}) overriding the properties file, {@code --plaintext} is a flag, and
+ * {@code -h, --help} and {@code -V, --version} print and exit.
+ */
+@Command(name = "pinfleet-agent", mixinStandardHelpOptions = true, versionProvider = AgentMain.Version.class,
+        sortOptions = false, usageHelpWidth = 120,
+        customSynopsis = "pinfleet-agent [--config FILE] [--KEY VALUE | --KEY=VALUE]... [--port-file FILE]"
+                + " [--metrics-port-file FILE]",
+        description = {"The pinfleet agent: verifies signed manifests pushed over gRPC, fetches wheels from the",
+            "mirror(s), installs them into a new release and switches `current` atomically.", "",
+            "Configuration: defaults < the properties file (--config; KEY=VALUE lines, the keys below) < flags."})
+public final class AgentMain implements Callable<Integer> {
+    @Option(names = "--config", paramLabel = "FILE", order = -3,
+            description = "Java properties file with any of the keys below")
+    Path configFile;
 
-    public static void main(String[] args) throws Exception {
-        System.setProperty("java.util.logging.SimpleFormatter.format",
-                System.getProperty("java.util.logging.SimpleFormatter.format", "%1$tFT%1$tT.%1$tLZ %4$s %3$s: %5$s%6$s%n"));
-        Path configFile = null;
-        Path portFile = null;
-        Path metricsPortFile = null;
-        Map<String, String> overrides = new LinkedHashMap<>();
-        for (int i = 0; i < args.length; i++) {
-            String a = args[i];
-            if (a.equals("-h") || a.equals("--help")) {
-                usage();
-                return;
-            }
-            if (!a.startsWith("--")) {
-                fail("unexpected argument '" + a + "'; see --help");
-            }
-            String key = a.substring(2);
-            String value;
-            int eq = key.indexOf('=');
-            if (eq >= 0) {
-                value = key.substring(eq + 1);
-                key = key.substring(0, eq);
-            } else if (i + 1 < args.length) {
-                value = args[++i];
+    @Option(names = "--port-file", paramLabel = "FILE", order = -2,
+            description = "write the bound gRPC port here once listening (useful with --listen HOST:0)")
+    Path portFile;
+
+    @Option(names = "--metrics-port-file", paramLabel = "FILE", order = -1,
+            description = "write the bound metrics port here (-1 when metrics-listen is empty), before --port-file")
+    Path metricsPortFile;
+
+    private final CommandSpec spec;
+    private final PrintWriter err;
+
+    private AgentMain(PrintWriter err) {
+        this.err = err;
+        this.spec = CommandSpec.forAnnotatedObject(this);
+        int order = 0;
+        for (Map.Entry<String, String[]> k : AgentConfig.KEYS.entrySet()) {
+            String description = k.getValue()[1] + (k.getValue()[0].isEmpty() ? "" : " [default: " + k.getValue()[0]
+                    + "]");
+            OptionSpec.Builder o = OptionSpec.builder("--" + k.getKey()).order(order++).description(description);
+            if (k.getKey().equals("plaintext")) {
+                // a flag: --plaintext alone is true; --plaintext false (or =false) is accepted too
+                o.type(Boolean.class).arity("0..1").fallbackValue("true").paramLabel("true|false");
             } else {
-                fail("option --" + key + " needs a value");
-                return;
+                o.type(String.class).paramLabel("VALUE");
             }
-            switch (key) {
-                case "config" -> configFile = Path.of(value);
-                case "port-file" -> portFile = Path.of(value);
-                case "metrics-port-file" -> metricsPortFile = Path.of(value);
-                default -> overrides.put(key, value);
+            spec.addOption(o.build());
+        }
+    }
+
+    /** The whole command line, printing to {@code out} and {@code err}; tests parse with it too. */
+    static CommandLine commandLine(PrintWriter out, PrintWriter err) {
+        AgentMain main = new AgentMain(err);
+        CommandLine cli = new CommandLine(main.spec);
+        cli.setOut(out);
+        cli.setErr(err);
+        cli.setParameterExceptionHandler((e, args) -> {
+            err.println("pinfleet-agent: " + e.getMessage());
+            CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
+            err.println("Try 'pinfleet-agent --help' for the options.");
+            err.flush();
+            return CommandLine.ExitCode.USAGE;
+        });
+        return cli;
+    }
+
+    /** The configuration a parsed command line gives: the file's keys, overridden by the flags given. */
+    static AgentConfig config(ParseResult parsed) throws IOException {
+        AgentMain main = (AgentMain) parsed.commandSpec().userObject();
+        Map<String, String> overrides = new LinkedHashMap<>();
+        for (String key : AgentConfig.KEYS.keySet()) {
+            if (parsed.hasMatchedOption("--" + key)) {
+                overrides.put(key, String.valueOf((Object) parsed.matchedOptionValue("--" + key, null)));
             }
         }
+        return AgentConfig.load(main.configFile, overrides);
+    }
+
+    public static void main(String[] args) {
+        System.setProperty("java.util.logging.SimpleFormatter.format",
+                System.getProperty("java.util.logging.SimpleFormatter.format", "%1$tFT%1$tT.%1$tLZ %4$s %3$s: %5$s%6$s%n"));
+        int code = commandLine(new PrintWriter(System.out, true), new PrintWriter(System.err, true)).execute(args);
+        if (code != 0) {
+            System.exit(code);
+        }
+    }
+
+    /** Starts the agent and serves until the JVM is told to stop (SIGTERM: a graceful stop, see {@link Agent#close}). */
+    @Override
+    public Integer call() throws Exception {
         AgentConfig config;
         try {
-            config = AgentConfig.load(configFile, overrides);
+            config = config(spec.commandLine().getParseResult());
         } catch (IllegalArgumentException | IOException e) {
-            fail("configuration: " + e.getMessage());
-            return;
+            return fail("configuration: " + e.getMessage());
         }
         Agent agent;
         try {
             agent = new Agent(config, Clock.systemUTC()).start();
         } catch (IOException | IllegalArgumentException e) {
             // e.g. an unsafe root (a planted link, a world-writable directory): the message names the path and why
-            fail("cannot start: " + e.getMessage());
-            return;
+            return fail("cannot start: " + e.getMessage());
         }
         if (metricsPortFile != null) {
             writePort(metricsPortFile, agent.metricsPort());
@@ -75,31 +130,27 @@ public final class AgentMain {
             stopped.countDown();
         }, "agent-shutdown"));
         stopped.await();
+        return 0;
     }
 
-    private static void usage() {
-        StringBuilder b = new StringBuilder();
-        b.append("Usage: pinfleet-agent [--config FILE] [--KEY VALUE | --KEY=VALUE ...] [--port-file FILE] [--metrics-port-file FILE]\n\n")
-                .append("The pinfleet agent: verifies signed manifests pushed over gRPC, fetches wheels from the\n")
-                .append("mirror(s), installs them into a new release and switches `current` atomically.\n\n")
-                .append("Configuration keys (file: Java properties KEY=VALUE; flags override the file):\n");
-        int width = AgentConfig.KEYS.keySet().stream().mapToInt(String::length).max().orElse(20);
-        AgentConfig.KEYS.forEach((k, d) -> b.append(String.format("  %-" + width + "s %s%s%n", k, d[1],
-                d[0].isEmpty() ? "" : " [default: " + d[0] + "]")));
-        b.append("\n  --port-file FILE     write the bound gRPC port here once listening (useful with listen=HOST:0)\n");
-        b.append("  --metrics-port-file FILE  write the bound metrics port here (-1 when metrics-listen is empty),\n"
-                + "                       before --port-file is written\n");
-        System.out.print(b);
+    private int fail(String message) {
+        err.println("pinfleet-agent: " + message);
+        err.flush();
+        return CommandLine.ExitCode.USAGE;
     }
 
     private static void writePort(Path file, int port) throws IOException {
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         Files.writeString(tmp, port + "\n", StandardCharsets.US_ASCII);
-        Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
-    private static void fail(String message) {
-        System.err.println("pinfleet-agent: " + message);
-        System.exit(2);
+    /** The version line: the jar's Implementation-Version, or "development build". */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Agent.version();
+            return new String[] {"pinfleet-agent " + (v.equals("development") ? "development build" : v)};
+        }
     }
 }

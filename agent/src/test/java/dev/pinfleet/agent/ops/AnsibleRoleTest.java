@@ -17,8 +17,9 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
- * The Ansible agent role agrees with the agent: its configuration template writes exactly the keys
- * {@link AgentConfig#KEYS} documents, in that order; its defaults equal the agent's where they mean the same; the
+ * The Ansible agent role and the README agree with the agent: the configuration template writes, and the README's
+ * table lists, exactly the keys {@link AgentConfig#KEYS} documents (and {@code pinfleet-agent --help} shows), in that
+ * order; its defaults equal the agent's where they mean the same; the
  * unit's stop timeout covers shutdown-seconds plus {@link Agent#ABORT_GRACE}. (ansible/tests/converge.sh renders
  * the role for real and starts the agent from it.)
  */
@@ -48,6 +49,20 @@ class AnsibleRoleTest {
         }
         assertEquals(List.copyOf(AgentConfig.KEYS.keySet()), written,
                 "ansible/roles/pinfleet_agent/templates/agent.properties.j2 must write every key of AgentConfig.KEYS");
+    }
+
+    @Test
+    void theReadmeTableListsExactlyTheKeysInOrder() throws Exception {
+        String readme = Files.readString(Path.of("..", "README.md"), StandardCharsets.UTF_8);
+        String section = readme.substring(readme.indexOf("## The agent"));
+        List<String> listed = new ArrayList<>();
+        Matcher m = Pattern.compile("(?m)^\\| `([a-z][a-z-]*)` \\|").matcher(section.substring(0,
+                section.indexOf("\n## ")));
+        while (m.find()) {
+            listed.add(m.group(1));
+        }
+        assertEquals(List.copyOf(AgentConfig.KEYS.keySet()), listed,
+                "README.md's agent table must list every key of AgentConfig.KEYS, in that order");
     }
 
     @Test
