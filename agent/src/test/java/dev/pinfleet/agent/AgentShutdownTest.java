@@ -6,13 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.pinfleet.agent.deploy.DeployEngine;
 import dev.pinfleet.agent.testing.AgentProcess;
 import dev.pinfleet.agent.testing.FakeMirror;
+import dev.pinfleet.agent.testing.InFlightDeploy;
 import dev.pinfleet.agent.testing.FakeMirror.Reply;
 import dev.pinfleet.agent.testing.TestFleet;
 import dev.pinfleet.agent.testing.TestWheels;
 import dev.pinfleet.manifest.ManifestCodec;
-import dev.pinfleet.proto.v1.AgentServiceGrpc;
 import dev.pinfleet.proto.v1.Artifact;
-import dev.pinfleet.proto.v1.DeployEvent;
 import dev.pinfleet.proto.v1.DeployReport;
 import dev.pinfleet.proto.v1.DeployRequest;
 import dev.pinfleet.proto.v1.Manifest;
@@ -20,7 +19,6 @@ import dev.pinfleet.proto.v1.Outcome;
 import dev.pinfleet.proto.v1.Phase;
 import dev.pinfleet.trust.Envelope;
 import dev.pinfleet.trust.Keys;
-import io.grpc.stub.StreamObserver;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
@@ -28,7 +26,6 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -95,35 +92,8 @@ class AgentShutdownTest {
                 r.getManifest().getPayload().toByteArray())));
     }
 
-    /** A deploy in flight: completes {@code fetching} when the FETCH phase starts, {@code report} at the end. */
-    private record InFlight(CompletableFuture<Void> fetching, CompletableFuture<DeployReport> report) {}
-
-    private InFlight deployAsync(AgentProcess agent, DeployRequest req) {
-        InFlight f = new InFlight(new CompletableFuture<>(), new CompletableFuture<>());
-        AgentServiceGrpc.newStub(agent.channel()).withDeadlineAfter(120, TimeUnit.SECONDS).deploy(req,
-                new StreamObserver<>() {
-                    @Override
-                    public void onNext(DeployEvent e) {
-                        if (e.hasPhaseStarted() && e.getPhaseStarted() == Phase.FETCH) {
-                            f.fetching().complete(null);
-                        }
-                        if (e.hasReport()) {
-                            f.report().complete(e.getReport());
-                        }
-                    }
-
-                    @Override
-                    public void onError(Throwable t) {
-                        f.fetching().completeExceptionally(t);
-                        f.report().completeExceptionally(t);
-                    }
-
-                    @Override
-                    public void onCompleted() {
-                        f.report().completeExceptionally(new AssertionError("stream ended without a report"));
-                    }
-                });
-        return f;
+    private InFlightDeploy deployAsync(AgentProcess agent, DeployRequest req) {
+        return InFlightDeploy.start(agent.channel(), req, Phase.FETCH);
     }
 
     private String current() throws Exception {
@@ -158,8 +128,8 @@ class AgentShutdownTest {
             String before = releaseOf(v1);
             assertEquals(before, current());
 
-            InFlight second = deployAsync(agent, request(2, List.of(core, appV2)));
-            second.fetching().get(30, TimeUnit.SECONDS);
+            InFlightDeploy second = deployAsync(agent, request(2, List.of(core, appV2)));
+            second.reached().get(30, TimeUnit.SECONDS);
             awaitRequest(appV2.getFilename());
             long t0 = System.nanoTime();
             int exit = agent.terminate(Duration.ofSeconds(30));
@@ -205,8 +175,8 @@ class AgentShutdownTest {
                 Reply.delayed(Duration.ofMillis(1500)));
         try (AgentProcess agent = start(60)) {
             DeployRequest v2 = request(1, List.of(core, appV2));
-            InFlight deploy = deployAsync(agent, v2);
-            deploy.fetching().get(30, TimeUnit.SECONDS);
+            InFlightDeploy deploy = deployAsync(agent, v2);
+            deploy.reached().get(30, TimeUnit.SECONDS);
             awaitRequest(appV2.getFilename());
             int exit = agent.terminate(Duration.ofSeconds(60));
 

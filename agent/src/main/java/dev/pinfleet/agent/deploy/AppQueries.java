@@ -12,6 +12,7 @@ import dev.pinfleet.proto.v1.CheckResult;
 import dev.pinfleet.proto.v1.Health;
 import dev.pinfleet.proto.v1.KeptRelease;
 import dev.pinfleet.proto.v1.Manifest;
+import dev.pinfleet.proto.v1.PlanResponse;
 import dev.pinfleet.proto.v1.ReleaseManifestResponse;
 import dev.pinfleet.proto.v1.SignedManifest;
 import java.io.IOException;
@@ -23,7 +24,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-/** The read-only questions about the apps on this node: status, and the signed manifest of a kept release. */
+/**
+ * The read-only questions about the apps on this node: status, what a deploy would do (plan), and the signed
+ * manifest of a kept release.
+ */
 final class AppQueries {
     private final String node;
     private final Path root;
@@ -31,9 +35,14 @@ final class AppQueries {
     private final PostSwitch postSwitch;
     /** Last health-check result per app, shared with the post-switch step. */
     private final Map<String, CheckResult> health;
+    private final VerifyStep verify;
+    private final PlanStep plan;
 
-    AppQueries(String node, Path root, Releases releases, PostSwitch postSwitch, Map<String, CheckResult> health) {
+    AppQueries(String node, Path root, Releases releases, PostSwitch postSwitch, Map<String, CheckResult> health,
+            VerifyStep verify, PlanStep plan) {
         this.node = node;
+        this.verify = verify;
+        this.plan = plan;
         this.root = root;
         this.releases = releases;
         this.postSwitch = postSwitch;
@@ -90,6 +99,37 @@ final class AppQueries {
             out.add(b.build());
         }
         return out;
+    }
+
+    /**
+     * What a deploy of {@code envelope} would do, decided by the deploy's own steps (verify, plan, the clean-up's
+     * rule) without doing anything; a manifest the deploy would refuse comes back with {@code refused} set.
+     */
+    PlanResponse plan(SignedManifest envelope) throws IOException {
+        PlanResponse.Builder out = PlanResponse.newBuilder().setNode(node);
+        VerifyStep.Baseline b;
+        try {
+            VerifyStep.Verified v = verify.verify(envelope);
+            out.setApp(v.app()).setSerial(v.manifest().getSerial()).setRelease(v.release());
+            b = verify.baseline(v);
+        } catch (DeployFailure f) {
+            return out.setRefused("node " + node + ": " + f.getMessage()).build();
+        }
+        out.setCurrentRelease(b.current() == null ? "" : b.current());
+        try {
+            VerifyStep.checkSerial(b);
+        } catch (DeployFailure f) {
+            out.setRefused("node " + node + ": " + f.getMessage());
+        }
+        PlanStep.DeployPlan p = plan.decide(b);
+        out.setUnchanged(p.unchanged()).setReleaseOnDisk(p.onDisk()).addAllFetch(p.fetch()).setFetchBytes(p.fetchBytes());
+        p.needed().forEach(a -> out.addInstall(a.getFilename()));
+        out.addAllChanges(PlanStep.changes(b.current() == null ? null
+                : Releases.manifestOf(b.layout().release(b.current())), b.verified().manifest()));
+        for (Releases.Doomed d : plan.removals(b, p)) {
+            out.addRemoveReleases(d.app().equals(b.verified().app()) ? d.id() : d.toString());
+        }
+        return out.build();
     }
 
     /** The signed manifest a kept release was built from, exactly as deployed. */

@@ -10,7 +10,6 @@ import dev.pinfleet.agent.install.InstallException;
 import dev.pinfleet.agent.install.PythonInfo;
 import dev.pinfleet.agent.install.ReleaseBuilder;
 import dev.pinfleet.agent.state.AppState;
-import dev.pinfleet.manifest.Names;
 import dev.pinfleet.proto.v1.AppStatus;
 import dev.pinfleet.proto.v1.CancelResponse;
 import dev.pinfleet.proto.v1.CheckResult;
@@ -18,16 +17,12 @@ import dev.pinfleet.proto.v1.DeployEvent;
 import dev.pinfleet.proto.v1.DeployReport;
 import dev.pinfleet.proto.v1.DeployRequest;
 import dev.pinfleet.proto.v1.FailureReason;
-import dev.pinfleet.proto.v1.Outcome;
 import dev.pinfleet.proto.v1.Phase;
 import dev.pinfleet.proto.v1.PlanResponse;
 import dev.pinfleet.proto.v1.ReleaseManifestResponse;
 import dev.pinfleet.proto.v1.SignedManifest;
 import dev.pinfleet.trust.TrustPolicy;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.FileSystemException;
-import java.nio.file.Files;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -68,6 +63,7 @@ public final class DeployEngine {
     private final PostSwitchStep postSwitch;
     private final AppQueries queries;
     private final Recovery recovery;
+    private final Failures failures;
     private final ScheduledExecutorService heartbeat = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "deploy-progress");
         t.setDaemon(true);
@@ -98,8 +94,9 @@ public final class DeployEngine {
         this.install = new InstallStep(store, builder, releases, halt);
         this.switcher = new SwitchStep(releases, halt);
         this.postSwitch = new PostSwitchStep(config.node(), hooks, releases, health);
-        this.queries = new AppQueries(config.node(), config.root(), releases, hooks, health);
+        this.queries = new AppQueries(config.node(), config.root(), releases, hooks, health, verify, plan);
         this.recovery = new Recovery(config.node(), config.root(), store, builder, releases);
+        this.failures = new Failures(config.node(), config.root(), store.tmpDir(), gate, install);
     }
 
     /**
@@ -133,41 +130,15 @@ public final class DeployEngine {
                 + " shutdown-seconds=" + config.shutdownSeconds()));
     }
 
-    /** The most characters of a Cancel reason. */
-    public static final int MAX_CANCEL_REASON = 1024;
-
     /**
-     * A Cancel call: stops deploy {@code deployId} before its switch (see {@link StopGate}); it then ends FAILED with
-     * reason CANCELLED and an error naming {@code caller} and {@code reason}. Answers at once.
+     * A Cancel call: stops deploy {@code deployId} before its switch; it then ends FAILED with reason CANCELLED and an
+     * error naming {@code caller} (as its certificate names it) and {@code reason}. Answers at once (see
+     * {@link StopGate#cancel}).
      *
-     * @param caller who asks, as its certificate names it
-     * @throws IllegalArgumentException for an empty deploy id or a reason over {@value #MAX_CANCEL_REASON} characters
+     * @throws IllegalArgumentException for an empty deploy id or a reason over 1024 characters
      */
     public CancelResponse cancel(String deployId, String caller, String reason) {
-        if (deployId.isEmpty()) {
-            throw new IllegalArgumentException("node " + config.node() + ": cancel: deploy_id is required");
-        }
-        if (reason.length() > MAX_CANCEL_REASON) {
-            throw new IllegalArgumentException("node " + config.node() + ": cancel: reason has " + reason.length()
-                    + " characters, more than " + MAX_CANCEL_REASON);
-        }
-        String why = "cancelled by " + caller + (reason.isBlank() ? "" : " (" + Names.printable(reason) + ")");
-        StopGate.CancelAnswer a = gate.cancel(deployId, new StopGate.Stop(FailureReason.REASON_CANCELLED, why));
-        String deploy = "node " + config.node() + ": deploy '" + Names.printable(deployId) + "'";
-        String message = switch (a.state()) {
-            case CANCEL_STOPPING -> deploy + " stops before its switch (it was in " + a.phase() + ")";
-            case CANCEL_TOO_LATE -> deploy + " has begun its switch (it is in " + a.phase()
-                    + "): too late to cancel, it finishes normally";
-            default -> deploy + " is not running" + (a.runningId() == null ? ""
-                    : " (deploy '" + a.runningId() + "' is)");
-        };
-        LOG.info(message + "; asked by " + caller);
-        CancelResponse.Builder out = CancelResponse.newBuilder().setNode(config.node()).setState(a.state())
-                .setMessage(message).setRunningDeployId(a.runningId() == null ? "" : a.runningId());
-        if (a.phase() != null) {
-            out.setPhase(a.phase());
-        }
-        return out.build();
+        return gate.cancel(config.node(), deployId, caller, reason);
     }
 
     /** Waits until no deploy runs, at most {@code timeout}; true when none runs. */
@@ -271,85 +242,10 @@ public final class DeployEngine {
                 releases.collectGarbage(b.layout(), p.release(), p.revertTo());
             }
             switcher.settle(p, next, run);
-        } catch (DeployFailure f) {
-            fail(run, f.phase(), f.reason(), f.getMessage());
-        } catch (FetchException e) {
-            // a local failure (disk full, read-only): say where the agent was writing
-            fail(run, Phase.FETCH, e.failureReason(), e.getMessage() + (e.kind() == FetchException.Kind.IO
-                    ? " (downloads are written to " + store.tmpDir() + ")" : ""));
-        } catch (InstallException e) {
-            fail(run, Phase.INSTALL, e.reason(), e.getMessage());
-        } catch (IOException | RuntimeException e) {
-            LOG.log(Level.WARNING, "deploy failed in " + run.phase(), e);
-            String why = e.getClass().getSimpleName() + ": " + e.getMessage();
-            if (run.baseline() != null && !(e instanceof FileSystemException fse && fse.getFile() != null)) {
-                why += " (" + where(run) + ")"; // e.g. a full disk: say where
-            }
-            fail(run, run.phase(), unexpected(run.phase(), e), why);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            fail(run, run.phase(), FailureReason.REASON_ABORTED, "deploy aborted: agent is shutting down");
+        } catch (DeployFailure | IOException | InstallException | FetchException | InterruptedException
+                | RuntimeException e) {
+            failures.fail(run, e);
         }
-    }
-
-    /**
-     * Ends the deploy FAILED: `current` stays, the half-built release and early unpacks go, and the failure is
-     * recorded in the app's state (from the point the app's state was read on: never when the root is unsafe).
-     * A requested stop (shutdown, cancel) names itself as the cause, whatever the failure it caused.
-     */
-    private void fail(DeployRun run, Phase phase, FailureReason reason, String why) {
-        DeployReport.Builder report = run.report();
-        StopGate.Stop stop = gate.stopped();
-        if (stop != null) {
-            gate.quiet(); // the stop's interrupt did its job; the clean-up below needs working I/O
-            reason = stop.reason();
-            why = stop.why() + " and was stopped in " + phase + "; " + (report.getPreviousRelease().isEmpty()
-                    ? "`current` is unchanged" : "release " + report.getPreviousRelease() + " stays current");
-        }
-        String error = "node " + config.node() + ": " + why;
-        report.setOutcome(Outcome.FAILED).setFailedPhase(phase).setReason(reason).setError(error);
-        run.reportArtifactsFetched();
-        LOG.warning("deploy '" + run.request().getDeployId() + "' refused: " + error);
-        VerifyStep.Baseline b = run.baseline();
-        try {
-            install.discard(b);
-            if (b != null && Files.isDirectory(b.layout().dir())) {
-                AppState s = StateStore.read(b.layout(), b.verified().app());
-                StateStore.write(b.layout(), StateStore.attempt(s.toBuilder(), run.attempt(Outcome.FAILED, reason, error,
-                        true)).build());
-            }
-        } catch (IOException e) {
-            LOG.warning("could not record the failure: " + e.getMessage());
-        }
-    }
-
-    /**
-     * The reason of an exception no step typed: a local file system failure of the phase it happened in, or, for
-     * an unchecked exception other than an I/O one, a defect.
-     */
-    private static FailureReason unexpected(Phase phase, Exception e) {
-        if (e instanceof RuntimeException && !(e instanceof UncheckedIOException)) {
-            return FailureReason.REASON_INTERNAL;
-        }
-        return switch (phase) {
-            case VERIFY, PLAN -> FailureReason.REASON_PLAN_LOCAL_IO;
-            case FETCH -> FailureReason.REASON_FETCH_LOCAL_IO;
-            case INSTALL -> FailureReason.REASON_INSTALL_LOCAL_IO;
-            default -> FailureReason.REASON_SWITCH_FAILED;
-        };
-    }
-
-    /** Where a deploy in its phase writes, for an I/O error that does not say. */
-    private String where(DeployRun run) {
-        AppLayout layout = run.baseline().layout();
-        String release = run.report().getRelease();
-        return switch (run.phase()) {
-            case FETCH -> "while writing downloads to " + store.tmpDir();
-            case INSTALL -> "while building release " + release + " in " + layout.staging(release)
-                    + " from wheels unpacked into " + config.root().resolve("cache");
-            case SWITCH -> "while recording the state in " + layout.state() + " and switching " + layout.current();
-            default -> "under the agent root " + config.root();
-        };
     }
 
     /**
@@ -359,30 +255,7 @@ public final class DeployEngine {
      * {@code refused} set.
      */
     public PlanResponse plan(SignedManifest envelope) throws IOException {
-        PlanResponse.Builder out = PlanResponse.newBuilder().setNode(config.node());
-        VerifyStep.Baseline b;
-        try {
-            VerifyStep.Verified v = verify.verify(envelope);
-            out.setApp(v.app()).setSerial(v.manifest().getSerial()).setRelease(v.release());
-            b = verify.baseline(v);
-        } catch (DeployFailure f) {
-            return out.setRefused("node " + config.node() + ": " + f.getMessage()).build();
-        }
-        out.setCurrentRelease(b.current() == null ? "" : b.current());
-        try {
-            VerifyStep.checkSerial(b);
-        } catch (DeployFailure f) {
-            out.setRefused("node " + config.node() + ": " + f.getMessage());
-        }
-        PlanStep.DeployPlan p = plan.decide(b);
-        out.setUnchanged(p.unchanged()).setReleaseOnDisk(p.onDisk()).addAllFetch(p.fetch()).setFetchBytes(p.fetchBytes());
-        p.needed().forEach(a -> out.addInstall(a.getFilename()));
-        out.addAllChanges(PlanStep.changes(b.current() == null ? null
-                : Releases.manifestOf(b.layout().release(b.current())), b.verified().manifest()));
-        for (Releases.Doomed d : plan.removals(b, p)) {
-            out.addRemoveReleases(d.app().equals(b.verified().app()) ? d.id() : d.toString());
-        }
-        return out.build();
+        return queries.plan(envelope);
     }
 
     /** See {@link AppQueries#status}. */

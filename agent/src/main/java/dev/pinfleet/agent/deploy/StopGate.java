@@ -1,5 +1,7 @@
 package dev.pinfleet.agent.deploy;
 
+import dev.pinfleet.manifest.Names;
+import dev.pinfleet.proto.v1.CancelResponse;
 import dev.pinfleet.proto.v1.CancelState;
 import dev.pinfleet.proto.v1.FailureReason;
 import dev.pinfleet.proto.v1.Phase;
@@ -7,6 +9,7 @@ import java.time.Duration;
 import java.util.EnumSet;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
 
 /**
  * The one deploy an agent runs at a time, and the requests to stop it: the agent's shutdown or a Cancel call naming
@@ -28,14 +31,9 @@ final class StopGate {
      */
     record Stop(FailureReason reason, String why) {}
 
-    /**
-     * What {@link #cancel} found.
-     *
-     * @param state stopping, too late or not running
-     * @param runningId the id of the deploy running when it was asked, null when none ran
-     * @param phase the phase of the named deploy, null when it was not running
-     */
-    record CancelAnswer(CancelState state, String runningId, Phase phase) {}
+    /** The most characters of a Cancel call's reason. */
+    static final int MAX_CANCEL_REASON = 1024;
+    private static final Logger LOG = Logger.getLogger(StopGate.class.getName());
 
     private final Object lock = new Object();
     private Stop shutdown;
@@ -124,21 +122,40 @@ final class StopGate {
     }
 
     /**
-     * Stops the running deploy when its id is {@code deployId} and it has not begun its switch (a stop already
-     * requested stays the one that counts).
+     * A Cancel call of {@code caller}: stops the running deploy when its id is {@code deployId} and it has not begun
+     * its switch (a stop already requested stays the one that counts); it then ends with reason CANCELLED and an
+     * error naming the caller and {@code reason}. Answers what it found, at once.
+     *
+     * @throws IllegalArgumentException for an empty deploy id or a reason over {@value #MAX_CANCEL_REASON} characters
      */
-    CancelAnswer cancel(String deployId, Stop why) {
+    CancelResponse cancel(String node, String deployId, String caller, String reason) {
+        if (deployId.isEmpty()) {
+            throw new IllegalArgumentException("node " + node + ": cancel: deploy_id is required");
+        }
+        if (reason.length() > MAX_CANCEL_REASON) {
+            throw new IllegalArgumentException("node " + node + ": cancel: reason has " + reason.length()
+                    + " characters, more than " + MAX_CANCEL_REASON);
+        }
+        CancelResponse.Builder out = CancelResponse.newBuilder().setNode(node);
+        String deploy = "node " + node + ": deploy '" + Names.printable(deployId) + "'";
         synchronized (lock) {
             if (!running || !deployId.equals(this.deployId)) {
-                return new CancelAnswer(CancelState.CANCEL_NOT_RUNNING, running ? this.deployId : null, null);
+                out.setState(CancelState.CANCEL_NOT_RUNNING).setRunningDeployId(running ? this.deployId : "")
+                        .setMessage(deploy + " is not running" + (running ? " (deploy '" + this.deployId + "' is)" : ""));
+            } else if (committed) {
+                out.setState(CancelState.CANCEL_TOO_LATE).setRunningDeployId(deployId).setPhase(phase)
+                        .setMessage(deploy + " has begun its switch (it is in " + phase
+                                + "): too late to cancel, it finishes normally");
+            } else {
+                Phase now = phase == null ? Phase.VERIFY : phase;
+                request(new Stop(FailureReason.REASON_CANCELLED, "cancelled by " + caller
+                        + (reason.isBlank() ? "" : " (" + Names.printable(reason) + ")")));
+                out.setState(CancelState.CANCEL_STOPPING).setRunningDeployId(deployId).setPhase(now)
+                        .setMessage(deploy + " stops before its switch (it was in " + now + ")");
             }
-            Phase now = phase == null ? Phase.VERIFY : phase;
-            if (committed) {
-                return new CancelAnswer(CancelState.CANCEL_TOO_LATE, deployId, now);
-            }
-            request(why);
-            return new CancelAnswer(CancelState.CANCEL_STOPPING, deployId, now);
         }
+        LOG.info(out.getMessage() + "; asked by " + caller);
+        return out.build();
     }
 
     private void request(Stop why) {

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.pinfleet.agent.Agent;
 import dev.pinfleet.agent.testing.CleanRoot;
 import dev.pinfleet.agent.testing.FakeMirror;
+import dev.pinfleet.agent.testing.InFlightDeploy;
 import dev.pinfleet.agent.testing.TestFleet;
 import dev.pinfleet.agent.testing.TestWheels;
 import dev.pinfleet.manifest.ManifestCodec;
@@ -16,7 +17,6 @@ import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.CancelRequest;
 import dev.pinfleet.proto.v1.CancelResponse;
 import dev.pinfleet.proto.v1.CancelState;
-import dev.pinfleet.proto.v1.DeployEvent;
 import dev.pinfleet.proto.v1.DeployReport;
 import dev.pinfleet.proto.v1.DeployRequest;
 import dev.pinfleet.proto.v1.FailureReason;
@@ -27,12 +27,10 @@ import dev.pinfleet.proto.v1.Phase;
 import dev.pinfleet.proto.v1.StatusRequest;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.stub.StreamObserver;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -71,36 +69,9 @@ class CancelTest {
         return TestWheels.wheelArtifact(wheel);
     }
 
-    /** A deploy in flight: {@code phases} completes when {@code until} starts, {@code report} at the end. */
-    private record InFlight(CompletableFuture<Void> phase, CompletableFuture<DeployReport> report) {}
-
-    private InFlight deployAsync(Agent agent, Manifest m, String deployId, Phase until) {
-        InFlight f = new InFlight(new CompletableFuture<>(), new CompletableFuture<>());
-        AgentServiceGrpc.newStub(fleet.channel(agent)).withDeadlineAfter(120, TimeUnit.SECONDS).deploy(
-                DeployRequest.newBuilder().setManifest(fleet.sign(m)).setDeployId(deployId).build(),
-                new StreamObserver<>() {
-                    @Override
-                    public void onNext(DeployEvent e) {
-                        if (e.hasPhaseStarted() && e.getPhaseStarted() == until) {
-                            f.phase().complete(null);
-                        }
-                        if (e.hasReport()) {
-                            f.report().complete(e.getReport());
-                        }
-                    }
-
-                    @Override
-                    public void onError(Throwable t) {
-                        f.phase().completeExceptionally(t);
-                        f.report().completeExceptionally(t);
-                    }
-
-                    @Override
-                    public void onCompleted() {
-                        f.report().completeExceptionally(new AssertionError("stream ended without a report"));
-                    }
-                });
-        return f;
+    private InFlightDeploy deployAsync(Agent agent, Manifest m, String deployId, Phase until) {
+        return InFlightDeploy.start(fleet.channel(agent), DeployRequest.newBuilder().setManifest(fleet.sign(m))
+                .setDeployId(deployId).build(), until);
     }
 
     private CancelResponse cancel(Agent agent, String deployId, String reason) {
@@ -130,9 +101,9 @@ class CancelTest {
         // the download would take two minutes: only the cancel can end the deploy within the waits below
         mirror.put(v2.getFilename(), Files.readAllBytes(wheels.resolve(v2.getFilename())),
                 FakeMirror.Reply.delayed(Duration.ofSeconds(120)));
-        InFlight d = deployAsync(agent, TestFleet.manifest("shop", 2, List.of(v2)).build(), "rollout-7/n1",
+        InFlightDeploy d = deployAsync(agent, TestFleet.manifest("shop", 2, List.of(v2)).build(), "rollout-7/n1",
                 Phase.FETCH);
-        d.phase().get(30, TimeUnit.SECONDS);
+        d.reached().get(30, TimeUnit.SECONDS);
         awaitRequest(v2.getFilename());
 
         CancelResponse c = cancel(agent, "rollout-7/n1", "rollout 7 cancelled by alice: wrong pins");
@@ -175,8 +146,8 @@ class CancelTest {
         Manifest m = TestFleet.manifest("shop", 2, List.of(v2)).setPostSwitchHook(HookCommand.newBuilder()
                 .addAllArgv(List.of("/bin/sh", "-c", "i=0; while [ ! -e '" + go + "' ] && [ $i -lt 600 ]; do"
                         + " sleep 0.1; i=$((i+1)); done")).setTimeoutSeconds(120)).build();
-        InFlight d = deployAsync(agent, m, "rollout-8/n1", Phase.HOOK);
-        d.phase().get(60, TimeUnit.SECONDS);
+        InFlightDeploy d = deployAsync(agent, m, "rollout-8/n1", Phase.HOOK);
+        d.reached().get(60, TimeUnit.SECONDS);
 
         CancelResponse c = cancel(agent, "rollout-8/n1", "too late");
         assertEquals(CancelState.CANCEL_TOO_LATE, c.getState(), c.getMessage());
@@ -198,9 +169,9 @@ class CancelTest {
 
         mirror.put(v2.getFilename(), Files.readAllBytes(wheels.resolve(v2.getFilename())),
                 FakeMirror.Reply.delayed(Duration.ofSeconds(3)));
-        InFlight d = deployAsync(agent, TestFleet.manifest("shop", 1, List.of(v2)).build(), "rollout-2/n1",
+        InFlightDeploy d = deployAsync(agent, TestFleet.manifest("shop", 1, List.of(v2)).build(), "rollout-2/n1",
                 Phase.FETCH);
-        d.phase().get(30, TimeUnit.SECONDS);
+        d.reached().get(30, TimeUnit.SECONDS);
         CancelResponse other = cancel(agent, "rollout-1/n1", "wrong one");
         assertEquals(CancelState.CANCEL_NOT_RUNNING, other.getState());
         assertEquals("rollout-2/n1", other.getRunningDeployId(), "names the deploy that runs");

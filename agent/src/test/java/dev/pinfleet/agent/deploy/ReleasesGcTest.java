@@ -10,6 +10,7 @@ import dev.pinfleet.agent.fetch.ContentStore;
 import dev.pinfleet.agent.install.PythonInfo;
 import dev.pinfleet.agent.install.ReleaseBuilder;
 import dev.pinfleet.agent.testing.FakeMirror;
+import dev.pinfleet.agent.testing.ManualClock;
 import dev.pinfleet.agent.testing.TestFleet;
 import dev.pinfleet.agent.testing.TestWheels;
 import dev.pinfleet.manifest.ManifestCodec;
@@ -21,9 +22,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
-import java.time.Clock;
 import java.time.Instant;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -49,30 +48,10 @@ class ReleasesGcTest {
     ContentStore store;
     ReleaseBuilder builder;
     final KeyPair key = Keys.generate();
-    final StepClock clock = new StepClock();
+    /** Moves one second per read: per switch. */
+    final ManualClock clock = new ManualClock(Instant.parse("2030-01-01T00:00:00Z"), java.time.Duration.ofSeconds(1));
     final List<Artifact> wheels = new ArrayList<>();
     final List<Path> files = new ArrayList<>();
-
-    /** A clock the test moves one second per switch. */
-    static final class StepClock extends Clock {
-        Instant now = Instant.parse("2030-01-01T00:00:00Z");
-
-        @Override
-        public java.time.ZoneId getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(java.time.ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            now = now.plusSeconds(1);
-            return now;
-        }
-    }
 
     @BeforeEach
     void setUp() throws Exception {

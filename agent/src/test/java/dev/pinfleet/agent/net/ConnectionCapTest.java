@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pinfleet.agent.Agent;
+import dev.pinfleet.agent.testing.LogCapture;
+import dev.pinfleet.agent.testing.ManualClock;
 import dev.pinfleet.agent.testing.TestFleet;
 import dev.pinfleet.proto.v1.AgentServiceGrpc;
 import dev.pinfleet.proto.v1.StatusRequest;
@@ -18,16 +20,10 @@ import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.nio.file.Path;
-import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneOffset;
-import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.logging.Handler;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -36,32 +32,16 @@ import org.junit.jupiter.api.io.TempDir;
 /** The agent's own cap on open connections (grpc-max-connections), on a real agent over loopback TCP. */
 class ConnectionCapTest {
     @TempDir Path dir;
-    /** Held strongly: java.util.logging keeps loggers weakly. */
-    private final Logger gateLog = Logger.getLogger(ConnectionGate.class.getName());
-    private final List<LogRecord> logged = new CopyOnWriteArrayList<>();
-    private final Handler capture = new Handler() {
-        @Override
-        public void publish(LogRecord r) {
-            logged.add(r);
-        }
-
-        @Override
-        public void flush() {
-        }
-
-        @Override
-        public void close() {
-        }
-    };
+    private LogCapture logged;
 
     @BeforeEach
     void listen() {
-        gateLog.addHandler(capture);
+        logged = LogCapture.of(ConnectionGate.class.getName());
     }
 
     @AfterEach
     void stopListening() {
-        gateLog.removeHandler(capture);
+        logged.close();
     }
 
     private static Socket connect(int port) throws IOException {
@@ -90,9 +70,9 @@ class ConnectionCapTest {
             try (Socket first = connect(agent.port()); Socket second = connect(agent.port());
                     Socket third = connect(agent.port())) {
                 assertTrue(closedByAgent(third), "the third connection is closed as it is accepted");
-                assertTrue(logged.stream().anyMatch(r -> r.getMessage().startsWith("node n1: closed the connection from"
-                        + " /127.0.0.1:") && r.getMessage().contains("2 connections are open, grpc-max-connections=2")),
-                        "a log line says so: " + logged.stream().map(LogRecord::getMessage).toList());
+                assertTrue(logged.messages().stream().anyMatch(m -> m.startsWith("node n1: closed the connection from"
+                        + " /127.0.0.1:") && m.contains("2 connections are open, grpc-max-connections=2")),
+                        "a log line says so: " + logged.messages());
                 first.close();
                 // the agent sees the close a moment later; a call gets through once it has (bounded: 30 s)
                 String node = null;
@@ -114,41 +94,21 @@ class ConnectionCapTest {
         }
     }
 
-    /** A clock the test moves by hand. */
-    private static final class HandClock extends Clock {
-        Instant now = Instant.parse("2030-01-01T00:00:00Z");
-
-        @Override
-        public java.time.ZoneId getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(java.time.ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
-    }
-
     @Test
     void aFloodOfRefusalsLogsOneLineASecondWithTheCount() {
-        HandClock clock = new HandClock();
+        ManualClock clock = new ManualClock(Instant.parse("2030-01-01T00:00:00Z"), Duration.ZERO);
         ConnectionGate gate = new ConnectionGate("n1", 1, clock);
         InetSocketAddress peer = new InetSocketAddress("127.0.0.1", 5555);
         assertTrue(gate.admit(peer));
         for (int i = 0; i < 5; i++) {
             assertFalse(gate.admit(peer));
         }
-        assertEquals(1, logged.size(), "one line for the burst");
-        clock.now = clock.now.plus(ConnectionGate.LOG_EVERY);
+        assertEquals(1, logged.messages().size(), "one line for the burst");
+        clock.advance(ConnectionGate.LOG_EVERY);
         assertFalse(gate.admit(peer));
-        assertEquals(2, logged.size());
-        assertTrue(logged.get(1).getMessage().endsWith("(5 refused since the last such line)"),
-                logged.get(1).getMessage());
+        assertEquals(2, logged.messages().size());
+        assertTrue(logged.messages().get(1).endsWith("(5 refused since the last such line)"),
+                logged.messages().get(1));
         gate.closed();
         assertEquals(0, gate.open());
         assertTrue(gate.admit(peer), "room again");

@@ -9,6 +9,7 @@ import com.google.protobuf.ByteString;
 import dev.pinfleet.agent.Agent;
 import dev.pinfleet.agent.testing.CleanRoot;
 import dev.pinfleet.agent.testing.FakeMirror;
+import dev.pinfleet.agent.testing.LogCapture;
 import dev.pinfleet.agent.testing.TestFleet;
 import dev.pinfleet.agent.testing.TestWheels;
 import dev.pinfleet.agent.tls.RoleInterceptor;
@@ -55,13 +56,9 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.logging.Handler;
 import java.util.logging.Level;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
@@ -158,37 +155,16 @@ class TransportThreatTest {
 
     @Test
     void aRefusedHandshakeIsLoggedOnTheAgentWithThePeerAndTheReason() throws Exception {
-        Logger transportLog = Logger.getLogger("dev.pinfleet.agent.net.GatedServerChannel");
-        List<LogRecord> logged = new CopyOnWriteArrayList<>();
-        Handler capture = new Handler() {
-            @Override
-            public void publish(LogRecord r) {
-                logged.add(r);
-            }
-
-            @Override
-            public void flush() {
-            }
-
-            @Override
-            public void close() {
-            }
-        };
-        transportLog.addHandler(capture);
-        try {
+        try (LogCapture logged = LogCapture.of("dev.pinfleet.agent.net.GatedServerChannel")) {
             assertThrows(StatusRuntimeException.class, () -> deploy(channel(GrpcSslContexts.forClient()
                     .trustManager(certs.resolve("ca.crt").toFile()).keyManager(
                             certs.resolve("other-controller.crt").toFile(),
                             certs.resolve("other-controller.key").toFile())), v2));
             // the agent logs as the refused connection closes (bounded: 10 s)
-            for (int i = 0; i < 200 && logged.isEmpty(); i++) {
-                Thread.sleep(50);
-            }
-            assertTrue(logged.stream().anyMatch(r -> r.getLevel() == Level.INFO && r.getMessage().matches(
+            logged.awaitAny(10);
+            assertTrue(logged.records().stream().anyMatch(r -> r.getLevel() == Level.INFO && r.getMessage().matches(
                     "node n1: refused the TLS handshake of /127\\.0\\.0\\.1:\\d+: \\w+: .+")),
-                    "an INFO line names the peer and the reason: " + logged.stream().map(LogRecord::getMessage).toList());
-        } finally {
-            transportLog.removeHandler(capture);
+                    "an INFO line names the peer and the reason: " + logged.messages());
         }
         assertUntouchedAndStillServing();
     }
