@@ -3,10 +3,10 @@ package dev.pinfleet.agent.deploy;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
-import com.google.protobuf.util.JsonFormat;
 import dev.pinfleet.agent.fs.Durable;
 import dev.pinfleet.agent.state.AppState;
 import dev.pinfleet.agent.state.DeployRecord;
+import dev.pinfleet.json.ProtoJson;
 import dev.pinfleet.proto.v1.AppStatus;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -15,7 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Per-app state ({@link AppState}, format {@value #FORMAT}) as protobuf JSON in {@code apps/APP/state.json},
+ * Per-app state ({@link AppState}, format {@value #FORMAT}) as JSON ({@link ProtoJson}) in {@code apps/APP/state.json},
  * replaced atomically and durably. Reads format 1 too, the Status RPC's AppStatus message that agents wrote before
  * the record had a format of its own; refuses a newer format.
  */
@@ -34,8 +34,7 @@ public final class StateStore {
         }
         String text = Files.readString(layout.state(), StandardCharsets.UTF_8);
         try {
-            Struct.Builder fields = Struct.newBuilder();
-            JsonFormat.parser().merge(text, fields);
+            Struct fields = ProtoJson.parse(text, Struct.newBuilder()).build();
             Value format = fields.getFieldsMap().get("format");
             if (format == null) {
                 return fromFormat1(text);
@@ -43,13 +42,11 @@ public final class StateStore {
             if (format.getKindCase() != Value.KindCase.NUMBER_VALUE || format.getNumberValue() != FORMAT) {
                 String shown = format.getKindCase() == Value.KindCase.NUMBER_VALUE
                         && format.getNumberValue() == Math.rint(format.getNumberValue())
-                        ? Long.toString((long) format.getNumberValue()) : JsonFormat.printer().print(format);
+                        ? Long.toString((long) format.getNumberValue()) : ProtoJson.line(format);
                 throw new IOException(layout.state() + ": state format " + shown + " is not the format " + FORMAT
                         + " this agent reads (written by a newer agent?); refusing to act on or rewrite it");
             }
-            AppState.Builder b = AppState.newBuilder();
-            JsonFormat.parser().merge(text, b);
-            return b.build();
+            return ProtoJson.parse(text, AppState.newBuilder()).build();
         } catch (InvalidProtocolBufferException e) {
             throw new IOException(layout.state() + ": corrupt state: " + e.getMessage(), e);
         }
@@ -57,8 +54,7 @@ public final class StateStore {
 
     /** The first format: AppStatus JSON (serial, release, digest, last outcome and error; no times, no deploy id). */
     private static AppState fromFormat1(String text) throws InvalidProtocolBufferException {
-        AppStatus.Builder old = AppStatus.newBuilder();
-        JsonFormat.parser().merge(text, old);
+        AppStatus.Builder old = ProtoJson.parse(text, AppStatus.newBuilder());
         AppState.Builder b = AppState.newBuilder().setFormat(FORMAT).setApp(old.getApp()).setSerial(old.getSerial())
                 .setRelease(old.getRelease()).setManifestDigest(old.getManifestDigest());
         if (old.getLastOutcomeValue() != 0 || !old.getLastError().isEmpty()) {
@@ -72,7 +68,7 @@ public final class StateStore {
     /** Writes temp, fsyncs it, renames over the old state, fsyncs the directory. */
     public static void write(AppLayout layout, AppState state) throws IOException {
         Files.createDirectories(layout.dir());
-        Durable.replace(layout.state(), (JsonFormat.printer().print(state.toBuilder().setFormat(FORMAT)) + "\n")
+        Durable.replace(layout.state(), ProtoJson.pretty(state.toBuilder().setFormat(FORMAT))
                 .getBytes(StandardCharsets.UTF_8));
     }
 
