@@ -6,6 +6,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.LongSupplier;
 
 /**
  * Guards one HTTP attempt: trips when no byte arrived for the idle timeout, when fewer bytes than the minimum
@@ -25,6 +26,7 @@ final class Watchdog implements AutoCloseable {
     }
 
     private final ScheduledExecutorService timer;
+    private final LongSupplier ticker;
     private final long idleNanos;
     private final long deadline;
     private final long minSpeed;
@@ -45,10 +47,19 @@ final class Watchdog implements AutoCloseable {
      * @param minSpeed bytes per second the attempt must average over each window; 0 for no such rule
      */
     Watchdog(ScheduledExecutorService timer, Duration idle, Duration total, long minSpeed) {
+        this(timer, System::nanoTime, idle, total, minSpeed);
+    }
+
+    /**
+     * As above, reading the time from {@code ticker} (nanoseconds, as {@link System#nanoTime()}): the seam through
+     * which a test drives the watchdog with a clock and a timer of its own instead of the wall clock.
+     */
+    Watchdog(ScheduledExecutorService timer, LongSupplier ticker, Duration idle, Duration total, long minSpeed) {
         this.timer = timer;
+        this.ticker = ticker;
         this.idleNanos = idle.toNanos();
         this.minSpeed = minSpeed;
-        long now = System.nanoTime();
+        long now = ticker.getAsLong();
         this.lastProgress = now;
         this.deadline = now + total.toNanos();
         this.windowStart = now;
@@ -57,7 +68,7 @@ final class Watchdog implements AutoCloseable {
 
     /** Records that {@code n} bytes arrived (called by the one thread that reads). */
     void progress(long n) {
-        lastProgress = System.nanoTime();
+        lastProgress = ticker.getAsLong();
         received += n;
     }
 
@@ -118,7 +129,7 @@ final class Watchdog implements AutoCloseable {
     }
 
     private void check() {
-        long now = System.nanoTime();
+        long now = ticker.getAsLong();
         if (now - deadline >= 0) {
             trip(Trip.DEADLINE);
         } else if (now - lastProgress >= idleNanos) {

@@ -162,6 +162,20 @@ public final class FakeMirror implements AutoCloseable {
             }
         }
 
+        /**
+         * Waits until the mirror has been answering {@code n} requests at once (at most {@code max}, or until it
+         * closes); true when it has.
+         */
+        boolean awaitConcurrent(int n, Duration max) {
+            long deadline = System.nanoTime() + max.toNanos();
+            while (maxInFlight.get() < n && System.nanoTime() - deadline < 0) {
+                if (pause(Duration.ofMillis(2))) {
+                    break;
+                }
+            }
+            return maxInFlight.get() >= n;
+        }
+
         /** Waits {@code d} or until the mirror closes; true when it closes. */
         boolean pause(Duration d) {
             try {
@@ -198,6 +212,36 @@ public final class FakeMirror implements AutoCloseable {
         static Reply delayed(Duration d) {
             return (call, content) -> {
                 call.pause(d);
+                ok().respond(call, content);
+            };
+        }
+
+        /**
+         * Like {@link #ok()}, once the mirror has been answering {@code n} requests at once: a request waits (at most
+         * 10 s) for others to arrive, so that a test sees downloads overlap whatever the scheduler does. Once that
+         * happened, later requests do not wait. A client that never asks in parallel gets its answers 10 s late.
+         */
+        static Reply overlapping(int n) {
+            return (call, content) -> {
+                call.awaitConcurrent(n, Duration.ofSeconds(10));
+                ok().respond(call, content);
+            };
+        }
+
+        /**
+         * Held until {@code gate} opens (at most 60 s), then {@link #ok()}: keeps a download, and so its deploy, in
+         * flight for as long as a test needs, with no guess at how long that is.
+         */
+        static Reply gated(CountDownLatch gate) {
+            return (call, content) -> {
+                try {
+                    if (!gate.await(60, TimeUnit.SECONDS)) {
+                        throw new IOException("test gate never opened");
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IOException("mirror closing", e);
+                }
                 ok().respond(call, content);
             };
         }
@@ -275,6 +319,9 @@ public final class FakeMirror implements AutoCloseable {
                 OutputStream out = ex.getResponseBody();
                 out.write(content, 0, n);
                 out.flush();
+                // Throwing closes the connection in order (FIN after the n bytes; the client reports "connection
+                // closed with … bytes of the announced Content-Length due"), so the client gets all n bytes whenever
+                // it runs: the test's Range: bytes=n- does not depend on this pause.
                 call.pause(Duration.ofMillis(100));
                 throw new IOException("fake mirror drops the connection after " + n + " bytes");
             };
