@@ -120,7 +120,11 @@ class KillDashNineTest {
     }
 
     private DeployRequest request(long serial, List<Artifact> artifacts) {
-        Manifest m = TestFleet.manifest("shop", serial, artifacts).build();
+        return request(serial, artifacts, false);
+    }
+
+    private DeployRequest request(long serial, List<Artifact> artifacts, boolean compileBytecode) {
+        Manifest m = TestFleet.manifest("shop", serial, artifacts).setCompileBytecode(compileBytecode).build();
         return DeployRequest.newBuilder().setDeployId("crash")
                 .setManifest(Envelope.sign(ManifestCodec.toJson(m), List.of(key))).build();
     }
@@ -273,20 +277,45 @@ class KillDashNineTest {
         assertCleanAfterRestart();
     }
 
+    /**
+     * The kill must land while the release is being built, whatever the scheduler does: the new release asks for
+     * bytecode, and a {@code .pth} file of one of its wheels (run by the release's interpreter when the agent starts
+     * {@code compileall} on the staging directory, the install's last step) waits while {@link #gate} says
+     * {@code hold}. The test kills the agent once that interpreter has written its pid, then tells it to
+     * {@code abort}, so that nothing of the dead agent's install keeps running; {@code go} lets later interpreters
+     * of the release start normally.
+     */
     @Test
     void killedWhileInstallingThenRestartedTheOldReleaseIsCurrentAndTheDeploySucceeds() throws Exception {
+        Path gate = dir.resolve("install-gate");
+        Path held = dir.resolve("install-gate.pid");
+        setGate(gate, "hold");
         Path small = TestWheels.wheel("small", "1.0").file("small/__init__.py", "V = 1\n").build(dir);
         mirror.put(small.getFileName().toString(), Files.readAllBytes(small));
+        Path gateWheel = TestWheels.wheel("install-gate", "1.0").file("install_gate/__init__.py", "")
+                .file("install_gate.pth", gatePth(gate, held)).build(dir);
+        mirror.put(gateWheel.getFileName().toString(), Files.readAllBytes(gateWheel));
+        // eight of the bulk wheels (800 modules) are enough now that the gate, not their size, holds the install
+        List<Artifact> big = new ArrayList<>(publishBig(Map.of()).subList(0, 8));
+        big.add(TestWheels.wheelArtifact(gateWheel));
         DeployRequest v1 = request(1, List.of(TestWheels.wheelArtifact(small)));
-        DeployRequest v2 = request(2, publishBig(Map.of()));
+        DeployRequest v2 = request(2, big, true);
         Path staging = root.resolve("apps/shop/releases/.staging-" + releaseOf(v2));
         try (AgentProcess agent = start()) {
             DeployReport r1 = deploy(agent, v1);
             assertEquals(Outcome.OK, r1.getOutcome(), r1.getError());
             deployAndForget(agent, v2);
-            await("the install of the new release begun in " + staging, () -> Files.isDirectory(staging));
+            await("the install of the new release held in its bytecode compilation", () -> Files.exists(held));
+            assertTrue(Files.isDirectory(staging), "the install is building " + staging);
             killDashNine(agent);
         }
+        setGate(gate, "abort");
+        long pid = Long.parseLong(Files.readString(held).strip());
+        java.util.Optional<ProcessHandle> orphan = ProcessHandle.of(pid);
+        if (orphan.isPresent()) {
+            orphan.get().onExit().get(30, TimeUnit.SECONDS); // the compileall the dead agent started, told to abort
+        }
+        setGate(gate, "go");
         assertTrue(Files.isDirectory(staging), "the kill came during the install");
         try (AgentProcess again = start()) {
             assertEquals(releaseOf(v1), current(), "the old, complete release stays current");
@@ -301,5 +330,33 @@ class KillDashNineTest {
                     "import bulk7.sub3.m13, bulk7; print(bulk7.N)")).strip());
         }
         assertCleanAfterRestart();
+    }
+
+    /** Writes {@code word} to the gate file in one step (the interpreter reading it never sees half a word). */
+    private static void setGate(Path gate, String word) throws IOException {
+        Path tmp = gate.resolveSibling(gate.getFileName() + ".tmp");
+        Files.writeString(tmp, word);
+        Files.move(tmp, gate, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    /**
+     * A {@code .pth} line (site runs lines that start with "import") that, while {@code gate} says hold, writes the
+     * interpreter's pid to {@code held} and waits (at most 120 s); on abort it exits at once with status 3.
+     */
+    private static String gatePth(Path gate, Path held) {
+        String code = "g, h = '" + gate + "', '" + held + "'\n"
+                + "if open(g).read() == 'hold':\n"
+                + "    open(h + '.tmp', 'w').write(str(os.getpid()))\n"
+                + "    os.rename(h + '.tmp', h)\n"
+                + "    t = time.monotonic() + 120\n"
+                + "    while open(g).read() == 'hold' and time.monotonic() < t:\n"
+                + "        time.sleep(0.02)\n"
+                + "if open(g).read() == 'abort':\n"
+                + "    os._exit(3)\n";
+        return "import os, time; exec(" + pythonString(code) + ")\n";
+    }
+
+    private static String pythonString(String s) {
+        return "'" + s.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n") + "'";
     }
 }

@@ -48,11 +48,11 @@ import io.grpc.StatusRuntimeException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -268,21 +268,24 @@ class AgentDeployTest {
     @Test
     void secondConcurrentDeployIsRefusedWithResourceExhausted() throws Exception {
         Agent agent = fleet.start("n1");
+        // the first deploy's download is held until the second deploy has been refused: no guess at how long
+        CountDownLatch gate = new CountDownLatch(1);
         mirror.put(app.getFilename(), Files.readAllBytes(dir.resolve("wheels").resolve(app.getFilename())),
-                FakeMirror.Reply.delayed(Duration.ofMillis(1500)));
+                FakeMirror.Reply.gated(gate));
         CompletableFuture<TestFleet.Result> first = CompletableFuture.supplyAsync(() -> fleet.deploy(agent, fleet.sign(v1(1))));
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!agent.engine().busy() && System.nanoTime() < deadline) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (mirror.requests(app.getFilename()) == 0 && System.nanoTime() < deadline) {
             Thread.sleep(10);
         }
-        assertTrue(agent.engine().busy());
+        assertTrue(agent.engine().busy(), "the first deploy is fetching");
         Iterator<DeployEvent> second = AgentServiceGrpc.newBlockingStub(fleet.channel(agent))
                 .deploy(DeployRequest.newBuilder().setManifest(fleet.sign(v2(2))).build());
         StatusRuntimeException e = assertThrows(StatusRuntimeException.class, second::hasNext);
         assertEquals(Status.Code.RESOURCE_EXHAUSTED, e.getStatus().getCode());
         assertTrue(e.getStatus().getDescription().contains("already running a deploy"), e.getStatus().getDescription());
         assertTrue(e.getStatus().getDescription().startsWith("node n1 "), e.getStatus().getDescription());
-        assertEquals(Outcome.OK, first.get(30, TimeUnit.SECONDS).report().getOutcome());
+        gate.countDown();
+        assertEquals(Outcome.OK, first.get(60, TimeUnit.SECONDS).report().getOutcome());
         assertEquals(ManifestCodec.releaseId(ManifestCodec.contentDigest(v1(1))), fleet.current("n1", "shop"),
                 "the refused deploy changed nothing: the first one's release is current");
         assertEquals(1, AgentServiceGrpc.newBlockingStub(fleet.channel(agent)).status(StatusRequest.getDefaultInstance())
@@ -389,7 +392,8 @@ class AgentDeployTest {
         assertEquals(Phase.HOOK, rep.getFailedPhase());
         assertTrue(rep.getError().contains("removed `current` (there was no previous release)"), rep.getError());
         assertTrue(rep.getChecks(0).getOutput().contains("killed after the timeout of 1 s"), rep.getChecks(0).getOutput());
-        assertTrue(rep.getChecks(0).getMillis() < 10_000, "killed at its timeout, not after 30 s");
+        // the hook sleeps 30 s: anything shorter means it was killed (the margin to the 1 s timeout is 29 s)
+        assertTrue(rep.getChecks(0).getMillis() < 30_000, "killed at its timeout, not after 30 s");
         assertNull(fleet.current("n1", "shop"));
 
         Manifest fails = v1(2).toBuilder().setPostSwitchHook(cmd(10, "bin/python", "-c",
@@ -440,7 +444,8 @@ class AgentDeployTest {
     @Test
     void slowHookSendsProgressEventsWhileItRuns() throws Exception {
         Agent agent = fleet.start("n1");
-        Manifest m = v1(1).toBuilder().setPostSwitchHook(cmd(10, "/bin/sleep", "2.5")).build();
+        // Beats are due every second; the hook runs 5 s, so two beats leave 3 s for a busy machine to be late.
+        Manifest m = v1(1).toBuilder().setPostSwitchHook(cmd(30, "/bin/sleep", "5")).build();
         TestFleet.Result r = fleet.deploy(agent, fleet.sign(m));
         assertEquals(Outcome.OK, r.report().getOutcome(), r.report().getError());
         long beats = r.events().stream().filter(e -> e.hasProgress() && e.getProgress().getPhase() == Phase.HOOK).count();

@@ -58,14 +58,17 @@ import org.junit.jupiter.params.provider.ValueSource;
  * once; each case then deploys a manifest with a wheel of its own that both mirrors misbehave on, and asserts that the
  * deploy fails in FETCH with an error that names the node, the file, each mirror URL with its reason and its number of
  * tries; that `current` did not move; that the wheel's sha256 is not in the store; and that the agent root holds
- * nothing half-written ({@link CleanRoot}). Fetch limits are configured small (fetch-* keys) to keep this quick.
+ * nothing half-written ({@link CleanRoot}). Fetch limits are configured small (fetch-* keys) to keep this quick,
+ * but not below what a busy machine needs: the same agent also makes the healthy downloads (release 1, the
+ * failover), which a 2 s gap between two bytes of a loopback download never interrupts. The cases assert which rule
+ * stopped a download (by its error), not how long that took.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(60)
 class MirrorThreatTest {
     private static final String APP = "shop";
     private static final int TRIES = 2;
-    private static final Duration IDLE = Duration.ofMillis(500);
+    private static final Duration IDLE = Duration.ofSeconds(2);
 
     private Path dir;
     private FakeMirror first;
@@ -87,7 +90,7 @@ class MirrorThreatTest {
         String python = TestWheels.run(List.of("python3", "-c", "import sys; print(sys.executable)")).strip();
         agent = fleet.start("n1", Map.of("python", python, "fetch-tries", Integer.toString(TRIES),
                 "fetch-backoff", "10ms", "fetch-idle-timeout", IDLE.toMillis() + "ms", "fetch-min-speed", "1K",
-                "fetch-request-timeout", "10s"));
+                "fetch-request-timeout", "60s"));
         wheels = Files.createDirectories(dir.resolve("wheels"));
         Path baseWheel = TestWheels.wheel("shoplib", "1.0").file("shoplib/__init__.py", "V = 1\n").build(wheels);
         first.put(baseWheel.getFileName().toString(), Files.readAllBytes(baseWheel));
@@ -149,7 +152,7 @@ class MirrorThreatTest {
                         + " bytes; cut after " + (x.content.length + 1) + " (1 try)",
                 second.baseUri() + x.file + ": mirror sent more than the expected " + x.content.length
                         + " bytes; cut after " + (x.content.length + 1) + " (1 try)");
-        assertTrue(endless.hungUp.await(5, TimeUnit.SECONDS), "the agent hung up on the endless body");
+        assertTrue(endless.hungUp.await(30, TimeUnit.SECONDS), "the agent hung up on the endless body");
         assertEquals(x.content.length + 1, endless.sentBeforeHangUp.get(),
                 "the raw mirror sent the declared size plus one byte, then waited: the agent read exactly those and"
                         + " closed the connection instead of reading on");
@@ -162,15 +165,12 @@ class MirrorThreatTest {
         first.put(x.file, x.content, Reply.hang());
         second.put(x.file, RawMirror.hang());
 
-        long t0 = System.nanoTime();
-        x.assertRefused(first.baseUri() + x.file + ": timed out: no byte from the mirror for 500 ms (0 of "
+        x.assertRefused(first.baseUri() + x.file + ": timed out: no byte from the mirror for 2 s (0 of "
                         + x.content.length + " bytes received) (2 tries)",
-                second.baseUri() + x.file + ": timed out: no byte from the mirror for 500 ms (0 of "
+                second.baseUri() + x.file + ": timed out: no byte from the mirror for 2 s (0 of "
                         + x.content.length + " bytes received) (2 tries)", "in 4 tries");
-        long ms = (System.nanoTime() - t0) / 1_000_000;
         assertEquals(TRIES, first.requests(x.file));
         assertEquals(TRIES, second.requests(x.file));
-        assertTrue(ms < 4 * IDLE.toMillis() + 5_000, "four tries of about " + IDLE.toMillis() + " ms: " + ms + " ms");
     }
 
     @Test
@@ -179,17 +179,16 @@ class MirrorThreatTest {
         first.put(x.file, x.content, Reply.trickle(Duration.ofMillis(100)));
         second.put(x.file, RawMirror.trickle(x.content, Duration.ofMillis(100)));
 
-        long t0 = System.nanoTime();
+        // one byte per 100 ms (fewer when the machine is busy) would take 2,000 s for this wheel; the 60 s request
+        // timeout would stop each try too, with another message: four windows of 2 s refuse it
         DeployReport r = x.assertRefused(first.baseUri() + x.file + ": too slow: ",
                 second.baseUri() + x.file + ": too slow: ", "below the minimum speed of 1024 bytes/s", "(2 tries)",
                 "in 4 tries");
-        long ms = (System.nanoTime() - t0) / 1_000_000;
         assertFalse(r.getError().contains("no byte from the mirror"), "bytes kept coming; the speed rule stopped it: "
                 + r.getError());
+        assertFalse(r.getError().contains("request timeout"), "the speed rule, not the deadline: " + r.getError());
         assertEquals(TRIES, first.requests(x.file));
         assertEquals(TRIES, second.requests(x.file));
-        // one byte per 100 ms would take 2,000 s for this wheel; four windows of 500 ms refuse it
-        assertTrue(ms < 4 * IDLE.toMillis() + 5_000, "refused after four windows: " + ms + " ms");
     }
 
     @ParameterizedTest(name = "Location: {0}")
@@ -466,8 +465,9 @@ class MirrorThreatTest {
 
         /**
          * 200 without Content-Length (the body ends when the connection does): the content plus one byte, then a
-         * pause to see whether the agent hangs up; if it does not within 3 s, bytes without end (up to 1 GiB) until
-         * it does. Counts the body bytes written before the agent hung up.
+         * pause to see whether the agent hangs up; if it does not within 15 s, bytes without end (up to 1 GiB) until
+         * it does. Counts the body bytes written before the agent hung up. (An agent that hangs up at once ends the
+         * pause at once: the 15 s only bound how long a busy machine may take to get the agent to read and close.)
          */
         static final class Endless implements Behaviour {
             final byte[] content;
@@ -486,7 +486,7 @@ class MirrorThreatTest {
                 out.write('x');
                 out.flush();
                 sent.addAndGet(content.length + 1);
-                if (awaitHangUp(s, Duration.ofSeconds(3))) {
+                if (awaitHangUp(s, Duration.ofSeconds(15))) {
                     return;
                 }
                 byte[] more = new byte[8192];
