@@ -268,13 +268,13 @@ class MirrorServerTest {
     }
 
     @Test
-    void manyConcurrentClientsAreServedCorrectlyAndQuickly() throws Exception {
+    void manyConcurrentClientsAreServedCorrectly() throws Exception {
         int clients = 50;
         int perClient = 4;
         String expected = Hashing.sha256Hex(wheel);
         ExecutorService pool = Executors.newFixedThreadPool(clients);
         try {
-            long start = System.nanoTime();
+            // correctness under concurrency only: how fast is bench/'s business, not a verdict on a shared machine
             List<CompletableFuture<List<String>>> futures = new ArrayList<>();
             for (int c = 0; c < clients; c++) {
                 futures.add(CompletableFuture.supplyAsync(() -> keepAliveClient(perClient), pool));
@@ -284,8 +284,6 @@ class MirrorServerTest {
                 assertEquals(perClient, shas.size());
                 shas.forEach(s -> assertEquals(expected, s));
             }
-            long ms = (System.nanoTime() - start) / 1_000_000;
-            assertTrue(ms < 15_000, clients + " clients took " + ms + " ms");
         } finally {
             pool.shutdownNow();
         }
@@ -378,30 +376,56 @@ class MirrorServerTest {
         assertEquals(431, headers.status(), headers.head());
     }
 
+    /**
+     * A request head trickled a byte every 500 ms is closed by the 2 s header deadline: each byte comes well inside
+     * the 2 s (and the 30 s idle timeout), so only a deadline that trickling does not extend can close it. A busy
+     * machine can only delay the bytes, which closes it sooner; the 20 s bound is on the test, not on the server.
+     */
     @Test
     void slowRequestHeadsAndIdleConnectionsAreClosed() throws Exception {
         MirrorServer.Options opts = MirrorServer.Options.defaults()
-                .withTimeouts(Duration.ofSeconds(5), Duration.ofMillis(400));
+                .withTimeouts(Duration.ofSeconds(30), Duration.ofSeconds(2));
         try (MirrorServer strict = new MirrorServer(dir, new InetSocketAddress("127.0.0.1", 0),
                 new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), opts)) {
             int p = strict.start();
             try (Socket s = new Socket("127.0.0.1", p)) {
-                s.setSoTimeout(5_000);
-                long start = System.nanoTime();
+                s.setSoTimeout(1);
                 s.getOutputStream().write("GET /packages/demo-pkg/data.bin HTTP/1.1\r\nHost: x\r\n"
                         .getBytes(StandardCharsets.ISO_8859_1));
-                for (int i = 0; i < 3; i++) {
-                    Thread.sleep(150);
-                    s.getOutputStream().write('X'); // trickling bytes does not extend the deadline
+                boolean closed = false;
+                for (int i = 0; i < 40 && !closed; i++) { // at most 40 bytes, 20 s
+                    Thread.sleep(500);
+                    closed = closedByServer(s);
+                    if (!closed) {
+                        try {
+                            s.getOutputStream().write('X'); // trickling bytes does not extend the deadline
+                        } catch (IOException reset) {
+                            closed = true;
+                        }
+                    }
                 }
-                assertEquals(-1, s.getInputStream().read(), "server closed the connection");
-                long ms = (System.nanoTime() - start) / 1_000_000;
-                assertTrue(ms < 3_000, "closed after " + ms + " ms");
+                assertTrue(closed, "a head trickled for 20 s was never closed: the header timeout is not a deadline");
             }
             try (Socket idle = new Socket("127.0.0.1", p)) {
-                idle.setSoTimeout(5_000);
-                assertEquals(-1, idle.getInputStream().read(), "idle keep-alive connection closed");
+                idle.setSoTimeout(30_000);
+                assertEquals(-1, idle.getInputStream().read(), "a connection that sends nothing is closed");
             }
+        }
+    }
+
+    /**
+     * True when the server closed {@code s} (a read sees its end or a reset); false when nothing is there yet; an
+     * answer fails the test (a slow head is closed unanswered).
+     */
+    private static boolean closedByServer(Socket s) throws IOException {
+        try {
+            int b = s.getInputStream().read();
+            assertEquals(-1, b, "the server answered a head that never completed");
+            return true;
+        } catch (java.net.SocketTimeoutException open) {
+            return false;
+        } catch (java.net.SocketException reset) {
+            return true;
         }
     }
 
@@ -414,7 +438,7 @@ class MirrorServerTest {
              Socket b = new Socket("127.0.0.1", limited.port())) {
             awaitOpenConnections(limited, 2); // the server has registered both
             try (Socket c = new Socket("127.0.0.1", limited.port())) {
-                c.setSoTimeout(5_000);
+                c.setSoTimeout(30_000);
                 c.getOutputStream().write("GET /simple/ HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
                 int first = c.getInputStream().read();
                 assertEquals(-1, first, "third connection closed without an answer");
@@ -424,13 +448,13 @@ class MirrorServerTest {
         }
     }
 
-    /** Waits (at most 5 s) until {@code server} counts exactly {@code n} open connections. */
+    /** Waits (at most 30 s) until {@code server} counts exactly {@code n} open connections. */
     static void awaitOpenConnections(MirrorServer server, int n) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (server.openConnections() != n) {
             if (System.nanoTime() - deadline > 0) {
                 throw new AssertionError("the server counts " + server.openConnections() + " open connections, not "
-                        + n + ", after 5 s");
+                        + n + ", after 30 s");
             }
             java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(2));
         }

@@ -51,7 +51,7 @@ public final class NginxProcess implements AutoCloseable {
             Process p = new ProcessBuilder(BINARY.toString(), "-p", prefix + "/", "-e", prefix.resolve("error.log").toString(),
                     "-c", conf.toString(), "-g", "daemon off;").redirectErrorStream(true).redirectOutput(log.toFile())
                     .start();
-            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos(); // a busy machine starts it late
             while (System.nanoTime() < deadline && p.isAlive()) {
                 try (Socket s = new Socket()) {
                     s.connect(new InetSocketAddress("127.0.0.1", port), 200);

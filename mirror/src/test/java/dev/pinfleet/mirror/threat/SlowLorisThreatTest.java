@@ -44,14 +44,15 @@ import org.junit.jupiter.api.io.TempDir;
  * read it are all closed by the header or idle timeout; while dozens of them are held, a normal client is served;
  * the connection cap refuses the surplus at once and frees up when the timeouts close the slow ones. Every wait is
  * bounded by a deadline; the server's own open-connection count ({@link MirrorServer#openConnections()}) is the
- * witness, never a sleep.
+ * witness, never a sleep. The timeouts are 4 s: the slow connections must all be open, and a normal client served,
+ * before the first of them times out, which takes well under a second on an idle machine.
  */
-@Timeout(30)
+@Timeout(60)
 class SlowLorisThreatTest {
     /** Connections held per kind of slow client. */
     private static final int HELD = 20;
-    private static final Duration HEADER_TIMEOUT = Duration.ofMillis(1000);
-    private static final Duration IDLE_TIMEOUT = Duration.ofMillis(1000);
+    private static final Duration HEADER_TIMEOUT = Duration.ofSeconds(4);
+    private static final Duration IDLE_TIMEOUT = Duration.ofSeconds(4);
     private static final String WHEEL_PATH = "/packages/demo-pkg/demo_pkg-1.0-py3-none-any.whl";
     private static final String BIG_PATH = "/packages/demo-pkg/big.bin";
 
@@ -105,7 +106,7 @@ class SlowLorisThreatTest {
         Socket s = new Socket();
         sockets.add(s);
         s.connect(new InetSocketAddress("127.0.0.1", server.port()), 5_000);
-        s.setSoTimeout(10_000);
+        s.setSoTimeout(30_000);
         return s;
     }
 
@@ -125,20 +126,17 @@ class SlowLorisThreatTest {
                 trickler.scheduleAtFixedRate(() -> trickleOne(trickle), 100, 100, TimeUnit.MILLISECONDS);
             }
             awaitOpenConnections(server, slow.size());
-            long heldSince = System.nanoTime();
 
             HttpResponse<byte[]> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
-                    + WHEEL_PATH)).timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofByteArray());
+                    + WHEEL_PATH)).timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofByteArray());
 
             assertEquals(200, r.statusCode());
             assertArrayEquals(Files.readAllBytes(dir.resolve(WHEEL_PATH.substring(1))), r.body());
             assertTrue(server.openConnections() >= slow.size(), "the normal client was served while the "
                     + slow.size() + " slow connections were held (" + server.openConnections() + " open)");
             for (Socket s : slow) {
-                assertClosedByServer(s);
+                assertClosedByServer(s); // within the socket's read timeout of 30 s
             }
-            long ms = (System.nanoTime() - heldSince) / 1_000_000;
-            assertTrue(ms < HEADER_TIMEOUT.toMillis() + 5_000, "closed within the header timeout: " + ms + " ms");
             awaitOpenConnections(server, 0);
         }
     }
@@ -147,22 +145,23 @@ class SlowLorisThreatTest {
     void aClientThatNeverReadsItsDownloadIsClosedByTheIdleTimeout() throws Exception {
         try (MirrorServer server = server(10_000)) {
             List<Socket> readers = new ArrayList<>();
+            long t0 = System.nanoTime(); // before any connection: none can time out before t0 + the idle timeout
             for (int i = 0; i < 4; i++) {
                 Socket s = new Socket();
                 sockets.add(s);
                 s.setReceiveBufferSize(4096);
                 s.connect(new InetSocketAddress("127.0.0.1", server.port()), 5_000);
-                s.setSoTimeout(10_000);
+                s.setSoTimeout(30_000);
                 write(s, "GET " + BIG_PATH + " HTTP/1.1\r\nHost: mirror\r\n\r\n");
                 readers.add(s);
             }
             awaitOpenConnections(server, readers.size());
-            long t0 = System.nanoTime();
 
             awaitOpenConnections(server, 0); // 32 MiB never fit the socket buffers: the writes stall until idle
 
+            // a lower bound only, from a start taken before the connections: a busy machine can only add to it
             long ms = (System.nanoTime() - t0) / 1_000_000;
-            assertTrue(ms >= IDLE_TIMEOUT.toMillis() / 2, "closed by the idle timeout, not at once: " + ms + " ms");
+            assertTrue(ms >= IDLE_TIMEOUT.toMillis() - 100, "closed by the idle timeout, not at once: " + ms + " ms");
             for (Socket s : readers) {
                 assertTrue(drain(s) < (32 << 20), "the server gave up before sending the whole file");
             }
@@ -189,7 +188,7 @@ class SlowLorisThreatTest {
             }
             awaitOpenConnections(server, 0);
             HttpResponse<byte[]> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port()
-                    + WHEEL_PATH)).timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofByteArray());
+                    + WHEEL_PATH)).timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofByteArray());
             assertEquals(200, r.statusCode(), "served again once the slow connections are gone");
         }
     }
@@ -242,13 +241,13 @@ class SlowLorisThreatTest {
         return n;
     }
 
-    /** Waits (at most 10 s) until the server counts exactly {@code n} open connections. */
+    /** Waits (at most 30 s) until the server counts exactly {@code n} open connections. */
     private static void awaitOpenConnections(MirrorServer server, int n) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (server.openConnections() != n) {
             if (System.nanoTime() - deadline > 0) {
                 throw new AssertionError("the mirror counts " + server.openConnections() + " open connections, not "
-                        + n + ", after 10 s");
+                        + n + ", after 30 s");
             }
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(2));
         }
