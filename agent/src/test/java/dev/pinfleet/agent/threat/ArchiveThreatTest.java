@@ -247,6 +247,17 @@ class ArchiveThreatTest {
                 "linky-1.0-py3-none-any.whl: entry 'linky/shadow': symbolic link entries are not allowed");
     }
 
+    // ---------------------------------------------------------------- RECORD
+
+    @Test
+    void wheelWhoseContentDoesNotMatchItsRecordHashIsRefused() throws Exception {
+        // a file changed after the wheel was built: its bytes no longer hash to what RECORD lists
+        Artifact w = wheel(TestWheels.wheel("recmis", "1.0").file("recmis/__init__.py", "SAFE = 1\n")
+                .file("recmis/util.py", "def f(): return 1\n").tamper("recmis/util.py", "import os\n"));
+        assertRefused(with(w), Phase.INSTALL, "recmis-1.0-py3-none-any.whl: entry 'recmis/util.py': content does not"
+                + " match its RECORD hash");
+    }
+
     // ---------------------------------------------------------------- bombs
 
     @Test
