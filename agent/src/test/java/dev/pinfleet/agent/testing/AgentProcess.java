@@ -49,13 +49,23 @@ public final class AgentProcess implements AutoCloseable {
      */
     public static AgentProcess start(Path dir, Map<String, String> config, List<String> launcher)
             throws IOException, InterruptedException {
+        return start(dir, config, launcher, List.of());
+    }
+
+    /**
+     * Like {@link #start(Path, Map, List)}, with {@code jvmOptions} for the agent's JVM (e.g. a small heap where a
+     * test starts many agents).
+     */
+    public static AgentProcess start(Path dir, Map<String, String> config, List<String> launcher,
+            List<String> jvmOptions) throws IOException, InterruptedException {
         Files.createDirectories(dir);
         Path portFile = dir.resolve("agent.port");
         Path metricsPortFile = dir.resolve("metrics.port");
         Path log = dir.resolve("agent.log");
         List<String> cmd = new ArrayList<>(launcher);
-        cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), AgentMain.class.getName()));
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), AgentMain.class.getName()));
         config.forEach((k, v) -> {
             cmd.add("--" + k);
             cmd.add(v);

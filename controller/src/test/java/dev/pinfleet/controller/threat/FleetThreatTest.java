@@ -59,7 +59,7 @@ class FleetThreatTest {
     void controllerKilledAfterTheFirstBatchIsRerunIdempotentlyAndFinishesTheRest() throws Exception {
         CountDownLatch gate = new CountDownLatch(1);
         FakeMirror fast = t.mirror();
-        FakeMirror held = t.mirror(ThreatFleet.gated(gate)); // keeps the second batch's download of mypkg 2.0 in flight
+        FakeMirror held = t.mirror(FakeMirror.Reply.gated(gate)); // keeps the second batch's download of mypkg 2.0 in flight
         Map<String, Agent> agents = new LinkedHashMap<>();
         for (int i = 1; i <= 6; i++) {
             String name = "web" + i;
@@ -116,7 +116,7 @@ class FleetThreatTest {
     void agentKilledAndRestartedMidDeployIsReportedAsDroppedAndRetryFailedBringsItToTheRelease() throws Exception {
         CountDownLatch gate = new CountDownLatch(1);
         FakeMirror fast = t.mirror();
-        FakeMirror held = t.mirror(ThreatFleet.gated(gate));
+        FakeMirror held = t.mirror(FakeMirror.Reply.gated(gate));
         t.agent("web1", fast.baseUri(), Map.of());
         t.agent("web2", fast.baseUri(), Map.of());
         AgentProcess web3 = t.agentProcess("web3", held.baseUri().toString(), Map.of(), List.of());

@@ -27,8 +27,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import java.util.stream.Collectors;
@@ -46,7 +44,8 @@ final class ThreatFleet implements AutoCloseable {
     final Artifact app1;
     final Artifact app2;
     private final Map<String, String> inventoryLines = new LinkedHashMap<>();
-    private final List<AutoCloseable> open = new ArrayList<>();
+    /** What {@link #close()} closes; agents may be started from several threads at once. */
+    private final List<AutoCloseable> open = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     ThreatFleet(Path dir) throws IOException {
         this.dir = dir;
@@ -102,6 +101,12 @@ final class ThreatFleet implements AutoCloseable {
      */
     AgentProcess agentProcess(String name, String mirrors, Map<String, String> extra, List<String> launcher)
             throws IOException, InterruptedException {
+        return agentProcess(name, mirrors, extra, launcher, List.of());
+    }
+
+    /** As above, with {@code jvmOptions} for the agent's JVM. */
+    AgentProcess agentProcess(String name, String mirrors, Map<String, String> extra, List<String> launcher,
+            List<String> jvmOptions) throws IOException, InterruptedException {
         Map<String, String> cfg = new LinkedHashMap<>();
         cfg.put("node", name);
         cfg.put("root", root(name).toString());
@@ -112,7 +117,8 @@ final class ThreatFleet implements AutoCloseable {
         cfg.put("python", python());
         cfg.put("shutdown-seconds", "5");
         cfg.putAll(extra);
-        AgentProcess p = AgentProcess.start(dir.resolve("proc-" + name + "-" + System.nanoTime()), cfg, launcher);
+        AgentProcess p = AgentProcess.start(dir.resolve("proc-" + name + "-" + System.nanoTime()), cfg, launcher,
+                jvmOptions);
         open.add(p);
         return p;
     }
@@ -206,24 +212,6 @@ final class ThreatFleet implements AutoCloseable {
             }
             Thread.sleep(20);
         }
-    }
-
-    /**
-     * A mirror reply held until {@link CountDownLatch#countDown() opened} (at most 60 s), then {@link
-     * FakeMirror.Reply#ok()}: keeps a download, and so its deploy, in flight for as long as a test needs.
-     */
-    static FakeMirror.Reply gated(CountDownLatch gate) {
-        return (call, content) -> {
-            try {
-                if (!gate.await(60, TimeUnit.SECONDS)) {
-                    throw new IOException("test gate never opened");
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException("mirror closing", e);
-            }
-            FakeMirror.Reply.ok().respond(call, content);
-        };
     }
 
     /** Keeps {@code c} open until this fleet closes (closed in reverse order of registration). */
