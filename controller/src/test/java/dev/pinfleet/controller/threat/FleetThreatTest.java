@@ -184,10 +184,10 @@ class FleetThreatTest {
             assertEquals(0, r.code(), r.all());
         }
         FakeMirror fast = t.mirror();
-        Severable web4 = severableAgent("web4", tls(ca, "web4"), fast);
+        Severable web4 = severableAgent("web4", ThreatFleet.tls(ca, "web4"), fast);
         t.listen("web4", web4.host(), web4.agent().port()); // first in the inventory: the canary
         for (int i = 1; i <= 3; i++) {
-            t.agent("web" + i, fast.baseUri(), tls(ca, "web" + i));
+            t.agent("web" + i, fast.baseUri(), ThreatFleet.tls(ca, "web" + i));
         }
         Manifest v1 = t.manifest(1, t.app1);
         Manifest v2 = t.manifest(2, t.app2);
@@ -272,11 +272,6 @@ class FleetThreatTest {
         cfg.put("listen", ns.nsAddress + ":0");
         AgentProcess p = t.agentProcess(name, serveWheelsInside(ns), cfg, ns.launcher());
         return new Severable(p, ns.nsAddress, true, ns::cut, ns::restore);
-    }
-
-    private static Map<String, String> tls(Path ca, String name) {
-        return Map.of("plaintext", "false", "tls-cert", ca.resolve(name + ".crt").toString(),
-                "tls-key", ca.resolve(name + ".key").toString(), "tls-ca", ca.resolve("ca.crt").toString());
     }
 
     /** Serves the wheels directory inside the namespace (python's http.server on its loopback); returns the URL. */

@@ -123,7 +123,7 @@ class NetworkFaultRolloutTest {
                     FaultyLink link = t.closeLater(FaultyLink.start(onBridge, new InetSocketAddress(
                             InetAddress.getLoopbackAddress(), m.baseUri().getPort()), breaking, random));
                     mirrorLinks.put(name, link);
-                    Map<String, String> cfg = new LinkedHashMap<>(tls(ca, name));
+                    Map<String, String> cfg = new LinkedHashMap<>(ThreatFleet.tls(ca, name));
                     cfg.putAll(Map.of("listen", e.getValue().nsAddress + ":0", "fetch-idle-timeout", "3s",
                             "fetch-tries", "4", "fetch-backoff", "200ms", "fetch-request-timeout", "60s"));
                     String url = "http://" + bridge.address + ":" + link.port() + "/";
@@ -263,11 +263,6 @@ class NetworkFaultRolloutTest {
         } finally {
             ch.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
         }
-    }
-
-    private static Map<String, String> tls(Path ca, String name) {
-        return Map.of("plaintext", "false", "tls-cert", ca.resolve(name + ".crt").toString(),
-                "tls-key", ca.resolve(name + ".key").toString(), "tls-ca", ca.resolve("ca.crt").toString());
     }
 
     private static String outcomes(FleetReport r) {

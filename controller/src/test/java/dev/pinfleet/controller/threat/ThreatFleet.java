@@ -123,6 +123,12 @@ final class ThreatFleet implements AutoCloseable {
         return p;
     }
 
+    /** Agent keys for mutual TLS with {@code name}'s certificate from the fleet CA in {@code ca} (`pinfleet certs`). */
+    static Map<String, String> tls(Path ca, String name) {
+        return Map.of("plaintext", "false", "tls-cert", ca.resolve(name + ".crt").toString(),
+                "tls-key", ca.resolve(name + ".key").toString(), "tls-ca", ca.resolve("ca.crt").toString());
+    }
+
     /** Where the inventory says {@code name} listens. */
     void listen(String name, String host, int port) {
         inventoryLines.put(name, name + " ansible_host=" + host + " pinfleet_agent_port=" + port);
