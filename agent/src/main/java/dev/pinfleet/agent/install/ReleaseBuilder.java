@@ -1,14 +1,14 @@
 package dev.pinfleet.agent.install;
 
-import dev.pinfleet.manifest.JsonStrings;
 import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.ArtifactKind;
+import dev.pinfleet.proto.v1.InstalledArtifact;
 import dev.pinfleet.proto.v1.Manifest;
+import dev.pinfleet.proto.v1.ReleaseMarker;
 import dev.pinfleet.wheel.Tags;
 import dev.pinfleet.wheel.WheelFilename;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -24,7 +24,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Consumer;
 import java.util.function.Function;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.logging.Logger;
@@ -40,9 +39,9 @@ import java.util.logging.Logger;
  */
 public final class ReleaseBuilder {
     /** Written last (before the single flush) into every complete release; names the manifest's content digest. */
-    public static final String MARKER = ".pinfleet/release.json";
+    public static final String MARKER = MarkerFile.PATH;
 
-    private static final Pattern MARKER_DIGEST = Pattern.compile("\"manifest_digest\"\\s*:\\s*\"([0-9a-f]{64})\"");
+    private static final Pattern HEX64 = Pattern.compile("[0-9a-f]{64}");
 
     private static final Logger LOG = Logger.getLogger(ReleaseBuilder.class.getName());
     /** Hard links made by one task: small enough to spread a big wheel over every thread. */
@@ -185,12 +184,7 @@ public final class ReleaseBuilder {
      * no complete release (no marker, or an unreadable one).
      */
     public static Optional<String> completedDigest(Path releaseDir) {
-        try {
-            Matcher m = MARKER_DIGEST.matcher(Files.readString(releaseDir.resolve(MARKER), StandardCharsets.UTF_8));
-            return m.find() ? Optional.of(m.group(1)) : Optional.empty();
-        } catch (IOException e) {
-            return Optional.empty();
-        }
+        return MarkerFile.read(releaseDir).map(ReleaseMarker::getManifestDigest).filter(d -> HEX64.matcher(d).matches());
     }
 
     private List<InstallResult> buildInto(Path staging, Path finalDir, Manifest manifest, Function<String, Path> storePath,
@@ -242,8 +236,8 @@ public final class ReleaseBuilder {
         if (manifest.getCompileBytecode()) {
             BytecodeCompiler.compile(staging, finalDir, python);
         }
+        writeMarker(staging, finalDir, manifest, items);
         List<InstallResult> out = items.stream().map(i -> i.result).toList();
-        writeMarker(staging, finalDir, manifest, out);
         t.add(BuildTimes.Step.OTHER, t0);
         return out;
     }
@@ -392,26 +386,15 @@ public final class ReleaseBuilder {
         return sorted.length;
     }
 
-    private void writeMarker(Path staging, Path finalDir, Manifest manifest, List<InstallResult> results)
-            throws IOException {
-        StringBuilder b = new StringBuilder(256 + results.size() * 160);
-        b.append("{\n  \"manifest_digest\": ").append(JsonStrings.quote(ManifestCodec.contentDigest(manifest)))
-                .append(",\n  \"app\": ").append(JsonStrings.quote(manifest.getApp()))
-                .append(",\n  \"serial\": ").append(manifest.getSerial())
-                .append(",\n  \"python\": ").append(JsonStrings.quote(python.fullVersion()))
-                .append(",\n  \"final_dir\": ").append(JsonStrings.quote(finalDir.toString()))
-                .append(",\n  \"artifacts\": [");
-        for (int i = 0; i < results.size(); i++) {
-            Artifact a = manifest.getArtifacts(i);
-            InstallResult r = results.get(i);
-            b.append(i == 0 ? "\n" : ",\n").append("    {\"filename\": ").append(JsonStrings.quote(r.filename()))
-                    .append(", \"sha256\": ").append(JsonStrings.quote(a.getSha256()))
-                    .append(", \"install_millis\": ").append(r.installMillis())
-                    .append(", \"linked\": ").append(r.linked()).append('}');
+    private void writeMarker(Path staging, Path finalDir, Manifest manifest, List<BuildItem> items) throws IOException {
+        ReleaseMarker.Builder m = ReleaseMarker.newBuilder().setManifestDigest(ManifestCodec.contentDigest(manifest))
+                .setApp(manifest.getApp()).setSerial(manifest.getSerial()).setPython(python.fullVersion())
+                .setFinalDir(finalDir.toString());
+        for (BuildItem item : items) {
+            m.addArtifacts(InstalledArtifact.newBuilder().setFilename(item.filename())
+                    .setSha256(item.artifact.getSha256()).setInstallMillis(item.result.installMillis())
+                    .setLinked(item.result.linked()));
         }
-        b.append("\n  ]\n}\n");
-        Path dir = staging.resolve(".pinfleet");
-        Files.createDirectory(dir);
-        Files.writeString(staging.resolve(MARKER), b, StandardCharsets.UTF_8);
+        MarkerFile.write(staging, m.build());
     }
 }

@@ -10,7 +10,9 @@ import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.ArtifactKind;
+import dev.pinfleet.proto.v1.InstalledArtifact;
 import dev.pinfleet.proto.v1.Manifest;
+import dev.pinfleet.proto.v1.ReleaseMarker;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -200,6 +202,37 @@ class ReleaseBuilderTest {
         Path release = fx.build("r1", m);
         assertEquals(ManifestCodec.contentDigest(m), ReleaseBuilder.completedDigest(release).orElseThrow());
         assertTrue(ReleaseBuilder.completedDigest(tmp).isEmpty());
+        ReleaseMarker marker = MarkerFile.read(release).orElseThrow();
+        assertEquals("web", marker.getApp());
+        assertEquals(1, marker.getSerial());
+        assertEquals(fx.python.fullVersion(), marker.getPython());
+        assertEquals(release.toString(), marker.getFinalDir());
+        assertEquals(List.of("alpha-1.0-py3-none-any.whl"), marker.getArtifactsList().stream()
+                .map(InstalledArtifact::getFilename).toList());
+        assertEquals(m.getArtifacts(0).getSha256(), marker.getArtifacts(0).getSha256());
+        assertTrue(marker.getArtifacts(0).getLinked());
+        // the key names stay those of the marker format before it: an agent of that version still finds the digest
+        String text = Files.readString(release.resolve(ReleaseBuilder.MARKER));
+        assertTrue(text.contains("\"manifest_digest\": \"" + ManifestCodec.contentDigest(m) + "\""), text);
+    }
+
+    @Test
+    void aMarkerWrittenInThePreviousFormatIsStillRead() throws Exception {
+        String digest = "0123456789abcdef".repeat(4);
+        Path release = Files.createDirectories(tmp.resolve("old/.pinfleet")).getParent();
+        // byte for byte what the agent wrote before the marker went through protobuf's JSON mapping
+        Files.writeString(release.resolve(ReleaseBuilder.MARKER), "{\n  \"manifest_digest\": \"" + digest + "\",\n"
+                + "  \"app\": \"web\",\n  \"serial\": 7,\n  \"python\": \"3.11.9\",\n  \"final_dir\": \"/srv/r/old\",\n"
+                + "  \"artifacts\": [\n    {\"filename\": \"alpha-1.0-py3-none-any.whl\", \"sha256\": \"" + digest
+                + "\", \"install_millis\": 12, \"linked\": true}\n  ]\n}\n");
+        assertEquals(digest, ReleaseBuilder.completedDigest(release).orElseThrow());
+        ReleaseMarker old = MarkerFile.read(release).orElseThrow();
+        assertEquals(7, old.getSerial());
+        assertEquals(12, old.getArtifacts(0).getInstallMillis());
+        Files.writeString(release.resolve(ReleaseBuilder.MARKER), "{\"manifest_digest\": \"not hex\"}");
+        assertTrue(ReleaseBuilder.completedDigest(release).isEmpty());
+        Files.writeString(release.resolve(ReleaseBuilder.MARKER), "{\"manifest_digest\": ");
+        assertTrue(ReleaseBuilder.completedDigest(release).isEmpty());
     }
 
     @Test

@@ -1,0 +1,41 @@
+package dev.pinfleet.agent.install;
+
+import com.google.protobuf.util.JsonFormat;
+import dev.pinfleet.proto.v1.ReleaseMarker;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * The marker of a complete release, {@code .pinfleet/release.json}: a {@link ReleaseMarker} in the protobuf JSON
+ * mapping with its proto field names, which is also the shape markers had before they were written through
+ * protobuf (those are read the same way).
+ */
+final class MarkerFile {
+    private MarkerFile() {}
+
+    /** The marker's path inside a release directory. */
+    static final String PATH = ".pinfleet/release.json";
+
+    private static final JsonFormat.Printer PRINTER = JsonFormat.printer().preservingProtoFieldNames();
+    private static final JsonFormat.Parser PARSER = JsonFormat.parser().ignoringUnknownFields();
+
+    /** Writes the marker into {@code release} (creating {@code .pinfleet/}, which must not exist). */
+    static void write(Path release, ReleaseMarker marker) throws IOException {
+        Files.createDirectory(release.resolve(PATH).getParent());
+        Files.writeString(release.resolve(PATH), PRINTER.print(marker) + "\n", StandardCharsets.UTF_8);
+    }
+
+    /** The marker of {@code release}; empty when there is none or it cannot be read as one. */
+    static Optional<ReleaseMarker> read(Path release) {
+        try {
+            ReleaseMarker.Builder b = ReleaseMarker.newBuilder();
+            PARSER.merge(Files.readString(release.resolve(PATH), StandardCharsets.UTF_8), b);
+            return Optional.of(b.build());
+        } catch (IOException e) { // absent, unreadable, or not JSON of a marker (InvalidProtocolBufferException)
+            return Optional.empty();
+        }
+    }
+}
