@@ -2,6 +2,7 @@ package dev.pinfleet.agent.deploy;
 
 import dev.pinfleet.agent.fetch.ContentStore;
 import dev.pinfleet.agent.fs.Durable;
+import dev.pinfleet.agent.install.BuildResult;
 import dev.pinfleet.agent.install.InstallException;
 import dev.pinfleet.agent.install.InstallResult;
 import dev.pinfleet.agent.install.ReleaseBuilder;
@@ -34,10 +35,12 @@ final class InstallStep {
         String id = plan.release();
         Durable.deleteTree(layout.staging(id));
         Files.createDirectories(layout.releases());
-        for (InstallResult r : builder.build(layout.staging(id), layout.release(id), b.verified().manifest(),
-                store::path, r -> run.events().artifactDone(0))) {
+        BuildResult built = builder.build(layout.staging(id), layout.release(id), b.verified().manifest(),
+                store::path, r -> run.events().artifactDone(0));
+        for (InstallResult r : built.artifacts()) {
             run.result(r.filename()).setInstallMs(r.installMillis());
         }
+        run.report().addAllSharedPaths(built.sharedPaths());
         halt.reach(HaltPoint.AFTER_BUILD);
         releases.writeManifest(layout.staging(id), b.verified().envelope());
         Durable.renameDirectory(layout.staging(id), layout.release(id));

@@ -1,8 +1,10 @@
 package dev.pinfleet.agent.install;
 
+import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.manifest.Names;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.ArtifactKind;
+import dev.pinfleet.wheel.RecordFile;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
@@ -10,9 +12,13 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -44,15 +50,20 @@ final class ArchiveInstaller {
         void writeTo(ZipArchive.Sink out) throws IOException, InstallException;
     }
 
-    /** Installs an ARCHIVE or FILE artifact from {@code file} into {@code staging}. */
-    static void install(Artifact a, Path file, Path staging) throws IOException, InstallException {
-        String label = a.getFilename();
-        String why = ZipArchive.checkName(a.getInstallPath());
-        if (why != null) {
-            throw InstallException.of(label, "install_path '" + Names.printable(a.getInstallPath()) + "': " + why);
-        }
+    /**
+     * Installs an ARCHIVE or FILE artifact from {@code file} into {@code staging}. An archive's install_path may
+     * already be a directory (another artifact's files lie in it: {@link PathOwnership} allowed that).
+     *
+     * @param notOwned release paths of this artifact that another one writes (identical bytes): left out here
+     */
+    static void install(Artifact a, Path file, Path staging, Set<String> notOwned) throws IOException, InstallException {
+        String label = checkInstallPath(a);
         Path dest = staging.resolve(a.getInstallPath());
-        if (Files.exists(dest, LinkOption.NOFOLLOW_LINKS)) {
+        if (a.getKind() == ArtifactKind.FILE && notOwned.contains(a.getInstallPath())) {
+            return;
+        }
+        boolean isDir = Files.isDirectory(dest, LinkOption.NOFOLLOW_LINKS);
+        if (Files.exists(dest, LinkOption.NOFOLLOW_LINKS) && !(isDir && a.getKind() == ArtifactKind.ARCHIVE)) {
             throw InstallException.conflict(label, "install_path '" + a.getInstallPath() + "' already exists in the release");
         }
         Files.createDirectories(dest.getParent());
@@ -60,8 +71,62 @@ final class ArchiveInstaller {
             Files.copy(file, dest);
             return;
         }
-        Files.createDirectory(dest);
-        walk(a, file, new Extract(dest));
+        if (!isDir) {
+            Files.createDirectory(dest);
+        }
+        walk(a, file, new Extract(dest, a.getInstallPath() + "/", notOwned));
+    }
+
+    /**
+     * What an ARCHIVE or FILE artifact would write, release-relative, read from {@code file} with every check of
+     * {@link #install} and nothing written: each file with the hash of its bytes, each directory (the install_path's
+     * parents included).
+     */
+    static PathOwnership.Claims claims(Artifact a, Path file) throws IOException, InstallException {
+        checkInstallPath(a);
+        String path = a.getInstallPath();
+        Map<String, PathOwnership.Identity> files = new HashMap<>();
+        Set<String> dirs = new HashSet<>();
+        for (int s = path.indexOf('/'); s > 0; s = path.indexOf('/', s + 1)) {
+            dirs.add(path.substring(0, s));
+        }
+        if (a.getKind() == ArtifactKind.FILE) {
+            String hash = RecordFile.sha256Field(HexFormat.of().parseHex(a.getSha256()));
+            files.put(path, new PathOwnership.Identity("file", hash, false));
+            return new PathOwnership.Claims(files, dirs);
+        }
+        dirs.add(path);
+        String prefix = path + "/";
+        walk(a, file, new Visitor() {
+            @Override
+            public void directory(String name) {
+                dirs.add(prefix + name);
+            }
+
+            @Override
+            public void file(String name, boolean executable, Content content) throws IOException, InstallException {
+                MessageDigest md = Hashing.sha256();
+                content.writeTo(md::update);
+                files.put(prefix + name, new PathOwnership.Identity("file", RecordFile.sha256Field(md.digest()),
+                        executable));
+            }
+
+            @Override
+            public void symlink(String name, String target) {
+                files.put(prefix + name, new PathOwnership.Identity("symlink", target, false));
+            }
+        });
+        return new PathOwnership.Claims(files, dirs);
+    }
+
+    /** Returns the artifact's label once its install_path is a safe relative path. */
+    private static String checkInstallPath(Artifact a) throws InstallException {
+        String why = ZipArchive.checkName(a.getInstallPath());
+        if (why != null) {
+            throw InstallException.of(a.getFilename(), "install_path '" + Names.printable(a.getInstallPath()) + "': "
+                    + why);
+        }
+        return a.getFilename();
     }
 
     /** Reads an ARCHIVE artifact entry by entry, every entry checked, into {@code v}. */
@@ -140,12 +205,16 @@ final class ArchiveInstaller {
         return null;
     }
 
-    /** Writes an archive's entries below its install_path. */
+    /** Writes an archive's entries below its install_path, except those another artifact writes. */
     private static final class Extract implements Visitor {
         private final Path root;
+        private final String prefix;
+        private final Set<String> notOwned;
 
-        Extract(Path root) {
+        Extract(Path root, String prefix, Set<String> notOwned) {
             this.root = root;
+            this.prefix = prefix;
+            this.notOwned = notOwned;
         }
 
         @Override
@@ -158,6 +227,9 @@ final class ArchiveInstaller {
 
         @Override
         public void file(String name, boolean executable, Content content) throws IOException, InstallException {
+            if (notOwned.contains(prefix + name)) {
+                return;
+            }
             Path dest = root.resolve(name);
             try (OutputStream out = Files.newOutputStream(dest, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                 content.writeTo(out::write);
@@ -169,7 +241,9 @@ final class ArchiveInstaller {
 
         @Override
         public void symlink(String name, String target) throws IOException {
-            Files.createSymbolicLink(root.resolve(name), Path.of(target));
+            if (!notOwned.contains(prefix + name)) {
+                Files.createSymbolicLink(root.resolve(name), Path.of(target));
+            }
         }
     }
 }

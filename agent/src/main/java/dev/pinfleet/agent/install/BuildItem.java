@@ -2,6 +2,8 @@ package dev.pinfleet.agent.install;
 
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.ArtifactKind;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -22,6 +24,8 @@ final class BuildItem {
     PlanShape shape;
     /** WHEEL only: per placement position of {@link #plan}, whether this wheel writes it (another may). */
     boolean[] owns;
+    /** ARCHIVE and FILE: release paths this artifact ships that an earlier one writes with identical bytes. */
+    final Set<String> notOwned = new HashSet<>();
     private final AtomicLong linkNanos = new AtomicLong();
     private final AtomicBoolean allLinked = new AtomicBoolean(true);
     InstallResult result;

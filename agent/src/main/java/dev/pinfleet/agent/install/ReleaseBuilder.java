@@ -6,6 +6,7 @@ import dev.pinfleet.proto.v1.ArtifactKind;
 import dev.pinfleet.proto.v1.InstalledArtifact;
 import dev.pinfleet.proto.v1.Manifest;
 import dev.pinfleet.proto.v1.ReleaseMarker;
+import dev.pinfleet.proto.v1.SharedPath;
 import dev.pinfleet.wheel.Tags;
 import dev.pinfleet.wheel.WheelFilename;
 import java.io.IOException;
@@ -122,10 +123,10 @@ public final class ReleaseBuilder {
      * @param storePath maps an artifact's sha256 to its verified file in the store; called only for artifacts
      *     that must be read (a wheel already in the cache is not)
      * @param onEach called on the calling thread as each artifact is installed
-     * @return one result per artifact, in manifest order
+     * @return one result per artifact, in manifest order, and the paths several artifacts ship identically
      * @throws InstallException when an artifact cannot be installed; the message names the file, entry and why
      */
-    public List<InstallResult> build(Path staging, Path finalDir, Manifest manifest, Function<String, Path> storePath,
+    public BuildResult build(Path staging, Path finalDir, Manifest manifest, Function<String, Path> storePath,
             Consumer<InstallResult> onEach) throws InstallException, IOException {
         if (Files.exists(staging, LinkOption.NOFOLLOW_LINKS)) {
             throw new IOException("staging directory " + staging + " already exists");
@@ -141,12 +142,17 @@ public final class ReleaseBuilder {
             Files.createDirectory(staging);
             try {
                 BuildTimes t = new BuildTimes();
-                List<InstallResult> results = buildInto(staging, finalDir, manifest, storePath, onEach, uses, t);
+                BuildResult results = buildInto(staging, finalDir, manifest, storePath, onEach, uses, t);
                 long t0 = BuildTimes.mark();
                 Durability.syncTree(staging, cacheRoot);
                 synced = true;
                 t.add(BuildTimes.Step.SYNC, t0);
                 LOG.info("built release " + finalDir.getFileName() + ": " + t);
+                if (!results.sharedPaths().isEmpty()) {
+                    LOG.info("release " + finalDir.getFileName() + ": " + results.sharedPaths().size()
+                            + " path(s) shipped byte for byte the same by several artifacts, installed once: "
+                            + results.sharedPaths().stream().map(SharedPath::getPath).toList());
+                }
                 return results;
             } catch (InstallException | IOException | RuntimeException | Error e) {
                 FileTrees.deleteQuietly(staging);
@@ -187,7 +193,7 @@ public final class ReleaseBuilder {
         return MarkerFile.read(releaseDir).map(ReleaseMarker::getManifestDigest).filter(d -> HEX64.matcher(d).matches());
     }
 
-    private List<InstallResult> buildInto(Path staging, Path finalDir, Manifest manifest, Function<String, Path> storePath,
+    private BuildResult buildInto(Path staging, Path finalDir, Manifest manifest, Function<String, Path> storePath,
             Consumer<InstallResult> onEach, List<WheelCache.Use> uses, BuildTimes t)
             throws InstallException, IOException {
         List<BuildItem> items = new ArrayList<>(manifest.getArtifactsCount());
@@ -209,7 +215,8 @@ public final class ReleaseBuilder {
         plan(wheels, reserved, uses, t);
 
         t0 = BuildTimes.mark();
-        PathOwnership.resolve(wheels, reserved);
+        List<SharedPath> shared = PathOwnership.resolve(items, reserved, skeletonDirs,
+                item -> ArchiveInstaller.claims(item.artifact, storeFile(item.artifact, storePath)));
         t.add(BuildTimes.Step.PLAN, t0);
         Workers workers = new Workers(pool);
         t0 = BuildTimes.mark();
@@ -228,7 +235,7 @@ public final class ReleaseBuilder {
         for (BuildItem item : items) {
             if (!item.isWheel()) {
                 long a0 = System.nanoTime();
-                ArchiveInstaller.install(item.artifact, storeFile(item.artifact, storePath), staging);
+                ArchiveInstaller.install(item.artifact, storeFile(item.artifact, storePath), staging, item.notOwned);
                 item.result = new InstallResult(item.filename(), (System.nanoTime() - a0) / 1_000_000, false);
                 onEach.accept(item.result);
             }
@@ -236,10 +243,9 @@ public final class ReleaseBuilder {
         if (manifest.getCompileBytecode()) {
             BytecodeCompiler.compile(staging, finalDir, python);
         }
-        writeMarker(staging, finalDir, manifest, items);
-        List<InstallResult> out = items.stream().map(i -> i.result).toList();
+        writeMarker(staging, finalDir, manifest, items, shared);
         t.add(BuildTimes.Step.OTHER, t0);
-        return out;
+        return new BuildResult(items.stream().map(i -> i.result).toList(), shared);
     }
 
     /** Every wheel not cached yet starts unpacking now (or already did, from {@link #prepare}); one hold per sha256. */
@@ -386,10 +392,11 @@ public final class ReleaseBuilder {
         return sorted.length;
     }
 
-    private void writeMarker(Path staging, Path finalDir, Manifest manifest, List<BuildItem> items) throws IOException {
+    private void writeMarker(Path staging, Path finalDir, Manifest manifest, List<BuildItem> items,
+            List<SharedPath> shared) throws IOException {
         ReleaseMarker.Builder m = ReleaseMarker.newBuilder().setManifestDigest(ManifestCodec.contentDigest(manifest))
                 .setApp(manifest.getApp()).setSerial(manifest.getSerial()).setPython(python.fullVersion())
-                .setFinalDir(finalDir.toString());
+                .setFinalDir(finalDir.toString()).addAllSharedPaths(shared);
         for (BuildItem item : items) {
             m.addArtifacts(InstalledArtifact.newBuilder().setFilename(item.filename())
                     .setSha256(item.artifact.getSha256()).setInstallMillis(item.result.installMillis())

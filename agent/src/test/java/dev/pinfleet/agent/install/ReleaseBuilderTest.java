@@ -254,27 +254,6 @@ class ReleaseBuilderTest {
     }
 
     @Test
-    void laterWheelWinsAFileBothShipLikePipWouldOverwrite() throws Exception {
-        Manifest m = fx.manifest(
-                fx.wheel(TestWheels.wheel("ns-one", "1.0").file("ns/__init__.py", "ONE = 1\n").file("ns/one.py", "")),
-                fx.wheel(TestWheels.wheel("ns-two", "1.0").file("ns/__init__.py", "TWO = 2\n").file("ns/two.py", "")));
-        Path release = fx.build("r1", m);
-        Path site = release.resolve(fx.python.sitePackagesRelative());
-        assertEquals("TWO = 2\n", Files.readString(site.resolve("ns/__init__.py")));
-        assertTrue(Files.exists(site.resolve("ns/one.py")));
-    }
-
-    @Test
-    void aFileAnotherWheelNeedsAsADirectoryIsRefusedNamingBoth() throws Exception {
-        Artifact file = fx.wheel(TestWheels.wheel("flat", "1.0").file("shared", "not a directory\n"));
-        Artifact tree = fx.wheel(TestWheels.wheel("deep", "1.0").file("shared/mod.py", ""));
-        InstallException e = fx.fails(fx.manifest(file, tree));
-        assertTrue(e.getMessage().contains("deep-1.0-py3-none-any.whl"), e.getMessage());
-        assertTrue(e.getMessage().contains("needs '" + fx.python.sitePackagesRelative() + "/shared' as a directory, "
-                + "but it is a file of flat-1.0-py3-none-any.whl"), e.getMessage());
-    }
-
-    @Test
     void aWheelMayNotWriteTheVirtualenvsDirectoriesOrFilesAsItsOwn() throws Exception {
         InstallException asFile = fx.fails(fx.manifest(
                 fx.wheel(TestWheels.wheel("binfile", "1.0").file("binfile-1.0.data/data/bin", "x\n"))));
