@@ -1,5 +1,6 @@
 package dev.pinfleet.agent.install;
 
+import dev.pinfleet.agent.fs.ReadOnly;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.manifest.Names;
 import dev.pinfleet.proto.v1.Artifact;
@@ -7,11 +8,10 @@ import dev.pinfleet.proto.v1.ArtifactKind;
 import dev.pinfleet.wheel.RecordFile;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.channels.Channels;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.util.ArrayDeque;
 import java.util.Deque;
@@ -66,13 +66,13 @@ final class ArchiveInstaller {
         if (Files.exists(dest, LinkOption.NOFOLLOW_LINKS) && !(isDir && a.getKind() == ArtifactKind.ARCHIVE)) {
             throw InstallException.conflict(label, "install_path '" + a.getInstallPath() + "' already exists in the release");
         }
-        Files.createDirectories(dest.getParent());
+        ReadOnly.createDirectories(dest.getParent());
         if (a.getKind() == ArtifactKind.FILE) {
-            Files.copy(file, dest);
+            ReadOnly.copy(file, dest, false);
             return;
         }
         if (!isDir) {
-            Files.createDirectory(dest);
+            ReadOnly.createDirectory(dest);
         }
         walk(a, file, new Extract(dest, a.getInstallPath() + "/", notOwned));
     }
@@ -221,7 +221,7 @@ final class ArchiveInstaller {
         public void directory(String name) throws IOException {
             Path p = root.resolve(name);
             if (!Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
-                Files.createDirectory(p);
+                ReadOnly.createDirectory(p);
             }
         }
 
@@ -230,12 +230,8 @@ final class ArchiveInstaller {
             if (notOwned.contains(prefix + name)) {
                 return;
             }
-            Path dest = root.resolve(name);
-            try (OutputStream out = Files.newOutputStream(dest, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            try (OutputStream out = Channels.newOutputStream(ReadOnly.create(root.resolve(name), executable))) {
                 content.writeTo(out::write);
-            }
-            if (executable) {
-                Files.setPosixFilePermissions(dest, PosixFilePermissions.fromString("rwxr-xr-x"));
             }
         }
 

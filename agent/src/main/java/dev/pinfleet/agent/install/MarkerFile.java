@@ -1,5 +1,6 @@
 package dev.pinfleet.agent.install;
 
+import dev.pinfleet.agent.fs.ReadOnly;
 import com.google.protobuf.util.JsonFormat;
 import dev.pinfleet.proto.v1.ReleaseMarker;
 import java.io.IOException;
@@ -24,8 +25,8 @@ final class MarkerFile {
 
     /** Writes the marker into {@code release} (creating {@code .pinfleet/}, which must not exist). */
     static void write(Path release, ReleaseMarker marker) throws IOException {
-        Files.createDirectory(release.resolve(PATH).getParent());
-        Files.writeString(release.resolve(PATH), PRINTER.print(marker) + "\n", StandardCharsets.UTF_8);
+        ReadOnly.createDirectory(release.resolve(PATH).getParent());
+        ReadOnly.write(release.resolve(PATH), (PRINTER.print(marker) + "\n").getBytes(StandardCharsets.UTF_8), false);
     }
 
     /** The marker of {@code release}; empty when there is none or it cannot be read as one. */
