@@ -15,8 +15,6 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 final class BuildItem {
     final Artifact artifact;
-    /** Position in the manifest: results are reported in manifest order. */
-    final int position;
     /** WHEEL only: the build's hold on the wheel's cache entry. */
     WheelCache.Use use;
     /** WHEEL only: where each file of the wheel goes. */
@@ -30,9 +28,8 @@ final class BuildItem {
     private final AtomicBoolean allLinked = new AtomicBoolean(true);
     InstallResult result;
 
-    BuildItem(Artifact artifact, int position) {
+    BuildItem(Artifact artifact) {
         this.artifact = artifact;
-        this.position = position;
     }
 
     boolean isWheel() {

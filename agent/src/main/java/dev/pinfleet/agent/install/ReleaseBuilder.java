@@ -200,7 +200,7 @@ public final class ReleaseBuilder {
         List<BuildItem> items = new ArrayList<>(manifest.getArtifactsCount());
         List<BuildItem> wheels = new ArrayList<>();
         for (Artifact a : manifest.getArtifactsList()) {
-            BuildItem item = new BuildItem(a, items.size());
+            BuildItem item = new BuildItem(a);
             items.add(item);
             if (item.isWheel()) {
                 checkWheelName(a);
