@@ -29,6 +29,20 @@ final class MarkerFile {
         ReadOnly.write(release.resolve(PATH), (PRINTER.print(marker) + "\n").getBytes(StandardCharsets.UTF_8), false);
     }
 
+    /**
+     * Prints and parses a marker once, so that protobuf's JSON mapping (a fresh JVM spends hundreds of milliseconds
+     * setting it up on first use) is ready before the first release is built.
+     */
+    static void warmUp() {
+        try {
+            ReleaseMarker m = ReleaseMarker.newBuilder().setManifestDigest("0".repeat(64)).setSerial(1)
+                    .addArtifacts(dev.pinfleet.proto.v1.InstalledArtifact.newBuilder().setFilename("w.whl")).build();
+            PARSER.merge(PRINTER.print(m), ReleaseMarker.newBuilder());
+        } catch (IOException e) {
+            throw new IllegalStateException("the release marker does not survive its own JSON mapping", e);
+        }
+    }
+
     /** The marker of {@code release}; empty when there is none or it cannot be read as one. */
     static Optional<ReleaseMarker> read(Path release) {
         try {
