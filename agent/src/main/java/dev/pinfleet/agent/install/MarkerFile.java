@@ -1,7 +1,7 @@
 package dev.pinfleet.agent.install;
 
 import dev.pinfleet.agent.fs.ReadOnly;
-import com.google.protobuf.util.JsonFormat;
+import dev.pinfleet.json.ProtoJson;
 import dev.pinfleet.proto.v1.ReleaseMarker;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -10,9 +10,9 @@ import java.nio.file.Path;
 import java.util.Optional;
 
 /**
- * The marker of a complete release, {@code .pinfleet/release.json}: a {@link ReleaseMarker} in the protobuf JSON
- * mapping with its proto field names, which is also the shape markers had before they were written through
- * protobuf (those are read the same way).
+ * The marker of a complete release, {@code .pinfleet/release.json}: a {@link ReleaseMarker} through the project's JSON
+ * codec ({@link ProtoJson}: proto field names, numbers as numbers), which is also the shape markers had before they
+ * were written through protobuf (those are read the same way).
  */
 final class MarkerFile {
     private MarkerFile() {}
@@ -20,13 +20,10 @@ final class MarkerFile {
     /** The marker's path inside a release directory. */
     static final String PATH = ".pinfleet/release.json";
 
-    private static final JsonFormat.Printer PRINTER = JsonFormat.printer().preservingProtoFieldNames();
-    private static final JsonFormat.Parser PARSER = JsonFormat.parser().ignoringUnknownFields();
-
     /** Writes the marker into {@code release} (creating {@code .pinfleet/}, which must not exist). */
     static void write(Path release, ReleaseMarker marker) throws IOException {
         ReadOnly.createDirectory(release.resolve(PATH).getParent());
-        ReadOnly.write(release.resolve(PATH), (PRINTER.print(marker) + "\n").getBytes(StandardCharsets.UTF_8), false);
+        ReadOnly.write(release.resolve(PATH), ProtoJson.pretty(marker).getBytes(StandardCharsets.UTF_8), false);
     }
 
     /**
@@ -37,7 +34,7 @@ final class MarkerFile {
         try {
             ReleaseMarker m = ReleaseMarker.newBuilder().setManifestDigest("0".repeat(64)).setSerial(1)
                     .addArtifacts(dev.pinfleet.proto.v1.InstalledArtifact.newBuilder().setFilename("w.whl")).build();
-            PARSER.merge(PRINTER.print(m), ReleaseMarker.newBuilder());
+            ProtoJson.parse(ProtoJson.pretty(m), ReleaseMarker.newBuilder());
         } catch (IOException e) {
             throw new IllegalStateException("the release marker does not survive its own JSON mapping", e);
         }
@@ -46,9 +43,8 @@ final class MarkerFile {
     /** The marker of {@code release}; empty when there is none or it cannot be read as one. */
     static Optional<ReleaseMarker> read(Path release) {
         try {
-            ReleaseMarker.Builder b = ReleaseMarker.newBuilder();
-            PARSER.merge(Files.readString(release.resolve(PATH), StandardCharsets.UTF_8), b);
-            return Optional.of(b.build());
+            return Optional.of(ProtoJson.parse(Files.readString(release.resolve(PATH), StandardCharsets.UTF_8),
+                    ReleaseMarker.newBuilder()).build());
         } catch (IOException e) { // absent, unreadable, or not JSON of a marker (InvalidProtocolBufferException)
             return Optional.empty();
         }
