@@ -1,8 +1,8 @@
 package dev.pinfleet.agent.deploy;
 
 import dev.pinfleet.agent.fetch.ContentStore;
+import dev.pinfleet.agent.fs.AppReadable;
 import dev.pinfleet.agent.fs.Durable;
-import dev.pinfleet.agent.fs.ReadOnly;
 import dev.pinfleet.agent.install.BuildResult;
 import dev.pinfleet.agent.install.InstallException;
 import dev.pinfleet.agent.install.InstallResult;
@@ -34,7 +34,7 @@ final class InstallStep {
         AppLayout layout = b.layout();
         String id = plan.release();
         Durable.deleteTree(layout.staging(id));
-        ReadOnly.createDirectories(layout.releases()); // apps/APP too: `current` lives there
+        AppReadable.createDirectories(layout.releases()); // apps/APP too: `current` lives there
         BuildResult built = builder.build(layout.staging(id), layout.release(id), b.verified().manifest(),
                 store::path, r -> run.events().artifactDone(0));
         for (InstallResult r : built.artifacts()) {

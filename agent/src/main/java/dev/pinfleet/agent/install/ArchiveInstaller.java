@@ -1,6 +1,6 @@
 package dev.pinfleet.agent.install;
 
-import dev.pinfleet.agent.fs.ReadOnly;
+import dev.pinfleet.agent.fs.AppReadable;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.manifest.Names;
 import dev.pinfleet.proto.v1.Artifact;
@@ -66,13 +66,13 @@ final class ArchiveInstaller {
         if (Files.exists(dest, LinkOption.NOFOLLOW_LINKS) && !(isDir && a.getKind() == ArtifactKind.ARCHIVE)) {
             throw InstallException.conflict(label, "install_path '" + a.getInstallPath() + "' already exists in the release");
         }
-        ReadOnly.createDirectories(dest.getParent());
+        AppReadable.createDirectories(dest.getParent());
         if (a.getKind() == ArtifactKind.FILE) {
-            ReadOnly.copy(file, dest, false);
+            AppReadable.copy(file, dest, false);
             return;
         }
         if (!isDir) {
-            ReadOnly.createDirectory(dest);
+            AppReadable.createDirectory(dest);
         }
         walk(a, file, new Extract(dest, a.getInstallPath() + "/", notOwned));
     }
@@ -221,7 +221,7 @@ final class ArchiveInstaller {
         public void directory(String name) throws IOException {
             Path p = root.resolve(name);
             if (!Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
-                ReadOnly.createDirectory(p);
+                AppReadable.createDirectory(p);
             }
         }
 
@@ -230,7 +230,7 @@ final class ArchiveInstaller {
             if (notOwned.contains(prefix + name)) {
                 return;
             }
-            try (OutputStream out = Channels.newOutputStream(ReadOnly.create(root.resolve(name), executable))) {
+            try (OutputStream out = Channels.newOutputStream(AppReadable.create(root.resolve(name), executable))) {
                 content.writeTo(out::write);
             }
         }

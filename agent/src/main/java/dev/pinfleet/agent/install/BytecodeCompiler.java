@@ -12,7 +12,7 @@ import java.util.concurrent.TimeUnit;
  * embedded in the bytecode name where the release will live, not where it was built. Like pip, a
  * source file that does not compile (exit status 1: test fixtures, Python 2 leftovers) does not fail
  * the release; any other failure does. The application cannot write {@code __pycache__} into a release (it is
- * read-only for its user), so this is where a release's bytecode comes from.
+ * not writable by its user), so this is where a release's bytecode comes from.
  */
 final class BytecodeCompiler {
     private BytecodeCompiler() {}

@@ -1,6 +1,6 @@
 package dev.pinfleet.agent.install;
 
-import dev.pinfleet.agent.fs.ReadOnly;
+import dev.pinfleet.agent.fs.AppReadable;
 import dev.pinfleet.json.ProtoJson;
 import dev.pinfleet.proto.v1.ReleaseMarker;
 import java.io.IOException;
@@ -22,8 +22,8 @@ final class MarkerFile {
 
     /** Writes the marker into {@code release} (creating {@code .pinfleet/}, which must not exist). */
     static void write(Path release, ReleaseMarker marker) throws IOException {
-        ReadOnly.createDirectory(release.resolve(PATH).getParent());
-        ReadOnly.write(release.resolve(PATH), ProtoJson.pretty(marker).getBytes(StandardCharsets.UTF_8), false);
+        AppReadable.createDirectory(release.resolve(PATH).getParent());
+        AppReadable.write(release.resolve(PATH), ProtoJson.pretty(marker).getBytes(StandardCharsets.UTF_8), false);
     }
 
     /**

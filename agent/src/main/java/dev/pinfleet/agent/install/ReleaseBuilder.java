@@ -1,6 +1,6 @@
 package dev.pinfleet.agent.install;
 
-import dev.pinfleet.agent.fs.ReadOnly;
+import dev.pinfleet.agent.fs.AppReadable;
 import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.ArtifactKind;
@@ -140,7 +140,7 @@ public final class ReleaseBuilder {
         List<WheelCache.Use> uses = new ArrayList<>();
         boolean synced = false;
         try {
-            ReadOnly.createDirectory(staging);
+            AppReadable.createDirectory(staging);
             try {
                 BuildTimes t = new BuildTimes();
                 BuildResult results = buildInto(staging, finalDir, manifest, storePath, onEach, uses, t);
@@ -384,7 +384,7 @@ public final class ReleaseBuilder {
         for (List<String> subtree : subtrees.values()) {
             tasks.add(() -> {
                 for (String d : subtree) {
-                    ReadOnly.createDirectory(staging.resolve(d));
+                    AppReadable.createDirectory(staging.resolve(d));
                 }
                 return null;
             });

@@ -1,6 +1,6 @@
 package dev.pinfleet.agent.install;
 
-import dev.pinfleet.agent.fs.ReadOnly;
+import dev.pinfleet.agent.fs.AppReadable;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.wheel.RecordFile;
 import java.io.IOException;
@@ -18,7 +18,7 @@ import java.util.function.IntPredicate;
  * Puts planned wheels into a release whose directories already exist, in two steps that may run on any
  * thread: {@link #link} hard-links cached files (copies when linking is impossible), {@link #finish} writes
  * what differs per release: rewritten {@code #!python} scripts, entry point launchers, INSTALLER and RECORD.
- * Files are written read-only ({@link ReadOnly}); nothing is fsynced here.
+ * Files are written writable by the agent's user only ({@link AppReadable}); nothing is fsynced here.
  */
 final class WheelInstaller {
     private static final byte[] INSTALLER = "pinfleet\n".getBytes(StandardCharsets.US_ASCII);
@@ -161,11 +161,11 @@ final class WheelInstaller {
                 copyOnly.set(true);
             }
         }
-        ReadOnly.copy(source, dest, executable);
+        AppReadable.copy(source, dest, executable);
         return false;
     }
 
     private static void write(Path dest, byte[] content, boolean executable) throws IOException {
-        ReadOnly.write(dest, content, executable);
+        AppReadable.write(dest, content, executable);
     }
 }

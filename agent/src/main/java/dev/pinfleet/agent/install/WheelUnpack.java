@@ -1,6 +1,6 @@
 package dev.pinfleet.agent.install;
 
-import dev.pinfleet.agent.fs.ReadOnly;
+import dev.pinfleet.agent.fs.AppReadable;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.manifest.Names;
 import dev.pinfleet.wheel.RecordFile;
@@ -26,8 +26,8 @@ import java.util.Set;
  * several threads can share a large wheel: {@link #open} reads and checks the metadata and creates every
  * directory once; the file entries are cut into {@link Chunk}s that any thread may extract; {@link #finish}
  * writes the index. Every byte is hashed while it is inflated (never read twice) and checked against the
- * wheel's RECORD; each file is created with its final, read-only mode ({@link ReadOnly}: no chmod), written in one
- * call when it fits the scratch buffer and closed.
+ * wheel's RECORD; each file is created with its final mode ({@link AppReadable}: no chmod), written in one call when
+ * it fits the scratch buffer and closed.
  */
 final class WheelUnpack implements AutoCloseable {
     /** A chunk ends after this many unpacked bytes ... */
@@ -36,8 +36,8 @@ final class WheelUnpack implements AutoCloseable {
     static final int CHUNK_FILES = 200;
 
     private static final Set<StandardOpenOption> CREATE = Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-    private static final FileAttribute<?>[] EXECUTABLE = {ReadOnly.EXECUTABLE};
-    private static final FileAttribute<?>[] READ_ONLY = {ReadOnly.FILE};
+    private static final FileAttribute<?>[] EXECUTABLE = {AppReadable.EXECUTABLE};
+    private static final FileAttribute<?>[] READ_ONLY = {AppReadable.FILE};
 
     private final String label;
     private final ZipArchive zip;
@@ -247,9 +247,9 @@ final class WheelUnpack implements AutoCloseable {
         }
         String[] sorted = dirs.toArray(new String[0]);
         Arrays.sort(sorted);
-        ReadOnly.createDirectory(files);
+        AppReadable.createDirectory(files);
         for (String d : sorted) {
-            ReadOnly.createDirectory(files.resolve(d));
+            AppReadable.createDirectory(files.resolve(d));
         }
     }
 

@@ -14,24 +14,26 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
 
 /**
- * Modes of what the agent writes for the application to read: the store, the unpacked wheel cache and every release
- * tree. Directories are {@code rwxr-xr-x} (only the agent's user may add, rename or remove entries), files
- * {@code r--r--r--} or {@code r-xr-xr-x} (nobody writes them; a cached file is hard-linked into every release, so
- * a change to one would change them all). Given at creation, never by a later chmod: the umask can only take bits
- * away, so no umask makes these writable for the group or others, and no extra system call is spent.
+ * Modes of what the agent writes for the application to read: the store's directories, the unpacked wheel cache and
+ * every release tree. Only the agent's user may write: files {@code rw-r--r--} or {@code rwxr-xr-x}, directories
+ * {@code rwxr-xr-x}, so the application, which runs as another user, can neither change a file (a cached file is
+ * hard-linked into every release: a change to one would change them all) nor add, rename or remove an entry. Given at
+ * creation, never by a later chmod: the umask can only take bits away, so no umask makes these writable for the group
+ * or others, and no extra system call is spent. (The owner keeps its write bit: hard-linking a file one may not write
+ * costs the kernel an extra permission check per link, and the owner can chmod anyway.)
  */
-public final class ReadOnly {
-    private ReadOnly() {}
+public final class AppReadable {
+    private AppReadable() {}
 
     /** {@code rwxr-xr-x}. */
     public static final FileAttribute<?> DIR = PosixFilePermissions.asFileAttribute(
             PosixFilePermissions.fromString("rwxr-xr-x"));
-    /** {@code r--r--r--}. */
+    /** {@code rw-r--r--}. */
     public static final FileAttribute<?> FILE = PosixFilePermissions.asFileAttribute(
-            PosixFilePermissions.fromString("r--r--r--"));
-    /** {@code r-xr-xr-x}. */
+            PosixFilePermissions.fromString("rw-r--r--"));
+    /** {@code rwxr-xr-x}. */
     public static final FileAttribute<?> EXECUTABLE = PosixFilePermissions.asFileAttribute(
-            PosixFilePermissions.fromString("r-xr-xr-x"));
+            PosixFilePermissions.fromString("rwxr-xr-x"));
 
     private static final Set<StandardOpenOption> CREATE = Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
 
@@ -50,7 +52,7 @@ public final class ReadOnly {
         return Files.createDirectories(dir, DIR);
     }
 
-    /** A new file (it must not exist) open for writing, read-only once closed. */
+    /** A new file (it must not exist) open for writing. */
     public static FileChannel create(Path file, boolean executable) throws IOException {
         return FileChannel.open(file, CREATE, file(executable));
     }
