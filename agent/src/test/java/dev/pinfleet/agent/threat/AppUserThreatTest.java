@@ -9,9 +9,7 @@ import dev.pinfleet.agent.testing.FakeMirror;
 import dev.pinfleet.agent.testing.TestFleet;
 import dev.pinfleet.agent.testing.TestWheels;
 import dev.pinfleet.manifest.ManifestCodec;
-import dev.pinfleet.proto.v1.AgentServiceGrpc;
 import dev.pinfleet.proto.v1.Artifact;
-import dev.pinfleet.proto.v1.DeployEvent;
 import dev.pinfleet.proto.v1.DeployReport;
 import dev.pinfleet.proto.v1.DeployRequest;
 import dev.pinfleet.proto.v1.Manifest;
@@ -27,7 +25,6 @@ import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.KeyPair;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -169,30 +166,20 @@ class AppUserThreatTest {
 
     private record Run(int exit, String output) {}
 
-    /** Runs {@code script} with sh as nobody, in the group of the agent's files (root's, in this test). */
-    private static Run asApp(String script) throws Exception {
+    /** Runs {@code script} with sh as nobody, in the group of the agent's files (root's, in this test); 60 s at most. */
+    private Run asApp(String script) throws Exception {
+        Path out = Files.createTempFile(dir, "app-", ".out");
         Process p = new ProcessBuilder("/usr/bin/setpriv", "--reuid=nobody", "--regid=0", "--clear-groups",
-                "/bin/sh", "-c", script).redirectErrorStream(true).start();
-        byte[] out = p.getInputStream().readAllBytes();
+                "/bin/sh", "-c", script).redirectErrorStream(true).redirectOutput(out.toFile()).start();
         if (!p.waitFor(60, TimeUnit.SECONDS)) {
             p.destroyForcibly();
             throw new AssertionError("still running after 60 s: " + script);
         }
-        return new Run(p.exitValue(), new String(out, StandardCharsets.UTF_8));
+        return new Run(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8));
     }
 
     private DeployReport deploy(Manifest m) {
-        DeployRequest req = DeployRequest.newBuilder().setDeployId("app-user")
-                .setManifest(Envelope.sign(ManifestCodec.toJson(m), List.of(key))).build();
-        Iterator<DeployEvent> it = AgentServiceGrpc.newBlockingStub(agent.channel())
-                .withDeadlineAfter(120, TimeUnit.SECONDS).deploy(req);
-        DeployReport report = null;
-        while (it.hasNext()) {
-            DeployEvent e = it.next();
-            if (e.hasReport()) {
-                report = e.getReport();
-            }
-        }
-        return report;
+        return agent.deploy(DeployRequest.newBuilder().setDeployId("app-user")
+                .setManifest(Envelope.sign(ManifestCodec.toJson(m), List.of(key))).build());
     }
 }
