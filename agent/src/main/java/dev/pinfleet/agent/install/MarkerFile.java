@@ -2,7 +2,6 @@ package dev.pinfleet.agent.install;
 
 import dev.pinfleet.agent.fs.AppReadable;
 import dev.pinfleet.json.ProtoJson;
-import dev.pinfleet.proto.v1.ReleaseMarker;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -33,7 +32,7 @@ final class MarkerFile {
     static void warmUp() {
         try {
             ReleaseMarker m = ReleaseMarker.newBuilder().setManifestDigest("0".repeat(64)).setSerial(1)
-                    .addArtifacts(dev.pinfleet.proto.v1.InstalledArtifact.newBuilder().setFilename("w.whl")).build();
+                    .addArtifacts(InstalledArtifact.newBuilder().setFilename("w.whl")).build();
             ProtoJson.parse(ProtoJson.pretty(m), ReleaseMarker.newBuilder());
         } catch (IOException e) {
             throw new IllegalStateException("the release marker does not survive its own JSON mapping", e);
