@@ -143,6 +143,7 @@ pinfleet_repo_dir: $repo
 pinfleet_java: $(command -v java)
 pinfleet_agent_user: $user
 pinfleet_agent_group: $group
+pinfleet_agent_app_group: $group
 pinfleet_agent_config_owner: $user
 pinfleet_agent_listen_host: 127.0.0.1
 pinfleet_agent_plaintext: true

@@ -1,12 +1,13 @@
 package dev.pinfleet.agent.deploy;
 
 import dev.pinfleet.agent.fetch.ContentStore;
+import dev.pinfleet.agent.fs.AppReadable;
 import dev.pinfleet.agent.fs.Durable;
+import dev.pinfleet.agent.install.BuildResult;
 import dev.pinfleet.agent.install.InstallException;
 import dev.pinfleet.agent.install.InstallResult;
 import dev.pinfleet.agent.install.ReleaseBuilder;
 import java.io.IOException;
-import java.nio.file.Files;
 
 /**
  * Step INSTALL: builds the release the plan names under {@code .staging-ID} (unless it is on disk already), writes
@@ -33,11 +34,13 @@ final class InstallStep {
         AppLayout layout = b.layout();
         String id = plan.release();
         Durable.deleteTree(layout.staging(id));
-        Files.createDirectories(layout.releases());
-        for (InstallResult r : builder.build(layout.staging(id), layout.release(id), b.verified().manifest(),
-                store::path, r -> run.events().artifactDone(0))) {
+        AppReadable.createDirectories(layout.releases()); // apps/APP too: `current` lives there
+        BuildResult built = builder.build(layout.staging(id), layout.release(id), b.verified().manifest(),
+                store::path, r -> run.events().artifactDone(0));
+        for (InstallResult r : built.artifacts()) {
             run.result(r.filename()).setInstallMs(r.installMillis());
         }
+        run.report().addAllSharedPaths(built.sharedPaths());
         halt.reach(HaltPoint.AFTER_BUILD);
         releases.writeManifest(layout.staging(id), b.verified().envelope());
         Durable.renameDirectory(layout.staging(id), layout.release(id));

@@ -3,6 +3,7 @@ package dev.pinfleet.agent.deploy;
 import com.google.protobuf.util.JsonFormat;
 import dev.pinfleet.agent.fetch.ContentStore;
 import dev.pinfleet.agent.fs.Durable;
+import dev.pinfleet.agent.fs.AppReadable;
 import dev.pinfleet.agent.install.ReleaseBuilder;
 import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.manifest.ManifestException;
@@ -126,8 +127,8 @@ public final class Releases implements AutoCloseable {
         Path f = release.resolve(MANIFEST_FILE);
         Files.createDirectories(f.getParent());
         ByteBuffer buf = ByteBuffer.wrap((JsonFormat.printer().print(envelope) + "\n").getBytes(StandardCharsets.UTF_8));
-        try (FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                StandardOpenOption.WRITE)) {
+        try (FileChannel ch = FileChannel.open(f, java.util.Set.of(StandardOpenOption.CREATE,
+                StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE), AppReadable.FILE)) { // the app may not edit it
             while (buf.hasRemaining()) {
                 ch.write(buf);
             }

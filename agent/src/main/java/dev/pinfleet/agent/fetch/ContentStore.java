@@ -1,5 +1,6 @@
 package dev.pinfleet.agent.fetch;
 
+import dev.pinfleet.agent.fs.AppReadable;
 import dev.pinfleet.manifest.Hashing;
 import java.io.IOException;
 import java.nio.file.DirectoryNotEmptyException;
@@ -35,8 +36,8 @@ public final class ContentStore {
         this.root = Objects.requireNonNull(root, "root");
         this.entries = root.resolve("sha256");
         this.tmp = root.resolve("tmp");
-        Files.createDirectories(entries);
-        Files.createDirectories(tmp);
+        AppReadable.createDirectories(entries);
+        AppReadable.createDirectories(tmp);
     }
 
     /** The store's root directory. */
@@ -82,7 +83,7 @@ public final class ContentStore {
      */
     public Path commit(Path verifiedTemp, String sha256) throws IOException {
         Path target = path(sha256);
-        Files.createDirectories(target.getParent());
+        AppReadable.createDirectories(target.getParent());
         return Files.move(verifiedTemp, target, StandardCopyOption.ATOMIC_MOVE);
     }
 

@@ -1,24 +1,25 @@
 package dev.pinfleet.agent.install;
 
+import dev.pinfleet.agent.fs.AppReadable;
+import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.manifest.Names;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.ArtifactKind;
-import java.io.BufferedInputStream;
+import dev.pinfleet.wheel.RecordFile;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.channels.Channels;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.HashMap;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
+import java.util.HexFormat;
 import java.util.Map;
 import java.util.Set;
-import java.util.zip.GZIPInputStream;
 
 /**
  * ARCHIVE and FILE artifacts: a {@code .tar.gz}/{@code .tgz}/{@code .zip} extracted to, or a file copied
@@ -27,137 +28,145 @@ import java.util.zip.GZIPInputStream;
  * {@link ZipArchive}) must be relative, stay inside {@code install_path} and not pass through another link;
  * they are created only after every file was written, so no write ever follows one. The archive bomb guard
  * ({@link Limits}) applies to the declared sizes before anything is written and, for tar, to every byte read
- * from the decompressed stream.
+ * from the decompressed stream ({@link TarWalk}).
  */
 final class ArchiveInstaller {
     private ArchiveInstaller() {}
 
-    /** Installs an ARCHIVE or FILE artifact from {@code file} into {@code staging}. */
-    static void install(Artifact a, Path file, Path staging) throws IOException, InstallException {
-        String label = a.getFilename();
-        String why = ZipArchive.checkName(a.getInstallPath());
-        if (why != null) {
-            throw InstallException.of(label, "install_path '" + Names.printable(a.getInstallPath()) + "': " + why);
-        }
+    /** Where the checked entries of an archive go, names relative to its install_path, parents first. */
+    interface Visitor {
+        /** A directory, each once: named by an entry or implied by one below it. */
+        void directory(String name) throws IOException;
+
+        /** A regular file; {@code content} writes its bytes to a sink, once, during this call. */
+        void file(String name, boolean executable, Content content) throws IOException, InstallException;
+
+        /** A symbolic link, after every file and directory, its target checked. */
+        void symlink(String name, String target) throws IOException;
+    }
+
+    /** The bytes of one file entry. */
+    interface Content {
+        void writeTo(ZipArchive.Sink out) throws IOException, InstallException;
+    }
+
+    /**
+     * Installs an ARCHIVE or FILE artifact from {@code file} into {@code staging}. An archive's install_path may
+     * already be a directory (another artifact's files lie in it: {@link PathOwnership} allowed that).
+     *
+     * @param notOwned release paths of this artifact that another one writes (identical bytes): left out here
+     */
+    static void install(Artifact a, Path file, Path staging, Set<String> notOwned) throws IOException, InstallException {
+        String label = checkInstallPath(a);
         Path dest = staging.resolve(a.getInstallPath());
-        if (Files.exists(dest, LinkOption.NOFOLLOW_LINKS)) {
+        if (a.getKind() == ArtifactKind.FILE && notOwned.contains(a.getInstallPath())) {
+            return;
+        }
+        boolean isDir = Files.isDirectory(dest, LinkOption.NOFOLLOW_LINKS);
+        if (Files.exists(dest, LinkOption.NOFOLLOW_LINKS) && !(isDir && a.getKind() == ArtifactKind.ARCHIVE)) {
             throw InstallException.conflict(label, "install_path '" + a.getInstallPath() + "' already exists in the release");
         }
-        Files.createDirectories(dest.getParent());
+        AppReadable.createDirectories(dest.getParent());
         if (a.getKind() == ArtifactKind.FILE) {
-            Files.copy(file, dest);
-        } else if (a.getFilename().endsWith(".zip")) {
-            Files.createDirectory(dest);
-            extractZip(file, label, dest);
+            AppReadable.copy(file, dest, false);
+            return;
+        }
+        if (!isDir) {
+            AppReadable.createDirectory(dest);
+        }
+        walk(a, file, new Extract(dest, a.getInstallPath() + "/", notOwned));
+    }
+
+    /**
+     * What an ARCHIVE or FILE artifact would write, release-relative, read from {@code file} with every check of
+     * {@link #install} and nothing written: each file with the hash of its bytes, each directory (the install_path's
+     * parents included).
+     */
+    static PathOwnership.Claims claims(Artifact a, Path file) throws IOException, InstallException {
+        checkInstallPath(a);
+        String path = a.getInstallPath();
+        Map<String, PathOwnership.Identity> files = new HashMap<>();
+        Set<String> dirs = new HashSet<>();
+        for (int s = path.indexOf('/'); s > 0; s = path.indexOf('/', s + 1)) {
+            dirs.add(path.substring(0, s));
+        }
+        if (a.getKind() == ArtifactKind.FILE) {
+            String hash = RecordFile.sha256Field(HexFormat.of().parseHex(a.getSha256()));
+            files.put(path, new PathOwnership.Identity("file", hash, false));
+            return new PathOwnership.Claims(files, dirs);
+        }
+        dirs.add(path);
+        String prefix = path + "/";
+        walk(a, file, new Visitor() {
+            @Override
+            public void directory(String name) {
+                dirs.add(prefix + name);
+            }
+
+            @Override
+            public void file(String name, boolean executable, Content content) throws IOException, InstallException {
+                MessageDigest md = Hashing.sha256();
+                content.writeTo(md::update);
+                files.put(prefix + name, new PathOwnership.Identity("file", RecordFile.sha256Field(md.digest()),
+                        executable));
+            }
+
+            @Override
+            public void symlink(String name, String target) {
+                files.put(prefix + name, new PathOwnership.Identity("symlink", target, false));
+            }
+        });
+        return new PathOwnership.Claims(files, dirs);
+    }
+
+    /** Returns the artifact's label once its install_path is a safe relative path. */
+    private static String checkInstallPath(Artifact a) throws InstallException {
+        String why = ZipArchive.checkName(a.getInstallPath());
+        if (why != null) {
+            throw InstallException.of(a.getFilename(), "install_path '" + Names.printable(a.getInstallPath()) + "': "
+                    + why);
+        }
+        return a.getFilename();
+    }
+
+    /** Reads an ARCHIVE artifact entry by entry, every entry checked, into {@code v}. */
+    static void walk(Artifact a, Path file, Visitor v) throws IOException, InstallException {
+        if (a.getFilename().endsWith(".zip")) {
+            walkZip(file, a.getFilename(), v);
         } else {
-            Files.createDirectory(dest);
-            extractTar(file, label, dest);
+            TarWalk.walk(file, a.getFilename(), v);
         }
     }
 
-    private static void extractZip(Path file, String label, Path root) throws IOException, InstallException {
+    private static void walkZip(Path file, String label, Visitor v) throws IOException, InstallException {
         try (ZipArchive zip = ZipArchive.open(file, label); ZipArchive.Scratch scratch = new ZipArchive.Scratch()) {
             Set<String> dirs = new HashSet<>();
             for (ZipArchive.Entry e : zip.entries()) {
                 if (e.directory()) {
-                    makeDirs(root, e.name(), dirs);
-                    continue;
-                }
-                makeParent(root, e.name(), dirs);
-                Path dest = root.resolve(e.name());
-                try (OutputStream out = Files.newOutputStream(dest, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                    zip.extract(e, out::write, scratch);
-                }
-                if (e.executable()) {
-                    Files.setPosixFilePermissions(dest, PosixFilePermissions.fromString("rwxr-xr-x"));
+                    directories(e.name(), dirs, v);
+                } else {
+                    parents(e.name(), dirs, v);
+                    v.file(e.name(), e.executable(), out -> zip.extract(e, out, scratch));
                 }
             }
         }
     }
 
-    private static void extractTar(Path file, String label, Path root) throws IOException, InstallException {
-        long packed = Files.size(file);
-        long total = 0;
-        int count = 0;
-        Set<String> dirs = new HashSet<>();
-        Set<String> seen = new HashSet<>();
-        Set<String> files = new HashSet<>();
-        Map<String, String> links = new LinkedHashMap<>();
-        try (InputStream in = new GZIPInputStream(new BufferedInputStream(Files.newInputStream(file), 1 << 16), 1 << 16)) {
-            TarReader tar = new TarReader(in, label, packed);
-            for (TarReader.Entry e = tar.next(); e != null; e = tar.next()) {
-                if (++count > Limits.MAX_ENTRIES) {
-                    throw InstallException.of(label, "more than " + Limits.MAX_ENTRIES + " entries");
-                }
-                String name = normalize(e.name());
-                if (name.isEmpty()) {
-                    continue;
-                }
-                String why = ZipArchive.checkName(name);
-                if (why != null) {
-                    throw InstallException.entry(label, e.name(), why);
-                }
-                if (!seen.add(name)) {
-                    throw InstallException.entry(label, e.name(), "appears twice in the archive (duplicate entry)");
-                }
-                for (String link : links.keySet()) {
-                    if (name.startsWith(link + "/")) {
-                        throw InstallException.entry(label, e.name(), "lies below the symbolic link '" + link + "'");
-                    }
-                }
-                for (int s = name.lastIndexOf('/'); s > 0; s = name.lastIndexOf('/', s - 1)) {
-                    if (files.contains(name.substring(0, s))) {
-                        throw InstallException.entry(label, e.name(), "lies below '" + name.substring(0, s)
-                                + "', which is a file");
-                    }
-                }
-                switch (e.type()) {
-                    case '5' -> makeDirs(root, name, dirs);
-                    case '2' -> links.put(name, e.linkTarget());
-                    case '1' -> throw InstallException.entry(label, e.name(), "hard link entries are not allowed");
-                    default -> {
-                        if (!e.isFile()) {
-                            throw InstallException.entry(label, e.name(), "entry type '" + e.type()
-                                    + "' (device, FIFO or unknown) is not allowed");
-                        }
-                        total += e.size();
-                        if (total > Limits.MAX_UNPACKED_BYTES) {
-                            throw InstallException.entry(label, e.name(), "declares " + e.size()
-                                    + " bytes, which brings the archive to " + total + " unpacked bytes, more than the"
-                                    + " limit of " + Limits.MAX_UNPACKED_BYTES + " (archive bomb guard)");
-                        }
-                        String ratio = Limits.checkRatio(total, packed);
-                        if (ratio != null) {
-                            throw InstallException.entry(label, e.name(), ratio + " (archive bomb guard)");
-                        }
-                        if (dirs.contains(name)) {
-                            throw InstallException.entry(label, e.name(), "is a file, but earlier entries lie below it");
-                        }
-                        makeParent(root, name, dirs);
-                        Path dest = root.resolve(name);
-                        files.add(name);
-                        try (OutputStream out = Files.newOutputStream(dest, StandardOpenOption.CREATE_NEW,
-                                StandardOpenOption.WRITE)) {
-                            tar.copyTo(out);
-                        }
-                        if ((e.mode() & 0111) != 0) {
-                            Files.setPosixFilePermissions(dest, PosixFilePermissions.fromString("rwxr-xr-x"));
-                        }
-                    }
-                }
-            }
+    /** Tells {@code v} of {@code dir} and its parents not told yet ({@code told}), parents first. */
+    static void directories(String dir, Set<String> told, Visitor v) throws IOException {
+        if (told.contains(dir)) {
+            return;
         }
-        for (Map.Entry<String, String> link : links.entrySet()) {
-            String why = checkLink(link.getKey(), link.getValue(), links.keySet());
-            if (why != null) {
-                throw InstallException.entry(label, link.getKey(), "symbolic link to '" + Names.printable(link.getValue())
-                        + "' refused: " + why);
-            }
-            if (dirs.contains(link.getKey())) {
-                throw InstallException.entry(label, link.getKey(), "is both a directory and a symbolic link");
-            }
-            makeParent(root, link.getKey(), dirs);
-            Files.createSymbolicLink(root.resolve(link.getKey()), Path.of(link.getValue()));
+        parents(dir, told, v);
+        v.directory(dir);
+        told.add(dir);
+    }
+
+    /** {@link #directories} for the parent of {@code name}, if it has one. */
+    static void parents(String name, Set<String> told, Visitor v) throws IOException {
+        int slash = name.lastIndexOf('/');
+        if (slash > 0) {
+            directories(name.substring(0, slash), told, v);
         }
     }
 
@@ -196,37 +205,41 @@ final class ArchiveInstaller {
         return null;
     }
 
-    /** Strips leading "./" components and a trailing '/'. */
-    private static String normalize(String name) {
-        String n = name;
-        while (n.startsWith("./")) {
-            n = n.substring(2);
-        }
-        if (n.equals(".")) {
-            return "";
-        }
-        while (n.endsWith("/")) {
-            n = n.substring(0, n.length() - 1);
-        }
-        return n;
-    }
+    /** Writes an archive's entries below its install_path, except those another artifact writes. */
+    private static final class Extract implements Visitor {
+        private final Path root;
+        private final String prefix;
+        private final Set<String> notOwned;
 
-    private static void makeParent(Path root, String name, Set<String> dirs) throws IOException {
-        int slash = name.lastIndexOf('/');
-        if (slash > 0) {
-            makeDirs(root, name.substring(0, slash), dirs);
+        Extract(Path root, String prefix, Set<String> notOwned) {
+            this.root = root;
+            this.prefix = prefix;
+            this.notOwned = notOwned;
         }
-    }
 
-    private static void makeDirs(Path root, String dir, Set<String> dirs) throws IOException {
-        if (dirs.contains(dir)) {
-            return;
+        @Override
+        public void directory(String name) throws IOException {
+            Path p = root.resolve(name);
+            if (!Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
+                AppReadable.createDirectory(p);
+            }
         }
-        makeParent(root, dir, dirs);
-        Path p = root.resolve(dir);
-        if (!Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
-            Files.createDirectory(p);
+
+        @Override
+        public void file(String name, boolean executable, Content content) throws IOException, InstallException {
+            if (notOwned.contains(prefix + name)) {
+                return;
+            }
+            try (OutputStream out = Channels.newOutputStream(AppReadable.create(root.resolve(name), executable))) {
+                content.writeTo(out::write);
+            }
         }
-        dirs.add(dir);
+
+        @Override
+        public void symlink(String name, String target) throws IOException {
+            if (!notOwned.contains(prefix + name)) {
+                Files.createSymbolicLink(root.resolve(name), Path.of(target));
+            }
+        }
     }
 }

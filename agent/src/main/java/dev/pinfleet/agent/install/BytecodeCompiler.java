@@ -11,7 +11,8 @@ import java.util.concurrent.TimeUnit;
  * The staging prefix is stripped and the final prefix prepended ({@code -s}/{@code -p}), so the paths
  * embedded in the bytecode name where the release will live, not where it was built. Like pip, a
  * source file that does not compile (exit status 1: test fixtures, Python 2 leftovers) does not fail
- * the release; any other failure does.
+ * the release; any other failure does. The application cannot write {@code __pycache__} into a release (it is
+ * not writable by its user), so this is where a release's bytecode comes from.
  */
 final class BytecodeCompiler {
     private BytecodeCompiler() {}
@@ -20,7 +21,10 @@ final class BytecodeCompiler {
 
     static void compile(Path staging, Path finalDir, PythonInfo python) throws IOException, InstallException {
         Path site = staging.resolve(python.sitePackagesRelative());
-        Process p = new ProcessBuilder(staging.resolve("bin/python").toString(), "-E", "-m", "compileall", "-q",
+        // umask 022: the __pycache__ directories and .pyc files compileall creates are, like the rest of the release,
+        // not writable by the application's user, whatever the agent's own umask allows its group
+        Process p = new ProcessBuilder("/bin/sh", "-c", "umask 022 && exec \"$0\" \"$@\"",
+                staging.resolve("bin/python").toString(), "-E", "-m", "compileall", "-q",
                 "-j", "0", "-s", staging.toString(), "-p", finalDir.toString(), site.toString())
                 .redirectErrorStream(true).start();
         String out;

@@ -42,6 +42,11 @@ public final class InstallException extends Exception {
         return new InstallException(artifactFile + ": entry '" + dev.pinfleet.manifest.Names.printable(entry) + "': " + why);
     }
 
+    /** Two artifacts claim one path of the release; {@code message} names both and the path. */
+    static InstallException conflict(String message) {
+        return new InstallException(message, null, FailureReason.REASON_INSTALL_CONFLICT);
+    }
+
     /** Two artifacts (or an artifact and the virtualenv) claim one path of the release. */
     static InstallException conflict(String artifactFile, String why) {
         return new InstallException(artifactFile + ": " + why, null, FailureReason.REASON_INSTALL_CONFLICT);

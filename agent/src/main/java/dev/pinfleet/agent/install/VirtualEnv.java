@@ -1,5 +1,6 @@
 package dev.pinfleet.agent.install;
 
+import dev.pinfleet.agent.fs.AppReadable;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -30,7 +31,7 @@ final class VirtualEnv {
     /** Writes the skeleton into {@code staging}, which exists and is empty. */
     static void create(Path staging, Path finalDir, PythonInfo python) throws IOException {
         for (String dir : directories(python)) {
-            Files.createDirectory(staging.resolve(dir));
+            AppReadable.createDirectory(staging.resolve(dir));
         }
         Files.createSymbolicLink(staging.resolve("lib64"), Path.of("lib"));
         Path exe = python.executable();
@@ -42,7 +43,7 @@ final class VirtualEnv {
                 + "version = " + python.fullVersion() + "\n"
                 + "executable = " + exe + "\n"
                 + "command = " + exe + " -m venv --without-pip " + finalDir + "\n";
-        Files.writeString(staging.resolve("pyvenv.cfg"), cfg, StandardCharsets.UTF_8);
+        AppReadable.write(staging.resolve("pyvenv.cfg"), cfg.getBytes(StandardCharsets.UTF_8), false);
         Path template = exe.getParent().resolveSibling("lib/python" + python.version() + "/venv/scripts/common/activate");
         if (Files.isRegularFile(template)) {
             String prompt = "(" + finalDir.getFileName() + ") ";
@@ -52,7 +53,7 @@ final class VirtualEnv {
                     .replace("__VENV_PROMPT__", prompt)
                     .replace("__VENV_BIN_NAME__", "bin")
                     .replace("__VENV_PYTHON__", finalDir.resolve("bin/python").toString());
-            Files.writeString(staging.resolve("bin/activate"), activate, StandardCharsets.UTF_8);
+            AppReadable.write(staging.resolve("bin/activate"), activate.getBytes(StandardCharsets.UTF_8), false);
         }
     }
 }

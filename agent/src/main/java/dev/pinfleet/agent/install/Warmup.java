@@ -8,11 +8,13 @@ import java.util.logging.Logger;
 import java.util.zip.CRC32;
 
 /**
- * Gets SHA-256 compiled before the first deploy needs it. A fresh JVM runs the JDK's SHA-256 as interpreted
+ * Gets SHA-256 compiled, and protobuf's JSON mapping set up, before the first deploy needs them. A fresh JVM runs the JDK's SHA-256 as interpreted
  * bytecode (about 20 MB/s here) until the JIT compiles it into the CPU's SHA instructions (over 500 MB/s); the
  * first cold deploy of a new agent hashes every downloaded and every unpacked byte, and paid for that in its
  * first seconds. At start the agent hashes a few megabytes in small chunks on a low-priority daemon thread
- * (bounded: 16 MiB or one second), off any deploy's path.
+ * (bounded: 16 MiB or one second), off any deploy's path; then it writes and reads a release marker once (the
+ * JSON mapping costs a fresh JVM some hundreds of milliseconds the first time, which a first build, writing its
+ * marker, would otherwise pay).
  */
 public final class Warmup {
     private static final Logger LOG = Logger.getLogger(Warmup.class.getName());
@@ -26,7 +28,10 @@ public final class Warmup {
     /** Starts the warm-up once per JVM; later calls do nothing. */
     public static void start() {
         if (STARTED.compareAndSet(false, true)) {
-            Thread t = new Thread(Warmup::run, "pinfleet-warmup");
+            Thread t = new Thread(() -> {
+                run();
+                MarkerFile.warmUp();
+            }, "pinfleet-warmup");
             t.setDaemon(true);
             t.setPriority(Thread.MIN_PRIORITY);
             t.start();

@@ -1,5 +1,6 @@
 package dev.pinfleet.agent.install;
 
+import dev.pinfleet.agent.fs.AppReadable;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -361,7 +362,7 @@ final class WheelCache {
                 }
                 return other;
             }
-            Files.createDirectories(tmp);
+            AppReadable.createDirectories(tmp);
             p = new Pending(sha256, tmp.resolve(sha256 + "-" + UUID.randomUUID()));
             if (withUser) {
                 p.users++;
@@ -389,7 +390,7 @@ final class WheelCache {
         long t0 = System.nanoTime();
         WheelUnpack u;
         try {
-            Files.createDirectory(p.work);
+            AppReadable.createDirectory(p.work);
             u = WheelUnpack.open(source.file(), filename, p.work, scratch.get());
         } catch (IOException | InstallException | RuntimeException | Error e) {
             FileTrees.deleteQuietly(p.work);
@@ -462,7 +463,7 @@ final class WheelCache {
     private void publish(Pending p) {
         Path target = entryDir(p.sha256);
         try {
-            Files.createDirectories(target.getParent());
+            AppReadable.createDirectories(target.getParent());
             if (Files.exists(target.resolve("index"))) {
                 FileTrees.delete(p.work);
                 return;

@@ -1,5 +1,6 @@
 package dev.pinfleet.agent.install;
 
+import dev.pinfleet.agent.fs.AppReadable;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -54,7 +55,7 @@ record WheelIndex(Path dir, String distInfo, String name, String version, boolea
             b.append('F').append('\t').append(f.pythonScript() ? 'p' : f.executable() ? 'x' : '-').append('\t')
                     .append(f.size()).append('\t').append(f.hash()).append('\t').append(f.path()).append('\n');
         }
-        Files.writeString(indexFile, b, StandardCharsets.UTF_8);
+        AppReadable.write(indexFile, b.toString().getBytes(StandardCharsets.UTF_8), false);
     }
 
     /** Reads an index; null when it is absent or of another format. */

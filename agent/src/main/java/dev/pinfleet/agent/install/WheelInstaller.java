@@ -1,21 +1,16 @@
 package dev.pinfleet.agent.install;
 
+import dev.pinfleet.agent.fs.AppReadable;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.wheel.RecordFile;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.IntPredicate;
 
@@ -23,10 +18,9 @@ import java.util.function.IntPredicate;
  * Puts planned wheels into a release whose directories already exist, in two steps that may run on any
  * thread: {@link #link} hard-links cached files (copies when linking is impossible), {@link #finish} writes
  * what differs per release: rewritten {@code #!python} scripts, entry point launchers, INSTALLER and RECORD.
- * Nothing is fsynced here.
+ * Files are written writable by the agent's user only ({@link AppReadable}); nothing is fsynced here.
  */
 final class WheelInstaller {
-    private static final Set<PosixFilePermission> EXECUTABLE = PosixFilePermissions.fromString("rwxr-xr-x");
     private static final byte[] INSTALLER = "pinfleet\n".getBytes(StandardCharsets.US_ASCII);
 
     /** One cached file to appear in the release. */
@@ -167,20 +161,11 @@ final class WheelInstaller {
                 copyOnly.set(true);
             }
         }
-        try (InputStream in = Files.newInputStream(source);
-                OutputStream out = Files.newOutputStream(dest, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            in.transferTo(out);
-        }
-        if (executable) {
-            Files.setPosixFilePermissions(dest, EXECUTABLE);
-        }
+        AppReadable.copy(source, dest, executable);
         return false;
     }
 
     private static void write(Path dest, byte[] content, boolean executable) throws IOException {
-        Files.write(dest, content, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-        if (executable) {
-            Files.setPosixFilePermissions(dest, EXECUTABLE);
-        }
+        AppReadable.write(dest, content, executable);
     }
 }

@@ -1,5 +1,6 @@
 package dev.pinfleet.agent.install;
 
+import dev.pinfleet.agent.fs.AppReadable;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.manifest.Names;
 import dev.pinfleet.wheel.RecordFile;
@@ -7,11 +8,9 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileAttribute;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -27,8 +26,8 @@ import java.util.Set;
  * several threads can share a large wheel: {@link #open} reads and checks the metadata and creates every
  * directory once; the file entries are cut into {@link Chunk}s that any thread may extract; {@link #finish}
  * writes the index. Every byte is hashed while it is inflated (never read twice) and checked against the
- * wheel's RECORD; each file is created with its final mode (no chmod), written in one call when it fits the
- * scratch buffer and closed.
+ * wheel's RECORD; each file is created with its final mode ({@link AppReadable}: no chmod), written in one call when
+ * it fits the scratch buffer and closed.
  */
 final class WheelUnpack implements AutoCloseable {
     /** A chunk ends after this many unpacked bytes ... */
@@ -37,9 +36,8 @@ final class WheelUnpack implements AutoCloseable {
     static final int CHUNK_FILES = 200;
 
     private static final Set<StandardOpenOption> CREATE = Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-    private static final FileAttribute<?> EXECUTABLE = PosixFilePermissions.asFileAttribute(
-            PosixFilePermissions.fromString("rwxr-xr-x"));
-    private static final FileAttribute<?>[] NO_ATTRIBUTES = new FileAttribute<?>[0];
+    private static final FileAttribute<?>[] EXECUTABLE = {AppReadable.EXECUTABLE};
+    private static final FileAttribute<?>[] READ_ONLY = {AppReadable.FILE};
 
     private final String label;
     private final ZipArchive zip;
@@ -203,7 +201,7 @@ final class WheelUnpack implements AutoCloseable {
                 md.reset();
                 headLen[0] = 0;
                 try (FileChannel ch = FileChannel.open(files.resolve(e.name()), CREATE,
-                        exec ? new FileAttribute<?>[] {EXECUTABLE} : NO_ATTRIBUTES)) {
+                        exec ? EXECUTABLE : READ_ONLY)) {
                     zip.extract(e, (b, off, len) -> {
                         if (headLen[0] < head.length) {
                             int n = Math.min(len, head.length - headLen[0]);
@@ -249,9 +247,9 @@ final class WheelUnpack implements AutoCloseable {
         }
         String[] sorted = dirs.toArray(new String[0]);
         Arrays.sort(sorted);
-        Files.createDirectory(files);
+        AppReadable.createDirectory(files);
         for (String d : sorted) {
-            Files.createDirectory(files.resolve(d));
+            AppReadable.createDirectory(files.resolve(d));
         }
     }
 

@@ -27,6 +27,8 @@ final class InstallFixture {
     final ReleaseBuilder builder;
     final Map<String, Path> store = new HashMap<>();
     final List<InstallResult> reported = new ArrayList<>();
+    /** What the last successful {@link #build} returned. */
+    BuildResult built;
 
     InstallFixture(Path root) throws IOException {
         this.root = root;
@@ -78,7 +80,7 @@ final class InstallFixture {
     Path build(String id, Manifest m) throws Exception {
         Path staging = releases.resolve("." + id + ".staging");
         Path finalDir = releases.resolve(id);
-        builder.build(staging, finalDir, m, store::get, reported::add);
+        built = builder.build(staging, finalDir, m, store::get, reported::add);
         Files.move(staging, finalDir);
         return finalDir;
     }

@@ -200,6 +200,37 @@ class ReleaseBuilderTest {
         Path release = fx.build("r1", m);
         assertEquals(ManifestCodec.contentDigest(m), ReleaseBuilder.completedDigest(release).orElseThrow());
         assertTrue(ReleaseBuilder.completedDigest(tmp).isEmpty());
+        ReleaseMarker marker = MarkerFile.read(release).orElseThrow();
+        assertEquals("web", marker.getApp());
+        assertEquals(1, marker.getSerial());
+        assertEquals(fx.python.fullVersion(), marker.getPython());
+        assertEquals(release.toString(), marker.getFinalDir());
+        assertEquals(List.of("alpha-1.0-py3-none-any.whl"), marker.getArtifactsList().stream()
+                .map(InstalledArtifact::getFilename).toList());
+        assertEquals(m.getArtifacts(0).getSha256(), marker.getArtifacts(0).getSha256());
+        assertTrue(marker.getArtifacts(0).getLinked());
+        // the key names stay those of the marker format before it: an agent of that version still finds the digest
+        String text = Files.readString(release.resolve(ReleaseBuilder.MARKER));
+        assertTrue(text.contains("\"manifest_digest\": \"" + ManifestCodec.contentDigest(m) + "\""), text);
+    }
+
+    @Test
+    void aMarkerWrittenInThePreviousFormatIsStillRead() throws Exception {
+        String digest = "0123456789abcdef".repeat(4);
+        Path release = Files.createDirectories(tmp.resolve("old/.pinfleet")).getParent();
+        // byte for byte what the agent wrote before the marker went through protobuf's JSON mapping
+        Files.writeString(release.resolve(ReleaseBuilder.MARKER), "{\n  \"manifest_digest\": \"" + digest + "\",\n"
+                + "  \"app\": \"web\",\n  \"serial\": 7,\n  \"python\": \"3.11.9\",\n  \"final_dir\": \"/srv/r/old\",\n"
+                + "  \"artifacts\": [\n    {\"filename\": \"alpha-1.0-py3-none-any.whl\", \"sha256\": \"" + digest
+                + "\", \"install_millis\": 12, \"linked\": true}\n  ]\n}\n");
+        assertEquals(digest, ReleaseBuilder.completedDigest(release).orElseThrow());
+        ReleaseMarker old = MarkerFile.read(release).orElseThrow();
+        assertEquals(7, old.getSerial());
+        assertEquals(12, old.getArtifacts(0).getInstallMillis());
+        Files.writeString(release.resolve(ReleaseBuilder.MARKER), "{\"manifest_digest\": \"not hex\"}");
+        assertTrue(ReleaseBuilder.completedDigest(release).isEmpty());
+        Files.writeString(release.resolve(ReleaseBuilder.MARKER), "{\"manifest_digest\": ");
+        assertTrue(ReleaseBuilder.completedDigest(release).isEmpty());
     }
 
     @Test
@@ -218,27 +249,6 @@ class ReleaseBuilderTest {
     void bytecodeIsNotCompiledByDefault() throws Exception {
         Path release = fx.build("r1", fx.manifest(fx.wheel(alpha())));
         assertFalse(Files.exists(release.resolve(fx.python.sitePackagesRelative() + "/alpha/__pycache__")));
-    }
-
-    @Test
-    void laterWheelWinsAFileBothShipLikePipWouldOverwrite() throws Exception {
-        Manifest m = fx.manifest(
-                fx.wheel(TestWheels.wheel("ns-one", "1.0").file("ns/__init__.py", "ONE = 1\n").file("ns/one.py", "")),
-                fx.wheel(TestWheels.wheel("ns-two", "1.0").file("ns/__init__.py", "TWO = 2\n").file("ns/two.py", "")));
-        Path release = fx.build("r1", m);
-        Path site = release.resolve(fx.python.sitePackagesRelative());
-        assertEquals("TWO = 2\n", Files.readString(site.resolve("ns/__init__.py")));
-        assertTrue(Files.exists(site.resolve("ns/one.py")));
-    }
-
-    @Test
-    void aFileAnotherWheelNeedsAsADirectoryIsRefusedNamingBoth() throws Exception {
-        Artifact file = fx.wheel(TestWheels.wheel("flat", "1.0").file("shared", "not a directory\n"));
-        Artifact tree = fx.wheel(TestWheels.wheel("deep", "1.0").file("shared/mod.py", ""));
-        InstallException e = fx.fails(fx.manifest(file, tree));
-        assertTrue(e.getMessage().contains("deep-1.0-py3-none-any.whl"), e.getMessage());
-        assertTrue(e.getMessage().contains("needs '" + fx.python.sitePackagesRelative() + "/shared' as a directory, "
-                + "but it is a file of flat-1.0-py3-none-any.whl"), e.getMessage());
     }
 
     @Test

@@ -190,14 +190,21 @@ class WheelChecksTest {
 
     @Test
     void tarExtendedHeadersCountAgainstTheBombGuard() throws Exception {
-        // 24 pax headers of 1 MiB of zeros each: no file to extract, but 24 MiB inflated from a few KiB
+        // 24 pax headers of one valid 1 MiB record each: no file to extract, but 24 MiB inflated from a few KiB
+        String value = "a".repeat((1 << 20) - 32);
+        String body = " comment=" + value + "\n";
+        int len = body.length() + 7; // seven digits of length
+        byte[] record = (len + body).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
         List<TarItem> items = new java.util.ArrayList<>();
         for (int i = 0; i < 24; i++) {
-            items.add(new TarItem("PaxHeaders/" + i, 'x', 0644, new byte[1 << 20], ""));
+            items.add(new TarItem("PaxHeaders/" + i, 'x', 0644, record, ""));
         }
         items.add(TarItem.file("app.txt", "x"));
         contains(archiveRefusal(items), "the tar stream's compression ratio", "exceeds the limit of " + Limits.MAX_RATIO,
                 "archive bomb guard");
+        // a pax header that is not pax records at all is refused at its first byte
+        contains(archiveRefusal(List.of(new TarItem("PaxHeaders/0", 'x', 0644, new byte[1 << 20], ""),
+                TarItem.file("app.txt", "x"))), "not a readable tar.gz archive", "Paxheader");
     }
 
     @Test

@@ -1,6 +1,10 @@
 package dev.pinfleet.agent.testing;
 
 import dev.pinfleet.agent.AgentMain;
+import dev.pinfleet.proto.v1.AgentServiceGrpc;
+import dev.pinfleet.proto.v1.DeployEvent;
+import dev.pinfleet.proto.v1.DeployReport;
+import dev.pinfleet.proto.v1.DeployRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
 import java.io.IOException;
@@ -9,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -120,6 +125,20 @@ public final class AgentProcess implements AutoCloseable {
         ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
         channels.add(ch);
         return ch;
+    }
+
+    /** Calls Deploy (deadline 120 s) and returns the report that ends the stream, or null when none came. */
+    public DeployReport deploy(DeployRequest request) {
+        Iterator<DeployEvent> it = AgentServiceGrpc.newBlockingStub(channel()).withDeadlineAfter(120, TimeUnit.SECONDS)
+                .deploy(request);
+        DeployReport report = null;
+        while (it.hasNext()) {
+            DeployEvent e = it.next();
+            if (e.hasReport()) {
+                report = e.getReport();
+            }
+        }
+        return report;
     }
 
     /** What the process wrote so far. */

@@ -1,0 +1,155 @@
+package dev.pinfleet.agent.install;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.pinfleet.agent.testing.TestWheels;
+import dev.pinfleet.agent.testing.TestWheels.TarItem;
+import java.io.ByteArrayOutputStream;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.zip.GZIPInputStream;
+import java.util.zip.GZIPOutputStream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The tar reader's strictness beyond what the threat suite shows end to end: header checksums, bounded extended
+ * headers, data on directory entries, pax names checked like any other, the bomb guard on every byte of the stream.
+ */
+class TarWalkTest {
+    @TempDir
+    Path tmp;
+
+    /** What a walk told its visitor, one line per call. */
+    private static final class Seen implements ArchiveInstaller.Visitor {
+        final List<String> calls = new ArrayList<>();
+
+        @Override
+        public void directory(String name) {
+            calls.add("dir " + name);
+        }
+
+        @Override
+        public void file(String name, boolean executable, ArchiveInstaller.Content content)
+                throws java.io.IOException, InstallException {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            content.writeTo(out::write);
+            calls.add((executable ? "exec " : "file ") + name + " " + out.toString(StandardCharsets.UTF_8));
+        }
+
+        @Override
+        public void symlink(String name, String target) {
+            calls.add("link " + name + " -> " + target);
+        }
+    }
+
+    private Seen walk(Path tgz) throws Exception {
+        Seen seen = new Seen();
+        TarWalk.walk(tgz, tgz.getFileName().toString(), seen);
+        return seen;
+    }
+
+    private InstallException refused(Path tgz) {
+        return assertThrows(InstallException.class, () -> walk(tgz));
+    }
+
+    private Path tar(TarItem... items) throws Exception {
+        return TestWheels.tarGz(tmp.resolve("a-" + System.nanoTime() + ".tar.gz"), List.of(items));
+    }
+
+    @Test
+    void ustarGnuLongNamesAndPaxPathsAreReadDirectoriesFirstLinksLast() throws Exception {
+        String deep = "d/".repeat(60) + "deep.txt";
+        Seen seen = walk(tar(TarItem.symlink("./run", "bin/run.sh"), TarItem.dir("./bin/"),
+                new TarItem("bin/run.sh", '0', 0755, "#!/bin/sh\n".getBytes(StandardCharsets.UTF_8), ""),
+                TarItem.file(deep, "deep"),
+                new TarItem("PaxHeader", 'x', 0644, pax("path", "from/pax.txt"), ""), TarItem.file("short", "pax")));
+        assertEquals(List.of("dir bin", "exec bin/run.sh #!/bin/sh\n"), seen.calls.subList(0, 2));
+        assertTrue(seen.calls.contains("file " + deep + " deep"), seen.calls.toString());
+        assertTrue(seen.calls.contains("file from/pax.txt pax"), seen.calls.toString());
+        assertEquals("link run -> bin/run.sh", seen.calls.get(seen.calls.size() - 1));
+    }
+
+    @Test
+    void aPaxPathIsCheckedLikeAnyName() throws Exception {
+        InstallException e = refused(tar(new TarItem("PaxHeader", 'x', 0644, pax("path", "../evil"), ""),
+                TarItem.file("harmless", "x")));
+        assertTrue(e.getMessage().endsWith("entry '../evil': path has a '..' component"), e.getMessage());
+    }
+
+    @Test
+    void aHeaderWithABadChecksumIsRefused() throws Exception {
+        Path t = tar(TarItem.file("a.txt", "a"));
+        byte[] raw = gunzip(t);
+        raw[0] = 'b'; // the name changes, the stored checksum does not
+        gzip(t, raw);
+        assertTrue(refused(t).getMessage().endsWith("tar header checksum mismatch (corrupt or not a tar archive)"));
+    }
+
+    @Test
+    void aDirectoryEntryCarryingDataIsRefused() throws Exception {
+        InstallException e = refused(tar(new TarItem("d/", '5', 0755, "data".getBytes(StandardCharsets.UTF_8), "")));
+        assertTrue(e.getMessage().endsWith("entry 'd/': directory entry declares 4 bytes of data; such entries carry "
+                + "none"), e.getMessage());
+    }
+
+    @Test
+    void extendedHeadersAreBoundedAndCountTowardsTheBombGuard() throws Exception {
+        byte[] huge = new byte[TarWalk.MAX_LONG_HEADER + 1];
+        Arrays.fill(huge, (byte) 'a');
+        InstallException tooLong = refused(tar(new TarItem("././@LongLink", 'L', 0644, huge, ""), TarItem.file("x", "")));
+        assertTrue(tooLong.getMessage().contains("extended tar header of " + huge.length + " bytes is larger than the "
+                + "limit of " + TarWalk.MAX_LONG_HEADER), tooLong.getMessage());
+        // a long name of 1 MiB of one letter: no file declares a byte, yet the stream inflates far beyond 200:1
+        byte[] max = Arrays.copyOf(huge, TarWalk.MAX_LONG_HEADER);
+        InstallException bomb = refused(tar(new TarItem("././@LongLink", 'L', 0644, max, ""), TarItem.file("y", "")));
+        assertTrue(bomb.getMessage().contains("the tar stream's compression ratio"), bomb.getMessage());
+        assertTrue(bomb.getMessage().endsWith("exceeds the limit of 200:1 (archive bomb guard)"), bomb.getMessage());
+    }
+
+    @Test
+    void sparseDevicesAndGarbageAreRefused() throws Exception {
+        assertTrue(refused(tar(new TarItem("s", 'S', 0644, new byte[0], ""))).getMessage()
+                .endsWith("entry 's': entry type 'S' (device, FIFO or unknown) is not allowed"));
+        assertTrue(refused(tar(new TarItem("fifo", '6', 0644, new byte[0], ""))).getMessage()
+                .endsWith("entry 'fifo': entry type '6' (device, FIFO or unknown) is not allowed"));
+        Path notGzip = Files.writeString(tmp.resolve("plain.tar.gz"), "not a tar at all");
+        assertTrue(refused(notGzip).getMessage().startsWith("plain.tar.gz: not a readable tar.gz archive: "));
+        Path t = tar(TarItem.file("cut.txt", "x".repeat(5000)));
+        byte[] raw = gunzip(t);
+        gzip(t, Arrays.copyOf(raw, 1024)); // the header and half the data
+        InstallException cut = refused(t);
+        assertTrue(cut.getMessage().startsWith(t.getFileName() + ": entry 'cut.txt': not a readable tar.gz archive: "),
+                cut.getMessage());
+    }
+
+    /** One pax extended header record: "LEN key=value\n", LEN counting the whole record. */
+    private static byte[] pax(String key, String value) {
+        String body = " " + key + "=" + value + "\n";
+        int len = body.length() + 1;
+        while (String.valueOf(len).length() + body.length() != len) {
+            len++;
+        }
+        return (len + body).getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static byte[] gunzip(Path p) throws Exception {
+        try (InputStream in = new GZIPInputStream(Files.newInputStream(p))) {
+            return in.readAllBytes();
+        }
+    }
+
+    private static void gzip(Path p, byte[] raw) throws Exception {
+        try (OutputStream o = new GZIPOutputStream(Files.newOutputStream(p))) {
+            o.write(raw);
+        }
+    }
+}
