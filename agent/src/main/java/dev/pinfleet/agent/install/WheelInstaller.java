@@ -154,7 +154,10 @@ final class WheelInstaller {
             } catch (FileAlreadyExistsException e) {
                 throw e;
             } catch (FileSystemException e) {
-                if (e.getReason() != null && e.getReason().contains("cross-device")) {
+                // Any refused link falls back to a copy of this file; links stop being tried for
+                // good only when the cache and the release are on different file stores, which is
+                // decided by the stores themselves, not by the wording of the error.
+                if (!Files.getFileStore(source).equals(Files.getFileStore(dest.getParent()))) {
                     copyOnly.set(true);
                 }
             } catch (UnsupportedOperationException e) {

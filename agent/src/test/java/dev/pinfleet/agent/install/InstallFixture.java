@@ -31,8 +31,13 @@ final class InstallFixture {
     BuildResult built;
 
     InstallFixture(Path root) throws IOException {
+        this(root, root.resolve("cache"));
+    }
+
+    /** A node root whose wheel cache lives at {@code cache}, possibly on another file store. */
+    InstallFixture(Path root, Path cache) throws IOException {
         this.root = root;
-        this.cache = Files.createDirectories(root.resolve("cache"));
+        this.cache = Files.createDirectories(cache);
         this.releases = Files.createDirectories(root.resolve("apps/web/releases"));
         this.inputs = Files.createDirectories(root.resolve("inputs"));
         this.python = python();

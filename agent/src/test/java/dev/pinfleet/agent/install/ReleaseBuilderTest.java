@@ -17,6 +17,7 @@ import java.nio.file.Path;
 import java.util.Base64;
 import java.util.List;
 import java.util.Set;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -56,6 +57,31 @@ class ReleaseBuilderTest {
         assertTrue(out.startsWith("hello from alpha " + release + " " + site.resolve("alpha/__init__.py")), out);
         assertEquals(1, fx.reported.size());
         assertTrue(fx.reported.get(0).linked());
+    }
+
+    @Test
+    void aCacheOnAnotherFileStoreIsCopiedFromAndEveryLaterWheelToo() throws Exception {
+        Path shm = Path.of("/dev/shm");
+        Assumptions.assumeTrue(Files.isDirectory(shm) && Files.isWritable(shm)
+                && !Files.getFileStore(shm).equals(Files.getFileStore(tmp)), "no second file store at /dev/shm");
+        Path cache = Files.createTempDirectory(shm, "pinfleet-cache");
+        try {
+            InstallFixture other = new InstallFixture(tmp.resolve("node"), cache.resolve("cache"));
+            Path release = other.build("r1", other.manifest(other.wheel(alpha()),
+                    other.wheel(TestWheels.wheel("beta", "2.0").file("beta/__init__.py", "B = 2\n"))));
+            assertEquals(2, other.reported.size());
+            assertTrue(other.reported.stream().noneMatch(InstallResult::linked), "hard links cannot cross file stores");
+            String out = InstallFixture.run(release.resolve("bin/python").toString(), "-c",
+                    "import alpha, beta; print(alpha.GREETING, beta.B)");
+            assertEquals("hello from alpha 2\n", out);
+        } finally {
+            try (var walk = Files.walk(cache)) {
+                walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().setWritable(true));
+            }
+            try (var walk = Files.walk(cache)) {
+                walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
     }
 
     @Test
