@@ -37,14 +37,7 @@ final class HttpDownload implements Transfer.Transport {
     @Override
     public boolean run(Artifact a, URI url, PartialFile part, Batch batch) throws FetchException, InterruptedException {
         long size = a.getSize();
-        long offset = part.bytes() > 0 && part.bytes() < size ? part.bytes() : 0;
-        try {
-            if (offset == 0) {
-                part.reset();
-            }
-        } catch (IOException e) {
-            throw Transfer.localFailure(a, url, e);
-        }
+        long offset = Transfer.resumeOffset(a, url, part);
         HttpRequest.Builder req = HttpRequest.newBuilder(url).GET()
                 .timeout(cfg.requestTimeout())
                 .header("User-Agent", Transfer.USER_AGENT)

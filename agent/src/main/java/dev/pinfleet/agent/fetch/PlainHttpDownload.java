@@ -45,14 +45,7 @@ final class PlainHttpDownload implements Transfer.Transport {
             throw new IllegalArgumentException("plain HTTP transport asked for " + url);
         }
         long size = a.getSize();
-        long offset = part.bytes() > 0 && part.bytes() < size ? part.bytes() : 0;
-        try {
-            if (offset == 0) {
-                part.reset();
-            }
-        } catch (IOException e) {
-            throw Transfer.localFailure(a, url, e);
-        }
+        long offset = Transfer.resumeOffset(a, url, part);
         Socket socket = new Socket();
         try (Watchdog dog = new Watchdog(timer, cfg.idleTimeout(), cfg.requestTimeout(), cfg.minSpeed())) {
             batch.watch(dog);

@@ -158,6 +158,22 @@ final class Transfer {
         }
     }
 
+    /**
+     * Where a download of {@code a} resumes: the bytes already in {@code part} when it holds a proper prefix,
+     * otherwise 0 after emptying it.
+     */
+    static long resumeOffset(Artifact a, URI url, PartialFile part) throws FetchException {
+        long offset = part.bytes() > 0 && part.bytes() < a.getSize() ? part.bytes() : 0;
+        try {
+            if (offset == 0) {
+                part.reset();
+            }
+        } catch (IOException e) {
+            throw localFailure(a, url, e);
+        }
+        return offset;
+    }
+
     static FetchException localFailure(Artifact a, URI url, IOException e) {
         return new FetchException(Kind.IO, a.getFilename(), url.toString(),
                 "local file system failure writing the download: " + describe(e), e);

@@ -281,21 +281,12 @@ final class WheelCache {
         if (!Files.isDirectory(wheels)) {
             return removed;
         }
-        try (DirectoryStream<Path> prefixes = Files.newDirectoryStream(wheels)) {
-            for (Path prefix : prefixes) {
-                if (prefix.equals(tmp) || !Files.isDirectory(prefix)) {
-                    continue;
-                }
-                try (DirectoryStream<Path> shas = Files.newDirectoryStream(prefix)) {
-                    for (Path entry : shas) {
-                        if (!keep.contains(entry.getFileName().toString())) {
-                            sizes.remove(entry.getFileName().toString());
-                            indexes.remove(entry.getFileName().toString());
-                            FileTrees.delete(entry);
-                            removed++;
-                        }
-                    }
-                }
+        for (Path entry : entries()) {
+            if (!keep.contains(entry.getFileName().toString())) {
+                sizes.remove(entry.getFileName().toString());
+                indexes.remove(entry.getFileName().toString());
+                FileTrees.delete(entry);
+                removed++;
             }
         }
         return removed;
@@ -310,29 +301,36 @@ final class WheelCache {
         if (!Files.isDirectory(wheels)) {
             return 0;
         }
+        for (Path entry : entries()) {
+            String sha = entry.getFileName().toString();
+            Long size = sizes.get(sha);
+            if (size == null) {
+                WheelIndex index = WheelIndex.read(entry);
+                if (index == null) {
+                    continue;
+                }
+                size = index.files().stream().mapToLong(WheelIndex.FileEntry::size).sum();
+                sizes.put(sha, size);
+            }
+            sum += size;
+        }
+        return sum;
+    }
+
+    /** The entries in place, {@code wheels/<prefix>/<sha256>}, in no particular order. */
+    private List<Path> entries() throws IOException {
+        List<Path> entries = new ArrayList<>();
         try (DirectoryStream<Path> prefixes = Files.newDirectoryStream(wheels)) {
             for (Path prefix : prefixes) {
                 if (prefix.equals(tmp) || !Files.isDirectory(prefix)) {
                     continue;
                 }
                 try (DirectoryStream<Path> shas = Files.newDirectoryStream(prefix)) {
-                    for (Path entry : shas) {
-                        String sha = entry.getFileName().toString();
-                        Long size = sizes.get(sha);
-                        if (size == null) {
-                            WheelIndex index = WheelIndex.read(entry);
-                            if (index == null) {
-                                continue;
-                            }
-                            size = index.files().stream().mapToLong(WheelIndex.FileEntry::size).sum();
-                            sizes.put(sha, size);
-                        }
-                        sum += size;
-                    }
+                    shas.forEach(entries::add);
                 }
             }
         }
-        return sum;
+        return entries;
     }
 
     /** Removes what an interrupted unpack left in {@code .tmp}; call before any build, with none pending. */
