@@ -78,8 +78,10 @@ public final class Agent implements AutoCloseable {
             this.engine = new DeployEngine(config, trust, python, store, fetcher, builder, clock);
             engine.recover();
             Warmup.start(); // off the deploy path: SHA-256 compiled before the first download
-            this.metrics = new AgentMetrics(config.mirrors(), () -> engine.status("", false), store::totalBytes);
+            this.metrics = new AgentMetrics(config.mirrors(), () -> engine.status("", false), store::totalBytes,
+                    version());
             engine.onReport(metrics::recordDeploy);
+            engine.onRefused(metrics::recordRefused);
             this.server = serverBuilder.addService(ServerInterceptors.intercept(
                             new AgentGrpcService(engine, config.node(), version()),
                             new RoleInterceptor(config.node(), config.plaintext())))

@@ -70,6 +70,7 @@ public final class DeployEngine {
         return t;
     });
     private volatile Consumer<DeployReport> onReport = r -> { };
+    private volatile Runnable onRefused = () -> { };
 
     public DeployEngine(AgentConfig config, TrustPolicy trust, PythonInfo python, ContentStore store, Fetcher fetcher,
             ReleaseBuilder builder, Clock clock) {
@@ -119,6 +120,11 @@ public final class DeployEngine {
     /** Hands the report of every finished deploy to {@code listener} (metrics); it must be quick. */
     public void onReport(Consumer<DeployReport> listener) {
         this.onReport = listener;
+    }
+
+    /** Runs {@code listener} (metrics) for every deploy refused because another one was running; it must be quick. */
+    public void onRefused(Runnable listener) {
+        this.onRefused = listener;
     }
 
     /**
@@ -179,6 +185,7 @@ public final class DeployEngine {
      */
     public DeployReport deploy(DeployRequest request, Consumer<DeployEvent> events) throws BusyException {
         if (!gate.enter(request.getDeployId())) {
+            onRefused.run();
             throw new BusyException("node " + config.node() + " is already running a deploy; one at a time per agent");
         }
         Ticker ticker = new Ticker(events, clock, store.tmpDir());

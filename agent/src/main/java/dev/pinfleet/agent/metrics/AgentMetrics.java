@@ -56,6 +56,10 @@ import java.util.logging.Logger;
  *       [{@code pinfleet_fetch_failovers_total}]</li>
  *   <li>{@link #APP_SERIAL} [{@code pinfleet_app_serial{app}}], {@link #APP_RELEASES}
  *       [{@code pinfleet_app_releases{app}}], {@link #STORE_SIZE} [{@code pinfleet_store_size_bytes}]</li>
+ *   <li>{@link #APP_RELEASE_INFO} [{@code pinfleet_app_release_info{app,digest}}]: 1 for the digest `current`
+ *       runs, one series per app; {@link #APP_LAST_DEPLOY} [{@code pinfleet_app_last_deploy_timestamp_seconds{app}}]</li>
+ *   <li>{@link #DEPLOYS_REFUSED} [{@code pinfleet_deploys_refused_total}]: deploys refused while another ran</li>
+ *   <li>{@link #BUILD_INFO} [{@code pinfleet_agent_build_info{version}}]: 1, the agent's version as a label</li>
  *   <li>JVM and process meters of Micrometer's binders ({@code jvm_*}, {@code process_*}, {@code system_cpu_*}).</li>
  * </ul>
  *
@@ -86,6 +90,18 @@ public final class AgentMetrics implements AutoCloseable {
     public static final String APP_RELEASES = "pinfleet.app.releases";
     /** Gauge of the bytes in the content-addressed store. */
     public static final String STORE_SIZE = "pinfleet.store.size";
+    /**
+     * Info-style gauge, always 1, tagged {@value #APP_TAG} and {@value #DIGEST_TAG}: the manifest digest of the
+     * release `current` runs. One series per app (the previous digest's series goes when it changes), so a
+     * dashboard counts nodes per digest with {@code count by (app, digest)}.
+     */
+    public static final String APP_RELEASE_INFO = "pinfleet.app.release.info";
+    /** Gauge of when the app's last deploy attempt ended (Unix seconds, agent clock), tagged {@value #APP_TAG}. */
+    public static final String APP_LAST_DEPLOY = "pinfleet.app.last.deploy.timestamp";
+    /** Counter of deploys refused because another deploy was running on the agent (one at a time). */
+    public static final String DEPLOYS_REFUSED = "pinfleet.deploys.refused";
+    /** Info-style gauge, always 1, tagged {@value #VERSION_TAG}: the agent's software version. */
+    public static final String BUILD_INFO = "pinfleet.agent.build.info";
 
     /** Tag key: lowercase {@link Outcome} name. */
     public static final String OUTCOME_TAG = "outcome";
@@ -97,6 +113,10 @@ public final class AgentMetrics implements AutoCloseable {
     public static final String REASON_TAG = "reason";
     /** Tag key: app name from a verified manifest. */
     public static final String APP_TAG = "app";
+    /** Tag key of {@link #APP_RELEASE_INFO}: lowercase hex SHA-256 of the current release's manifest. */
+    public static final String DIGEST_TAG = "digest";
+    /** Tag key of {@link #BUILD_INFO}: the agent's version. */
+    public static final String VERSION_TAG = "version";
 
     /**
      * Histogram bucket bounds for deploy and phase durations: fine below a second (verify, plan, switch take
@@ -135,17 +155,26 @@ public final class AgentMetrics implements AutoCloseable {
     private final Map<Source, Counter> artifactBytes = new EnumMap<>(Source.class);
     private final Counter retries;
     private final Counter failovers;
+    private final Counter refused;
     private final AtomicLong storeSize = new AtomicLong();
     private final Map<String, AppGauges> appGauges = new HashMap<>();
 
-    private record AppGauges(AtomicLong serial, AtomicLong releases, Meter serialMeter, Meter releasesMeter) {}
+    private static final class AppGauges {
+        final AtomicLong serial = new AtomicLong();
+        final AtomicLong releases = new AtomicLong();
+        final AtomicLong lastDeployMs = new AtomicLong();
+        final List<Meter> meters = new java.util.ArrayList<>();
+        String digest;
+        Meter digestMeter;
+    }
 
     /**
      * @param mirrors    the agent's mirrors in order; a fetch from any but the first counts as a failover
      * @param apps       every app's status (serial, releases kept), read before each scrape
      * @param storeBytes bytes in the content-addressed store, read before each scrape
+     * @param version    the agent's software version, for {@link #BUILD_INFO}
      */
-    public AgentMetrics(List<URI> mirrors, Probe<List<AppStatus>> apps, Probe<Long> storeBytes) {
+    public AgentMetrics(List<URI> mirrors, Probe<List<AppStatus>> apps, Probe<Long> storeBytes, String version) {
         this.primaryMirror = mirrors.isEmpty() ? null : mirrors.get(0);
         this.apps = apps;
         this.storeBytes = storeBytes;
@@ -187,8 +216,17 @@ public final class AgentMetrics implements AutoCloseable {
                 .register(registry);
         failovers = Counter.builder(FETCH_FAILOVERS)
                 .description("Artifacts fetched from a mirror other than the first configured one").register(registry);
+        refused = Counter.builder(DEPLOYS_REFUSED)
+                .description("Deploys refused because another deploy was running on the agent").register(registry);
         Gauge.builder(STORE_SIZE, storeSize, AtomicLong::get).baseUnit("bytes")
                 .description("Bytes in the agent's content-addressed store").register(registry);
+        Gauge.builder(BUILD_INFO, () -> 1).description("The agent's software version, as a label; always 1")
+                .tag(VERSION_TAG, version).register(registry);
+    }
+
+    /** Counts a deploy refused because another one was running. */
+    public void recordRefused() {
+        refused.increment();
     }
 
     private static Timer.Builder histogram(String name, String description) {
@@ -266,27 +304,42 @@ public final class AgentMetrics implements AutoCloseable {
         for (AppStatus s : now) {
             seen.add(s.getApp());
             AppGauges g = appGauges.computeIfAbsent(s.getApp(), this::registerApp);
-            g.serial().set(s.getSerial());
-            g.releases().set(s.getReleasesCount());
+            g.serial.set(s.getSerial());
+            g.releases.set(s.getReleasesCount());
+            g.lastDeployMs.set(s.getLastEndedUnixMs() > 0 ? s.getLastEndedUnixMs() : s.getLastStartedUnixMs());
+            String digest = s.getManifestDigest();
+            if (!digest.equals(g.digest)) {
+                if (g.digestMeter != null) {
+                    registry.remove(g.digestMeter);
+                }
+                g.digest = digest;
+                g.digestMeter = digest.isEmpty() ? null : Gauge.builder(APP_RELEASE_INFO, () -> 1)
+                        .description("Manifest digest of the release current runs, as a label; always 1")
+                        .tag(APP_TAG, s.getApp()).tag(DIGEST_TAG, digest).register(registry);
+            }
         }
         appGauges.entrySet().removeIf(e -> {
             if (seen.contains(e.getKey())) {
                 return false;
             }
-            registry.remove(e.getValue().serialMeter());
-            registry.remove(e.getValue().releasesMeter());
+            e.getValue().meters.forEach(registry::remove);
+            if (e.getValue().digestMeter != null) {
+                registry.remove(e.getValue().digestMeter);
+            }
             return true;
         });
     }
 
     private AppGauges registerApp(String app) {
-        AtomicLong serial = new AtomicLong();
-        AtomicLong releases = new AtomicLong();
-        Meter s = Gauge.builder(APP_SERIAL, serial, AtomicLong::get)
-                .description("Serial of the last manifest applied for the app").tag(APP_TAG, app).register(registry);
-        Meter r = Gauge.builder(APP_RELEASES, releases, AtomicLong::get)
-                .description("Releases of the app kept on disk").tag(APP_TAG, app).register(registry);
-        return new AppGauges(serial, releases, s, r);
+        AppGauges g = new AppGauges();
+        g.meters.add(Gauge.builder(APP_SERIAL, g.serial, AtomicLong::get)
+                .description("Serial of the last manifest applied for the app").tag(APP_TAG, app).register(registry));
+        g.meters.add(Gauge.builder(APP_RELEASES, g.releases, AtomicLong::get)
+                .description("Releases of the app kept on disk").tag(APP_TAG, app).register(registry));
+        g.meters.add(Gauge.builder(APP_LAST_DEPLOY, g.lastDeployMs, ms -> ms.get() / 1000.0).baseUnit("seconds")
+                .description("When the app's last deploy attempt ended, Unix seconds (agent clock); 0 when unknown")
+                .tag(APP_TAG, app).register(registry));
+        return g;
     }
 
     @Override

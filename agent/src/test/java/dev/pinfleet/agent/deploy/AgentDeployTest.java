@@ -284,6 +284,8 @@ class AgentDeployTest {
         assertEquals(Status.Code.RESOURCE_EXHAUSTED, e.getStatus().getCode());
         assertTrue(e.getStatus().getDescription().contains("already running a deploy"), e.getStatus().getDescription());
         assertTrue(e.getStatus().getDescription().startsWith("node n1 "), e.getStatus().getDescription());
+        assertTrue(agent.metrics().scrape().lines().anyMatch("pinfleet_deploys_refused_total 1.0"::equals),
+                "the refusal is counted on /metrics");
         gate.countDown();
         assertEquals(Outcome.OK, first.get(60, TimeUnit.SECONDS).report().getOutcome());
         assertEquals(ManifestCodec.releaseId(ManifestCodec.contentDigest(v1(1))), fleet.current("n1", "shop"),

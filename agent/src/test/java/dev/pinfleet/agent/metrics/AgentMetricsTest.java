@@ -92,6 +92,11 @@ class AgentMetricsTest {
         assertEquals(1, s.value("pinfleet_deploy_duration_seconds_count", "outcome", "ok"));
         assertEquals(1, s.value("pinfleet_app_serial", "app", "shop"));
         assertEquals(1, s.value("pinfleet_app_releases", "app", "shop"));
+        assertEquals(1, s.value("pinfleet_app_release_info", "app", "shop", "digest", first.getManifestDigest()));
+        assertEquals(1, s.value("pinfleet_agent_build_info", "version", Agent.version()));
+        assertEquals(0, s.value("pinfleet_deploys_refused_total"));
+        double firstEnded = s.value("pinfleet_app_last_deploy_timestamp_seconds", "app", "shop");
+        assertTrue(firstEnded > 1.7e9, "Unix seconds of the deploy's end: " + firstEnded);
         assertEquals(core.getSize() + app.getSize(), s.value("pinfleet_store_size_bytes"));
         assertEquals(0, s.value("pinfleet_fetch_retries_total"));
         assertEquals(0, s.value("pinfleet_fetch_failovers_total"));
@@ -113,6 +118,10 @@ class AgentMetricsTest {
         assertEquals(1, s.value("pinfleet_fetch_failovers_total"));
         assertEquals(2, s.value("pinfleet_app_serial", "app", "shop"));
         assertEquals(2, s.value("pinfleet_app_releases", "app", "shop"));
+        assertEquals(1, s.value("pinfleet_app_release_info", "app", "shop", "digest", second.getManifestDigest()));
+        assertEquals(1, s.samples().stream().filter(x -> x.name().equals("pinfleet_app_release_info")).count(),
+                "one digest series per app: the first release's went when current moved on");
+        assertTrue(s.value("pinfleet_app_last_deploy_timestamp_seconds", "app", "shop") >= firstEnded);
         assertEquals(core.getSize() + app.getSize() + appV2.getSize() + extra.getSize(),
                 s.value("pinfleet_store_size_bytes"));
 
@@ -146,10 +155,22 @@ class AgentMetricsTest {
         System.out.println("scrape excerpt:\n" + String.join("\n", s.lines("pinfleet_")));
     }
 
-    /** No label value names the node, a version, a file or a URL; pinfleet_* meters use only the known keys. */
+    /**
+     * No label value names the node, a version, a file or a URL; pinfleet_* meters use only the known keys. The
+     * two info-style meters are the exception by design: one series each per agent and app, holding the version
+     * and the current digest.
+     */
     private static void assertTagValuesAreBounded(Scrape s) {
         Set<String> keys = Set.of("outcome", "phase", "source", "reason", "app", "le");
+        assertEquals(Set.of("version"), s.samples().stream().filter(x -> x.name().equals("pinfleet_agent_build_info"))
+                .map(x -> x.labels().keySet()).findFirst().orElseThrow());
+        assertEquals(Set.of("app", "digest"), s.samples().stream()
+                .filter(x -> x.name().equals("pinfleet_app_release_info")).map(x -> x.labels().keySet())
+                .findFirst().orElseThrow());
         for (Scrape.Sample x : s.samples()) {
+            if (x.name().endsWith("_info")) {
+                continue;
+            }
             for (Map.Entry<String, String> l : x.labels().entrySet()) {
                 String v = l.getValue();
                 assertFalse(v.contains(NODE) || v.contains(".whl") || v.contains("http") || v.matches(".*\\d+\\.\\d+\\.\\d+.*"),
