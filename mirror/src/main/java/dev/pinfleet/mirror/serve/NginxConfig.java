@@ -15,8 +15,8 @@ import java.util.regex.Pattern;
 public final class NginxConfig {
     private NginxConfig() {}
 
-    private static final Pattern LISTEN = Pattern.compile("[A-Za-z0-9.:\\[\\]]+");
-    private static final Pattern SERVER_NAME = Pattern.compile("[A-Za-z0-9.*_-]+");
+    static final Pattern LISTEN = Pattern.compile("[A-Za-z0-9.:\\[\\]]+");
+    static final Pattern SERVER_NAME = Pattern.compile("[A-Za-z0-9.*_-]+");
     private static final Pattern UPSTREAM = Pattern.compile("https?://[A-Za-z0-9.:\\[\\]-]+/?");
 
     /**
@@ -32,11 +32,7 @@ public final class NginxConfig {
      */
     public static String serverBlock(Path mirror, String listen, String serverName, String uploadsTo,
             long maxUploadBytes) {
-        String root = mirror.toAbsolutePath().normalize().toString();
-        if (!root.matches("[A-Za-z0-9._/+@-]+")) {
-            throw new IllegalArgumentException("mirror path '" + root + "' has characters nginx would need quoted; "
-                    + "use a path of letters, digits and ._/+@-");
-        }
+        String root = safePath(mirror, "mirror path");
         check(LISTEN, listen, "listen");
         check(SERVER_NAME, serverName, "server name");
         if (uploadsTo != null) {
@@ -116,7 +112,20 @@ public final class NginxConfig {
         return b.toString();
     }
 
-    private static void check(Pattern p, String value, String what) {
+    /** {@code path} made absolute and normal, refused when nginx would need it quoted. */
+    static String safePath(Path path, String what) {
+        if (path == null) {
+            throw new IllegalArgumentException(what + " is missing");
+        }
+        String p = path.toAbsolutePath().normalize().toString();
+        if (!p.matches("[A-Za-z0-9._/+@-]+")) {
+            throw new IllegalArgumentException(what + " '" + p + "' has characters nginx would need quoted; "
+                    + "use a path of letters, digits and ._/+@-");
+        }
+        return p;
+    }
+
+    static void check(Pattern p, String value, String what) {
         if (value == null || !p.matcher(value).matches()) {
             throw new IllegalArgumentException(what + " '" + value + "' must match " + p.pattern());
         }

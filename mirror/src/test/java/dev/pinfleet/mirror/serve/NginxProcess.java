@@ -8,14 +8,18 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
- * A real nginx serving a mirror directory on a random loopback port, from a private prefix directory, in the
- * foreground (unprivileged workers when run as root), with the server block {@link NginxConfig} generates (the
- * one {@code pinfleet mirror nginx-conf} prints). Closing stops it. Shared with the controller's tests through
- * this module's test jar.
+ * A real nginx on a random loopback port, from a private prefix directory, in the foreground (unprivileged workers
+ * when run as root): serving a mirror directory with the server block {@link NginxConfig} generates (the one
+ * {@code pinfleet mirror nginx-conf} prints), or a cache tier with the configuration of {@link NginxTier} (the
+ * one {@code pinfleet mirror nginx-conf --cache-of} prints and the Ansible role renders). Closing stops it, by its
+ * pid. Shared with the controller's tests through this module's test jar.
  */
 public final class NginxProcess implements AutoCloseable {
     public static final Path BINARY = Path.of("/usr/sbin/nginx");
@@ -36,6 +40,24 @@ public final class NginxProcess implements AutoCloseable {
 
     /** Starts nginx for {@code mirror}; a few attempts, since the free port is picked before nginx binds it. */
     public static NginxProcess start(Path mirror, Path prefix) throws IOException, InterruptedException {
+        return start(prefix, port -> NginxConfig.serverBlock(mirror, "127.0.0.1:" + port, "localhost", null, 0));
+    }
+
+    /**
+     * Starts a cache tier in front of {@code origin} (a base URL), its cache in {@code prefix/cache}, every other
+     * setting at the default the role and {@code pinfleet mirror nginx-conf --cache-of} use.
+     */
+    public static NginxProcess startTier(String origin, Path prefix) throws IOException, InterruptedException {
+        return start(prefix, port -> NginxTier.of(origin, "127.0.0.1:" + port, "localhost")
+                .withCacheDir(prefix.resolve("cache")).render());
+    }
+
+    /**
+     * Starts nginx with {@code httpContext(port)} (server blocks and other http-level directives) listening on
+     * 127.0.0.1:port; a few attempts, since the free port is picked before nginx binds it.
+     */
+    public static NginxProcess start(Path prefix, java.util.function.IntFunction<String> httpContext)
+            throws IOException, InterruptedException {
         Files.createDirectories(prefix);
         String user = System.getProperty("user.name").equals("root") ? "nobody " + nobodyGroup() : null;
         IOException last = null;
@@ -45,8 +67,7 @@ public final class NginxProcess implements AutoCloseable {
                 port = s.getLocalPort();
             }
             Path conf = prefix.resolve("nginx.conf");
-            Files.writeString(conf, NginxConfig.standalone(
-                    NginxConfig.serverBlock(mirror, "127.0.0.1:" + port, "localhost", null, 0), prefix, user));
+            Files.writeString(conf, NginxConfig.standalone(httpContext.apply(port), prefix, user));
             Path log = prefix.resolve("stdout.log");
             Process p = new ProcessBuilder(BINARY.toString(), "-p", prefix + "/", "-e", prefix.resolve("error.log").toString(),
                     "-c", conf.toString(), "-g", "daemon off;").redirectErrorStream(true).redirectOutput(log.toFile())
@@ -71,8 +92,44 @@ public final class NginxProcess implements AutoCloseable {
         return port;
     }
 
+    /** {@code http://127.0.0.1:PORT/}. */
+    public String baseUrl() {
+        return "http://127.0.0.1:" + port + "/";
+    }
+
+    /** The master process's pid (its workers are its children). */
+    public long pid() {
+        return process.pid();
+    }
+
     public String accessLog() throws IOException {
         return readIfExists(prefix.resolve("access.log"));
+    }
+
+    /** One request of the access log (nginx's default "combined" format). */
+    public record Logged(String method, String path, int status, long bodyBytes) {}
+
+    private static final Pattern COMBINED = Pattern.compile("\"([A-Z]+) (\\S+) HTTP/[0-9.]+\" ([0-9]{3}) ([0-9]+) ");
+
+    /** The requests of the access log so far, in order; a line that is not a request fails the test. */
+    public List<Logged> logged() throws IOException {
+        List<Logged> out = new ArrayList<>();
+        for (String line : accessLog().split("\n")) {
+            if (line.isEmpty()) {
+                continue;
+            }
+            Matcher m = COMBINED.matcher(line);
+            if (!m.find()) {
+                throw new IllegalStateException("not an access log line of nginx's combined format: " + line);
+            }
+            out.add(new Logged(m.group(1), m.group(2), Integer.parseInt(m.group(3)), Long.parseLong(m.group(4))));
+        }
+        return out;
+    }
+
+    /** Body bytes sent for requests whose path starts with {@code pathPrefix}, from the access log. */
+    public long sentBytes(String pathPrefix) throws IOException {
+        return logged().stream().filter(l -> l.path().startsWith(pathPrefix)).mapToLong(Logged::bodyBytes).sum();
     }
 
     @Override
