@@ -15,7 +15,6 @@ import dev.pinfleet.mirror.policy.Uploaders;
 import dev.pinfleet.mirror.publish.PublishResult;
 import dev.pinfleet.mirror.publish.Publisher;
 import dev.pinfleet.mirror.serve.MirrorServer;
-import dev.pinfleet.mirror.serve.NginxConfig;
 import dev.pinfleet.mirror.serve.UploadSettings;
 import dev.pinfleet.mirror.serve.UploadTokens;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -55,7 +54,7 @@ import picocli.CommandLine.Model.CommandSpec;
     + "(or nginx) -> verify."},
         subcommands = {MirrorCommands.Init.class, MirrorCommands.Acknowledge.class, MirrorCommands.Publish.class,
             MirrorCommands.ImportVenv.class, MirrorCommands.Serve.class, MirrorCommands.Token.class,
-            MirrorCommands.Verify.class, MirrorCommands.Index.class, MirrorCommands.NginxConf.class})
+            MirrorCommands.Verify.class, MirrorCommands.Index.class, NginxConfCommand.class})
 public final class MirrorCommands implements Callable<Integer> {
     @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
     boolean help;
@@ -372,47 +371,6 @@ public final class MirrorCommands implements Callable<Integer> {
         @Override
         public Integer call() throws IOException {
             MirrorIndex.rebuild(dir);
-            return 0;
-        }
-    }
-
-    @Command(name = "nginx-conf", description = {
-        "Print the nginx server block that serves DIR read-only.",
-        "",
-        "It serves the static layout: /simple/ and /packages/ only; audit.log, uploaders, "
-        + "policy/ and dot-files are 404; no directory listings; no symbolic links followed."})
-    public static final class NginxConf implements Callable<Integer> {
-        @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
-        boolean help;
-
-        @Spec CommandSpec spec;
-
-        @Parameters(paramLabel = "DIR", description = "Mirror directory (as nginx will see it).")
-        Path dir;
-
-        @Option(names = "--listen", defaultValue = "80", description = "nginx listen value (default: ${DEFAULT-VALUE}).")
-        String listen;
-
-        @Option(names = "--server-name", defaultValue = "_", description = "nginx server_name (default: ${DEFAULT-VALUE}).")
-        String serverName;
-
-        @Option(names = "--uploads-to", paramLabel = "URL",
-                description = "Proxy /upload/ to this 'pinfleet mirror serve --tokens' (e.g. http://127.0.0.1:8080).")
-        String uploadsTo;
-
-        @Option(names = "--max-upload-mb", defaultValue = "1024", paramLabel = "MB",
-                description = "Body limit for proxied uploads, in MiB (default: ${DEFAULT-VALUE}).")
-        long maxUploadMb;
-
-        @Override
-        public Integer call() {
-            try {
-                spec.commandLine().getOut().print(NginxConfig.serverBlock(dir, listen, serverName, uploadsTo,
-                        maxUploadMb << 20));
-            } catch (IllegalArgumentException e) {
-                throw new CliException(e.getMessage(), 2);
-            }
-            spec.commandLine().getOut().flush();
             return 0;
         }
     }

@@ -9,6 +9,7 @@ import dev.pinfleet.controller.PinfleetCli;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.mirror.publish.Publisher;
 import dev.pinfleet.mirror.serve.MirrorServer;
+import dev.pinfleet.mirror.serve.NginxTier;
 import dev.pinfleet.mirror.serve.UploadSettings;
 import dev.pinfleet.mirror.serve.UploadTokens;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -179,5 +180,28 @@ class MirrorCliTest {
         assertTrue(r.out().endsWith("    location / { return 404; }\n}\n"), r.out());
         Run bad = cli("mirror", "nginx-conf", "/srv/mirror; evil", "--listen", "80");
         assertEquals(2, bad.code());
+    }
+
+    @Test
+    void nginxConfCacheOfPrintsTheRolesTierTemplateWithTheGivenValues() {
+        Run r = cli("mirror", "nginx-conf", "--cache-of", "http://mirror1.internal", "--listen", "10.0.2.5:80",
+                "--server-name", "cache-a.internal", "--cache-dir", "/srv/cache", "--cache-max-size", "200g",
+                "--cache-slice", "4m");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(new NginxTier("http://mirror1.internal/", "10.0.2.5:80", "cache-a.internal",
+                Path.of("/srv/cache"), "16m", "200g", "30d", "10s", "4m", "20s",
+                Path.of("/etc/ssl/certs/ca-certificates.crt")).render(), r.out());
+        assertTrue(r.out().contains("\n        proxy_pass http://mirror1.internal/packages/;\n"), r.out());
+
+        Run both = cli("mirror", "nginx-conf", "/srv/mirror", "--cache-of", "http://mirror1.internal/");
+        assertEquals(2, both.code());
+        assertTrue(both.err().contains("either a mirror directory DIR (an origin) or --cache-of URL"), both.err());
+        assertEquals(2, cli("mirror", "nginx-conf").code());
+        Run uploads = cli("mirror", "nginx-conf", "--cache-of", "http://m/", "--uploads-to", "http://127.0.0.1:8080");
+        assertEquals(2, uploads.code());
+        assertTrue(uploads.err().contains("a cache tier never takes uploads"), uploads.err());
+        Run query = cli("mirror", "nginx-conf", "--cache-of", "http://m/?x=1");
+        assertEquals(2, query.code());
+        assertTrue(query.err().contains("origin URL 'http://m/?x=1' must be http(s)://HOST[:PORT][/PATH]"), query.err());
     }
 }
