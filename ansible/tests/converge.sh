@@ -10,9 +10,12 @@
 #     policy text of pinfleet_mirror_policy_file and the sign-off of pinfleet_mirror_uploaders); publishing refused
 #     before sign-off, then signed off with the installed pinfleet-mirror-acknowledge and wheels published with the
 #     installed pinfleet-mirror-publish; the audit log, upload policy, uploaders and dot-files are refused over HTTP
-#  5. the agent started exactly as the rendered unit's ExecStart says (with the rendered config file); a deploy
-#     with the CLI the controller role installed, its inventory and key, through nginx, must succeed
-#  6. promtool check metrics on a real scrape of that agent; SIGTERM stops it within the unit's TimeoutStopSec
+#  5. a cache tier (the mirror role with pinfleet_mirror_cache_of): its site is exactly what `pinfleet mirror
+#     nginx-conf --cache-of` prints, nginx -t accepts it, and it serves (MISS, then HIT, Range) and refuses like the
+#     origin; the agent role lists the tier first and the origin after it
+#  6. the agent started exactly as the rendered unit's ExecStart says (with the rendered config file); a deploy
+#     with the CLI the controller role installed, its inventory and key, through the tier, must succeed
+#  7. promtool check metrics on a real scrape of that agent; SIGTERM stops it within the unit's TimeoutStopSec
 #
 # Needs: ansible-playbook, ansible-lint, promtool (Debian: ansible ansible-lint prometheus), nginx, systemd-analyze
 # (Debian: systemd), java 17, python3 with venv. Work files go to a temp directory (kept with KEEP=1).
@@ -43,23 +46,27 @@ cleanup() {
 }
 trap cleanup EXIT
 
-http() { # URL [RANGE] -> prints "STATUS BYTES"
+http() { # URL [RANGE] -> prints "STATUS BYTES CACHE-STATUS" (the tier's X-Pinfleet-Cache header, or -)
   python3 - "$@" <<'PY'
 import sys, urllib.request, urllib.error
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args):
+        return None
 req = urllib.request.Request(sys.argv[1])
 if len(sys.argv) > 2 and sys.argv[2]:
     req.add_header("Range", sys.argv[2])
 try:
-    with urllib.request.urlopen(req, timeout=10) as r:
-        print(r.status, len(r.read()))
+    with urllib.request.build_opener(NoRedirect).open(req, timeout=10) as r:
+        print(r.status, len(r.read()), r.headers.get("X-Pinfleet-Cache") or "-")
 except urllib.error.HTTPError as e:
-    print(e.code, 0)
+    print(e.code, 0, e.headers.get("X-Pinfleet-Cache") or "-")
 PY
 }
-expect_status() { # URL WANT [RANGE]
+expect_status() { # URL WANT [RANGE [CACHE-STATUS]]
   local got; got="$(http "$1" "${3:-}")"
   [[ "${got%% *}" == "$2" ]] || die "GET $1 answered ${got%% *}, expected $2"
-  echo "GET ${1#http://127.0.0.1:*/} -> ${got%% *}"
+  [[ -z "${4:-}" || "${got##* }" == "$4" ]] || die "GET $1 answered X-Pinfleet-Cache ${got##* }, expected $4"
+  echo "GET ${1#http://127.0.0.1:*/} ${3:+($3) }-> ${got%% *}${4:+ $4}"
 }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_until() { # WHAT PID CMD...
@@ -114,7 +121,7 @@ cat > "$work/POLICY.md" <<'EOF'
 Publish only wheels built by this test. Every upload is audited.
 EOF
 
-grpc_port="$(free_port)"; metrics_port="$(free_port)"; nginx_port="$(free_port)"
+grpc_port="$(free_port)"; metrics_port="$(free_port)"; nginx_port="$(free_port)"; tier_port="$(free_port)"
 user="$(id -un)"; group="$(id -gn)"
 python="$(python3 -c 'import sys; print(sys.executable)')"
 cat > "$work/inventory.ini" <<EOF
@@ -127,7 +134,13 @@ node1 ansible_host=127.0.0.1 ansible_connection=local pinfleet_agent_port=$grpc_
 pinfleet_plaintext=true
 
 [pinfleet_mirror]
-mirror1 ansible_host=127.0.0.1 ansible_connection=local pinfleet_prefix=$work/mirror1
+mirror1 ansible_host=127.0.0.1 ansible_connection=local pinfleet_prefix=$work/mirror1 pinfleet_mirror_listen=127.0.0.1:$nginx_port
+
+[pinfleet_mirror_cache]
+cache1 ansible_host=127.0.0.1 ansible_connection=local pinfleet_prefix=$work/cache1 pinfleet_mirror_listen=127.0.0.1:$tier_port
+
+[pinfleet_mirror_cache:vars]
+pinfleet_mirror_cache_of=http://127.0.0.1:$nginx_port
 
 [pinfleet_controller]
 ops1 ansible_host=127.0.0.1 ansible_connection=local pinfleet_prefix=$work/ops1
@@ -149,12 +162,12 @@ pinfleet_agent_listen_host: 127.0.0.1
 pinfleet_agent_plaintext: true
 pinfleet_agent_trusted_keys: [$work/keys/release.pub]
 pinfleet_agent_mirrors: http://127.0.0.1:$nginx_port/
+pinfleet_agent_mirror_tiers: [http://127.0.0.1:$tier_port/]
 pinfleet_agent_python: $python
 pinfleet_agent_metrics_listen: 127.0.0.1:$metrics_port
 pinfleet_agent_shutdown_seconds: 10
 pinfleet_agent_protect_home: read-only
 pinfleet_agent_reload_units: [shop.service]
-pinfleet_mirror_listen: 127.0.0.1:$nginx_port
 pinfleet_mirror_policy_file: $work/POLICY.md
 pinfleet_mirror_uploaders: [release-bot]
 pinfleet_controller_owner: $user
@@ -189,28 +202,32 @@ say "rendered config $config"
 cat "$config"
 [[ "$(stat -c %a "$work/ops1/etc/pinfleet/keys/release.key")" == 600 ]] || die "the signing key is not mode 0600"
 
-say "nginx on the site the mirror role rendered"
-mirror="$work/mirror1/srv/pinfleet-mirror"
-mkdir -p "$work/nginx"
-cat > "$work/nginx/nginx.conf" <<EOF
+nginx_conf() { # DIR SITES-DIR: a foreground nginx.conf in DIR around the sites a role rendered, checked by nginx -t
+  mkdir -p "$1"
+  cat > "$1/nginx.conf" <<EOF
 $( ((EUID == 0)) && echo "user $user $group;" )
 worker_processes 1;
 daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
+pid $1/nginx.pid;
+error_log $1/error.log;
 events { worker_connections 64; }
 http {
     include /etc/nginx/mime.types;
-    access_log $work/nginx/access.log;
-    client_body_temp_path $work/nginx/body;
-    proxy_temp_path $work/nginx/proxy;
-    fastcgi_temp_path $work/nginx/fastcgi;
-    uwsgi_temp_path $work/nginx/uwsgi;
-    scgi_temp_path $work/nginx/scgi;
-    include $work/mirror1/etc/nginx/sites-enabled/*.conf;
+    access_log $1/access.log;
+    client_body_temp_path $1/body;
+    proxy_temp_path $1/proxy;
+    fastcgi_temp_path $1/fastcgi;
+    uwsgi_temp_path $1/uwsgi;
+    scgi_temp_path $1/scgi;
+    include $2/*.conf;
 }
 EOF
-nginx -t -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf"
+  nginx -t -e "$1/error.log" -p "$1" -c "$1/nginx.conf"
+}
+
+say "nginx on the site the mirror role rendered"
+mirror="$work/mirror1/srv/pinfleet-mirror"
+nginx_conf "$work/nginx" "$work/mirror1/etc/nginx/sites-enabled"
 nginx -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" & pids+=($!)
 nginx_pid=$!
 mirror_url="http://127.0.0.1:$nginx_port"
@@ -253,6 +270,41 @@ expect_status "$mirror_url/.pinfleet.lock" 404
 expect_status "$mirror_url/packages/../audit.log" 404
 expect_status "$mirror_url/metrics" 404
 
+say "cache tier: the site the mirror role rendered with pinfleet_mirror_cache_of"
+tier_site="$work/cache1/etc/nginx/sites-available/pinfleet-mirror.conf"
+[[ ! -e "$work/cache1/srv/pinfleet-mirror" && ! -e "$work/cache1/opt/pinfleet" ]] \
+  || die "the tier got a mirror directory or the publishing tools: a tier holds only nginx and its cache"
+# One template: the role's rendering is what `pinfleet mirror nginx-conf --cache-of` prints, but for line 1 (who
+# wrote it). Each option is the role variable of the same name, here at the role's defaults but the cache directory.
+java -jar "$repo/controller/target/pinfleet.jar" mirror nginx-conf --cache-of "http://127.0.0.1:$nginx_port" \
+  --listen "127.0.0.1:$tier_port" --server-name cache1 --cache-dir "$work/cache1/var/cache/nginx/pinfleet-mirror" \
+  > "$work/tier-cli.conf"
+diff <(tail -n +2 "$tier_site") <(tail -n +2 "$work/tier-cli.conf") \
+  || die "the role's tier site differs from pinfleet mirror nginx-conf --cache-of (see the diff above)"
+echo "the role's tier site equals pinfleet mirror nginx-conf --cache-of (but for its first line)"
+[[ "$(stat -c %a "$work/cache1/var/cache/nginx/pinfleet-mirror")" == 700 ]] || die "the cache directory is not mode 0700"
+nginx_conf "$work/nginx-tier" "$work/cache1/etc/nginx/sites-enabled"
+nginx -e "$work/nginx-tier/error.log" -p "$work/nginx-tier" -c "$work/nginx-tier/nginx.conf" & pids+=($!)
+tier_pid=$!
+tier_url="http://127.0.0.1:$tier_port"
+wait_until "the tier's nginx" "$tier_pid" http "$tier_url/simple/"
+expect_status "$tier_url/simple/" 200
+origin_lines="$(wc -l < "$work/nginx/access.log")"
+expect_status "$tier_url/$first" 200 "" MISS
+expect_status "$tier_url/$first" 200 "" HIT
+expect_status "$tier_url/$first" 206 "bytes=10-" HIT
+for refused in audit.log uploaders policy/POLICY.md .pinfleet.lock packages/../audit.log metrics upload/x.whl; do
+  expect_status "$tier_url/$refused" 404
+done
+# The tier fetched /$first from the origin once (its HITs cost the origin nothing); nginx logs a request just
+# after its last byte, hence the short wait.
+origin_fetches() { tail -n +"$((origin_lines + 1))" "$work/nginx/access.log" | grep -c "GET /$first " || true; }
+for _ in $(seq 1 50); do (( $(origin_fetches) >= 1 )) && break; sleep 0.1; done
+(( $(origin_fetches) == 1 )) || die "the tier fetched /$first $(origin_fetches) times from the origin, expected once"
+echo "the origin served /$first once to the tier"
+grep -qx "mirrors=$tier_url/,$mirror_url/" "$config" || die "the agent's mirrors are not the tier, then the origin: $(grep '^mirrors=' "$config")"
+echo "agent mirrors: $(sed -n 's/^mirrors=//p' "$config")"
+
 say "start the agent exactly as the unit says"
 exec_start="$(sed -n 's/^ExecStart=//p' "$unit")"
 mapfile -d '' -t argv < <(python3 -c 'import shlex, sys; sys.stdout.write("\0".join(shlex.split(sys.argv[1])) + "\0")' "$exec_start")
@@ -269,7 +321,7 @@ pyver="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 "$pinfleet" freeze "$work/requirements.txt" --mirror "$mirror_url/" --app shop --python "$pyver" -o "$work/manifest.json"
 "$pinfleet" sign "$work/manifest.json" --key "$work/ops1/etc/pinfleet/keys/release.key" -o "$work/manifest.signed.json"
 "$pinfleet" deploy "$work/manifest.signed.json" --inventory "$inventory" --limit pinfleet_agents --report "$work/report.json"
-python3 - "$work/report.json" <<'PY'
+python3 - "$work/report.json" "$tier_url" <<'PY'
 import json, sys
 nodes = json.load(open(sys.argv[1]))["nodes"]
 bad = [n for n in nodes if n.get("outcome") != "NODE_OK"]
@@ -277,6 +329,11 @@ if len(nodes) != 1 or bad:
     sys.exit("deploy did not succeed on every node: %s" % json.dumps(nodes)[:2000])
 r = nodes[0]["report"]
 print("deploy: node %s release %s, %d artifacts, %s ms on the agent" % (nodes[0]["node"], r["release"], len(r["artifacts"]), r.get("total_ms")))
+tier = sys.argv[2] + "/"
+off = [a.get("url") for a in r["artifacts"] if not (a.get("url") or "").startswith(tier)]
+if off:
+    sys.exit("artifacts not fetched through the cache tier %s: %s" % (tier, off))
+print("every artifact came through the cache tier", tier)
 PY
 "$work/node1/var/lib/pinfleet/apps/shop/current/bin/python" -c 'import pip; print("current/bin/python imports pip", pip.__version__)'
 
@@ -297,4 +354,4 @@ stop_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
 ((stop_ms < 40000)) || die "agent took $stop_ms ms to stop"
 echo "agent stopped in $stop_ms ms (exit $status)"
 
-say "ok: converge, unit, nginx mirror, agent from the unit, deploy and scrape all checked"
+say "ok: converge, unit, nginx mirror and cache tier, agent from the unit, deploy through the tier and scrape all checked"
