@@ -25,6 +25,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -35,8 +36,9 @@ public final class TestFleet implements AutoCloseable {
     private final Path dir;
     private final List<URI> mirrors;
     private final KeyPair key = Keys.generate();
-    private final List<Agent> agents = new ArrayList<>();
-    private final List<ManagedChannel> channels = new ArrayList<>();
+    /** Agents may be started, and deploys run, in parallel (a thread per agent): both lists take concurrent adds. */
+    private final List<Agent> agents = new CopyOnWriteArrayList<>();
+    private final List<ManagedChannel> channels = new CopyOnWriteArrayList<>();
 
     public TestFleet(Path dir, URI... mirrors) throws IOException {
         this.dir = dir;
