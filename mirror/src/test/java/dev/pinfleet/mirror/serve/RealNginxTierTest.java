@@ -40,7 +40,8 @@ import org.junit.jupiter.api.io.TempDir;
  * real nginx origin serving a mirror directory, both on loopback: a cold file asked for by ten clients at once
  * leaves the origin once; Range requests are answered from the slices that cover them; index pages are cached and
  * revalidated with a 304; the tier refuses what the origin refuses; with the origin down it keeps serving what it
- * holds. Skipped when {@code /usr/sbin/nginx} is missing.
+ * holds; an https origin is trusted only when its certificate chains to the tier's origin CA file. Skipped when
+ * {@code /usr/sbin/nginx} is missing.
  */
 @Timeout(120)
 class RealNginxTierTest {
@@ -97,7 +98,11 @@ class RealNginxTierTest {
     }
 
     private HttpResponse<byte[]> get(String path, String... headers) throws Exception {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(tier.baseUrl() + path.substring(1)))
+        return get(tier, path, headers);
+    }
+
+    private HttpResponse<byte[]> get(NginxProcess via, String path, String... headers) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(via.baseUrl() + path.substring(1)))
                 .timeout(Duration.ofSeconds(30));
         if (headers.length > 0) {
             b.headers(headers);
@@ -232,6 +237,41 @@ class RealNginxTierTest {
         assertEquals(302, get("/").statusCode());
         assertTrue(origin.logged().stream().noneMatch(l -> l.path().contains("audit") || l.path().contains("uploaders")
                 || l.path().contains("policy") || l.path().endsWith("/")), "asked the origin:\n" + origin.accessLog());
+    }
+
+    /** A self-signed certificate for "localhost" and its key, made by the real openssl. */
+    private Path certificate(String name) throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("tls"));
+        Process p = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                "-keyout", dir.resolve(name + ".key").toString(), "-out", dir.resolve(name + ".crt").toString())
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0, "openssl: " + out);
+        return dir.resolve(name + ".crt");
+    }
+
+    @Test
+    void anHttpsOriginIsTrustedThroughItsCaOnly() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/openssl")), "openssl is not installed");
+        Path cert = certificate("origin");
+        Path stranger = certificate("stranger");
+        String key = cert.resolveSibling("origin.key").toString();
+        try (NginxProcess tlsOrigin = NginxProcess.start(tmp.resolve("tls-origin"), port -> NginxConfig.serverBlock(
+                        mirror, "127.0.0.1:" + port, "localhost", null, 0).replace("listen 127.0.0.1:" + port + ";",
+                        "listen 127.0.0.1:" + port + " ssl;\n    ssl_certificate " + cert + ";\n    ssl_certificate_key "
+                                + key + ";"));
+                NginxProcess trusting = NginxProcess.start(tmp.resolve("trusting"), port -> new NginxTier(
+                        "https://localhost:" + tlsOrigin.port() + "/", "127.0.0.1:" + port, "localhost",
+                        tmp.resolve("trusting/cache"), "1m", "100m", "1d", INDEX_VALID, "64k", "20s", cert).render());
+                NginxProcess wary = NginxProcess.start(tmp.resolve("wary"), port -> new NginxTier(
+                        "https://localhost:" + tlsOrigin.port() + "/", "127.0.0.1:" + port, "localhost",
+                        tmp.resolve("wary/cache"), "1m", "100m", "1d", INDEX_VALID, "64k", "20s", stranger).render())) {
+            HttpResponse<byte[]> ok = get(trusting, bigPath());
+            assertEquals(200, ok.statusCode());
+            assertArrayEquals(bigBytes, ok.body());
+            assertEquals(502, get(wary, bigPath()).statusCode(), "an origin certificate the CA file does not vouch for");
+        }
     }
 
     @Test
