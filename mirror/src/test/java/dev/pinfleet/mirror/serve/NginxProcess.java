@@ -81,7 +81,7 @@ public final class NginxProcess implements AutoCloseable {
                     Thread.sleep(50);
                 }
             }
-            p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+            stop(p);
             last = new IOException("nginx did not start on port " + port + ":\n" + Files.readString(log)
                     + readIfExists(prefix.resolve("error.log")));
         }
@@ -134,9 +134,21 @@ public final class NginxProcess implements AutoCloseable {
 
     @Override
     public void close() throws InterruptedException {
-        process.destroy();
-        if (!process.waitFor(10, TimeUnit.SECONDS)) {
-            process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+        stop(process);
+    }
+
+    /**
+     * SIGTERM to the master, which stops its workers and exits; if it has not within 10 s (a loaded machine), SIGKILL
+     * to it and to its workers, each by the pid of a process this master started (a SIGKILLed master leaves its
+     * workers running).
+     */
+    private static void stop(Process master) throws InterruptedException {
+        List<ProcessHandle> workers = new ArrayList<>(master.descendants().toList());
+        master.destroy();
+        if (!master.waitFor(10, TimeUnit.SECONDS)) {
+            workers.addAll(master.descendants().toList());
+            master.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+            workers.forEach(ProcessHandle::destroyForcibly);
         }
     }
 
