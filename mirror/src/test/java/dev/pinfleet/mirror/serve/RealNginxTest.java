@@ -10,6 +10,7 @@ import dev.pinfleet.mirror.TestWheels;
 import dev.pinfleet.mirror.policy.UploadPolicy;
 import dev.pinfleet.mirror.policy.Uploaders;
 import dev.pinfleet.mirror.publish.Publisher;
+import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -45,16 +46,33 @@ class RealNginxTest {
     @BeforeEach
     void start() throws Exception {
         assumeTrue(NginxProcess.installed(), "nginx is not installed at " + NginxProcess.BINARY);
-        Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
-        mirror = tmp.resolve("mirror");
-        UploadPolicy.init(mirror, null);
-        Uploaders.acknowledge(mirror, "alice", "1", Instant.now());
+        mirror = signedOffMirror(tmp);
         wheel = TestWheels.wheel(tmp.resolve("in"), "Nginx.Demo", "1.0", ">=3.7", Map.of("nginx_demo.py", "V = 1\n"));
         new Publisher().publishSignedOff(mirror, List.of(wheel), "alice");
-        Files.writeString(mirror.resolve("packages/nginx-demo/.nginx_demo-2.0.whl.1.tmp"), "in progress");
-        Files.createSymbolicLink(mirror.resolve("packages/nginx-demo/linked-1.0-py3-none-any.whl"),
-                mirror.resolve("audit.log"));
+        plantUnservable(mirror, "nginx-demo");
         nginx = NginxProcess.start(mirror, tmp.resolve("nginx"));
+    }
+
+    /**
+     * {@code tmp/mirror}, laid out with the upload policy and alice signed off; {@code tmp} made readable to nginx's
+     * unprivileged workers.
+     */
+    static Path signedOffMirror(Path tmp) throws Exception {
+        Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path mirror = tmp.resolve("mirror");
+        UploadPolicy.init(mirror, null);
+        Uploaders.acknowledge(mirror, "alice", "1", Instant.now());
+        return mirror;
+    }
+
+    /**
+     * Puts what nginx must never serve into {@code packages/PROJECT/} of {@code mirror}: an upload in progress (a
+     * dot-file) and a symbolic link to the audit log named like a wheel.
+     */
+    static void plantUnservable(Path mirror, String project) throws IOException {
+        Path dir = mirror.resolve("packages").resolve(project);
+        Files.writeString(dir.resolve("." + project.replace('-', '_') + "-2.0.whl.1.tmp"), "in progress");
+        Files.createSymbolicLink(dir.resolve("linked-1.0-py3-none-any.whl"), mirror.resolve("audit.log"));
     }
 
     @AfterEach

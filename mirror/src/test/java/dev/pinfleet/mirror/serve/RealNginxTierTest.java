@@ -6,8 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.pinfleet.mirror.TestWheels;
-import dev.pinfleet.mirror.policy.UploadPolicy;
-import dev.pinfleet.mirror.policy.Uploaders;
 import dev.pinfleet.mirror.publish.Publisher;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -15,9 +13,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Base64;
@@ -65,10 +61,7 @@ class RealNginxTierTest {
     @BeforeEach
     void start() throws Exception {
         assumeTrue(NginxProcess.installed(), "nginx is not installed at " + NginxProcess.BINARY);
-        Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
-        mirror = tmp.resolve("mirror");
-        UploadPolicy.init(mirror, null);
-        Uploaders.acknowledge(mirror, "alice", "1", Instant.now());
+        mirror = RealNginxTest.signedOffMirror(tmp);
         Path in = tmp.resolve("in");
         byte[] noise = new byte[300_000];
         new Random(17).nextBytes(noise);
@@ -78,9 +71,7 @@ class RealNginxTierTest {
         new Publisher().publishSignedOff(mirror, List.of(big, local), "alice");
         bigBytes = Files.readAllBytes(big);
         assertTrue(bigBytes.length > 4 * SLICE, "the big wheel spans several slices: " + bigBytes.length);
-        Files.writeString(mirror.resolve("packages/tier-demo/.tier_demo-2.0.whl.1.tmp"), "in progress");
-        Files.createSymbolicLink(mirror.resolve("packages/tier-demo/linked-1.0-py3-none-any.whl"),
-                mirror.resolve("audit.log"));
+        RealNginxTest.plantUnservable(mirror, "tier-demo");
         origin = NginxProcess.start(mirror, tmp.resolve("origin"));
         tier = NginxProcess.start(tmp.resolve("tier"), port -> new NginxTier(origin.baseUrl(), "127.0.0.1:" + port,
                 "localhost", tmp.resolve("tier/cache"), "1m", "100m", "1d", INDEX_VALID, "64k", "20s",
