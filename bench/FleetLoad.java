@@ -10,6 +10,7 @@ import dev.pinfleet.proto.v1.FleetReport;
 import dev.pinfleet.proto.v1.Manifest;
 import dev.pinfleet.proto.v1.NodeOutcome;
 import dev.pinfleet.proto.v1.NodeReport;
+import dev.pinfleet.wheel.testing.WheelBuilder;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
@@ -180,7 +181,7 @@ public final class FleetLoad {
         List<Artifact> out = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             String name = i == 0 ? "loadbase" : "loadpkg" + i;
-            TestWheels.Wheel w = TestWheels.wheel(name, "1.0");
+            WheelBuilder w = TestWheels.wheel(name, "1.0");
             if (i > 0) {
                 w.requires("loadbase==1.0");
             }

@@ -2,7 +2,7 @@ package dev.pinfleet.mirror;
 
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.manifest.Names;
-import dev.pinfleet.mirror.wheel.WheelMetadata;
+import dev.pinfleet.wheel.WheelMetadata;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryNotEmptyException;

@@ -141,23 +141,34 @@ public final class RecordFile {
     }
 
     /**
-     * A fresh digest for the algorithm of a {@code algo=b64} hash field. Only sha256, sha384 and sha512 are
+     * The JDK name of the algorithm of a {@code algo=b64} hash field. Only sha256, sha384 and sha512 are
      * accepted (the wheel spec refuses md5 and sha1).
      *
      * @throws IllegalArgumentException naming the field when it is malformed or uses a refused algorithm
      */
-    public static MessageDigest digestFor(String hashField) {
+    public static String algorithm(String hashField) {
+        if (hashField.startsWith("sha256=")) {
+            return "SHA-256";
+        }
         int eq = hashField.indexOf('=');
         if (eq <= 0) {
             throw new IllegalArgumentException("RECORD hash '" + hashField + "' is not algorithm=digest");
         }
         String algo = hashField.substring(0, eq);
-        String jdkName = switch (algo) {
-            case "sha256" -> "SHA-256";
+        return switch (algo) {
             case "sha384" -> "SHA-384";
             case "sha512" -> "SHA-512";
             default -> throw new IllegalArgumentException("RECORD hash algorithm '" + algo + "' is not accepted");
         };
+    }
+
+    /**
+     * A fresh digest for the algorithm of a {@code algo=b64} hash field ({@link #algorithm}).
+     *
+     * @throws IllegalArgumentException naming the field when it is malformed or uses a refused algorithm
+     */
+    public static MessageDigest digestFor(String hashField) {
+        String jdkName = algorithm(hashField);
         try {
             return MessageDigest.getInstance(jdkName);
         } catch (NoSuchAlgorithmException e) {

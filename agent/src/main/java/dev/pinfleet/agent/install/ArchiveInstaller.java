@@ -1,6 +1,10 @@
 package dev.pinfleet.agent.install;
 
 import dev.pinfleet.agent.fs.AppReadable;
+import dev.pinfleet.archive.ArchiveException;
+import dev.pinfleet.archive.ArchiveLimits;
+import dev.pinfleet.archive.EntryNames;
+import dev.pinfleet.archive.ZipArchive;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.manifest.Names;
 import dev.pinfleet.proto.v1.Artifact;
@@ -27,7 +31,7 @@ import java.util.Set;
  * entries; hard links, devices and FIFOs are refused; symbolic links (tar only; a zip's are refused by
  * {@link ZipArchive}) must be relative, stay inside {@code install_path} and not pass through another link;
  * they are created only after every file was written, so no write ever follows one. The archive bomb guard
- * ({@link Limits}) applies to the declared sizes before anything is written and, for tar, to every byte read
+ * ({@link ArchiveLimits}) applies to the declared sizes before anything is written and, for tar, to every byte read
  * from the decompressed stream ({@link TarWalk}).
  */
 final class ArchiveInstaller {
@@ -121,7 +125,7 @@ final class ArchiveInstaller {
 
     /** Returns the artifact's label once its install_path is a safe relative path. */
     private static String checkInstallPath(Artifact a) throws InstallException {
-        String why = ZipArchive.checkName(a.getInstallPath());
+        String why = EntryNames.check(a.getInstallPath());
         if (why != null) {
             throw InstallException.of(a.getFilename(), "install_path '" + Names.printable(a.getInstallPath()) + "': "
                     + why);
@@ -146,9 +150,17 @@ final class ArchiveInstaller {
                     directories(e.name(), dirs, v);
                 } else {
                     parents(e.name(), dirs, v);
-                    v.file(e.name(), e.executable(), out -> zip.extract(e, out, scratch));
+                    v.file(e.name(), e.executable(), out -> {
+                        try {
+                            zip.extract(e, out, scratch);
+                        } catch (ArchiveException refused) {
+                            throw InstallException.from(refused);
+                        }
+                    });
                 }
             }
+        } catch (ArchiveException e) {
+            throw InstallException.from(e);
         }
     }
 

@@ -1,5 +1,7 @@
 package dev.pinfleet.agent.install;
 
+import dev.pinfleet.archive.ArchiveException;
+import dev.pinfleet.manifest.Names;
 import dev.pinfleet.proto.v1.FailureReason;
 
 /**
@@ -32,6 +34,11 @@ public final class InstallException extends Exception {
         return reason;
     }
 
+    /** The agent's form of a refusal by the shared archive and wheel checks (same message). */
+    static InstallException from(ArchiveException e) {
+        return new InstallException(e.getMessage(), e);
+    }
+
     /** An exception about one artifact file as a whole. */
     static InstallException of(String artifactFile, String why) {
         return new InstallException(artifactFile + ": " + why);
@@ -39,7 +46,7 @@ public final class InstallException extends Exception {
 
     /** An exception about one entry inside an artifact file. */
     static InstallException entry(String artifactFile, String entry, String why) {
-        return new InstallException(artifactFile + ": entry '" + dev.pinfleet.manifest.Names.printable(entry) + "': " + why);
+        return new InstallException(artifactFile + ": entry '" + Names.printable(entry) + "': " + why);
     }
 
     /** Two artifacts claim one path of the release; {@code message} names both and the path. */

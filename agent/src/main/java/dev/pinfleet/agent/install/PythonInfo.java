@@ -1,5 +1,6 @@
 package dev.pinfleet.agent.install;
 
+import dev.pinfleet.wheel.InstallScheme;
 import dev.pinfleet.wheel.Tags;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -111,7 +112,12 @@ public record PythonInfo(Path executable, String version, String fullVersion, St
 
     /** Path of site-packages relative to a virtualenv's root, e.g. "lib/python3.11/site-packages". */
     public String sitePackagesRelative() {
-        return "lib/python" + version + "/site-packages";
+        return scheme().purelib();
+    }
+
+    /** Where wheels install in a virtualenv of this interpreter. */
+    public InstallScheme scheme() {
+        return InstallScheme.virtualenv(version);
     }
 
     /** The wheel tags this interpreter accepts. */

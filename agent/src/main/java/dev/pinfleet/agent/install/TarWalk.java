@@ -1,5 +1,8 @@
 package dev.pinfleet.agent.install;
 
+import dev.pinfleet.archive.ArchiveLimits;
+import dev.pinfleet.archive.EntryNames;
+import dev.pinfleet.archive.ZipArchive;
 import dev.pinfleet.manifest.Names;
 import java.io.BufferedInputStream;
 import java.io.FilterInputStream;
@@ -24,8 +27,8 @@ import org.apache.commons.compress.archivers.tar.TarUtils;
  * and the archive bomb guard on the declared sizes. Stricter than the library alone: every header's checksum is
  * verified, extended headers (long names, pax) are bounded, directory and link entries may carry no data, and the
  * guard also covers every byte read from the decompressed stream (headers, extended headers and skipped data
- * included): more than {@link Limits#MAX_UNPACKED_BYTES}, or a ratio to the packed size beyond
- * {@link Limits#MAX_RATIO}, is refused. Symbolic links are handed on only after every other entry, each checked
+ * included): more than {@link ArchiveLimits#MAX_UNPACKED_BYTES}, or a ratio to the packed size beyond
+ * {@link ArchiveLimits#MAX_RATIO}, is refused. Symbolic links are handed on only after every other entry, each checked
  * against all the others ({@link ArchiveInstaller#checkLink}).
  */
 final class TarWalk {
@@ -57,14 +60,14 @@ final class TarWalk {
         try (InputStream gz = gunzip(file, label); Strict tar = new Strict(new Guarded(gz, packed))) {
             for (TarArchiveEntry e = next(tar, label, current); e != null; e = next(tar, label, current)) {
                 current = e.getName();
-                if (++count > Limits.MAX_ENTRIES) {
-                    throw InstallException.of(label, "more than " + Limits.MAX_ENTRIES + " entries");
+                if (++count > ArchiveLimits.MAX_ENTRIES) {
+                    throw InstallException.of(label, "more than " + ArchiveLimits.MAX_ENTRIES + " entries");
                 }
                 String name = normalize(e.getName());
                 if (name.isEmpty()) {
                     continue;
                 }
-                String why = ZipArchive.checkName(name);
+                String why = EntryNames.check(name);
                 if (why != null) {
                     throw InstallException.entry(label, e.getName(), why);
                 }
@@ -100,12 +103,12 @@ final class TarWalk {
                             throw InstallException.entry(label, e.getName(), "sparse file entries are not allowed");
                         }
                         total += e.getSize();
-                        if (total > Limits.MAX_UNPACKED_BYTES) {
+                        if (total > ArchiveLimits.MAX_UNPACKED_BYTES) {
                             throw InstallException.entry(label, e.getName(), "declares " + e.getSize()
                                     + " bytes, which brings the archive to " + total + " unpacked bytes, more than the"
-                                    + " limit of " + Limits.MAX_UNPACKED_BYTES + " (archive bomb guard)");
+                                    + " limit of " + ArchiveLimits.MAX_UNPACKED_BYTES + " (archive bomb guard)");
                         }
-                        String ratio = Limits.checkRatio(total, packed);
+                        String ratio = ArchiveLimits.checkRatio(total, packed);
                         if (ratio != null) {
                             throw InstallException.entry(label, e.getName(), ratio + " (archive bomb guard)");
                         }
@@ -286,11 +289,11 @@ final class TarWalk {
 
         private void account(long n) throws Refused {
             consumed += n;
-            if (consumed > Limits.MAX_UNPACKED_BYTES) {
-                throw new Refused(null, "the tar stream unpacks to more than " + Limits.MAX_UNPACKED_BYTES
+            if (consumed > ArchiveLimits.MAX_UNPACKED_BYTES) {
+                throw new Refused(null, "the tar stream unpacks to more than " + ArchiveLimits.MAX_UNPACKED_BYTES
                         + " bytes (archive bomb guard)");
             }
-            String ratio = Limits.checkRatio(consumed, packed);
+            String ratio = ArchiveLimits.checkRatio(consumed, packed);
             if (ratio != null) {
                 throw new Refused(null, "the tar stream's " + ratio + " (archive bomb guard)");
             }

@@ -1,6 +1,7 @@
 package dev.pinfleet.agent.install;
 
 import dev.pinfleet.agent.fs.AppReadable;
+import dev.pinfleet.archive.ZipArchive;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;

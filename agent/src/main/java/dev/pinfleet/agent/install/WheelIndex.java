@@ -1,6 +1,7 @@
 package dev.pinfleet.agent.install;
 
 import dev.pinfleet.agent.fs.AppReadable;
+import dev.pinfleet.wheel.WheelArchive;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -36,7 +37,7 @@ record WheelIndex(Path dir, String distInfo, String name, String version, boolea
 
     /** The {@code <name>-<version>.data} directory name of this wheel. */
     String dataDir() {
-        return distInfo.substring(0, distInfo.length() - ".dist-info".length()) + ".data";
+        return WheelArchive.dataDir(distInfo);
     }
 
     /** Where a wheel path's bytes are in the cache. */

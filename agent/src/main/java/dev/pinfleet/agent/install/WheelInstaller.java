@@ -39,7 +39,7 @@ final class WheelInstaller {
      */
     WheelInstaller(Path staging, Path finalDir, PythonInfo python, AtomicBoolean copyOnly) {
         this.staging = staging;
-        this.shebang = EntryPoints.shebang(finalDir.resolve("bin/python").toString());
+        this.shebang = Launchers.shebang(finalDir.resolve("bin/python").toString());
         this.site = python.sitePackagesRelative();
         this.siteToRoot = "../".repeat(site.split("/").length);
         this.copyOnly = copyOnly;
@@ -100,7 +100,7 @@ final class WheelInstaller {
                     rows.add(row(p.target(), RecordFile.sha256Field(Hashing.sha256().digest(content)), content.length));
                 }
                 case LAUNCHER -> {
-                    byte[] content = EntryPoints.launcher(shebang, p.script());
+                    byte[] content = Launchers.launcher(shebang, p.script());
                     if (mine) {
                         write(dest, content, true);
                     }

@@ -2,6 +2,9 @@ package dev.pinfleet.agent.install;
 
 import dev.pinfleet.manifest.Names;
 import dev.pinfleet.proto.v1.Artifact;
+import dev.pinfleet.wheel.EntryPoints;
+import dev.pinfleet.wheel.InstallScheme;
+import dev.pinfleet.wheel.WheelArchive;
 import dev.pinfleet.wheel.WheelFilename;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -12,11 +15,9 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Where every file of one cached wheel goes in a release, following the binary distribution format:
- * the root into site-packages (purelib and platlib are the same directory in a virtualenv),
- * {@code <name>.data/scripts} into {@code bin/}, {@code headers} into {@code include/site/pythonX.Y/<name>/},
- * {@code data} into the release root, {@code purelib}/{@code platlib} into site-packages; plus the
- * per-release files: launchers for entry points, INSTALLER and RECORD.
+ * Where every file of one cached wheel goes in a release: the virtualenv's {@link InstallScheme} (the same
+ * mapping freeze uses to list what a wheel installs), plus the per-release files: launchers for entry points,
+ * INSTALLER and RECORD.
  *
  * @param placements by release-relative target path; a later placement for the same target replaced an earlier one
  */
@@ -44,39 +45,23 @@ record WheelPlan(Artifact artifact, WheelIndex index, Map<String, Placement> pla
         String label = artifact.getFilename();
         WheelFilename wf = WheelFilename.parse(label);
         if (!Names.normalizeProject(index.name()).equals(Names.normalizeProject(artifact.getName()))
-                || !sameVersion(index.version(), artifact.getVersion())) {
+                || !WheelArchive.sameVersion(index.version(), artifact.getVersion())) {
             throw InstallException.entry(label, index.distInfo() + "/METADATA", "names " + index.name() + " "
                     + index.version() + ", but the manifest pins " + artifact.getName() + " " + artifact.getVersion());
         }
-        String stem = index.distInfo().substring(0, index.distInfo().length() - ".dist-info".length());
-        String distInfoName = stem.contains("-") ? stem.substring(0, stem.lastIndexOf('-')) : stem;
-        if (!Names.normalizeProject(distInfoName).equals(Names.normalizeProject(wf.distribution()))) {
-            throw InstallException.entry(label, index.distInfo(), "does not belong to distribution " + wf.distribution());
+        String why = WheelArchive.checkDistInfo(wf, index.distInfo());
+        if (why != null) {
+            throw InstallException.entry(label, index.distInfo(), why);
         }
-        String site = python.sitePackagesRelative();
-        String headers = "include/site/python" + python.version() + "/" + index.name();
-        String dataPrefix = index.dataDir() + "/";
+        InstallScheme scheme = python.scheme();
+        String dataDir = index.dataDir();
         Map<String, Placement> out = new LinkedHashMap<>();
         for (WheelIndex.FileEntry f : index.files()) {
             String target;
-            if (f.path().startsWith(dataPrefix)) {
-                String rest = f.path().substring(dataPrefix.length());
-                int slash = rest.indexOf('/');
-                if (slash <= 0) {
-                    throw InstallException.entry(label, f.path(), "lies directly in " + index.dataDir()
-                            + "; files there must be in scripts/, headers/, data/, purelib/ or platlib/");
-                }
-                String sub = rest.substring(slash + 1);
-                target = switch (rest.substring(0, slash)) {
-                    case "purelib", "platlib" -> site + "/" + sub;
-                    case "scripts" -> "bin/" + sub;
-                    case "headers" -> headers + "/" + sub;
-                    case "data" -> sub;
-                    default -> throw InstallException.entry(label, f.path(), "unknown .data directory '"
-                            + Names.printable(rest.substring(0, slash)) + "'");
-                };
-            } else {
-                target = site + "/" + f.path();
+            try {
+                target = scheme.target(dataDir, index.name(), index.purelib(), f.path());
+            } catch (IllegalArgumentException e) {
+                throw InstallException.entry(label, f.path(), e.getMessage());
             }
             checkNotReserved(label, f.path(), target, reserved);
             out.remove(target);
@@ -85,17 +70,22 @@ record WheelPlan(Artifact artifact, WheelIndex index, Map<String, Placement> pla
         String entryPoints = index.distInfo() + "/entry_points.txt";
         for (WheelIndex.FileEntry f : index.files()) {
             if (f.path().equals(entryPoints)) {
-                byte[] content = Files.readAllBytes(index.file(f.path()));
-                for (EntryPoints.Script s : EntryPoints.parse(content, label, entryPoints)) {
-                    String target = "bin/" + s.name();
+                List<EntryPoints.Script> scripts;
+                try {
+                    scripts = EntryPoints.parse(Files.readAllBytes(index.file(f.path())));
+                } catch (IllegalArgumentException e) {
+                    throw InstallException.entry(label, entryPoints, e.getMessage());
+                }
+                for (EntryPoints.Script s : scripts) {
+                    String target = scheme.script(s.name());
                     checkNotReserved(label, entryPoints, target, reserved);
                     out.remove(target);
                     out.put(target, new Placement(target, Kind.LAUNCHER, null, s));
                 }
             }
         }
-        String installer = site + "/" + index.distInfo() + "/INSTALLER";
-        String record = site + "/" + index.distInfo() + "/RECORD";
+        String installer = scheme.distInfoFile(index.distInfo(), index.purelib(), "INSTALLER");
+        String record = scheme.distInfoFile(index.distInfo(), index.purelib(), "RECORD");
         out.put(installer, new Placement(installer, Kind.INSTALLER, null, null));
         out.put(record, new Placement(record, Kind.RECORD, null, null));
         return new WheelPlan(artifact, index, out);
@@ -112,9 +102,5 @@ record WheelPlan(Artifact artifact, WheelIndex index, Map<String, Placement> pla
         if (reserved.contains(target) || reserved.contains(top)) {
             throw InstallException.entry(label, entry, "would overwrite the virtualenv's own '" + target + "'");
         }
-    }
-
-    private static boolean sameVersion(String a, String b) {
-        return a.equalsIgnoreCase(b) || a.replace('-', '_').equalsIgnoreCase(b.replace('-', '_'));
     }
 }

@@ -1,9 +1,11 @@
 package dev.pinfleet.agent.install;
 
 import dev.pinfleet.agent.fs.AppReadable;
+import dev.pinfleet.archive.ArchiveException;
+import dev.pinfleet.archive.ZipArchive;
 import dev.pinfleet.manifest.Hashing;
-import dev.pinfleet.manifest.Names;
 import dev.pinfleet.wheel.RecordFile;
+import dev.pinfleet.wheel.WheelArchive;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -14,20 +16,18 @@ import java.nio.file.attribute.FileAttribute;
 import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Locale;
-import java.util.Map;
 import java.util.Set;
 
 /**
  * Unpacking one wheel into a work directory ({@code work/files/} plus {@code work/index}), split so that
  * several threads can share a large wheel: {@link #open} reads and checks the metadata and creates every
  * directory once; the file entries are cut into {@link Chunk}s that any thread may extract; {@link #finish}
- * writes the index. Every byte is hashed while it is inflated (never read twice) and checked against the
- * wheel's RECORD; each file is created with its final mode ({@link AppReadable}: no chmod), written in one call when
- * it fits the scratch buffer and closed.
+ * writes the index. What makes a valid wheel is decided once, in {@link WheelArchive} (shared with the mirror's
+ * publisher), before a single file of it is inflated; every byte is then hashed while it is inflated (never read
+ * twice) and checked against the wheel's RECORD; each file is created with its final mode ({@link AppReadable}: no
+ * chmod), written in one call when it fits the scratch buffer and closed.
  */
 final class WheelUnpack implements AutoCloseable {
     /** A chunk ends after this many unpacked bytes ... */
@@ -40,31 +40,20 @@ final class WheelUnpack implements AutoCloseable {
     private static final FileAttribute<?>[] READ_ONLY = {AppReadable.FILE};
 
     private final String label;
-    private final ZipArchive zip;
+    private final WheelArchive wheel;
     private final Path work;
     private final Path files;
-    private final String distInfo;
-    private final String name;
-    private final String version;
-    private final boolean purelib;
-    private final Map<String, String> record;
     private final String scriptsPrefix;
     private final List<ZipArchive.Entry> toExtract;
     private final WheelIndex.FileEntry[] extracted;
     private final List<Chunk> chunks;
 
-    private WheelUnpack(String label, ZipArchive zip, Path work, String distInfo, String name, String version,
-            boolean purelib, Map<String, String> record, List<ZipArchive.Entry> toExtract) {
+    private WheelUnpack(String label, WheelArchive wheel, Path work, List<ZipArchive.Entry> toExtract) {
         this.label = label;
-        this.zip = zip;
+        this.wheel = wheel;
         this.work = work;
         this.files = work.resolve("files");
-        this.distInfo = distInfo;
-        this.name = name;
-        this.version = version;
-        this.purelib = purelib;
-        this.record = record;
-        this.scriptsPrefix = distInfo.substring(0, distInfo.length() - ".dist-info".length()) + ".data/scripts/";
+        this.scriptsPrefix = WheelArchive.dataDir(wheel.distInfo()) + "/scripts/";
         this.toExtract = toExtract;
         this.extracted = new WheelIndex.FileEntry[toExtract.size()];
         List<Chunk> cs = new ArrayList<>();
@@ -82,54 +71,24 @@ final class WheelUnpack implements AutoCloseable {
     }
 
     /**
-     * Opens {@code wheelFile} (named {@code label} in messages), checks its structure and metadata (one
-     * .dist-info, WHEEL version 1.x, Root-Is-Purelib, METADATA Name and Version, RECORD; {@link WheelChecks}:
-     * the file name {@code label} against the .dist-info and METADATA, entry point names) and creates
+     * Opens {@code wheelFile} (named {@code label} in messages), checks it ({@link WheelArchive#open}: structure,
+     * limits, WHEEL, METADATA and the file name {@code label}, entry point names, RECORD) and creates
      * {@code work/files/} with every directory the files need. {@code work} must exist and be empty.
      */
     static WheelUnpack open(Path wheelFile, String label, Path work, ZipArchive.Scratch scratch)
             throws IOException, InstallException {
-        ZipArchive zip = ZipArchive.open(wheelFile, label);
+        WheelArchive wheel;
         try {
-            List<ZipArchive.Entry> entries = zip.entries();
-            String distInfo = findDistInfo(entries, label);
-            Map<String, ZipArchive.Entry> byName = new HashMap<>(entries.size() * 2);
-            for (ZipArchive.Entry e : entries) {
-                byName.put(e.name(), e);
-            }
-            Map<String, String> wheelMeta = headers(required(zip, byName, distInfo + "/WHEEL", label, scratch));
-            String wheelVersion = wheelMeta.getOrDefault("wheel-version", "");
-            if (!wheelVersion.startsWith("1.")) {
-                throw InstallException.entry(label, distInfo + "/WHEEL", "Wheel-Version '" + Names.printable(wheelVersion)
-                        + "' is not supported (only 1.x)");
-            }
-            String rootIsPurelib = wheelMeta.getOrDefault("root-is-purelib", "").toLowerCase(Locale.ROOT);
-            if (!rootIsPurelib.equals("true") && !rootIsPurelib.equals("false")) {
-                throw InstallException.entry(label, distInfo + "/WHEEL", "Root-Is-Purelib must be true or false");
-            }
-            Map<String, String> metadata = headers(required(zip, byName, distInfo + "/METADATA", label, scratch));
-            String name = metadata.getOrDefault("name", "");
-            String version = metadata.getOrDefault("version", "");
-            if (name.isEmpty() || version.isEmpty()) {
-                throw InstallException.entry(label, distInfo + "/METADATA", "lacks a Name or Version field");
-            }
-            ZipArchive.Entry entryPoints = byName.get(distInfo + "/entry_points.txt");
-            WheelChecks.identity(label, distInfo, name, version,
-                    entryPoints == null || entryPoints.directory() ? null : zip.read(entryPoints, scratch));
-            Map<String, String> record = RecordFile.hashesByPath(
-                    RecordFile.parse(required(zip, byName, distInfo + "/RECORD", label, scratch)));
-
-            List<ZipArchive.Entry> toExtract = new ArrayList<>(entries.size());
-            for (ZipArchive.Entry e : entries) {
-                if (!e.directory() && !isRegenerated(e.name(), distInfo)) {
-                    toExtract.add(e);
-                }
-            }
+            wheel = WheelArchive.open(wheelFile, label, scratch);
+        } catch (ArchiveException e) {
+            throw InstallException.from(e);
+        }
+        try {
+            List<ZipArchive.Entry> toExtract = wheel.payload();
             makeDirectories(work.resolve("files"), toExtract);
-            return new WheelUnpack(label, zip, work, distInfo, name, version, rootIsPurelib.equals("true"), record,
-                    toExtract);
-        } catch (IOException | InstallException | RuntimeException e) {
-            zip.close();
+            return new WheelUnpack(label, wheel, work, toExtract);
+        } catch (IOException | RuntimeException e) {
+            wheel.close();
             throw e;
         }
     }
@@ -162,14 +121,15 @@ final class WheelUnpack implements AutoCloseable {
                 throw new IllegalStateException(label + ": finish before every chunk was extracted");
             }
         }
-        WheelIndex index = new WheelIndex(work, distInfo, name, version, purelib, List.of(extracted));
+        WheelIndex index = new WheelIndex(work, wheel.distInfo(), wheel.metadata().name(),
+                wheel.metadata().version(), wheel.purelib(), List.of(extracted));
         index.write(work.resolve("index"));
         return index;
     }
 
     @Override
     public void close() throws IOException {
-        zip.close();
+        wheel.close();
     }
 
     /** A run of file entries extracted by one thread. */
@@ -199,39 +159,36 @@ final class WheelUnpack implements AutoCloseable {
                 boolean script = e.name().startsWith(scriptsPrefix);
                 boolean exec = e.executable() || script;
                 md.reset();
+                MessageDigest other = wheel.otherDigest(e);
                 headLen[0] = 0;
                 try (FileChannel ch = FileChannel.open(files.resolve(e.name()), CREATE,
                         exec ? EXECUTABLE : READ_ONLY)) {
-                    zip.extract(e, (b, off, len) -> {
+                    wheel.zip().extract(e, (b, off, len) -> {
                         if (headLen[0] < head.length) {
                             int n = Math.min(len, head.length - headLen[0]);
                             System.arraycopy(b, off, head, headLen[0], n);
                             headLen[0] += n;
                         }
                         md.update(b, off, len);
+                        if (other != null) {
+                            other.update(b, off, len);
+                        }
                         ByteBuffer bb = ByteBuffer.wrap(b, off, len);
                         while (bb.hasRemaining()) {
                             ch.write(bb);
                         }
                     }, scratch);
+                    byte[] sha256 = md.digest();
+                    wheel.checkHash(e, other == null ? sha256 : other.digest());
+                    boolean pythonScript = script && headLen[0] == head.length
+                            && new String(head, 0, head.length, StandardCharsets.ISO_8859_1).equals("#!python");
+                    extracted[i] = new WheelIndex.FileEntry(e.name(), e.size(), RecordFile.sha256Field(sha256), exec,
+                            pythonScript);
+                } catch (ArchiveException ex) {
+                    throw InstallException.from(ex);
                 }
-                String hash = RecordFile.sha256Field(md.digest());
-                String declared = record.get(e.name());
-                if (declared != null && declared.startsWith("sha256=") && !declared.equals(hash)) {
-                    throw InstallException.entry(label, e.name(), "content does not match its RECORD hash ("
-                            + declared + ", actual " + hash + ")");
-                }
-                boolean pythonScript = script && headLen[0] == head.length
-                        && new String(head, 0, head.length, StandardCharsets.ISO_8859_1).equals("#!python");
-                extracted[i] = new WheelIndex.FileEntry(e.name(), e.size(), hash, exec, pythonScript);
             }
         }
-    }
-
-    /** RECORD and INSTALLER are written per release; signatures of RECORD would no longer match it. */
-    private static boolean isRegenerated(String name, String distInfo) {
-        return name.equals(distInfo + "/RECORD") || name.equals(distInfo + "/INSTALLER")
-                || name.equals(distInfo + "/RECORD.jws") || name.equals(distInfo + "/RECORD.p7s");
     }
 
     /** Creates {@code files} and every parent directory of the entries, each once, parents first. */
@@ -251,45 +208,5 @@ final class WheelUnpack implements AutoCloseable {
         for (String d : sorted) {
             AppReadable.createDirectory(files.resolve(d));
         }
-    }
-
-    private static String findDistInfo(List<ZipArchive.Entry> entries, String label) throws InstallException {
-        Set<String> found = new HashSet<>();
-        for (ZipArchive.Entry e : entries) {
-            int slash = e.name().indexOf('/');
-            String top = slash < 0 ? e.name() : e.name().substring(0, slash);
-            if (top.endsWith(".dist-info") && (slash > 0 || e.directory())) {
-                found.add(top);
-            }
-        }
-        if (found.size() != 1) {
-            throw InstallException.of(label, found.isEmpty() ? "no .dist-info directory"
-                    : "more than one .dist-info directory: " + found);
-        }
-        return found.iterator().next();
-    }
-
-    private static byte[] required(ZipArchive zip, Map<String, ZipArchive.Entry> byName, String name, String label,
-            ZipArchive.Scratch scratch) throws IOException, InstallException {
-        ZipArchive.Entry e = byName.get(name);
-        if (e == null || e.directory()) {
-            throw InstallException.entry(label, name, "missing; every wheel must have it");
-        }
-        return zip.read(e, scratch);
-    }
-
-    /** Email-style headers up to the first blank line, keys lowercased; the first occurrence wins. */
-    static Map<String, String> headers(byte[] content) {
-        Map<String, String> out = new HashMap<>();
-        for (String line : new String(content, StandardCharsets.UTF_8).split("\r?\n")) {
-            if (line.isEmpty()) {
-                break;
-            }
-            int colon = line.indexOf(':');
-            if (colon > 0 && !Character.isWhitespace(line.charAt(0))) {
-                out.putIfAbsent(line.substring(0, colon).strip().toLowerCase(Locale.ROOT), line.substring(colon + 1).strip());
-            }
-        }
-        return out;
     }
 }

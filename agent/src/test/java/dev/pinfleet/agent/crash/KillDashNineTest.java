@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-
 import dev.pinfleet.agent.testing.AgentProcess;
 import dev.pinfleet.agent.testing.CleanRoot;
 import dev.pinfleet.agent.testing.FakeMirror;
@@ -24,6 +23,7 @@ import dev.pinfleet.proto.v1.Outcome;
 import dev.pinfleet.proto.v1.StatusRequest;
 import dev.pinfleet.trust.Envelope;
 import dev.pinfleet.trust.Keys;
+import dev.pinfleet.wheel.testing.WheelBuilder;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -68,7 +68,7 @@ class KillDashNineTest {
     @BeforeAll
     static void makeWheels() throws IOException {
         for (int w = 0; w < WHEELS; w++) {
-            TestWheels.Wheel wheel = TestWheels.wheel("bulk" + w, "1.0")
+            WheelBuilder wheel = TestWheels.wheel("bulk" + w, "1.0")
                     .file("bulk" + w + "/__init__.py", "N = " + w + "\n");
             for (int f = 0; f < FILES_PER_WHEEL; f++) {
                 wheel.file("bulk" + w + "/sub" + (f % 10) + "/m" + f + ".py", "# module " + f + "\n" + "X = 1\n".repeat(200));

@@ -13,6 +13,7 @@ import dev.pinfleet.proto.v1.DeployReport;
 import dev.pinfleet.proto.v1.Outcome;
 import dev.pinfleet.proto.v1.Phase;
 import dev.pinfleet.proto.v1.SharedPath;
+import dev.pinfleet.wheel.testing.WheelBuilder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -46,7 +47,7 @@ class PathOwnershipDeployTest {
         mirror.close();
     }
 
-    private Artifact publish(TestWheels.Wheel w) throws Exception {
+    private Artifact publish(WheelBuilder w) throws Exception {
         Path wheel = w.build(Files.createDirectories(wheels.resolve("w" + System.nanoTime())));
         mirror.put(wheel.getFileName().toString(), Files.readAllBytes(wheel));
         return TestWheels.wheelArtifact(wheel);

@@ -6,6 +6,7 @@ import com.google.protobuf.Timestamp;
 import dev.pinfleet.agent.testing.TestWheels;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.Manifest;
+import dev.pinfleet.wheel.testing.WheelBuilder;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -57,7 +58,7 @@ final class InstallFixture {
     }
 
     /** Puts a file into the store and returns its WHEEL artifact. */
-    Artifact wheel(TestWheels.Wheel w) throws IOException {
+    Artifact wheel(WheelBuilder w) throws IOException {
         Path file = w.build(inputs);
         Artifact a = TestWheels.wheelArtifact(file);
         store.put(a.getSha256(), file);

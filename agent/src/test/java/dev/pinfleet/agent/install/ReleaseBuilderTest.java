@@ -11,6 +11,8 @@ import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.ArtifactKind;
 import dev.pinfleet.proto.v1.Manifest;
+import dev.pinfleet.wheel.testing.WheelBuilder;
+import dev.pinfleet.wheel.testing.ZipBuilder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,7 +34,7 @@ class ReleaseBuilderTest {
         fx = new InstallFixture(tmp);
     }
 
-    private static TestWheels.Wheel alpha() {
+    private static WheelBuilder alpha() {
         return TestWheels.wheel("alpha", "1.0")
                 .file("alpha/__init__.py", "GREETING = 'hello from alpha'\n")
                 .file("alpha/cli.py", "import sys\nfrom alpha import GREETING\n"
@@ -203,8 +205,8 @@ class ReleaseBuilderTest {
                 TarItem.symlink("./current-main.py", "src/main.py"),
                 TarItem.file("./" + "d/".repeat(60) + "deep.txt", "deep\n")));
         Path zip = fx.inputs.resolve("static-3.zip");
-        Files.write(zip, TestWheels.ZipBuilder.zip(List.of(
-                new TestWheels.ZipBuilder.Item("css/site.css", "body{}".getBytes(StandardCharsets.UTF_8), 0100644, true))));
+        Files.write(zip, ZipBuilder.zip(List.of(
+                new ZipBuilder.Item("css/site.css", "body{}".getBytes(StandardCharsets.UTF_8), 0100644, true))));
         Path cfg = Files.writeString(fx.inputs.resolve("settings.ini"), "[app]\nx=1\n");
         Manifest m = fx.manifest(fx.wheel(alpha()),
                 fx.add(TestWheels.artifact(tgz, ArtifactKind.ARCHIVE, "app", "7", "app"), tgz),

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pinfleet.agent.testing.TestWheels;
 import dev.pinfleet.proto.v1.Artifact;
+import dev.pinfleet.wheel.testing.WheelBuilder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -76,7 +77,7 @@ class UnpackPipelineTest {
     @Test
     void aPreparedWheelThatCannotBeUnpackedFailsTheBuildThatUsesItWithTheSameMessage() throws Exception {
         Artifact a = fx.wheel(TestWheels.wheel("alpha", "1.0").file("alpha/__init__.py", "X = 1\n")
-                .tamper("alpha/__init__.py", "import os\n"));
+                .tamper("alpha/__init__.py", "X = 2\n")); // same size: found while unpacking
         fx.builder.prepare(a, fx.store.get(a.getSha256()));
         String m = fx.fails(fx.manifest(a)).getMessage();
         assertTrue(m.startsWith(a.getFilename() + ": entry 'alpha/__init__.py': content does not match its RECORD hash"), m);
@@ -86,7 +87,7 @@ class UnpackPipelineTest {
 
     @Test
     void aLargeWheelSplitAmongThreadsArrivesWhole() throws Exception {
-        TestWheels.Wheel w = TestWheels.wheel("big", "1.0").file("big/__init__.py", "");
+        WheelBuilder w = TestWheels.wheel("big", "1.0").file("big/__init__.py", "");
         int files = WheelUnpack.CHUNK_FILES * 3 + 17;
         for (int i = 0; i < files; i++) {
             w.file("big/d" + (i % 7) + "/f" + i + ".txt", "file " + i + "\n" + "x".repeat(i % 300));

@@ -1,39 +1,33 @@
 package dev.pinfleet.agent.testing;
 
 import dev.pinfleet.manifest.Hashing;
-import dev.pinfleet.manifest.Names;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.ArtifactKind;
+import dev.pinfleet.wheel.testing.WheelBuilder;
+import dev.pinfleet.wheel.testing.ZipBuilder;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Base64;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.zip.CRC32;
-import java.util.zip.Deflater;
 import java.util.zip.GZIPOutputStream;
 
 /**
- * Small but valid wheels (and zips, tarballs) for tests, written byte by byte so tests control what
- * {@code java.util.zip} cannot: unix modes in the external attributes, symlink entries, duplicate or
- * hostile names, declared sizes. Also packs a distribution installed in a real site-packages back into
- * a wheel ({@link #packInstalled}).
+ * Wheels, tarballs and manifest artifacts for the agent's tests: wheels come from the shared
+ * {@link WheelBuilder} (proto's test jar, also used by the mirror's tests); this class adds tarballs,
+ * artifacts, and packing a distribution installed in a real site-packages back into a wheel
+ * ({@link #packInstalled}).
  */
 public final class TestWheels {
     private TestWheels() {}
 
     /** Starts a wheel for distribution {@code name} at {@code version} (py3-none-any, purelib). */
-    public static Wheel wheel(String name, String version) {
-        return new Wheel(name, version);
+    public static WheelBuilder wheel(String name, String version) {
+        return new WheelBuilder(name, version);
     }
 
     /** The manifest entry for a file: sha256 and size computed, path = filename. */
@@ -49,183 +43,6 @@ public final class TestWheels {
     public static Artifact wheelArtifact(Path wheel) throws IOException {
         String[] parts = wheel.getFileName().toString().split("-");
         return artifact(wheel, ArtifactKind.WHEEL, parts[0], parts[1], "");
-    }
-
-    /** A wheel under construction. */
-    public static final class Wheel {
-        private final String name;
-        private final String version;
-        private String tag = "py3-none-any";
-        private boolean purelib = true;
-        private String metadataName;
-        private String metadataVersion;
-        private final List<String> requires = new ArrayList<>();
-        private final Map<String, String> consoleScripts = new LinkedHashMap<>();
-        private final Map<String, String> guiScripts = new LinkedHashMap<>();
-        private final List<ZipBuilder.Item> files = new ArrayList<>();
-        private final List<ZipBuilder.Item> raw = new ArrayList<>();
-        private String filename;
-        private final Map<String, byte[]> tampered = new LinkedHashMap<>();
-        private final Map<String, Integer> declaredSizes = new LinkedHashMap<>();
-
-        private Wheel(String name, String version) {
-            this.name = name;
-            this.version = version;
-        }
-
-        /** The compressed tag set, e.g. "cp311-cp311-manylinux_2_17_x86_64". */
-        public Wheel tag(String tag) {
-            this.tag = tag;
-            return this;
-        }
-
-        /** Root-Is-Purelib (true by default). */
-        public Wheel purelib(boolean purelib) {
-            this.purelib = purelib;
-            return this;
-        }
-
-        /** Overrides the Name written to METADATA. */
-        public Wheel metadataName(String n) {
-            this.metadataName = n;
-            return this;
-        }
-
-        /** Overrides the Version written to METADATA. */
-        public Wheel metadataVersion(String v) {
-            this.metadataVersion = v;
-            return this;
-        }
-
-        /** Overrides the file name. */
-        public Wheel filename(String f) {
-            this.filename = f;
-            return this;
-        }
-
-        /** Adds a Requires-Dist line. */
-        public Wheel requires(String requirement) {
-            requires.add(requirement);
-            return this;
-        }
-
-        /** Adds a console_scripts entry point, e.g. ("alpha-hello", "alpha.cli:main"). */
-        public Wheel consoleScript(String script, String target) {
-            consoleScripts.put(script, target);
-            return this;
-        }
-
-        /** Adds a gui_scripts entry point. */
-        public Wheel guiScript(String script, String target) {
-            guiScripts.put(script, target);
-            return this;
-        }
-
-        /** Adds a regular file (mode 0644), listed in RECORD. */
-        public Wheel file(String path, String content) {
-            return file(path, content.getBytes(StandardCharsets.UTF_8), 0100644);
-        }
-
-        /** Adds a regular file with a unix mode (e.g. 0100755), listed in RECORD. */
-        public Wheel file(String path, byte[] content, int mode) {
-            files.add(new ZipBuilder.Item(path, content, mode, true));
-            return this;
-        }
-
-        /** Adds an entry as is (hostile names, symlinks…), not listed in RECORD. */
-        public Wheel rawEntry(String path, byte[] content, int mode) {
-            raw.add(new ZipBuilder.Item(path, content, mode, true));
-            return this;
-        }
-
-        /** Replaces a file's bytes after RECORD was computed, so its RECORD hash no longer matches. */
-        public Wheel tamper(String path, String content) {
-            tampered.put(path, content.getBytes(StandardCharsets.UTF_8));
-            return this;
-        }
-
-        /** Declares another uncompressed size for an entry in the zip headers. */
-        public Wheel declareSize(String path, int size) {
-            declaredSizes.put(path, size);
-            return this;
-        }
-
-        /** The wheel's file name. */
-        public String filename() {
-            return filename != null ? filename : Names.wheelEscape(name) + "-" + version + "-" + tag + ".whl";
-        }
-
-        /** Writes the wheel into {@code dir} and returns its path. */
-        public Path build(Path dir) throws IOException {
-            String distInfo = Names.wheelEscape(name) + "-" + version + ".dist-info";
-            StringBuilder meta = new StringBuilder("Metadata-Version: 2.1\nName: ")
-                    .append(metadataName != null ? metadataName : name).append("\nVersion: ")
-                    .append(metadataVersion != null ? metadataVersion : version).append('\n');
-            for (String r : requires) {
-                meta.append("Requires-Dist: ").append(r).append('\n');
-            }
-            meta.append("\nA test distribution.\n");
-            StringBuilder wheelFile = new StringBuilder("Wheel-Version: 1.0\nGenerator: pinfleet-tests\nRoot-Is-Purelib: ")
-                    .append(purelib).append('\n');
-            for (String t : expandTags(tag)) {
-                wheelFile.append("Tag: ").append(t).append('\n');
-            }
-            List<ZipBuilder.Item> all = new ArrayList<>(files);
-            all.add(new ZipBuilder.Item(distInfo + "/METADATA", meta.toString().getBytes(StandardCharsets.UTF_8), 0100644, true));
-            all.add(new ZipBuilder.Item(distInfo + "/WHEEL", wheelFile.toString().getBytes(StandardCharsets.UTF_8), 0100644, true));
-            if (!consoleScripts.isEmpty() || !guiScripts.isEmpty()) {
-                StringBuilder ep = new StringBuilder();
-                if (!consoleScripts.isEmpty()) {
-                    ep.append("[console_scripts]\n");
-                    consoleScripts.forEach((k, v) -> ep.append(k).append(" = ").append(v).append('\n'));
-                }
-                if (!guiScripts.isEmpty()) {
-                    ep.append("[gui_scripts]\n");
-                    guiScripts.forEach((k, v) -> ep.append(k).append(" = ").append(v).append('\n'));
-                }
-                all.add(new ZipBuilder.Item(distInfo + "/entry_points.txt", ep.toString().getBytes(StandardCharsets.UTF_8),
-                        0100644, true));
-            }
-            all.add(new ZipBuilder.Item(distInfo + "/RECORD", record(distInfo, all), 0100644, true));
-            all.addAll(raw);
-            all.replaceAll(it -> tampered.containsKey(it.name())
-                    ? new ZipBuilder.Item(it.name(), tampered.get(it.name()), it.mode(), it.deflate()) : it);
-            Path out = dir.resolve(filename());
-            Files.write(out, ZipBuilder.zip(all, declaredSizes));
-            return out;
-        }
-    }
-
-    /** Fresh RECORD bytes for the given entries (RECORD itself listed without hash). */
-    public static byte[] record(String distInfo, List<ZipBuilder.Item> items) {
-        StringBuilder rec = new StringBuilder();
-        for (ZipBuilder.Item it : items) {
-            rec.append(csv(it.name())).append(",sha256=").append(b64(Hashing.sha256().digest(it.content()))).append(',')
-                    .append(it.content().length).append('\n');
-        }
-        rec.append(distInfo).append("/RECORD,,\n");
-        return rec.toString().getBytes(StandardCharsets.UTF_8);
-    }
-
-    private static String csv(String s) {
-        return s.contains(",") || s.contains("\"") ? '"' + s.replace("\"", "\"\"") + '"' : s;
-    }
-
-    private static String b64(byte[] b) {
-        return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
-    }
-
-    private static List<String> expandTags(String tag) {
-        String[] t = tag.split("-");
-        List<String> out = new ArrayList<>();
-        for (String py : t[0].split("\\.")) {
-            for (String abi : t[1].split("\\.")) {
-                for (String plat : t[2].split("\\.")) {
-                    out.add(py + "-" + abi + "-" + plat);
-                }
-            }
-        }
-        return out;
     }
 
     /**
@@ -259,7 +76,7 @@ public final class TestWheels {
                 break;
             }
         }
-        items.add(new ZipBuilder.Item(distInfoName + "/RECORD", record(distInfoName, items), 0100644, true));
+        items.add(new ZipBuilder.Item(distInfoName + "/RECORD", WheelBuilder.record(distInfoName, items), 0100644, true));
         String stem = distInfoName.substring(0, distInfoName.length() - ".dist-info".length());
         Path out = outDir.resolve(stem + "-" + tag + ".whl");
         Files.write(out, ZipBuilder.zip(items));
@@ -346,100 +163,5 @@ public final class TestWheels {
             throw new IOException(cmd + " exited " + p.exitValue() + ": " + out);
         }
         return out;
-    }
-
-    /** A minimal zip writer that sets unix modes in the external attributes (made by unix, version 3.0). */
-    public static final class ZipBuilder {
-        private ZipBuilder() {}
-
-        /**
-         * One entry.
-         *
-         * @param mode the full unix mode, e.g. 0100644 for a file, 0120777 for a symlink, 040755 for a directory
-         */
-        public record Item(String name, byte[] content, int mode, boolean deflate) {}
-
-        /** The zip bytes of the entries in order (duplicates allowed: tests need them). */
-        public static byte[] zip(List<Item> items) throws IOException {
-            return zip(items, Map.of());
-        }
-
-        /** As {@link #zip(List)}, but declaring other uncompressed sizes for the named entries (zip bomb tests). */
-        public static byte[] zip(List<Item> items, Map<String, Integer> declaredSizes) throws IOException {
-            ByteArrayOutputStream out = new ByteArrayOutputStream();
-            ByteArrayOutputStream cen = new ByteArrayOutputStream();
-            for (Item it : items) {
-                byte[] name = it.name().getBytes(StandardCharsets.UTF_8);
-                CRC32 crc = new CRC32();
-                crc.update(it.content());
-                byte[] data = it.deflate() ? deflate(it.content()) : it.content();
-                int method = it.deflate() ? 8 : 0;
-                int size = declaredSizes.getOrDefault(it.name(), it.content().length);
-                long offset = out.size();
-                ByteBuffer loc = le(30);
-                loc.putInt(0x04034b50).putShort((short) 20).putShort((short) 0x0800).putShort((short) method)
-                        .putShort((short) 0).putShort((short) 0x21).putInt((int) crc.getValue()).putInt(data.length)
-                        .putInt(size).putShort((short) name.length).putShort((short) 0);
-                out.write(loc.array());
-                out.write(name);
-                out.write(data);
-                ByteBuffer c = le(46);
-                c.putInt(0x02014b50).putShort((short) (3 << 8 | 30)).putShort((short) 20).putShort((short) 0x0800)
-                        .putShort((short) method).putShort((short) 0).putShort((short) 0x21).putInt((int) crc.getValue())
-                        .putInt(data.length).putInt(size).putShort((short) name.length)
-                        .putShort((short) 0).putShort((short) 0).putShort((short) 0).putShort((short) 0)
-                        .putInt(it.mode() << 16).putInt((int) offset);
-                cen.write(c.array());
-                cen.write(name);
-            }
-            long cenOffset = out.size();
-            cen.writeTo(out);
-            ByteBuffer end = le(22);
-            end.putInt(0x06054b50).putShort((short) 0).putShort((short) 0).putShort((short) items.size())
-                    .putShort((short) items.size()).putInt(cen.size()).putInt((int) cenOffset).putShort((short) 0);
-            out.write(end.array());
-            return out.toByteArray();
-        }
-
-        /**
-         * A zip of only a central directory whose deflated entries declare {@code size} unpacked and
-         * {@code compressedSize} packed bytes that no data backs (size-cap tests: it can only be refused on open).
-         */
-        public static byte[] declaredOnly(List<String> names, long size, long compressedSize) {
-            ByteArrayOutputStream cen = new ByteArrayOutputStream();
-            for (String n : names) {
-                byte[] name = n.getBytes(StandardCharsets.UTF_8);
-                ByteBuffer c = le(46);
-                c.putInt(0x02014b50).putShort((short) (3 << 8 | 30)).putShort((short) 20).putShort((short) 0x0800)
-                        .putShort((short) 8).putShort((short) 0).putShort((short) 0x21).putInt(0)
-                        .putInt((int) compressedSize).putInt((int) size).putShort((short) name.length)
-                        .putShort((short) 0).putShort((short) 0).putShort((short) 0).putShort((short) 0)
-                        .putInt(0100644 << 16).putInt(0);
-                cen.writeBytes(c.array());
-                cen.writeBytes(name);
-            }
-            ByteBuffer end = le(22);
-            end.putInt(0x06054b50).putShort((short) 0).putShort((short) 0).putShort((short) names.size())
-                    .putShort((short) names.size()).putInt(cen.size()).putInt(0).putShort((short) 0);
-            cen.writeBytes(end.array());
-            return cen.toByteArray();
-        }
-
-        private static ByteBuffer le(int n) {
-            return ByteBuffer.allocate(n).order(ByteOrder.LITTLE_ENDIAN);
-        }
-
-        private static byte[] deflate(byte[] in) {
-            Deflater d = new Deflater(Deflater.DEFAULT_COMPRESSION, true);
-            d.setInput(in);
-            d.finish();
-            ByteArrayOutputStream out = new ByteArrayOutputStream();
-            byte[] buf = new byte[8192];
-            while (!d.finished()) {
-                out.write(buf, 0, d.deflate(buf));
-            }
-            d.end();
-            return out.toByteArray();
-        }
     }
 }

@@ -10,7 +10,6 @@ import dev.pinfleet.agent.testing.FakeMirror;
 import dev.pinfleet.agent.testing.TestFleet;
 import dev.pinfleet.agent.testing.TestWheels;
 import dev.pinfleet.agent.testing.TestWheels.TarItem;
-import dev.pinfleet.agent.testing.TestWheels.ZipBuilder;
 import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.ArtifactKind;
@@ -20,6 +19,8 @@ import dev.pinfleet.proto.v1.Outcome;
 import dev.pinfleet.proto.v1.Phase;
 import dev.pinfleet.proto.v1.SignedManifest;
 import dev.pinfleet.trust.Envelope;
+import dev.pinfleet.wheel.testing.WheelBuilder;
+import dev.pinfleet.wheel.testing.ZipBuilder;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -377,7 +378,7 @@ class ArchiveThreatTest {
         }
     }
 
-    private static Artifact wheel(TestWheels.Wheel w) throws Exception {
+    private static Artifact wheel(WheelBuilder w) throws Exception {
         Path file = w.build(Files.createDirectories(inputs.resolve("w" + files.incrementAndGet())));
         mirror.put(file.getFileName().toString(), Files.readAllBytes(file));
         return TestWheels.wheelArtifact(file);

@@ -1,6 +1,6 @@
 package dev.pinfleet.controller.freeze;
 
-import dev.pinfleet.mirror.wheel.WheelMetadata;
+import dev.pinfleet.wheel.WheelMetadata;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;

@@ -2,10 +2,10 @@ package dev.pinfleet.controller.freeze;
 
 import dev.pinfleet.controller.CliException;
 import dev.pinfleet.manifest.Names;
-import dev.pinfleet.mirror.wheel.WheelMetadata;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.ArtifactKind;
 import dev.pinfleet.wheel.WheelFilename;
+import dev.pinfleet.wheel.WheelMetadata;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Comparator;

@@ -3,7 +3,7 @@ package dev.pinfleet.controller.freeze;
 import dev.pinfleet.controller.CliException;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.manifest.Names;
-import dev.pinfleet.mirror.wheel.WheelMetadata;
+import dev.pinfleet.wheel.WheelMetadata;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -173,10 +173,9 @@ public interface MirrorCatalog {
                 WheelMetadata meta = null;
                 if (metadata && l.filename().endsWith(".whl")) {
                     try {
-                        meta = WheelMetadata.read(tmp);
+                        meta = WheelMetadata.read(tmp, l.filename());
                     } catch (IOException e) {
-                        throw new IOException(file + ": " + e.getMessage().replace(tmp.toString(), l.filename())
-                                .replace(tmp.getFileName().toString(), l.filename()), e);
+                        throw new IOException(file + ": " + e.getMessage(), e);
                     }
                 }
                 return new MirrorFile(l.filename(), l.path(), sha, size, meta);

@@ -1,6 +1,6 @@
 package dev.pinfleet.controller.freeze;
 
-import dev.pinfleet.mirror.wheel.WheelMetadata;
+import dev.pinfleet.wheel.WheelMetadata;
 
 /**
  * A file published on the mirror, as fetched and hashed by freeze.

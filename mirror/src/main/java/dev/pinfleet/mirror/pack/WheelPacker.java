@@ -2,9 +2,10 @@ package dev.pinfleet.mirror.pack;
 
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.manifest.Names;
-import dev.pinfleet.mirror.wheel.WheelMetadata;
+import dev.pinfleet.wheel.Headers;
 import dev.pinfleet.wheel.RecordFile;
 import dev.pinfleet.wheel.WheelFilename;
+import dev.pinfleet.wheel.WheelMetadata;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -196,14 +197,10 @@ public final class WheelPacker {
         Set<String> py = new LinkedHashSet<>();
         Set<String> abi = new LinkedHashSet<>();
         Set<String> plat = new LinkedHashSet<>();
-        for (String line : Files.readAllLines(wheelFile, StandardCharsets.UTF_8)) {
-            int colon = line.indexOf(':');
-            if (colon < 0 || !line.substring(0, colon).strip().equalsIgnoreCase("Tag")) {
-                continue;
-            }
-            String[] parts = line.substring(colon + 1).strip().split("-");
+        for (String tag : Headers.parse(WheelMetadata.decode(Files.readAllBytes(wheelFile))).all("Tag")) {
+            String[] parts = tag.split("-");
             if (parts.length != 3) {
-                throw new IOException(wheelFile + ": Tag line '" + line + "' is not python-abi-platform");
+                throw new IOException(wheelFile + ": Tag '" + tag + "' is not python-abi-platform");
             }
             py.add(parts[0]);
             abi.add(parts[1]);

@@ -3,11 +3,15 @@ package dev.pinfleet.mirror.publish;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.pinfleet.archive.ArchiveException;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.mirror.TestWheels;
+import dev.pinfleet.wheel.testing.WheelBuilder;
+import dev.pinfleet.wheel.testing.ZipBuilder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -106,7 +110,8 @@ class PublisherTest {
                 TestWheels.metadata("demo", "1.0", ""), Map.of("demo.py", ""));
         PublishException e = assertThrows(PublishException.class,
                 () -> publisher.publish(mirror(), whl, "alice", "1"));
-        assertTrue(e.getMessage().contains("evil-1.0.dist-info is not for 'demo'"), e.getMessage());
+        assertTrue(e.getMessage().contains("entry 'evil-1.0.dist-info': does not belong to distribution demo"),
+                e.getMessage());
     }
 
     @Test
@@ -115,7 +120,7 @@ class PublisherTest {
                 TestWheels.metadata("demo", "2.0", ""), Map.of("demo.py", ""));
         PublishException e = assertThrows(PublishException.class,
                 () -> publisher.publish(mirror(), whl, "alice", "1"));
-        assertTrue(e.getMessage().contains("Version '2.0'"), e.getMessage());
+        assertTrue(e.getMessage().contains("names demo 2.0, but the file name is for demo 1.0"), e.getMessage());
     }
 
     @Test
@@ -136,7 +141,7 @@ class PublisherTest {
         Files.createDirectories(truncated.getParent());
         Files.write(truncated, Arrays.copyOf(bytes, bytes.length / 2));
         e = assertThrows(PublishException.class, () -> publisher.publish(mirror(), truncated, "alice", "1"));
-        assertTrue(e.getMessage().contains("not a valid zip"), e.getMessage());
+        assertTrue(e.getMessage().contains("not a zip file"), e.getMessage());
         assertFalse(Files.exists(mirror().resolve("audit.log")));
     }
 
@@ -147,10 +152,12 @@ class PublisherTest {
         try (ZipOutputStream z = new ZipOutputStream(Files.newOutputStream(noRecord))) {
             z.putNextEntry(new ZipEntry("demo-1.0.dist-info/METADATA"));
             z.write(TestWheels.metadata("demo", "1.0", "").getBytes());
+            z.putNextEntry(new ZipEntry("demo-1.0.dist-info/WHEEL"));
+            z.write("Wheel-Version: 1.0\nRoot-Is-Purelib: true\n".getBytes());
         }
         PublishException e = assertThrows(PublishException.class,
                 () -> publisher.publish(mirror(), noRecord, "alice", "1"));
-        assertTrue(e.getMessage().contains("has no demo-1.0.dist-info/RECORD"), e.getMessage());
+        assertTrue(e.getMessage().contains("entry 'demo-1.0.dist-info/RECORD': missing"), e.getMessage());
 
         Path unlisted = TestWheels.custom(tmp.resolve("in3"), "demo-1.0-py3-none-any.whl", "demo-1.0.dist-info",
                 TestWheels.metadata("demo", "1.0", ""), Map.of("demo.py", ""));
@@ -168,7 +175,48 @@ class PublisherTest {
             }
         }
         e = assertThrows(PublishException.class, () -> publisher.publish(mirror(), withExtra, "alice", "1"));
-        assertTrue(e.getMessage().contains("demo.py does not match its hash"), e.getMessage());
+        assertTrue(e.getMessage().contains("entry 'demo.py': has 8 bytes, demo-1.0.dist-info/RECORD says 0"),
+                e.getMessage());
+    }
+
+    /**
+     * The three wheels every agent refuses, which the publisher used to accept and audit (the bomb after 14 s of
+     * inflating it): refused naming the entry and the rule, the link and the bomb before a byte of them is
+     * inflated, and nothing written to the audit log or packages/.
+     */
+    @Test
+    void wheelsEveryAgentRefusesAreRefusedBeforeInflatingAndLeaveNoTrace() throws Exception {
+        Path in = Files.createDirectories(tmp.resolve("hostile"));
+        Path link = new WheelBuilder("linky", "1.0").file("linky/__init__.py", "")
+                .file("linky/passwd", "/etc/passwd".getBytes(), 0120777).build(in); // in RECORD, hash right
+        Path script = new WheelBuilder("scripty", "1.0").file("scripty/__init__.py", "")
+                .consoleScript("../../x", "scripty:main").build(in);
+        Path bomb = new WheelBuilder("bomby", "1.0").file("bomby/__init__.py", "")
+                .packed(ZipBuilder.twoGibOfZeros("bomby/zeros.bin"), ZipBuilder.TWO_GIB_OF_ZEROS_SHA256).build(in);
+
+        PublishException e = refusedBeforeInflating(link);
+        assertTrue(e.getMessage().contains("linky-1.0-py3-none-any.whl: entry 'linky/passwd': symbolic link entries "
+                + "are not allowed"), e.getMessage());
+        e = assertThrows(PublishException.class, () -> publisher.publish(mirror(), script, "alice", "1"));
+        assertEquals(PublishException.Reason.INVALID, e.reason());
+        assertTrue(e.getMessage().contains("entry 'scripty-1.0.dist-info/entry_points.txt': entry point name "
+                + "'../../x' refused"), e.getMessage());
+        e = refusedBeforeInflating(bomb);
+        assertTrue(e.getMessage().contains("bomby-1.0-py3-none-any.whl: entry 'bomby/zeros.bin': compression ratio "
+                + "1028:1 (2147483648 bytes from "), e.getMessage());
+        assertTrue(e.getMessage().contains("exceeds the limit of 200:1 (zip bomb guard)"), e.getMessage());
+
+        assertFalse(Files.exists(mirror().resolve("audit.log")));
+        assertFalse(Files.exists(mirror().resolve("packages")), "nothing placed, not even a project directory");
+        assertEquals(List.of(), tempFiles());
+    }
+
+    private PublishException refusedBeforeInflating(Path wheel) {
+        PublishException e = assertThrows(PublishException.class, () -> publisher.publish(mirror(), wheel, "alice", "1"));
+        assertEquals(PublishException.Reason.INVALID, e.reason());
+        ArchiveException cause = assertInstanceOf(ArchiveException.class, e.getCause(), e.getMessage());
+        assertEquals(0, cause.inflatedBytes(), "refused from the central directory, before any byte was inflated");
+        return e;
     }
 
     @Test

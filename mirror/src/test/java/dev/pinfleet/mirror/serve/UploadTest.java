@@ -13,6 +13,8 @@ import dev.pinfleet.mirror.policy.UploadPolicy;
 import dev.pinfleet.mirror.policy.Uploaders;
 import dev.pinfleet.mirror.publish.Publisher;
 import dev.pinfleet.proto.v1.UploadResult;
+import dev.pinfleet.wheel.testing.WheelBuilder;
+import dev.pinfleet.wheel.testing.ZipBuilder;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
@@ -179,7 +181,7 @@ class UploadTest {
         byte[] bytes = Files.readAllBytes(w);
         HttpResponse<String> liar = put("demo-2.0-py3-none-any.whl", bytes, "alice", aliceToken, false);
         assertEquals(400, liar.statusCode(), liar.body());
-        assertTrue(liar.body().contains("METADATA says Name 'demo' Version '1.0'"), liar.body());
+        assertTrue(liar.body().contains("names demo 1.0, but the file name is for demo 2.0"), liar.body());
         HttpResponse<String> notAWheel = put("notes.txt", bytes, "alice", aliceToken, false);
         assertEquals(400, notAWheel.statusCode(), notAWheel.body());
         HttpResponse<String> garbage = put("demo-3.0-py3-none-any.whl", "not a zip".getBytes(), "alice", aliceToken,
@@ -190,6 +192,43 @@ class UploadTest {
         HttpResponse<String> deep = put("a/demo-1.0-py3-none-any.whl", bytes, "alice", aliceToken, false);
         assertEquals(404, deep.statusCode(), deep.body());
         assertFalse(Files.exists(dir.resolve("packages/demo")));
+        assertEquals(List.of(), incoming());
+    }
+
+    /**
+     * The wheels every agent refuses are 400 with the entry and the rule named, nothing published or audited;
+     * the bomb (2 GiB of zeros in 2 MB, its RECORD hash correct) from its central directory, in the same
+     * answer that a local publish gives before inflating anything.
+     */
+    @Test
+    void wheelsEveryAgentRefusesAre400AndLeaveNoTrace() throws Exception {
+        Path in = Files.createDirectories(tmp.resolve("hostile"));
+        Path link = new WheelBuilder("linky", "1.0").file("linky/__init__.py", "")
+                .file("linky/passwd", "/etc/passwd".getBytes(), 0120777).build(in); // in RECORD, hash right
+        Path script = new WheelBuilder("scripty", "1.0").file("scripty/__init__.py", "")
+                .consoleScript("../../x", "scripty:main").build(in);
+        Path bomb = new WheelBuilder("bomby", "1.0").file("bomby/__init__.py", "")
+                .packed(ZipBuilder.twoGibOfZeros("bomby/zeros.bin"), ZipBuilder.TWO_GIB_OF_ZEROS_SHA256).build(in);
+        Map<Path, String> refusals = Map.of(
+                link, "linky-1.0-py3-none-any.whl: entry 'linky/passwd': symbolic link entries are not allowed",
+                script, "scripty-1.0-py3-none-any.whl: entry 'scripty-1.0.dist-info/entry_points.txt': entry point "
+                        + "name '../../x' refused",
+                bomb, "bomby-1.0-py3-none-any.whl: entry 'bomby/zeros.bin': compression ratio 1028:1 (2147483648 "
+                        + "bytes from ");
+        for (Map.Entry<Path, String> c : refusals.entrySet()) {
+            HttpResponse<String> r = put(c.getKey().getFileName().toString(), Files.readAllBytes(c.getKey()), "alice",
+                    aliceToken, false);
+            assertEquals(400, r.statusCode(), r.body());
+            assertTrue(r.body().startsWith("400 Bad Request: " + c.getValue()), r.body());
+        }
+        HttpResponse<String> r = put(bomb.getFileName().toString(), Files.readAllBytes(bomb), "alice", aliceToken, false);
+        assertTrue(r.body().contains("exceeds the limit of 200:1 (zip bomb guard)"), r.body());
+        assertFalse(Files.exists(dir.resolve("audit.log")));
+        try (Stream<Path> s = Files.list(dir.resolve("packages"))) {
+            assertEquals(List.of(), s.toList());
+        }
+        assertTrue(registry.scrape().contains("pinfleet_mirror_uploads_total{outcome=\"refused\"} 4.0"),
+                registry.scrape());
         assertEquals(List.of(), incoming());
     }
 

@@ -1,4 +1,4 @@
-package dev.pinfleet.agent.install;
+package dev.pinfleet.archive;
 
 import dev.pinfleet.manifest.Names;
 import java.io.ByteArrayOutputStream;
@@ -13,7 +13,10 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.zip.CRC32;
 import java.util.zip.DataFormatException;
 import java.util.zip.Inflater;
@@ -22,14 +25,18 @@ import java.util.zip.Inflater;
  * A strict zip reader working from the central directory. It exposes what {@code java.util.zip}
  * hides (unix modes from the external attributes), and refuses on open anything that could write
  * outside the target or blow up: unsafe names, symlink entries, duplicates, encrypted or unknown
- * compression, and declared sizes beyond {@link Limits}. While extracting, the local header must
- * agree with the central directory, the data must end before the next entry begins, and inflated
- * bytes are checked against the declared size and CRC.
+ * compression, and declared sizes beyond {@link ArchiveLimits} (entry count, total size, per-entry and
+ * whole-archive ratio) — all from the central directory, before a single byte is inflated. While
+ * extracting, the local header must agree with the central directory, the data must end before the
+ * next entry begins, and inflated bytes are checked against the declared size and CRC.
+ *
+ * <p>The one zip reader of the project: the agent unpacks wheels and zip archives with it, the mirror's
+ * publisher checks uploads with it ({@code dev.pinfleet.wheel.WheelArchive}).
  *
  * <p>Thread-safe: entries are read with positional reads, and each thread extracts with its own
  * {@link Scratch}. A small entry costs one read system call (header, name and data together).
  */
-final class ZipArchive implements Closeable {
+public final class ZipArchive implements Closeable {
     private static final int EOCD_SIG = 0x06054b50;
     private static final int ZIP64_LOCATOR_SIG = 0x07064b50;
     private static final int ZIP64_EOCD_SIG = 0x06064b50;
@@ -48,15 +55,16 @@ final class ZipArchive implements Closeable {
      * @param localOffset where its local header starts
      * @param limit where the next entry (or the central directory) starts: its header and data must end before
      */
-    record Entry(String name, boolean directory, int unixMode, int method, long compressedSize, long size, long crc,
-            long localOffset, long limit) {
-        boolean executable() {
+    public record Entry(String name, boolean directory, int unixMode, int method, long compressedSize, long size,
+            long crc, long localOffset, long limit) {
+        /** Whether any execute bit is set. */
+        public boolean executable() {
             return (unixMode & 0111) != 0;
         }
     }
 
     /** Where extracted bytes go. */
-    interface Sink {
+    public interface Sink {
         void write(byte[] b, int off, int len) throws IOException;
     }
 
@@ -64,13 +72,15 @@ final class ZipArchive implements Closeable {
      * Per-thread buffers and codecs for {@link #extract}. Whole small files are inflated into {@link #OUT}
      * bytes before they are handed on, so a file of up to that size reaches its sink in one call.
      */
-    static final class Scratch implements AutoCloseable {
+    public static final class Scratch implements AutoCloseable {
         static final int IN = 256 << 10;
         static final int OUT = 1 << 20;
         final ByteBuffer in = ByteBuffer.allocate(IN).order(ByteOrder.LITTLE_ENDIAN);
         final byte[] out = new byte[OUT];
         final Inflater inflater = new Inflater(true);
         final CRC32 crc = new CRC32();
+        /** Bytes of the entry being extracted inflated so far (only those within its declared size reach the sink). */
+        long written;
 
         @Override
         public void close() {
@@ -81,6 +91,8 @@ final class ZipArchive implements Closeable {
     private final String label;
     private final FileChannel channel;
     private final List<Entry> entries;
+    /** Bytes inflated (or copied out) by finished or failed extractions. */
+    private final LongAdder inflated = new LongAdder();
 
     private ZipArchive(String label, FileChannel channel, List<Entry> entries) {
         this.label = label;
@@ -89,48 +101,76 @@ final class ZipArchive implements Closeable {
     }
 
     /** Opens and checks a zip file; {@code label} (the artifact file name) prefixes every error. */
-    static ZipArchive open(Path file, String label) throws IOException, InstallException {
+    public static ZipArchive open(Path file, String label) throws IOException, ArchiveException {
         FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
         try {
             return new ZipArchive(label, ch, readEntries(ch, label));
-        } catch (IOException | InstallException | RuntimeException e) {
+        } catch (IOException | ArchiveException | RuntimeException e) {
             ch.close();
             throw e;
         }
     }
 
     /** The entries in central directory order. */
-    List<Entry> entries() {
+    public List<Entry> entries() {
         return entries;
     }
 
+    /** The label every error starts with (the archive's file name). */
+    public String label() {
+        return label;
+    }
+
+    /** Bytes inflated (or copied out, for stored entries) from this archive so far, by all threads. */
+    public long inflatedBytes() {
+        return inflated.sum();
+    }
+
+    /** A refusal of {@code entry} (null: of the whole archive), recording how much had been inflated. */
+    public ArchiveException refusal(String entry, String why) {
+        return ArchiveException.after(label, entry, why, inflated.sum());
+    }
+
     /** Inflates one entry into {@code out}, checking its local header, bounds, declared size and CRC. */
-    void extract(Entry e, Sink out, Scratch s) throws IOException, InstallException {
+    public void extract(Entry e, Sink out, Scratch s) throws IOException, ArchiveException {
+        s.written = 0;
+        try {
+            inflate(e, out, s);
+        } finally {
+            inflated.add(s.written);
+        }
+    }
+
+    private ArchiveException refuse(Entry e, String why, Scratch s) {
+        return ArchiveException.after(label, e.name(), why, inflated.sum() + s.written);
+    }
+
+    private void inflate(Entry e, Sink out, Scratch s) throws IOException, ArchiveException {
         ByteBuffer in = s.in;
         long pos = e.localOffset();
         in.clear().limit((int) Math.min(in.capacity(), e.limit() - pos));
         int got = readAtLeast(in, pos, Math.min(in.limit(), LOC_HEADER));
         if (got < LOC_HEADER || in.getInt(0) != LOC_SIG) {
-            throw InstallException.entry(label, e.name(), "local header missing (corrupt zip)");
+            throw refuse(e, "local header missing (corrupt zip)", s);
         }
         int nameLen = Short.toUnsignedInt(in.getShort(26));
         int extraLen = Short.toUnsignedInt(in.getShort(28));
         int header = LOC_HEADER + nameLen + extraLen;
         if (pos + header > e.limit()) {
-            throw InstallException.entry(label, e.name(), "local header overlaps the next entry (corrupt zip)");
+            throw refuse(e, "local header overlaps the next entry (corrupt zip)", s);
         }
         if (got < header) {
             got = readAtLeast(in, pos, header); // header <= in.limit(): at most 30 + 2 * 65535 bytes
         }
         String localName = new String(in.array(), LOC_HEADER, nameLen, StandardCharsets.UTF_8);
         if (!localName.equals(e.name()) && !(e.directory() && localName.equals(e.name() + "/"))) {
-            throw InstallException.entry(label, e.name(), "local header names '" + Names.printable(localName)
-                    + "' instead (ambiguous zip)");
+            throw refuse(e, "local header names '" + Names.printable(localName)
+                    + "' instead (ambiguous zip)", s);
         }
         long data = pos + header;
         long end = data + e.compressedSize();
         if (end > e.limit()) {
-            throw InstallException.entry(label, e.name(), "data overlaps the next entry (zip bomb guard)");
+            throw refuse(e, "data overlaps the next entry (zip bomb guard)", s);
         }
         // the start of the data came with the header
         int off = header;
@@ -139,13 +179,13 @@ final class ZipArchive implements Closeable {
         CRC32 crc = s.crc;
         crc.reset();
         byte[] buf = s.out;
-        long written = 0;
+        
         if (e.method() == 0) {
             while (true) {
                 if (avail > 0) {
                     crc.update(in.array(), off, avail);
                     out.write(in.array(), off, avail);
-                    written += avail;
+                    s.written += avail;
                 }
                 if (next >= end) {
                     break;
@@ -166,7 +206,7 @@ final class ZipArchive implements Closeable {
                 while (!inflater.finished()) {
                     if (inflater.needsInput()) {
                         if (next >= end) {
-                            throw InstallException.entry(label, e.name(), "compressed data ends early (corrupt zip)");
+                            throw refuse(e, "compressed data ends early (corrupt zip)", s);
                         }
                         in.clear().limit((int) Math.min(in.capacity(), end - next));
                         int n = readAtLeast(in, next, in.limit());
@@ -175,10 +215,10 @@ final class ZipArchive implements Closeable {
                     }
                     int n = inflater.inflate(buf, filled, buf.length - filled);
                     if (n > 0) {
-                        written += n;
-                        if (written > e.size()) {
-                            throw InstallException.entry(label, e.name(), "inflates to more than its declared size of "
-                                    + e.size() + " bytes (zip bomb or corrupt zip)");
+                        s.written += n;
+                        if (s.written > e.size()) {
+                            throw refuse(e, "inflates to more than its declared size of "
+                                    + e.size() + " bytes (zip bomb or corrupt zip)", s);
                         }
                         filled += n;
                         if (filled == buf.length) {
@@ -187,29 +227,30 @@ final class ZipArchive implements Closeable {
                             filled = 0;
                         }
                     } else if (inflater.needsDictionary()) {
-                        throw InstallException.entry(label, e.name(), "deflate stream needs a preset dictionary");
+                        throw refuse(e, "deflate stream needs a preset dictionary", s);
                     }
                 }
             } catch (DataFormatException ex) {
-                throw InstallException.entry(label, e.name(), "corrupt deflate data: " + ex.getMessage());
+                throw refuse(e, "corrupt deflate data: " + ex.getMessage(), s);
             }
             if (filled > 0) {
                 crc.update(buf, 0, filled);
                 out.write(buf, 0, filled);
             }
         }
-        if (written != e.size()) {
-            throw InstallException.entry(label, e.name(), "unpacks to " + written + " bytes but declares " + e.size());
+        if (s.written != e.size()) {
+            throw refuse(e, "unpacks to " + s.written + " bytes but declares " + e.size(), s);
         }
         if (crc.getValue() != e.crc()) {
-            throw InstallException.entry(label, e.name(), "CRC mismatch (corrupt zip)");
+            throw refuse(e, "CRC mismatch (corrupt zip)", s);
         }
     }
 
     /** Reads a small entry into memory. */
-    byte[] read(Entry e, Scratch s) throws IOException, InstallException {
-        if (e.size() > Limits.MAX_METADATA_BYTES) {
-            throw InstallException.entry(label, e.name(), "metadata file of " + e.size() + " bytes is too large");
+    public byte[] read(Entry e, Scratch s) throws IOException, ArchiveException {
+        if (e.size() > ArchiveLimits.MAX_METADATA_BYTES) {
+            throw refusal(e.name(), "metadata file of " + e.size() + " bytes is larger than the limit of "
+                    + ArchiveLimits.MAX_METADATA_BYTES);
         }
         ByteArrayOutputStream out = new ByteArrayOutputStream((int) e.size());
         extract(e, out::write, s);
@@ -235,7 +276,7 @@ final class ZipArchive implements Closeable {
         return got;
     }
 
-    private static List<Entry> readEntries(FileChannel ch, String label) throws IOException, InstallException {
+    private static List<Entry> readEntries(FileChannel ch, String label) throws IOException, ArchiveException {
         long fileSize = ch.size();
         int tailLen = (int) Math.min(fileSize, 22 + 65535);
         ByteBuffer tail = ByteBuffer.allocate(tailLen).order(ByteOrder.LITTLE_ENDIAN);
@@ -248,10 +289,10 @@ final class ZipArchive implements Closeable {
             }
         }
         if (eocd < 0) {
-            throw InstallException.of(label, "not a zip file (no end of central directory record)");
+            throw ArchiveException.of(label, "not a zip file (no end of central directory record)");
         }
         if (tail.getShort(eocd + 4) != 0 || tail.getShort(eocd + 6) != 0) {
-            throw InstallException.of(label, "multi-disk zip files are not supported");
+            throw ArchiveException.of(label, "multi-disk zip files are not supported");
         }
         long count = Short.toUnsignedLong(tail.getShort(eocd + 10));
         long cenSize = Integer.toUnsignedLong(tail.getInt(eocd + 12));
@@ -260,41 +301,41 @@ final class ZipArchive implements Closeable {
         if (count == 0xFFFF || cenSize == 0xFFFFFFFFL || cenOffset == 0xFFFFFFFFL) {
             ByteBuffer loc = ByteBuffer.allocate(20).order(ByteOrder.LITTLE_ENDIAN);
             if (eocdPos < 20) {
-                throw InstallException.of(label, "zip64 locator missing");
+                throw ArchiveException.of(label, "zip64 locator missing");
             }
             readFully(ch, loc, eocdPos - 20);
             if (loc.getInt(0) != ZIP64_LOCATOR_SIG) {
-                throw InstallException.of(label, "zip64 locator missing");
+                throw ArchiveException.of(label, "zip64 locator missing");
             }
             long z64 = loc.getLong(8);
             ByteBuffer rec = ByteBuffer.allocate(56).order(ByteOrder.LITTLE_ENDIAN);
             if (z64 < 0 || z64 + 56 > eocdPos) {
-                throw InstallException.of(label, "zip64 end record out of range");
+                throw ArchiveException.of(label, "zip64 end record out of range");
             }
             readFully(ch, rec, z64);
             if (rec.getInt(0) != ZIP64_EOCD_SIG) {
-                throw InstallException.of(label, "zip64 end record missing");
+                throw ArchiveException.of(label, "zip64 end record missing");
             }
             count = rec.getLong(32);
             cenSize = rec.getLong(40);
             cenOffset = rec.getLong(48);
             eocdPos = z64;
         }
-        if (count > Limits.MAX_ENTRIES) {
-            throw InstallException.of(label, count + " entries, more than the limit of " + Limits.MAX_ENTRIES);
+        if (count > ArchiveLimits.MAX_ENTRIES) {
+            throw ArchiveException.of(label, count + " entries, more than the limit of " + ArchiveLimits.MAX_ENTRIES);
         }
         if (cenOffset < 0 || cenSize < 0 || cenOffset + cenSize > eocdPos || cenSize > Integer.MAX_VALUE) {
-            throw InstallException.of(label, "central directory out of range (corrupt zip)");
+            throw ArchiveException.of(label, "central directory out of range (corrupt zip)");
         }
         ByteBuffer cen = ByteBuffer.allocate((int) cenSize).order(ByteOrder.LITTLE_ENDIAN);
         readFully(ch, cen, cenOffset);
         List<Entry> raw = new ArrayList<>((int) count);
-        java.util.Map<String, Boolean> names = new java.util.HashMap<>();
+        Map<String, Boolean> names = new HashMap<>();
         long totalSize = 0;
         int p = 0;
         for (long i = 0; i < count; i++) {
             if (p + 46 > cenSize || cen.getInt(p) != CEN_SIG) {
-                throw InstallException.of(label, "central directory entry " + i + " is malformed (corrupt zip)");
+                throw ArchiveException.of(label, "central directory entry " + i + " is malformed (corrupt zip)");
             }
             int madeBy = Short.toUnsignedInt(cen.getShort(p + 4)) >> 8;
             int flags = Short.toUnsignedInt(cen.getShort(p + 8));
@@ -308,7 +349,7 @@ final class ZipArchive implements Closeable {
             long external = Integer.toUnsignedLong(cen.getInt(p + 38));
             long offset = Integer.toUnsignedLong(cen.getInt(p + 42));
             if (p + 46L + nameLen + extraLen + commentLen > cenSize) {
-                throw InstallException.of(label, "central directory entry " + i + " overruns (corrupt zip)");
+                throw ArchiveException.of(label, "central directory entry " + i + " overruns (corrupt zip)");
             }
             byte[] nameBytes = new byte[nameLen];
             cen.get(p + 46, nameBytes);
@@ -339,50 +380,50 @@ final class ZipArchive implements Closeable {
             int mode = madeBy == 3 ? (int) (external >>> 16) : 0;
             boolean dir = rawName.endsWith("/");
             String name = dir ? rawName.substring(0, rawName.length() - 1) : rawName;
-            String why = checkName(name);
+            String why = EntryNames.check(name);
             if (why != null) {
-                throw InstallException.entry(label, rawName, why);
+                throw ArchiveException.entry(label, rawName, why);
             }
             if ((mode & S_IFMT) == S_IFLNK) {
-                throw InstallException.entry(label, rawName, "symbolic link entries are not allowed");
+                throw ArchiveException.entry(label, rawName, "symbolic link entries are not allowed");
             }
             if ((mode & S_IFMT) == S_IFDIR) {
                 dir = true;
             } else if ((mode & S_IFMT) != 0 && (mode & S_IFMT) != 0100000) {
-                throw InstallException.entry(label, rawName, "is not a regular file or directory (mode "
+                throw ArchiveException.entry(label, rawName, "is not a regular file or directory (mode "
                         + Integer.toOctalString(mode) + ")");
             }
             if ((flags & 1) != 0) {
-                throw InstallException.entry(label, rawName, "encrypted entries are not supported");
+                throw ArchiveException.entry(label, rawName, "encrypted entries are not supported");
             }
             if (method != 0 && method != 8) {
-                throw InstallException.entry(label, rawName, "compression method " + method
+                throw ArchiveException.entry(label, rawName, "compression method " + method
                         + " is not supported (only stored and deflate)");
             }
             if (size < 0 || csize < 0 || offset < 0 || offset > cenOffset) {
-                throw InstallException.entry(label, rawName, "sizes or offset out of range (corrupt zip)");
+                throw ArchiveException.entry(label, rawName, "sizes or offset out of range (corrupt zip)");
             }
             if (method == 0 && csize != size) {
-                throw InstallException.entry(label, rawName, "stored entry declares " + size + " bytes but holds " + csize);
+                throw ArchiveException.entry(label, rawName, "stored entry declares " + size + " bytes but holds " + csize);
             }
-            why = Limits.checkRatio(size, csize);
+            why = ArchiveLimits.checkRatio(size, csize);
             if (why != null) {
-                throw InstallException.entry(label, rawName, why + " (zip bomb guard)");
+                throw ArchiveException.entry(label, rawName, why + " (zip bomb guard)");
             }
             totalSize += size;
-            if (totalSize > Limits.MAX_UNPACKED_BYTES) {
-                throw InstallException.entry(label, rawName, "declares " + size + " bytes, which brings the archive to "
-                        + totalSize + " unpacked bytes, more than the limit of " + Limits.MAX_UNPACKED_BYTES
+            if (totalSize > ArchiveLimits.MAX_UNPACKED_BYTES) {
+                throw ArchiveException.entry(label, rawName, "declares " + size + " bytes, which brings the archive to "
+                        + totalSize + " unpacked bytes, more than the limit of " + ArchiveLimits.MAX_UNPACKED_BYTES
                         + " (zip bomb guard)");
             }
             if (names.put(name, dir) != null) {
-                throw InstallException.entry(label, rawName, "appears twice in the archive (duplicate entry)");
+                throw ArchiveException.entry(label, rawName, "appears twice in the archive (duplicate entry)");
             }
             raw.add(new Entry(name, dir, mode & 07777, method, csize, size, crc, offset, -1));
         }
-        String why = Limits.checkRatio(totalSize, fileSize);
+        String why = ArchiveLimits.checkRatio(totalSize, fileSize);
         if (why != null) {
-            throw InstallException.of(label, "whole archive " + why + " (zip bomb guard)");
+            throw ArchiveException.of(label, "whole archive " + why + " (zip bomb guard)");
         }
         for (Entry e : raw) {
             if (!e.directory()) {
@@ -390,7 +431,7 @@ final class ZipArchive implements Closeable {
                 for (int s = parent.lastIndexOf('/'); s > 0; s = parent.lastIndexOf('/', s - 1)) {
                     String prefix = parent.substring(0, s);
                     if (Boolean.FALSE.equals(names.get(prefix))) {
-                        throw InstallException.entry(label, e.name(), "lies below '" + prefix + "', which is a file");
+                        throw ArchiveException.entry(label, e.name(), "lies below '" + prefix + "', which is a file");
                     }
                 }
             }
@@ -399,15 +440,15 @@ final class ZipArchive implements Closeable {
     }
 
     /** Sets each entry's limit: the offset of the next local header (or of the central directory). */
-    private static List<Entry> withLimits(String label, List<Entry> raw, long cenOffset) throws InstallException {
+    private static List<Entry> withLimits(String label, List<Entry> raw, long cenOffset) throws ArchiveException {
         Entry[] byOffset = raw.toArray(new Entry[0]);
         Arrays.sort(byOffset, Comparator.comparingLong(Entry::localOffset));
-        java.util.Map<String, Entry> fixed = new java.util.HashMap<>(raw.size() * 2);
+        Map<String, Entry> fixed = new HashMap<>(raw.size() * 2);
         for (int i = 0; i < byOffset.length; i++) {
             Entry e = byOffset[i];
             long next = i + 1 < byOffset.length ? byOffset[i + 1].localOffset() : cenOffset;
             if (next == e.localOffset()) {
-                throw InstallException.entry(label, e.name(), "shares its local header with another entry (zip bomb guard)");
+                throw ArchiveException.entry(label, e.name(), "shares its local header with another entry (zip bomb guard)");
             }
             fixed.put(e.name(), new Entry(e.name(), e.directory(), e.unixMode(), e.method(), e.compressedSize(),
                     e.size(), e.crc(), e.localOffset(), next));
@@ -417,28 +458,6 @@ final class ZipArchive implements Closeable {
             out.add(fixed.get(e.name()));
         }
         return List.copyOf(out);
-    }
-
-    /** Null when a zip or tar entry name is a safe relative path, otherwise why not. */
-    static String checkName(String name) {
-        if (name.indexOf('\\') >= 0) {
-            return "path contains a backslash";
-        }
-        if (name.indexOf('\0') >= 0) {
-            return "path contains a NUL character";
-        }
-        if (name.startsWith("/")) {
-            return "path is absolute";
-        }
-        if (name.length() > 1 && name.charAt(1) == ':') {
-            return "path has a drive letter";
-        }
-        for (String part : name.split("/", -1)) {
-            if (part.equals("..")) {
-                return "path has a '..' component";
-            }
-        }
-        return Names.checkRelativePath(name);
     }
 
     private static void readFully(FileChannel ch, ByteBuffer buf, long pos) throws IOException {

@@ -1,16 +1,15 @@
-package dev.pinfleet.mirror.wheel;
+package dev.pinfleet.wheel;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.pinfleet.mirror.TestWheels;
+import dev.pinfleet.wheel.testing.WheelBuilder;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -43,7 +42,7 @@ class WheelMetadataTest {
 
     @Test
     void readsMetadataFromAWheel() throws Exception {
-        Path whl = TestWheels.wheel(tmp, "demo", "0.1", ">=3.7", Map.of("demo.py", "print(1)\n"));
+        Path whl = new WheelBuilder("demo", "0.1").requiresPython(">=3.7").file("demo.py", "print(1)\n").build(tmp);
         WheelMetadata m = WheelMetadata.read(whl);
         assertEquals("demo", m.name());
         assertEquals("0.1", m.version());
@@ -55,12 +54,12 @@ class WheelMetadataTest {
         Path none = tmp.resolve("x-1-py3-none-any.whl");
         Files.write(none, new byte[] {'P', 'K', 5, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
         IOException e = assertThrows(IOException.class, () -> WheelMetadata.read(none));
-        assertTrue(e.getMessage().contains("no <name>-<version>.dist-info/METADATA"), e.getMessage());
+        assertEquals("x-1-py3-none-any.whl: no .dist-info directory", e.getMessage());
 
-        Path two = TestWheels.custom(tmp, "y-1-py3-none-any.whl", "y-1.dist-info",
-                TestWheels.metadata("y", "1", ""), Map.of("z-1.dist-info/METADATA", "Name: z\nVersion: 1\n"));
+        Path two = new WheelBuilder("y", "1").file("z-1.dist-info/METADATA", "Name: z\nVersion: 1\n").build(tmp);
         e = assertThrows(IOException.class, () -> WheelMetadata.read(two));
-        assertTrue(e.getMessage().contains("more than one"), e.getMessage());
+        assertTrue(e.getMessage().contains("more than one .dist-info directory: [y-1.dist-info, z-1.dist-info]"),
+                e.getMessage());
     }
 
     @Test
@@ -68,6 +67,6 @@ class WheelMetadataTest {
         Path bad = tmp.resolve("bad-1-py3-none-any.whl");
         Files.writeString(bad, "hello");
         IOException e = assertThrows(IOException.class, () -> WheelMetadata.read(bad));
-        assertTrue(e.getMessage().contains("bad-1-py3-none-any.whl"), e.getMessage());
+        assertTrue(e.getMessage().startsWith("bad-1-py3-none-any.whl: "), e.getMessage());
     }
 }
