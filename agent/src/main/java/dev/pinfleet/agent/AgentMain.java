@@ -1,11 +1,10 @@
 package dev.pinfleet.agent;
 
+import dev.pinfleet.fs.Durable;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Clock;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -140,9 +139,7 @@ public final class AgentMain implements Callable<Integer> {
     }
 
     private static void writePort(Path file, int port) throws IOException {
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.writeString(tmp, port + "\n", StandardCharsets.US_ASCII);
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        Durable.replace(file, (port + "\n").getBytes(StandardCharsets.US_ASCII));
     }
 
     /** The version line: the jar's Implementation-Version, or "development build". */

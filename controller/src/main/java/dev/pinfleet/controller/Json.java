@@ -2,12 +2,12 @@ package dev.pinfleet.controller;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Message;
+import dev.pinfleet.fs.Durable;
 import dev.pinfleet.json.ProtoJson;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 
 /**
  * Proto messages as the CLI's JSON files (manifests, envelopes, reports): the project's one JSON form
@@ -27,18 +27,10 @@ public final class Json {
         }
     }
 
-    /** Writes via a temporary file in the same directory and a rename, so readers never see half a file. */
+    /** Writes atomically and durably ({@link Durable#replace}), so readers never see half a file. */
     public static void writeAtomically(Path file, byte[] bytes) {
         try {
-            Path abs = file.toAbsolutePath();
-            Files.createDirectories(abs.getParent());
-            Path tmp = Files.createTempFile(abs.getParent(), "." + abs.getFileName(), ".tmp");
-            try {
-                Files.write(tmp, bytes);
-                Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } finally {
-                Files.deleteIfExists(tmp);
-            }
+            Durable.replace(file, bytes);
         } catch (IOException e) {
             throw new CliException(file + ": cannot write: " + e.getMessage());
         }

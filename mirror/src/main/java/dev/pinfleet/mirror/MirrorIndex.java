@@ -1,5 +1,6 @@
 package dev.pinfleet.mirror;
 
+import dev.pinfleet.fs.Durable;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.manifest.Names;
 import dev.pinfleet.wheel.WheelMetadata;
@@ -88,13 +89,13 @@ public final class MirrorIndex {
             int written = 0;
             for (Map.Entry<String, List<IndexedFile>> e : projects.entrySet()) {
                 byte[] page = SimplePages.projectHtml(e.getKey(), e.getValue()).getBytes(StandardCharsets.UTF_8);
-                if (AtomicFiles.writeIfChanged(simple.resolve(e.getKey()).resolve(INDEX_HTML), page)) {
+                if (Durable.writeIfChanged(simple.resolve(e.getKey()).resolve(INDEX_HTML), page)) {
                     written++;
                 }
             }
             removeStalePages(simple, projects.keySet());
             byte[] root = SimplePages.rootHtml(projects.keySet()).getBytes(StandardCharsets.UTF_8);
-            if (AtomicFiles.writeIfChanged(simple.resolve(INDEX_HTML), root)) {
+            if (Durable.writeIfChanged(simple.resolve(INDEX_HTML), root)) {
                 written++;
             }
             saveCache(projects);
@@ -276,7 +277,7 @@ public final class MirrorIndex {
             }
         }
         Path file = dir.resolve(CACHE_FILE);
-        if (AtomicFiles.writeIfChanged(file, b.toString().getBytes(StandardCharsets.UTF_8))) {
+        if (Durable.writeIfChanged(file, b.toString().getBytes(StandardCharsets.UTF_8))) {
             loadedCacheTime = Files.getLastModifiedTime(file);
         }
     }

@@ -2,11 +2,11 @@ package dev.pinfleet.agent.deploy;
 
 import dev.pinfleet.agent.fetch.ContentStore;
 import dev.pinfleet.agent.fs.AppReadable;
-import dev.pinfleet.agent.fs.Durable;
 import dev.pinfleet.agent.install.BuildResult;
 import dev.pinfleet.agent.install.InstallException;
 import dev.pinfleet.agent.install.InstallResult;
 import dev.pinfleet.agent.install.ReleaseBuilder;
+import dev.pinfleet.fs.Durable;
 import java.io.IOException;
 
 /**
@@ -43,7 +43,7 @@ final class InstallStep {
         run.report().addAllSharedPaths(built.sharedPaths());
         halt.reach(HaltPoint.AFTER_BUILD);
         releases.writeManifest(layout.staging(id), b.verified().envelope());
-        Durable.renameDirectory(layout.staging(id), layout.release(id));
+        Durable.rename(layout.staging(id), layout.release(id));
         Durable.fsyncDirectory(layout.releases());
         halt.reach(HaltPoint.AFTER_RELEASE);
     }

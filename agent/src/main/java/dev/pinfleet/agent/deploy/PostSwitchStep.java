@@ -1,6 +1,6 @@
 package dev.pinfleet.agent.deploy;
 
-import dev.pinfleet.agent.fs.Durable;
+import dev.pinfleet.fs.Durable;
 import dev.pinfleet.agent.hooks.PostSwitch;
 import dev.pinfleet.agent.state.AppState;
 import dev.pinfleet.manifest.ManifestCodec;

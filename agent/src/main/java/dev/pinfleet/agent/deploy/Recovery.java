@@ -1,7 +1,7 @@
 package dev.pinfleet.agent.deploy;
 
 import dev.pinfleet.agent.fetch.ContentStore;
-import dev.pinfleet.agent.fs.Durable;
+import dev.pinfleet.fs.Durable;
 import dev.pinfleet.agent.install.ReleaseBuilder;
 import dev.pinfleet.agent.state.AppState;
 import dev.pinfleet.manifest.ManifestCodec;

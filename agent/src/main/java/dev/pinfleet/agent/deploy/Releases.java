@@ -2,9 +2,9 @@ package dev.pinfleet.agent.deploy;
 
 import com.google.protobuf.util.JsonFormat;
 import dev.pinfleet.agent.fetch.ContentStore;
-import dev.pinfleet.agent.fs.Durable;
 import dev.pinfleet.agent.fs.AppReadable;
 import dev.pinfleet.agent.install.ReleaseBuilder;
+import dev.pinfleet.fs.Durable;
 import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.manifest.ManifestException;
 import dev.pinfleet.proto.v1.Artifact;

@@ -3,7 +3,7 @@ package dev.pinfleet.agent.deploy;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
-import dev.pinfleet.agent.fs.Durable;
+import dev.pinfleet.fs.Durable;
 import dev.pinfleet.agent.state.AppState;
 import dev.pinfleet.agent.state.DeployRecord;
 import dev.pinfleet.json.ProtoJson;

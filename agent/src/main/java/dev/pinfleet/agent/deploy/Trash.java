@@ -1,7 +1,7 @@
 package dev.pinfleet.agent.deploy;
 
-import dev.pinfleet.agent.fs.Durable;
 import dev.pinfleet.agent.install.FileTrees;
+import dev.pinfleet.fs.Durable;
 import java.io.IOException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;

@@ -181,7 +181,7 @@ class AtomicSwitchThreatTest {
             }
         }
         assertEquals(r2, Files.readSymbolicLink(shop.current()).getFileName().toString(), "the last switch holds");
-        dev.pinfleet.agent.fs.Durable.deleteTree(halfBuilt);
+        dev.pinfleet.fs.Durable.deleteTree(halfBuilt);
         CleanRoot.assertNothingHalfWritten(root); // no temporary link left beside `current`
     }
 

@@ -1,7 +1,7 @@
 package dev.pinfleet.mirror.policy;
 
+import dev.pinfleet.fs.Durable;
 import dev.pinfleet.manifest.Names;
-import dev.pinfleet.mirror.AtomicFiles;
 import dev.pinfleet.mirror.MirrorIndex;
 import dev.pinfleet.mirror.MirrorLock;
 import java.io.IOException;
@@ -141,7 +141,7 @@ public record UploadPolicy(Path mirror, String version) {
         if (Files.exists(file)) {
             return false;
         }
-        AtomicFiles.writeIfChanged(file, text.getBytes(StandardCharsets.UTF_8));
+        Durable.writeIfChanged(file, text.getBytes(StandardCharsets.UTF_8));
         return true;
     }
 }

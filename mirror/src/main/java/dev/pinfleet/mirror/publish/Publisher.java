@@ -1,8 +1,8 @@
 package dev.pinfleet.mirror.publish;
 
+import dev.pinfleet.fs.Durable;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.manifest.Names;
-import dev.pinfleet.mirror.AtomicFiles;
 import dev.pinfleet.mirror.MirrorIndex;
 import dev.pinfleet.mirror.MirrorLock;
 import dev.pinfleet.mirror.policy.SignOff;
@@ -13,7 +13,6 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.time.Clock;
@@ -169,7 +168,7 @@ public final class Publisher {
         }
         Path projectDir = dir.resolve(MirrorIndex.PACKAGES).resolve(project);
         Path staging = Files.createDirectories(dir.resolve(STAGING));
-        Path tmp = AtomicFiles.createTemp(staging, fileName);
+        Path tmp = Durable.createTemp(staging, fileName);
         boolean ok = false;
         try {
             MessageDigest md = Hashing.sha256();
@@ -223,10 +222,9 @@ public final class Publisher {
         Path projectDir = s.target().getParent();
         boolean newProject = !Files.isDirectory(projectDir);
         Files.createDirectories(projectDir);
-        Files.move(s.tmp(), s.target(), StandardCopyOption.ATOMIC_MOVE);
-        AtomicFiles.fsyncDirectory(projectDir);
+        Durable.rename(s.tmp(), s.target());
         if (newProject) {
-            AtomicFiles.fsyncDirectory(projectDir.getParent());
+            Durable.fsyncDirectory(projectDir.getParent());
         }
         AuditRecord audit = new AuditRecord(clock.instant().truncatedTo(ChronoUnit.MILLIS), user, s.relative(),
                 s.sha256(), s.size(), policyVersion);
