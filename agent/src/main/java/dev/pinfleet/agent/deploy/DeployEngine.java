@@ -10,6 +10,7 @@ import dev.pinfleet.agent.install.InstallException;
 import dev.pinfleet.agent.install.PythonInfo;
 import dev.pinfleet.agent.install.ReleaseBuilder;
 import dev.pinfleet.agent.state.AppState;
+import dev.pinfleet.concurrent.DaemonThreads;
 import dev.pinfleet.proto.v1.AppStatus;
 import dev.pinfleet.proto.v1.CancelResponse;
 import dev.pinfleet.proto.v1.CheckResult;
@@ -64,11 +65,8 @@ public final class DeployEngine {
     private final AppQueries queries;
     private final Recovery recovery;
     private final Failures failures;
-    private final ScheduledExecutorService heartbeat = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "deploy-progress");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ScheduledExecutorService heartbeat = Executors.newSingleThreadScheduledExecutor(
+            new DaemonThreads("deploy-progress"));
     private volatile Consumer<DeployReport> onReport = r -> { };
     private volatile Runnable onRefused = () -> { };
 

@@ -1,6 +1,7 @@
 package dev.pinfleet.agent.deploy;
 
 import dev.pinfleet.agent.install.FileTrees;
+import dev.pinfleet.concurrent.DaemonThreads;
 import dev.pinfleet.fs.Durable;
 import java.io.IOException;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -33,11 +34,7 @@ final class Trash implements AutoCloseable {
     private boolean queued;
     /** Passes submitted and not finished; guarded by lock. */
     private int passes;
-    private final ExecutorService deleter = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "release-trash");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ExecutorService deleter = Executors.newSingleThreadExecutor(new DaemonThreads("release-trash"));
 
     Trash(Path root, HaltPoint halt) {
         this.dir = root.resolve("trash");

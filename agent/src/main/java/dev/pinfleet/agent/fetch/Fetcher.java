@@ -1,10 +1,11 @@
 package dev.pinfleet.agent.fetch;
 
+import dev.pinfleet.concurrent.DaemonThreads;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.Source;
 import java.net.URI;
-import java.nio.file.Path;
 import java.net.http.HttpClient;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -24,8 +25,6 @@ import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
-import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 
@@ -64,10 +63,10 @@ public final class Fetcher implements AutoCloseable {
             throw new IllegalArgumentException("at least one mirror URL is needed");
         }
         this.mirrors = mirrors.stream().map(MirrorUrls::base).toList();
-        ScheduledThreadPoolExecutor t = new ScheduledThreadPoolExecutor(1, daemonThreads("pinfleet-fetch-watchdog"));
+        ScheduledThreadPoolExecutor t = new ScheduledThreadPoolExecutor(1, new DaemonThreads("pinfleet-fetch-watchdog"));
         t.setRemoveOnCancelPolicy(true);
         this.timer = t;
-        this.pool = Executors.newFixedThreadPool(cfg.parallelism(), daemonThreads("pinfleet-fetch"));
+        this.pool = Executors.newFixedThreadPool(cfg.parallelism(), new DaemonThreads("pinfleet-fetch"));
         Transfer.Transport plain = new PlainHttpDownload(cfg, timer);
         Transfer.Transport tls = this.mirrors.stream().anyMatch(m -> m.getScheme().equalsIgnoreCase("https"))
                 ? new HttpDownload(HttpClient.newBuilder()
@@ -238,14 +237,5 @@ public final class Fetcher implements AutoCloseable {
         running.forEach(b -> b.cancel("the fetcher was closed"));
         pool.shutdown();
         timer.shutdownNow();
-    }
-
-    private static ThreadFactory daemonThreads(String prefix) {
-        AtomicInteger n = new AtomicInteger();
-        return r -> {
-            Thread t = new Thread(r, prefix + "-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        };
     }
 }

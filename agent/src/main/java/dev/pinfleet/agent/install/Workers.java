@@ -1,5 +1,6 @@
 package dev.pinfleet.agent.install;
 
+import dev.pinfleet.concurrent.DaemonThreads;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -12,7 +13,6 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
 /**
@@ -37,13 +37,8 @@ final class Workers {
      * idle agent (or a test that makes many builders) keeps none.
      */
     static ThreadPoolExecutor pool(int threads, String prefix) {
-        AtomicInteger n = new AtomicInteger();
         ThreadPoolExecutor p = new ThreadPoolExecutor(threads, threads, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
-                r -> {
-                    Thread t = new Thread(r, prefix + "-" + n.incrementAndGet());
-                    t.setDaemon(true);
-                    return t;
-                });
+                new DaemonThreads(prefix));
         p.allowCoreThreadTimeOut(true);
         return p;
     }

@@ -2,6 +2,7 @@ package dev.pinfleet.agent.metrics;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import dev.pinfleet.concurrent.DaemonThreads;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
@@ -45,11 +46,7 @@ public final class MetricsServer implements AutoCloseable {
             throw new IOException("metrics-listen " + address.getHostString() + ":" + address.getPort()
                     + ": cannot listen: " + e.getMessage(), e);
         }
-        ExecutorService executor = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "pinfleet-metrics");
-            t.setDaemon(true);
-            return t;
-        });
+        ExecutorService executor = Executors.newSingleThreadExecutor(new DaemonThreads("pinfleet-metrics"));
         server.setExecutor(executor);
         server.createContext("/", exchange -> handle(exchange, metrics));
         server.start();

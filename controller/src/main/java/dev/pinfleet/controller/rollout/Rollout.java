@@ -1,6 +1,7 @@
 package dev.pinfleet.controller.rollout;
 
 import com.google.protobuf.util.Timestamps;
+import dev.pinfleet.concurrent.DaemonThreads;
 import dev.pinfleet.proto.v1.DeployEvent;
 import dev.pinfleet.proto.v1.FleetReport;
 import dev.pinfleet.proto.v1.Manifest;
@@ -79,11 +80,7 @@ public final class Rollout {
         String stopped = null;
         long bytes = m.getArtifactsList().stream().mapToLong(a -> a.getSize()).sum();
         listener.started(nodes.size(), bytes);
-        ScheduledExecutorService watch = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "rollout-watch");
-            t.setDaemon(true);
-            return t;
-        });
+        ScheduledExecutorService watch = Executors.newSingleThreadScheduledExecutor(new DaemonThreads("rollout-watch"));
         watch.scheduleAtFixedRate(() -> active.forEach(NodeCall::checkStuck), WATCH_MILLIS, WATCH_MILLIS,
                 TimeUnit.MILLISECONDS);
         try {

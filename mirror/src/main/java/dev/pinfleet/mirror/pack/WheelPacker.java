@@ -1,5 +1,6 @@
 package dev.pinfleet.mirror.pack;
 
+import dev.pinfleet.concurrent.DaemonThreads;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.manifest.Names;
 import dev.pinfleet.wheel.Headers;
@@ -173,11 +174,7 @@ public final class WheelPacker {
     /** {@link #packAll(Path, List, Path, ExecutorService)} on a pool of {@code threads} threads. */
     public static List<Path> packAll(Path sitePackages, List<InstalledDist> dists, Path outDir, int threads)
             throws IOException {
-        ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, threads), r -> {
-            Thread t = new Thread(r, "wheel-packer");
-            t.setDaemon(true);
-            return t;
-        });
+        ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, threads), new DaemonThreads("wheel-packer"));
         try {
             return packAll(sitePackages, dists, outDir, pool);
         } finally {
