@@ -1,9 +1,8 @@
 package dev.pinfleet.controller.rollout;
 
 import dev.pinfleet.controller.CliException;
+import dev.pinfleet.fs.LineFile;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -90,19 +89,16 @@ public final class Limit {
         Set<String> out = new LinkedHashSet<>();
         if (text.startsWith("@")) {
             Path f = Path.of(text.substring(1));
-            List<String> lines;
+            List<LineFile.Line> lines;
             try {
-                lines = Files.readAllLines(f, StandardCharsets.UTF_8);
+                lines = LineFile.read(f);
             } catch (IOException e) {
                 throw new CliException("--limit " + text + ": cannot read " + f + ": " + e.getMessage());
             }
-            for (int i = 0; i < lines.size(); i++) {
-                String h = lines.get(i).strip();
-                if (h.isEmpty() || h.startsWith("#")) {
-                    continue;
-                }
+            for (LineFile.Line line : lines) {
+                String h = line.text();
                 if (!inv.hosts().contains(h)) {
-                    throw new CliException(f + ":" + (i + 1) + ": host '" + h + "' is not in inventory " + inv.source());
+                    throw new CliException(line.where() + ": host '" + h + "' is not in inventory " + inv.source());
                 }
                 out.add(h);
             }

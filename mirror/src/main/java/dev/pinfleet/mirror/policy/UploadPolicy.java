@@ -1,6 +1,7 @@
 package dev.pinfleet.mirror.policy;
 
 import dev.pinfleet.fs.Durable;
+import dev.pinfleet.fs.LineFile;
 import dev.pinfleet.manifest.Names;
 import dev.pinfleet.mirror.MirrorIndex;
 import dev.pinfleet.mirror.MirrorLock;
@@ -81,15 +82,13 @@ public record UploadPolicy(Path mirror, String version) {
      */
     public static UploadPolicy load(Path mirror) throws PolicyException, IOException {
         Path versionFile = versionFile(mirror);
-        List<String> lines;
+        List<String> content;
         try {
-            lines = Files.readAllLines(versionFile, StandardCharsets.UTF_8);
+            content = LineFile.read(versionFile).stream().map(LineFile.Line::text).toList();
         } catch (NoSuchFileException e) {
             throw new PolicyException("mirror " + mirror + " has no upload policy (" + versionFile
                     + " is missing), so nobody may publish to it; create one with: pinfleet mirror init " + mirror);
         }
-        List<String> content = lines.stream().map(String::strip).filter(l -> !l.isEmpty() && !l.startsWith("#"))
-                .toList();
         if (content.size() != 1 || !VERSION_PATTERN.matcher(content.get(0)).matches()) {
             throw new PolicyException(versionFile + " must hold exactly one policy version matching "
                     + VERSION_PATTERN.pattern() + " (found " + content.stream().map(Names::printable).toList() + ")");

@@ -1,5 +1,6 @@
 package dev.pinfleet.mirror.policy;
 
+import dev.pinfleet.fs.LineFile;
 import dev.pinfleet.manifest.Names;
 import dev.pinfleet.mirror.MirrorLock;
 import java.io.IOException;
@@ -68,23 +69,19 @@ public final class Uploaders {
      */
     public static List<Entry> read(Path mirror) throws PolicyException, IOException {
         Path file = file(mirror);
-        List<String> lines;
+        List<LineFile.Line> lines;
         try {
-            lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+            lines = LineFile.read(file);
         } catch (NoSuchFileException e) {
             return List.of();
         }
         List<Entry> out = new ArrayList<>();
-        for (int i = 0; i < lines.size(); i++) {
-            String line = lines.get(i).strip();
-            if (line.isEmpty() || line.startsWith("#")) {
-                continue;
-            }
-            String[] f = line.split("\\s+");
-            String where = file + ":" + (i + 1);
+        for (LineFile.Line line : lines) {
+            String[] f = line.fields();
+            String where = line.where();
             if (f.length != 3) {
                 throw new PolicyException(where + ": expected 'USER POLICY-VERSION TIME', found '"
-                        + Names.printable(line) + "'");
+                        + Names.printable(line.text()) + "'");
             }
             if (checkUser(f[0]) != null) {
                 throw new PolicyException(where + ": " + checkUser(f[0]));
@@ -99,7 +96,7 @@ public final class Uploaders {
             } catch (DateTimeParseException e) {
                 throw new PolicyException(where + ": time '" + Names.printable(f[2]) + "' is not RFC 3339 UTC");
             }
-            out.add(new Entry(f[0], f[1], t, i + 1));
+            out.add(new Entry(f[0], f[1], t, line.number()));
         }
         return out;
     }

@@ -1,11 +1,11 @@
 package dev.pinfleet.mirror.serve;
 
+import dev.pinfleet.fs.LineFile;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.manifest.Names;
 import dev.pinfleet.mirror.policy.Uploaders;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
@@ -39,15 +39,10 @@ public final class UploadTokens {
      *                     no token at all
      */
     public static UploadTokens read(Path file) throws IOException {
-        List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
         Map<String, List<byte[]>> out = new HashMap<>();
-        for (int i = 0; i < lines.size(); i++) {
-            String line = lines.get(i).strip();
-            if (line.isEmpty() || line.startsWith("#")) {
-                continue;
-            }
-            String[] f = line.split("\\s+");
-            String where = file + ":" + (i + 1);
+        for (LineFile.Line line : LineFile.read(file)) {
+            String[] f = line.fields();
+            String where = line.where();
             if (f.length != 2) {
                 throw new IOException(where + ": expected 'USER SHA256-OF-TOKEN', found " + f.length + " field(s)");
             }
