@@ -5,6 +5,7 @@ import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.manifest.Names;
 import dev.pinfleet.mirror.MirrorIndex;
 import dev.pinfleet.mirror.MirrorLock;
+import dev.pinfleet.mirror.policy.PolicyException;
 import dev.pinfleet.mirror.policy.SignOff;
 import java.io.IOException;
 import java.io.InputStream;
@@ -96,7 +97,20 @@ public final class Publisher {
      */
     public List<PublishResult> publishSignedOff(Path dir, List<Path> files, String user)
             throws PublishException, IOException {
-        return publishAll(dir, files, user, () -> SignOff.require(dir, user));
+        return publishAll(dir, files, user, () -> requireSignOff(dir, user));
+    }
+
+    /**
+     * The policy version {@code user} has signed off on {@code dir} ({@link SignOff#require}).
+     *
+     * @throws PublishException NOT_SIGNED_OFF with the policy's message when the user may not publish
+     */
+    public static String requireSignOff(Path dir, String user) throws PublishException, IOException {
+        try {
+            return SignOff.require(dir, user);
+        } catch (PolicyException e) {
+            throw new PublishException(PublishException.Reason.NOT_SIGNED_OFF, "", e.getMessage(), e);
+        }
     }
 
     /** Decides whether a publish may go ahead. */

@@ -2,9 +2,9 @@ package dev.pinfleet.mirror.serve;
 
 import dev.pinfleet.json.ProtoJson;
 import dev.pinfleet.manifest.Names;
-import dev.pinfleet.mirror.policy.SignOff;
 import dev.pinfleet.mirror.publish.PublishException;
 import dev.pinfleet.mirror.publish.PublishResult;
+import dev.pinfleet.mirror.publish.Publisher;
 import dev.pinfleet.mirror.publish.WheelValidator;
 import dev.pinfleet.proto.v1.UploadResult;
 import io.netty.buffer.ByteBuf;
@@ -23,7 +23,6 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
-import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.EventExecutor;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -247,7 +246,7 @@ final class UploadHandler extends ChannelInboundHandlerAdapter {
         }
         try {
             WheelValidator.parseName(u.fileName);
-            SignOff.require(dir, user);
+            Publisher.requireSignOff(dir, user);
         } catch (PublishException e) {
             refuse(u, status(e.reason()), e.getMessage(), hasBody);
             return;
