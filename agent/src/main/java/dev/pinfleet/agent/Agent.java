@@ -1,5 +1,6 @@
 package dev.pinfleet.agent;
 
+import dev.pinfleet.agent.config.AgentConfig;
 import dev.pinfleet.agent.deploy.DeployEngine;
 import dev.pinfleet.agent.fetch.ContentStore;
 import dev.pinfleet.agent.fetch.FetchConfig;

@@ -1,5 +1,6 @@
 package dev.pinfleet.agent;
 
+import dev.pinfleet.agent.config.AgentConfig;
 import dev.pinfleet.fs.Durable;
 import java.io.IOException;
 import java.io.PrintWriter;

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.pinfleet.agent.config.AgentConfig;
 import dev.pinfleet.agent.fetch.FetchConfig;
 import java.time.Duration;
 import java.util.HashMap;

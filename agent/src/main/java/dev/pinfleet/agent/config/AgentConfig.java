@@ -1,4 +1,4 @@
-package dev.pinfleet.agent;
+package dev.pinfleet.agent.config;
 
 import java.io.IOException;
 import java.io.Reader;

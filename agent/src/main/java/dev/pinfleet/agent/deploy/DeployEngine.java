@@ -1,6 +1,6 @@
 package dev.pinfleet.agent.deploy;
 
-import dev.pinfleet.agent.AgentConfig;
+import dev.pinfleet.agent.config.AgentConfig;
 import dev.pinfleet.agent.fetch.ContentStore;
 import dev.pinfleet.agent.fetch.FetchException;
 import dev.pinfleet.agent.fetch.Fetcher;

@@ -1,6 +1,6 @@
 package dev.pinfleet.agent.net;
 
-import dev.pinfleet.agent.AgentConfig;
+import dev.pinfleet.agent.config.AgentConfig;
 import dev.pinfleet.agent.tls.AgentTls;
 import io.grpc.netty.NettyServerBuilder;
 import io.netty.channel.EventLoopGroup;

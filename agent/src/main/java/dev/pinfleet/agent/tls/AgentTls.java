@@ -1,6 +1,6 @@
 package dev.pinfleet.agent.tls;
 
-import dev.pinfleet.agent.AgentConfig;
+import dev.pinfleet.agent.config.AgentConfig;
 import io.grpc.netty.GrpcSslContexts;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.SslContext;

@@ -1,5 +1,6 @@
 package dev.pinfleet.agent.tls;
 
+import dev.pinfleet.agent.config.AgentConfig;
 import dev.pinfleet.proto.v1.AgentServiceGrpc;
 import io.grpc.Context;
 import io.grpc.Contexts;

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.pinfleet.agent.AgentConfig;
+import dev.pinfleet.agent.config.AgentConfig;
 import dev.pinfleet.agent.fetch.ContentStore;
 import dev.pinfleet.agent.install.PythonInfo;
 import dev.pinfleet.agent.install.ReleaseBuilder;

@@ -2,7 +2,7 @@ package dev.pinfleet.agent.testing;
 
 import com.google.protobuf.util.Timestamps;
 import dev.pinfleet.agent.Agent;
-import dev.pinfleet.agent.AgentConfig;
+import dev.pinfleet.agent.config.AgentConfig;
 import dev.pinfleet.proto.v1.AgentServiceGrpc;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.DeployEvent;

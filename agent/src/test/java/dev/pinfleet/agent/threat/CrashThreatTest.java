@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pinfleet.agent.Agent;
-import dev.pinfleet.agent.AgentConfig;
+import dev.pinfleet.agent.config.AgentConfig;
 import dev.pinfleet.agent.deploy.HaltPoint;
 import dev.pinfleet.agent.testing.AgentProcess;
 import dev.pinfleet.agent.testing.CleanRoot;

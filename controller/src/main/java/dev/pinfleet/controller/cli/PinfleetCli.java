@@ -1,14 +1,15 @@
-package dev.pinfleet.controller;
+package dev.pinfleet.controller.cli;
 
+import dev.pinfleet.controller.CliException;
+import dev.pinfleet.controller.certs.CertsCommand;
 import dev.pinfleet.controller.freeze.FreezeCommand;
 import dev.pinfleet.controller.keys.KeyCommands;
 import dev.pinfleet.controller.mirror.MirrorCommands;
-import dev.pinfleet.controller.certs.CertsCommand;
 import dev.pinfleet.controller.rollout.DeployCommand;
 import dev.pinfleet.controller.rollout.PlanCommand;
 import dev.pinfleet.controller.rollout.RollbackCommand;
-import dev.pinfleet.controller.rollout.Terminal;
 import dev.pinfleet.controller.rollout.StatusCommand;
+import dev.pinfleet.controller.rollout.Terminal;
 import java.io.PrintWriter;
 import java.time.Clock;
 import java.util.stream.Stream;

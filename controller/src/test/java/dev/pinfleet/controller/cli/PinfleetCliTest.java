@@ -1,4 +1,4 @@
-package dev.pinfleet.controller;
+package dev.pinfleet.controller.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

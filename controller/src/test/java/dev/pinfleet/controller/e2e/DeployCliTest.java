@@ -7,7 +7,7 @@ import dev.pinfleet.agent.Agent;
 import dev.pinfleet.agent.testing.TestFleet;
 import dev.pinfleet.agent.testing.TestWheels;
 import dev.pinfleet.controller.Json;
-import dev.pinfleet.controller.PinfleetCli;
+import dev.pinfleet.controller.cli.PinfleetCli;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.mirror.publish.Publisher;
 import dev.pinfleet.mirror.serve.MirrorServer;

@@ -5,7 +5,7 @@ import dev.pinfleet.agent.testing.FakeMirror;
 import dev.pinfleet.agent.testing.TestFleet;
 import dev.pinfleet.agent.testing.TestWheels;
 import dev.pinfleet.controller.Json;
-import dev.pinfleet.controller.PinfleetCli;
+import dev.pinfleet.controller.cli.PinfleetCli;
 import dev.pinfleet.controller.rollout.Terminal;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.FleetReport;

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.util.Timestamps;
 import dev.pinfleet.controller.Json;
-import dev.pinfleet.controller.PinfleetCli;
+import dev.pinfleet.controller.cli.PinfleetCli;
 import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.ArtifactKind;

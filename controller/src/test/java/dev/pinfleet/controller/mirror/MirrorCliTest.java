@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pinfleet.agent.testing.TestWheels;
-import dev.pinfleet.controller.PinfleetCli;
+import dev.pinfleet.controller.cli.PinfleetCli;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.mirror.publish.Publisher;
 import dev.pinfleet.mirror.serve.MirrorServer;

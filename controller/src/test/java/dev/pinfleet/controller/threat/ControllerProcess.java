@@ -1,6 +1,6 @@
 package dev.pinfleet.controller.threat;
 
-import dev.pinfleet.controller.PinfleetCli;
+import dev.pinfleet.controller.cli.PinfleetCli;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
