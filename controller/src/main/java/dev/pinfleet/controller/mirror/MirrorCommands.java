@@ -204,7 +204,7 @@ public final class MirrorCommands implements Callable<Integer> {
         "Check every file of a mirror directory against its audit log.",
         "",
         "Re-hashes every file and lists tampered, missing and unlogged files (and unreadable "
-        + "audit lines, symbolic links, stale index pages). Exit code 1 when anything is found."})
+        + "audit lines, symbolic links anywhere in DIR, stale index pages). Exit code 1 when anything is found."})
     public static final class Verify implements Callable<Integer> {
         @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
         boolean help;
@@ -240,7 +240,8 @@ public final class MirrorCommands implements Callable<Integer> {
     @Command(name = "serve", description = {
         "Serve a mirror directory over HTTP, optionally accepting uploads.",
         "",
-        "GET, HEAD, Range; the /simple/ index in HTML or PEP 691 JSON; /metrics. With "
+        "GET, HEAD, Range of regular files only (no symbolic link is followed, as in the nginx "
+        + "configuration of 'mirror nginx-conf'); the /simple/ index in HTML or PEP 691 JSON; /metrics. With "
         + "--tokens, also accepts uploads: PUT /upload/<wheel> with Basic credentials "
         + "USER:TOKEN, checked and published like 'mirror publish' (the mirror needs an upload "
         + "policy, and the server write access to DIR). Runs until interrupted."})

@@ -17,7 +17,7 @@ public record Finding(Kind kind, String path, String detail) {
         MISSING,
         /** A file served from {@code packages/} that no audit line accounts for. */
         UNLOGGED,
-        /** A symbolic link or other non-regular entry under {@code packages/} (a web server may follow it). */
+        /** A symbolic link or other non-regular entry anywhere in the mirror (a web server may follow it). */
         NOT_REGULAR,
         /** An audit line that cannot be read, or a file recorded twice with different digests. */
         BAD_AUDIT_LOG,

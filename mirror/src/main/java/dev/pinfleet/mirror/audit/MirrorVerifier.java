@@ -25,9 +25,10 @@ import java.util.TreeMap;
 /**
  * Checks a mirror directory against its audit log: re-hashes every file under {@code packages/} and reports
  * files whose bytes differ from their audit line (tampered), audit lines whose file is gone (missing), files
- * no audit line accounts for (unlogged), symbolic links and other non-regular entries, unreadable audit lines,
- * and static index pages that do not list the files as they are. Dot-files (a publish in progress, the
- * index cache) are neither served nor checked. Read-only: it never changes the mirror.
+ * no audit line accounts for (unlogged), symbolic links and other non-regular entries anywhere in the mirror
+ * ({@code packages/}, {@code simple/}, the policy, the logs, dot-directories), unreadable audit lines, and
+ * static index pages that do not list the files as they are. Regular dot-files (a publish in progress, the
+ * index cache) are neither served nor hashed. Read-only: it never changes the mirror.
  */
 public final class MirrorVerifier {
     private MirrorVerifier() {}
@@ -55,60 +56,54 @@ public final class MirrorVerifier {
 
         SortedMap<String, List<IndexedFile>> projects = new TreeMap<>();
         int[] checked = {0};
-        Path packages = mirror.resolve(MirrorIndex.PACKAGES);
-        if (Files.isDirectory(packages)) {
-            Files.walkFileTree(packages, new SimpleFileVisitor<>() {
-                @Override
-                public FileVisitResult preVisitDirectory(Path d, BasicFileAttributes a) {
-                    return d.equals(packages) || !d.getFileName().toString().startsWith(".")
-                            ? FileVisitResult.CONTINUE : FileVisitResult.SKIP_SUBTREE;
-                }
-
-                @Override
-                public FileVisitResult visitFile(Path f, BasicFileAttributes a) throws IOException {
-                    String name = f.getFileName().toString();
-                    if (name.startsWith(".")) {
-                        return FileVisitResult.CONTINUE;
-                    }
-                    String rel = relative(mirror, f);
-                    if (!a.isRegularFile()) {
-                        findings.add(new Finding(Finding.Kind.NOT_REGULAR, rel, (a.isSymbolicLink()
-                                ? "a symbolic link" : "not a regular file")
-                                + " under packages/; the publisher never creates one and a web server may follow it"));
-                        logged.remove(rel);
-                        return FileVisitResult.CONTINUE;
-                    }
-                    checked[0]++;
-                    String sha = Hashing.sha256Hex(f);
-                    AuditLog.Line line = logged.remove(rel);
-                    if (line == null) {
-                        findings.add(new Finding(Finding.Kind.UNLOGGED, rel, "sha256 " + sha + ", " + a.size()
-                                + " bytes; no line of " + AuditRecord.FILE_NAME + " records it"));
-                    } else if (!line.record().sha256().equals(sha) || line.record().size() != a.size()) {
-                        AuditRecord r = line.record();
-                        findings.add(new Finding(Finding.Kind.TAMPERED, rel, "sha256 " + sha + " (" + a.size()
-                                + " bytes) on disk, but " + AuditRecord.FILE_NAME + ":" + line.line() + " records sha256 "
-                                + r.sha256() + " (" + r.size() + " bytes), published by " + r.user() + " at " + r.time()));
-                    }
-                    Path parent = f.getParent();
-                    if (parent.getParent().equals(packages)) {
-                        String project = parent.getFileName().toString();
-                        if (MirrorIndex.isNormalizedProject(project)) {
-                            projects.computeIfAbsent(project, k -> new ArrayList<>()).add(new IndexedFile(project, name,
-                                    a.size(), sha, MirrorIndex.requiresPython(f, name)));
-                        }
-                    }
+        Path root = mirror.toRealPath();
+        Path packages = root.resolve(MirrorIndex.PACKAGES);
+        Files.walkFileTree(root, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult visitFile(Path f, BasicFileAttributes a) throws IOException {
+                String rel = relative(root, f);
+                if (!a.isRegularFile()) {
+                    // anywhere in the mirror: what a link points to was never audited, and a server may follow it
+                    findings.add(new Finding(Finding.Kind.NOT_REGULAR, rel, (a.isSymbolicLink()
+                            ? "a symbolic link (to " + Files.readSymbolicLink(f) + ")" : "not a regular file")
+                            + " in the mirror; the publisher never creates one, and neither server serves it"));
+                    logged.remove(rel);
                     return FileVisitResult.CONTINUE;
                 }
-            });
-        }
+                if (!f.startsWith(packages) || rel.contains("/.") || rel.startsWith(".")) {
+                    return FileVisitResult.CONTINUE; // not a published file, or a publish in progress
+                }
+                checked[0]++;
+                String sha = Hashing.sha256Hex(f);
+                AuditLog.Line line = logged.remove(rel);
+                if (line == null) {
+                    findings.add(new Finding(Finding.Kind.UNLOGGED, rel, "sha256 " + sha + ", " + a.size()
+                            + " bytes; no line of " + AuditRecord.FILE_NAME + " records it"));
+                } else if (!line.record().sha256().equals(sha) || line.record().size() != a.size()) {
+                    AuditRecord r = line.record();
+                    findings.add(new Finding(Finding.Kind.TAMPERED, rel, "sha256 " + sha + " (" + a.size()
+                            + " bytes) on disk, but " + AuditRecord.FILE_NAME + ":" + line.line() + " records sha256 "
+                            + r.sha256() + " (" + r.size() + " bytes), published by " + r.user() + " at " + r.time()));
+                }
+                Path parent = f.getParent();
+                if (parent.getParent().equals(packages)) {
+                    String project = parent.getFileName().toString();
+                    String name = f.getFileName().toString();
+                    if (MirrorIndex.isNormalizedProject(project)) {
+                        projects.computeIfAbsent(project, k -> new ArrayList<>()).add(new IndexedFile(project, name,
+                                a.size(), sha, MirrorIndex.requiresPython(f, name)));
+                    }
+                }
+                return FileVisitResult.CONTINUE;
+            }
+        });
         for (AuditLog.Line line : logged.values()) {
             AuditRecord r = line.record();
             findings.add(new Finding(Finding.Kind.MISSING, r.file(), "recorded at " + AuditRecord.FILE_NAME + ":"
                     + line.line() + " (sha256 " + r.sha256() + ", published by " + r.user() + " at " + r.time()
                     + ") but not on disk"));
         }
-        checkIndex(mirror, projects, findings);
+        checkIndex(root, projects, findings);
         findings.sort(Comparator.comparing(Finding::kind).thenComparing(Finding::path));
         return new VerifyReport(checked[0], records, findings);
     }

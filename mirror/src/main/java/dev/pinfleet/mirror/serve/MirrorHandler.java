@@ -33,8 +33,10 @@ import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
@@ -287,31 +289,30 @@ final class MirrorHandler extends ChannelInboundHandlerAdapter {
     }
 
     /**
-     * Serves a regular file below {@code DIR/<segments[0]>}. The path is resolved with symbolic links
-     * followed and must stay inside the real path of that top directory; anything else is a 404.
+     * Serves a regular file below {@code DIR/<segments[0]>} ({@link #regularFile}); anything else is a 404.
      */
     private void staticFile(Exchange x, List<String> segments, String contentType, boolean varyAccept)
             throws IOException {
-        Path real = resolveInside(segments);
-        if (real == null) {
+        Path file = regularFile(segments);
+        if (file == null) {
             notFound(x);
             return;
         }
         FileChannel ch;
         try {
-            ch = FileChannel.open(real, StandardOpenOption.READ);
+            ch = FileChannel.open(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS);
         } catch (IOException e) {
-            LOG.log(Level.FINE, e, () -> "cannot open " + real);
+            LOG.log(Level.FINE, e, () -> "cannot open " + file);
             notFound(x);
             return;
         }
         boolean handedOver = false;
         try {
             long size = ch.size();
-            Instant mtime = Files.getLastModifiedTime(real).toInstant();
+            Instant mtime = Files.getLastModifiedTime(file).toInstant();
             String etag = "\"" + Long.toHexString(size) + "-" + Long.toHexString(mtime.toEpochMilli()) + "\"";
             String lastModified = HTTP_DATE.format(mtime);
-            String type = contentType != null ? contentType : contentType(real.getFileName().toString());
+            String type = contentType != null ? contentType : contentType(file.getFileName().toString());
             Consumer<HttpHeaders> validators = h -> {
                 h.set(HttpHeaderNames.ETAG, etag);
                 h.set(HttpHeaderNames.LAST_MODIFIED, lastModified);
@@ -364,25 +365,29 @@ final class MirrorHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** The real path of {@code DIR/segments...} when it is a regular file inside the real {@code DIR/segments[0]}. */
-    private Path resolveInside(List<String> segments) {
-        Path top = dir.resolve(segments.get(0));
-        Path p = top;
-        for (String seg : segments.subList(1, segments.size())) {
-            p = p.resolve(seg);
-        }
+    /**
+     * {@code DIR/segments...} when it is a regular file and no component below {@code DIR} is a symbolic link,
+     * else null: the rule of the nginx configuration {@link NginxConfig} prints ({@code disable_symlinks on
+     * from=$document_root}), so both servers answer the same. A link is refused even when it points to another
+     * file of the mirror: the publisher never creates one, and what it points to is not what was audited.
+     */
+    private Path regularFile(List<String> segments) {
+        Path p = dir;
+        BasicFileAttributes a = null;
         try {
-            Path topReal = top.toRealPath();
-            Path real = p.toRealPath();
-            if (!real.startsWith(topReal)) {
-                Path requested = p;
-                LOG.warning(() -> "refused " + requested + ": resolves to " + real + ", outside " + topReal);
-                return null;
+            for (String seg : segments) {
+                p = p.resolve(seg);
+                a = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                if (a.isSymbolicLink()) {
+                    Path link = p;
+                    LOG.fine(() -> "refused " + link + ": a symbolic link (only regular files are served)");
+                    return null;
+                }
             }
-            return Files.isRegularFile(real) ? real : null;
         } catch (IOException e) {
-            return null; // missing, a dangling link, a loop, or not readable: all look the same from outside
+            return null; // missing or not readable: both look the same from outside
         }
+        return a != null && a.isRegularFile() ? p : null;
     }
 
     private void metrics(Exchange x) {

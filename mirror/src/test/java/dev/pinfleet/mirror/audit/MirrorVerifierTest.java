@@ -78,6 +78,27 @@ class MirrorVerifierTest {
         assertEquals(0, r.count(Finding.Kind.TAMPERED));
     }
 
+    /** A link is flagged wherever it is: an index page, the audit log, a link to a published file, a directory. */
+    @Test
+    void symbolicLinksAnywhereInTheMirrorAreReported() throws Exception {
+        Path page = mirror.resolve("simple/alpha/index.html");
+        Path copy = Files.copy(page, tmp.resolve("alpha-index.html"));
+        Files.delete(page);
+        Files.createSymbolicLink(page, copy); // same bytes: only the link itself is wrong
+        Files.move(mirror.resolve("audit.log"), tmp.resolve("audit.log"));
+        Files.createSymbolicLink(mirror.resolve("audit.log"), tmp.resolve("audit.log"));
+        Files.createSymbolicLink(mirror.resolve("packages/alpha/alpha-1.1-py3-none-any.whl"), mirror.resolve(A));
+        Files.createSymbolicLink(mirror.resolve("simple/gamma"), mirror.resolve("simple/beta"));
+
+        VerifyReport r = MirrorVerifier.verify(mirror);
+        assertEquals(List.of("audit.log", "packages/alpha/alpha-1.1-py3-none-any.whl", "simple/alpha/index.html",
+                "simple/gamma"), r.findings().stream().filter(f -> f.kind() == Finding.Kind.NOT_REGULAR)
+                .map(Finding::path).toList(), r.findings().toString());
+        assertTrue(r.findings().stream().anyMatch(f -> f.path().endsWith("alpha-1.1-py3-none-any.whl")
+                && f.detail().startsWith("a symbolic link (to " + mirror.resolve(A) + ")")), r.findings().toString());
+        assertEquals(2, r.filesChecked(), "the files themselves are still checked");
+    }
+
     @Test
     void anEditedIndexPageIsStale() throws Exception {
         Path page = mirror.resolve("simple/alpha/index.html");

@@ -207,7 +207,6 @@ class MirrorServerTest {
         Files.createSymbolicLink(dir.resolve("packages/demo-pkg/evil-1.0-py3-none-any.whl"), secret);
         Files.createSymbolicLink(dir.resolve("packages/outside"), tmp);
         Files.createSymbolicLink(dir.resolve("packages/demo-pkg/audit.log"), dir.resolve("audit.log"));
-        Files.createSymbolicLink(dir.resolve("packages/demo-pkg/inside.bin"), dir.resolve("packages/demo-pkg/data.bin"));
 
         for (String p : List.of("/packages/demo-pkg/evil-1.0-py3-none-any.whl", "/packages/outside/secret.txt",
                 "/packages/demo-pkg/audit.log")) {
@@ -215,7 +214,29 @@ class MirrorServerTest {
             assertEquals(404, r.status(), p);
             assertFalse(r.bodyText().contains("TOP-SECRET"), p);
         }
-        assertEquals(200, RawHttp.get(port, "/packages/demo-pkg/inside.bin").status(), "links inside are fine");
+    }
+
+    /**
+     * Regular files only, as the nginx configuration serves them ({@code disable_symlinks}): a link is refused
+     * even when it points to another file of the mirror, as a file, as a directory on the way, or as an index page.
+     */
+    @Test
+    void symbolicLinksAreNotServedEvenWhenTheyPointInsideTheMirror() throws Exception {
+        Files.createSymbolicLink(dir.resolve("packages/demo-pkg/inside.bin"), dir.resolve("packages/demo-pkg/data.bin"));
+        Files.createSymbolicLink(dir.resolve("packages/alias"), dir.resolve("packages/demo-pkg"));
+        Path page = dir.resolve("simple/demo-pkg/index.html");
+        Path copy = Files.copy(page, dir.resolve("simple/demo-pkg/copy.html"));
+        Files.delete(page);
+        Files.createSymbolicLink(page, copy);
+
+        for (String p : List.of("/packages/demo-pkg/inside.bin", "/packages/alias/data.bin", "/simple/demo-pkg/",
+                "/simple/demo-pkg/index.html")) {
+            assertEquals(404, RawHttp.get(port, p).status(), p);
+        }
+        assertEquals(200, RawHttp.get(port, "/packages/demo-pkg/data.bin").status(), "the file itself is served");
+        Files.delete(page);
+        Files.move(copy, page);
+        assertEquals(200, RawHttp.get(port, "/simple/demo-pkg/").status(), "the page as a file again");
     }
 
     @Test

@@ -10,7 +10,10 @@ import dev.pinfleet.mirror.TestWheels;
 import dev.pinfleet.mirror.policy.UploadPolicy;
 import dev.pinfleet.mirror.policy.Uploaders;
 import dev.pinfleet.mirror.publish.Publisher;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -118,5 +121,38 @@ class RealNginxTest {
         }
         int link = get("/packages/nginx-demo/linked-1.0-py3-none-any.whl").statusCode();
         assertTrue(link == 403 || link == 404, "a symbolic link is not followed: " + link);
+    }
+
+    /**
+     * One rule in both servers: regular files only. A link to another file of the mirror, a linked directory on the
+     * way and a linked index page are refused by nginx with the configuration pinfleet prints and by
+     * {@code pinfleet mirror serve} alike, while the files they point to are served by both.
+     */
+    @Test
+    void nginxAndTheMirrorServerRefuseTheSameSymbolicLinks() throws Exception {
+        String real = "/packages/nginx-demo/" + wheel.getFileName();
+        Files.createSymbolicLink(mirror.resolve("packages/nginx-demo/inside-1.0-py3-none-any.whl"),
+                mirror.resolve(real.substring(1)));
+        Files.createSymbolicLink(mirror.resolve("packages/alias"), mirror.resolve("packages/nginx-demo"));
+        Path page = mirror.resolve("simple/nginx-demo/index.html");
+        Path copy = Files.copy(page, tmp.resolve("index-copy.html"));
+        Files.delete(page);
+        Files.createSymbolicLink(page, copy);
+        Files.setPosixFilePermissions(copy, PosixFilePermissions.fromString("rw-r--r--"));
+
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        try (MirrorServer netty = new MirrorServer(mirror, new InetSocketAddress("127.0.0.1", 0), registry)) {
+            int nettyPort = netty.start();
+            for (String p : List.of("/packages/nginx-demo/inside-1.0-py3-none-any.whl",
+                    "/packages/alias/" + wheel.getFileName(), "/simple/nginx-demo/")) {
+                int byNginx = get(p).statusCode();
+                assertTrue(byNginx == 403 || byNginx == 404, "nginx followed " + p + ": " + byNginx);
+                assertEquals(404, RawHttp.get(nettyPort, p).status(), "pinfleet mirror serve followed " + p);
+            }
+            assertEquals(200, get(real).statusCode());
+            assertEquals(200, RawHttp.get(nettyPort, real).status());
+        } finally {
+            registry.close();
+        }
     }
 }
