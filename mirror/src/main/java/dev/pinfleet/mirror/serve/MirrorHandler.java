@@ -38,9 +38,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Instant;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
-import java.time.format.DateTimeParseException;
 import java.util.List;
 import java.util.Locale;
 import java.util.function.Consumer;
@@ -63,8 +60,6 @@ final class MirrorHandler extends ChannelInboundHandlerAdapter {
     private static final String PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8";
     private static final String TEXT_TYPE = "text/plain; charset=utf-8";
     private static final String HTML_TEXT_TYPE = "text/html; charset=utf-8";
-    private static final DateTimeFormatter HTTP_DATE =
-            DateTimeFormatter.ofPattern("EEE, dd MMM yyyy HH:mm:ss 'GMT'", Locale.US).withZone(ZoneOffset.UTC);
 
     private final Path dir;
     private final MirrorIndex index;
@@ -311,7 +306,7 @@ final class MirrorHandler extends ChannelInboundHandlerAdapter {
             long size = ch.size();
             Instant mtime = Files.getLastModifiedTime(file).toInstant();
             String etag = "\"" + Long.toHexString(size) + "-" + Long.toHexString(mtime.toEpochMilli()) + "\"";
-            String lastModified = HTTP_DATE.format(mtime);
+            String lastModified = Conditional.HTTP_DATE.format(mtime);
             String type = contentType != null ? contentType : contentType(file.getFileName().toString());
             Consumer<HttpHeaders> validators = h -> {
                 h.set(HttpHeaderNames.ETAG, etag);
@@ -320,11 +315,11 @@ final class MirrorHandler extends ChannelInboundHandlerAdapter {
                     h.set(HttpHeaderNames.VARY, "Accept");
                 }
             };
-            if (notModified(x.req, etag, mtime)) {
+            if (Conditional.notModified(x.req, etag, mtime)) {
                 sendBytes(x, HttpResponseStatus.NOT_MODIFIED, null, new byte[0], validators);
                 return;
             }
-            ByteRange.Result range = HttpMethod.GET.equals(x.req.method()) && rangeApplies(x.req, etag, lastModified)
+            ByteRange.Result range = HttpMethod.GET.equals(x.req.method()) && Conditional.rangeApplies(x.req, etag, lastModified)
                     ? ByteRange.resolve(x.req.headers().get(HttpHeaderNames.RANGE), size) : new ByteRange.Full();
             if (range instanceof ByteRange.Unsatisfiable) {
                 sendBytes(x, HttpResponseStatus.REQUESTED_RANGE_NOT_SATISFIABLE, TEXT_TYPE,
@@ -407,7 +402,7 @@ final class MirrorHandler extends ChannelInboundHandlerAdapter {
             h.set(HttpHeaderNames.VARY, "Accept");
         };
         String inm = x.req.headers().get(HttpHeaderNames.IF_NONE_MATCH);
-        if (inm != null && etagListMatches(inm, etag)) {
+        if (inm != null && Conditional.etagListMatches(inm, etag)) {
             sendBytes(x, HttpResponseStatus.NOT_MODIFIED, null, new byte[0], headers);
         } else {
             sendBytes(x, HttpResponseStatus.OK, type, body, headers);
@@ -443,7 +438,7 @@ final class MirrorHandler extends ChannelInboundHandlerAdapter {
     }
 
     private static void common(Exchange x, HttpHeaders h) {
-        h.set(HttpHeaderNames.DATE, HTTP_DATE.format(Instant.now()));
+        h.set(HttpHeaderNames.DATE, Conditional.HTTP_DATE.format(Instant.now()));
         h.set("X-Content-Type-Options", "nosniff");
         if (x.keepAlive) {
             if (x.req.protocolVersion().equals(HttpVersion.HTTP_1_0)) {
@@ -452,50 +447,6 @@ final class MirrorHandler extends ChannelInboundHandlerAdapter {
         } else {
             h.set(HttpHeaderNames.CONNECTION, "close");
         }
-    }
-
-    /** If-None-Match (weak comparison) wins over If-Modified-Since, per RFC 9110 section 13.2.2. */
-    private static boolean notModified(HttpRequest req, String etag, Instant mtime) {
-        String inm = req.headers().get(HttpHeaderNames.IF_NONE_MATCH);
-        if (inm != null) {
-            return etagListMatches(inm, etag);
-        }
-        String ims = req.headers().get(HttpHeaderNames.IF_MODIFIED_SINCE);
-        if (ims != null) {
-            try {
-                Instant since = Instant.from(HTTP_DATE.parse(ims.strip()));
-                return mtime.getEpochSecond() <= since.getEpochSecond();
-            } catch (DateTimeParseException e) {
-                return false;
-            }
-        }
-        return false;
-    }
-
-    private static boolean etagListMatches(String header, String etag) {
-        for (String candidate : header.split(",")) {
-            String c = candidate.strip();
-            if (c.equals("*")) {
-                return true;
-            }
-            if (c.startsWith("W/")) {
-                c = c.substring(2);
-            }
-            if (c.equals(etag)) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    /** Range is honoured unless an If-Range names a different validator (strong comparison for ETags). */
-    private static boolean rangeApplies(HttpRequest req, String etag, String lastModified) {
-        String ifRange = req.headers().get(HttpHeaderNames.IF_RANGE);
-        if (ifRange == null) {
-            return true;
-        }
-        String v = ifRange.strip();
-        return v.startsWith("\"") || v.startsWith("W/") ? v.equals(etag) : v.equals(lastModified);
     }
 
     static String contentType(String fileName) {

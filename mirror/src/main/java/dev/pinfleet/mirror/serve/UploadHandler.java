@@ -31,12 +31,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
 import java.util.Base64;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -69,8 +66,6 @@ final class UploadHandler extends ChannelInboundHandlerAdapter {
     private static final long PAUSE_BYTES = 8L << 20;
     private static final long RESUME_BYTES = 2L << 20;
     private static final String TEXT_TYPE = "text/plain; charset=utf-8";
-    private static final DateTimeFormatter HTTP_DATE =
-            DateTimeFormatter.ofPattern("EEE, dd MMM yyyy HH:mm:ss 'GMT'", Locale.US).withZone(ZoneOffset.UTC);
 
     private final Path dir;
     private final UploadSettings settings;
@@ -362,7 +357,7 @@ final class UploadHandler extends ChannelInboundHandlerAdapter {
         }
         FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.wrappedBuffer(body));
         HttpHeaders h = resp.headers();
-        h.set(HttpHeaderNames.DATE, HTTP_DATE.format(Instant.now()));
+        h.set(HttpHeaderNames.DATE, Conditional.HTTP_DATE.format(Instant.now()));
         h.set("X-Content-Type-Options", "nosniff");
         h.set(HttpHeaderNames.CONTENT_TYPE, type);
         h.set(HttpHeaderNames.CONTENT_LENGTH, body.length);
