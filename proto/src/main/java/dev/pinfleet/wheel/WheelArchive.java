@@ -11,7 +11,7 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.LinkedHashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -250,22 +250,45 @@ public final class WheelArchive implements Closeable {
     }
 
     /**
-     * The environment paths installing this wheel creates under {@code scheme}, from the central directory and
-     * RECORD alone (nothing inflated): every payload file, a launcher per script, and the {@code INSTALLER} and
-     * {@code RECORD} the installer writes, in that order; a path written twice is listed once.
+     * One path installing a wheel creates.
+     *
+     * @param path   relative to the environment's root ({@link InstallScheme})
+     * @param hash   the file's RECORD hash ({@code algo=b64}), or the empty string for a file the installer writes
+     *               (a launcher, INSTALLER, RECORD)
+     * @param size   the file's size in bytes from the central directory, or -1 for a file the installer writes
      */
-    public List<String> installPaths(InstallScheme scheme) {
-        Set<String> out = new LinkedHashSet<>();
+    public record InstalledFile(String path, String hash, long size) {}
+
+    /**
+     * What installing this wheel under {@code scheme} creates, from the central directory and RECORD alone
+     * (nothing inflated): every payload file with its RECORD hash, then a launcher per script and the
+     * {@code INSTALLER} and {@code RECORD} the installer writes; a path written twice is listed once, the later
+     * one winning (as an installer overwrites).
+     */
+    public List<InstalledFile> installedFiles(InstallScheme scheme) {
+        Map<String, InstalledFile> out = new LinkedHashMap<>();
         String dataDir = dataDir(distInfo);
         for (ZipArchive.Entry e : payload) {
-            out.add(scheme.target(dataDir, metadata.name(), purelib, e.name()));
+            String path = scheme.target(dataDir, metadata.name(), purelib, e.name());
+            out.remove(path);
+            out.put(path, new InstalledFile(path, record.get(e.name()), e.size()));
         }
+        List<String> generated = new ArrayList<>();
         for (EntryPoints.Script s : scripts) {
-            out.add(scheme.script(s.name()));
+            generated.add(scheme.script(s.name()));
         }
-        out.add(scheme.distInfoFile(distInfo, purelib, "INSTALLER"));
-        out.add(scheme.distInfoFile(distInfo, purelib, "RECORD"));
-        return List.copyOf(out);
+        generated.add(scheme.distInfoFile(distInfo, purelib, "INSTALLER"));
+        generated.add(scheme.distInfoFile(distInfo, purelib, "RECORD"));
+        for (String path : generated) {
+            out.remove(path);
+            out.put(path, new InstalledFile(path, "", -1));
+        }
+        return List.copyOf(out.values());
+    }
+
+    /** The paths of {@link #installedFiles}, in the same order. */
+    public List<String> installPaths(InstallScheme scheme) {
+        return installedFiles(scheme).stream().map(InstalledFile::path).toList();
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.pinfleet.archive;
 
+import static dev.pinfleet.testing.Messages.assertContains;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -20,18 +21,13 @@ class ZipArchiveTest {
     @TempDir
     Path tmp;
 
-    private static void contains(String message, String... parts) {
-        for (String p : parts) {
-            assertTrue(message.contains(p), "'" + message + "' should contain '" + p + "'");
-        }
-    }
 
     @Test
     void twoGibibytesOfZerosAreRefusedOnOpenWithNothingInflated() throws Exception {
         Path zip = tmp.resolve("bomb.zip");
         Files.write(zip, ZipBuilder.zipPacked(List.of(ZipBuilder.twoGibOfZeros("zeros.bin"))));
         ArchiveException e = assertThrows(ArchiveException.class, () -> ZipArchive.open(zip, "bomb.zip").close());
-        contains(e.getMessage(), "bomb.zip: entry 'zeros.bin': compression ratio 1028:1 (2147483648 bytes from ",
+        assertContains(e.getMessage(), "bomb.zip: entry 'zeros.bin': compression ratio 1028:1 (2147483648 bytes from ",
                 "exceeds the limit of " + ArchiveLimits.MAX_RATIO + ":1 (zip bomb guard)");
         assertEquals("zeros.bin", e.entry());
         assertEquals(0, e.inflatedBytes(), "refused from the central directory: nothing may have been inflated");
@@ -49,7 +45,7 @@ class ZipArchiveTest {
         try (ZipArchive archive = ZipArchive.open(zip, "long.zip"); ZipArchive.Scratch scratch = new ZipArchive.Scratch()) {
             ArchiveException e = assertThrows(ArchiveException.class,
                     () -> archive.extract(archive.entries().get(0), (b, off, len) -> received[0] += len, scratch));
-            contains(e.getMessage(), "long.zip: entry 'long.bin'", "more than its declared size of " + declared);
+            assertContains(e.getMessage(), "long.zip: entry 'long.bin'", "more than its declared size of " + declared);
             // inflated in scratch-buffer steps: at most one buffer more than declared, never handed on
             assertTrue(e.inflatedBytes() > declared && e.inflatedBytes() <= declared + (1 << 20), e.getMessage());
             assertEquals(e.inflatedBytes(), archive.inflatedBytes());
@@ -64,7 +60,7 @@ class ZipArchiveTest {
         Path zip = tmp.resolve("huge.zip");
         Files.write(zip, ZipBuilder.declaredOnly(List.of("a.bin", "b.bin", "c.bin"), each, each / 10));
         ArchiveException e = assertThrows(ArchiveException.class, () -> ZipArchive.open(zip, "huge.zip").close());
-        contains(e.getMessage(), "huge.zip: entry 'c.bin'", "declares " + each + " bytes", "to " + 3 * each
+        assertContains(e.getMessage(), "huge.zip: entry 'c.bin'", "declares " + each + " bytes", "to " + 3 * each
                 + " unpacked bytes", "more than the limit of " + ArchiveLimits.MAX_UNPACKED_BYTES);
     }
 

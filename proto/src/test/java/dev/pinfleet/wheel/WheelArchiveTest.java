@@ -1,5 +1,6 @@
 package dev.pinfleet.wheel;
 
+import static dev.pinfleet.testing.Messages.assertContains;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -38,11 +39,6 @@ class WheelArchiveTest {
         return e;
     }
 
-    private static void contains(String message, String... parts) {
-        for (String p : parts) {
-            assertTrue(message.contains(p), "'" + message + "' should contain '" + p + "'");
-        }
-    }
 
     private static byte[] bytes(String s) {
         return s.getBytes(StandardCharsets.UTF_8);
@@ -52,24 +48,24 @@ class WheelArchiveTest {
     void symbolicLinkEntryIsRefusedFromTheCentralDirectory() throws Exception {
         // listed in RECORD with its right hash: only the mode tells it is a link
         ArchiveException e = refusal(alpha().file("alpha/passwd", bytes("/etc/passwd"), 0120777));
-        contains(e.getMessage(), "entry 'alpha/passwd': symbolic link entries are not allowed");
+        assertContains(e.getMessage(), "entry 'alpha/passwd': symbolic link entries are not allowed");
         assertEquals(0, e.inflatedBytes());
     }
 
     @Test
     void consoleScriptNamedByAPathIsRefused() throws Exception {
         ArchiveException e = refusal(alpha().consoleScript("../../x", "alpha:main"));
-        contains(e.getMessage(), "entry 'alpha-1.0.dist-info/entry_points.txt': entry point name '../../x' refused",
+        assertContains(e.getMessage(), "entry 'alpha-1.0.dist-info/entry_points.txt': entry point name '../../x' refused",
                 "path separator");
         e = refusal(new WheelBuilder("beta", "1.0").guiScript("a..b", "beta:main"));
-        contains(e.getMessage(), "entry point name 'a..b'", "'..'");
+        assertContains(e.getMessage(), "entry point name 'a..b'", "'..'");
     }
 
     @Test
     void bombWithItsCorrectRecordHashIsRefusedBeforeAnythingIsInflated() throws Exception {
         ArchiveException e = refusal(alpha().packed(ZipBuilder.twoGibOfZeros("alpha/zeros.bin"),
                 ZipBuilder.TWO_GIB_OF_ZEROS_SHA256));
-        contains(e.getMessage(), "entry 'alpha/zeros.bin': compression ratio 1028:1",
+        assertContains(e.getMessage(), "entry 'alpha/zeros.bin': compression ratio 1028:1",
                 "exceeds the limit of " + ArchiveLimits.MAX_RATIO + ":1");
         assertEquals(0, e.inflatedBytes(), "not a byte of the wheel may be inflated before the bomb is refused");
     }
@@ -99,6 +95,9 @@ class WheelArchiveTest {
                     "lib/python3.11/site-packages/alpha-1.0.dist-info/INSTALLER",
                     "lib/python3.11/site-packages/alpha-1.0.dist-info/RECORD"),
                     w.installPaths(InstallScheme.virtualenv("3.11")));
+            WheelArchive.InstalledFile init = w.installedFiles(InstallScheme.virtualenv("3.11")).get(0);
+            assertEquals(new WheelArchive.InstalledFile("lib/python3.11/site-packages/alpha/__init__.py",
+                    "sha256=" + b64(bytes("X = 1\n"), "SHA-256"), 6), init);
         }
     }
 
@@ -129,13 +128,13 @@ class WheelArchiveTest {
 
     @Test
     void identityIsTheFileNames() throws Exception {
-        contains(refusal(alpha().metadataName("notalpha")).getMessage(),
+        assertContains(refusal(alpha().metadataName("notalpha")).getMessage(),
                 "entry 'alpha-1.0.dist-info/METADATA': names notalpha 1.0, but the file name is for alpha 1.0");
-        contains(refusal(alpha().metadataVersion("6.6.6")).getMessage(), "names alpha 6.6.6");
+        assertContains(refusal(alpha().metadataVersion("6.6.6")).getMessage(), "names alpha 6.6.6");
         Path renamed = alpha().filename("beta-1.0-py3-none-any.whl").build(tmp);
         ArchiveException e = assertThrows(ArchiveException.class,
                 () -> WheelArchive.open(renamed, "beta-1.0-py3-none-any.whl").close());
-        contains(e.getMessage(), "entry 'alpha-1.0.dist-info': does not belong to distribution beta");
+        assertContains(e.getMessage(), "entry 'alpha-1.0.dist-info': does not belong to distribution beta");
         // PEP 440 versions compare case-insensitively: a file name may normalize the METADATA spelling
         Path rc = new WheelBuilder("gamma", "1.0rc1").metadataVersion("1.0RC1").build(tmp);
         WheelArchive.open(rc, rc.getFileName().toString()).close();
@@ -143,13 +142,13 @@ class WheelArchiveTest {
 
     @Test
     void everyFileIsListedInRecordWithAnAcceptedHashAndItsSize() throws Exception {
-        contains(refusal(alpha().rawEntry("alpha/extra.py", bytes("x = 2\n"), 0100644)).getMessage(),
+        assertContains(refusal(alpha().rawEntry("alpha/extra.py", bytes("x = 2\n"), 0100644)).getMessage(),
                 "entry 'alpha/extra.py': is not listed with a hash in alpha-1.0.dist-info/RECORD");
         byte[] m = bytes("m = 1\n");
         ZipBuilder.Packed extra = ZipBuilder.pack(new ZipBuilder.Item("alpha/m.py", m, 0100644, true), m.length);
-        contains(refusal(alpha().packed(extra, "md5=" + b64(m, "MD5"))).getMessage(),
+        assertContains(refusal(alpha().packed(extra, "md5=" + b64(m, "MD5"))).getMessage(),
                 "entry 'alpha-1.0.dist-info/RECORD': RECORD hash algorithm 'md5' is not accepted (for alpha/m.py)");
-        contains(refusal(alpha().packed(extra, "sha256=" + b64(m, "SHA-256"), "7")).getMessage(),
+        assertContains(refusal(alpha().packed(extra, "sha256=" + b64(m, "SHA-256"), "7")).getMessage(),
                 "entry 'alpha/m.py': has 6 bytes, alpha-1.0.dist-info/RECORD says 7");
 
         Path sha512 = alpha().packed(extra, "sha512=" + b64(m, "SHA-512")).build(Files.createDirectories(tmp.resolve("ok")));
@@ -159,13 +158,13 @@ class WheelArchiveTest {
         Path wrong = alpha().packed(extra, "sha512=" + b64(bytes("m = 2\n"), "SHA-512")).build(Files.createDirectories(tmp.resolve("bad")));
         try (WheelArchive w = WheelArchive.open(wrong, wrong.getFileName().toString())) {
             ArchiveException e = assertThrows(ArchiveException.class, w::verifyContents);
-            contains(e.getMessage(), "entry 'alpha/m.py': content does not match its RECORD hash (sha512=");
+            assertContains(e.getMessage(), "entry 'alpha/m.py': content does not match its RECORD hash (sha512=");
         }
     }
 
     @Test
     void contentOfAnotherSizeThanRecordSaysIsRefusedOnOpen() throws Exception {
-        contains(refusal(alpha().tamper("alpha/__init__.py", "import os\n")).getMessage(),
+        assertContains(refusal(alpha().tamper("alpha/__init__.py", "import os\n")).getMessage(),
                 "entry 'alpha/__init__.py': has 10 bytes, alpha-1.0.dist-info/RECORD says 6");
     }
 
@@ -174,30 +173,30 @@ class WheelArchiveTest {
         Path file = alpha().tamper("alpha/__init__.py", "X = 2\n").build(tmp); // same size: only the hash tells
         try (WheelArchive w = WheelArchive.open(file, file.getFileName().toString())) {
             ArchiveException e = assertThrows(ArchiveException.class, w::verifyContents);
-            contains(e.getMessage(), "entry 'alpha/__init__.py': content does not match its RECORD hash (sha256=");
+            assertContains(e.getMessage(), "entry 'alpha/__init__.py': content does not match its RECORD hash (sha256=");
             assertTrue(e.inflatedBytes() > 0, "a hash is checked on inflated bytes");
         }
     }
 
     @Test
     void dataFilesOutsideTheSchemeAreRefusedOnOpen() throws Exception {
-        contains(refusal(alpha().file("alpha-1.0.data/etc/x.conf", "x")).getMessage(),
+        assertContains(refusal(alpha().file("alpha-1.0.data/etc/x.conf", "x")).getMessage(),
                 "entry 'alpha-1.0.data/etc/x.conf': unknown .data directory 'etc'");
-        contains(refusal(alpha().file("alpha-1.0.data/loose.txt", "x")).getMessage(),
+        assertContains(refusal(alpha().file("alpha-1.0.data/loose.txt", "x")).getMessage(),
                 "lies directly in alpha-1.0.data");
     }
 
     @Test
     void structureIsCheckedBeforeAnythingElse() throws Exception {
-        contains(refusal(alpha().file("other-1.0.dist-info/METADATA", "Name: other\nVersion: 1.0\n")).getMessage(),
+        assertContains(refusal(alpha().file("other-1.0.dist-info/METADATA", "Name: other\nVersion: 1.0\n")).getMessage(),
                 "more than one .dist-info directory: [alpha-1.0.dist-info, other-1.0.dist-info]");
-        contains(refusal(alpha().rawEntry("alpha/__init__.py", bytes("Y = 2\n"), 0100644)).getMessage(),
+        assertContains(refusal(alpha().rawEntry("alpha/__init__.py", bytes("Y = 2\n"), 0100644)).getMessage(),
                 "entry 'alpha/__init__.py': appears twice in the archive");
-        contains(refusal(alpha().rawEntry("alpha/../../evil.py", bytes("x"), 0100644)).getMessage(),
+        assertContains(refusal(alpha().rawEntry("alpha/../../evil.py", bytes("x"), 0100644)).getMessage(),
                 "entry 'alpha/../../evil.py': path has a '..' component");
         Path file = alpha().build(tmp);
         ArchiveException e = assertThrows(ArchiveException.class, () -> WheelArchive.open(file, "alpha.zip").close());
-        contains(e.getMessage(), "alpha.zip: ", "is not a wheel file name");
+        assertContains(e.getMessage(), "alpha.zip: ", "is not a wheel file name");
     }
 
     private static String b64(byte[] content, String algorithm) throws Exception {

@@ -1,5 +1,6 @@
 package dev.pinfleet.agent.install;
 
+import static dev.pinfleet.testing.Messages.assertContains;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -43,11 +44,6 @@ class WheelChecksTest {
         return message;
     }
 
-    private static void contains(String message, String... parts) {
-        for (String p : parts) {
-            assertTrue(message.contains(p), "'" + message + "' should contain '" + p + "'");
-        }
-    }
 
     private static byte[] bytes(String s) {
         return s.getBytes(StandardCharsets.UTF_8);
@@ -55,45 +51,45 @@ class WheelChecksTest {
 
     @Test
     void zipSlipEntryIsRefused() throws Exception {
-        contains(refusal(good().rawEntry("alpha/../../evil.py", bytes("x"), 0100644)), "alpha/../../evil.py", "'..'");
+        assertContains(refusal(good().rawEntry("alpha/../../evil.py", bytes("x"), 0100644)), "alpha/../../evil.py", "'..'");
         assertFalse(Files.exists(tmp.resolve("evil.py")));
     }
 
     @Test
     void absolutePathEntryIsRefused() throws Exception {
-        contains(refusal(good().rawEntry("/tmp/evil.py", bytes("x"), 0100644)), "/tmp/evil.py", "absolute");
+        assertContains(refusal(good().rawEntry("/tmp/evil.py", bytes("x"), 0100644)), "/tmp/evil.py", "absolute");
     }
 
     @Test
     void backslashEntryIsRefused() throws Exception {
-        contains(refusal(good().rawEntry("alpha\\..\\evil.py", bytes("x"), 0100644)), "backslash");
+        assertContains(refusal(good().rawEntry("alpha\\..\\evil.py", bytes("x"), 0100644)), "backslash");
     }
 
     @Test
     void nulInEntryNameIsRefused() throws Exception {
-        contains(refusal(good().rawEntry("alpha/a\0b.py", bytes("x"), 0100644)), "NUL");
+        assertContains(refusal(good().rawEntry("alpha/a\0b.py", bytes("x"), 0100644)), "NUL");
     }
 
     @Test
     void symlinkEntryIsRefused() throws Exception {
-        contains(refusal(good().rawEntry("alpha/passwd", bytes("/etc/passwd"), 0120777)), "alpha/passwd", "symbolic link");
+        assertContains(refusal(good().rawEntry("alpha/passwd", bytes("/etc/passwd"), 0120777)), "alpha/passwd", "symbolic link");
     }
 
     @Test
     void duplicateEntryIsRefused() throws Exception {
-        contains(refusal(good().rawEntry("alpha/__init__.py", bytes("Y = 2\n"), 0100644)), "alpha/__init__.py", "twice");
+        assertContains(refusal(good().rawEntry("alpha/__init__.py", bytes("Y = 2\n"), 0100644)), "alpha/__init__.py", "twice");
     }
 
     @Test
     void metadataNameThatDiffersFromTheFileNameIsRefused() throws Exception {
-        contains(refusal(good().metadataName("notalpha")), "alpha-1.0.dist-info/METADATA", "notalpha",
+        assertContains(refusal(good().metadataName("notalpha")), "alpha-1.0.dist-info/METADATA", "notalpha",
                 "file name is for alpha 1.0");
         assertNothingUnpackedLeft();
     }
 
     @Test
     void metadataVersionThatDiffersIsRefused() throws Exception {
-        contains(refusal(good().metadataVersion("6.6.6")), "METADATA", "6.6.6", "file name is for alpha 1.0");
+        assertContains(refusal(good().metadataVersion("6.6.6")), "METADATA", "6.6.6", "file name is for alpha 1.0");
         assertNothingUnpackedLeft();
     }
 
@@ -113,58 +109,58 @@ class WheelChecksTest {
         Path file = good().build(fx.inputs);
         Artifact a = TestWheels.artifact(file, ArtifactKind.WHEEL, "beta", "1.0", "");
         String m = fx.fails(fx.manifest(fx.add(a, file))).getMessage();
-        contains(m, "alpha-1.0-py3-none-any.whl", "not for beta 1.0");
+        assertContains(m, "alpha-1.0-py3-none-any.whl", "not for beta 1.0");
     }
 
     @Test
     void incompatibleTagsAreRefused() throws Exception {
         for (String tag : List.of("cp27-cp27mu-manylinux1_x86_64", "py3-none-win_amd64",
                 "cp311-cp311-musllinux_1_2_x86_64", "cp399-cp399-manylinux_2_17_x86_64", "py2-none-any")) {
-            contains(refusal(good().tag(tag)), tag, "do not suit the target interpreter");
+            assertContains(refusal(good().tag(tag)), tag, "do not suit the target interpreter");
         }
     }
 
     @Test
     void recordHashMismatchIsRefused() throws Exception {
         // same size as the original: only the hash can tell (another size is refused from the central directory)
-        contains(refusal(good().tamper("alpha/__init__.py", "X = 2\n")), "alpha/__init__.py", "RECORD hash");
+        assertContains(refusal(good().tamper("alpha/__init__.py", "X = 2\n")), "alpha/__init__.py", "RECORD hash");
         fx = new InstallFixture(tmp.resolve("resized"));
-        contains(refusal(good().tamper("alpha/__init__.py", "import os\n")), "alpha/__init__.py",
+        assertContains(refusal(good().tamper("alpha/__init__.py", "import os\n")), "alpha/__init__.py",
                 "has 10 bytes, alpha-1.0.dist-info/RECORD says 6");
     }
 
     @Test
     void entryPointNameWithSlashOrDotDotIsRefused() throws Exception {
-        contains(refusal(good().consoleScript("../../evil", "alpha:main")), "entry_points.txt", "../../evil");
+        assertContains(refusal(good().consoleScript("../../evil", "alpha:main")), "entry_points.txt", "../../evil");
         assertNothingUnpackedLeft();
         fx = new InstallFixture(tmp.resolve("again"));
-        contains(refusal(good().consoleScript("a..b", "alpha:main")), "entry point name", "'..'");
+        assertContains(refusal(good().consoleScript("a..b", "alpha:main")), "entry point name", "'..'");
         fx = new InstallFixture(tmp.resolve("gui"));
-        contains(refusal(good().guiScript("a/b", "alpha:main")), "entry point name 'a/b'", "path separator");
+        assertContains(refusal(good().guiScript("a/b", "alpha:main")), "entry point name 'a/b'", "path separator");
         assertNothingUnpackedLeft();
     }
 
     @Test
     void entryPointTargetThatIsNotModuleAttrIsRefused() throws Exception {
-        contains(refusal(good().consoleScript("ok", "alpha:main; import os")), "ok", "not module:attr");
+        assertContains(refusal(good().consoleScript("ok", "alpha:main; import os")), "ok", "not module:attr");
     }
 
     @Test
     void highlyCompressedEntryIsRefusedAsAZipBomb() throws Exception {
-        contains(refusal(good().file("alpha/zeros.bin", new byte[20 << 20], 0100644)), "alpha/zeros.bin", "compression ratio");
+        assertContains(refusal(good().file("alpha/zeros.bin", new byte[20 << 20], 0100644)), "alpha/zeros.bin", "compression ratio");
     }
 
     @Test
     void entryInflatingBeyondItsDeclaredSizeIsRefused() throws Exception {
-        contains(refusal(good().file("alpha/data.txt", bytes("0123456789".repeat(100)), 0100644)
+        assertContains(refusal(good().file("alpha/data.txt", bytes("0123456789".repeat(100)), 0100644)
                 .declareSize("alpha/data.txt", 10)), "alpha/data.txt", "declared size");
     }
 
     @Test
     void tarDirectoryOrLinkDeclaringDataIsRefused() throws Exception {
-        contains(archiveRefusal(List.of(new TarItem("d/", '5', 0755, new byte[4096], ""))), "'d/'",
+        assertContains(archiveRefusal(List.of(new TarItem("d/", '5', 0755, new byte[4096], ""))), "'d/'",
                 "directory entry declares 4096 bytes of data");
-        contains(archiveRefusal(List.of(new TarItem("l", '2', 0777, new byte[512], "x"))), "'l'",
+        assertContains(archiveRefusal(List.of(new TarItem("l", '2', 0777, new byte[512], "x"))), "'l'",
                 "link entry declares 512 bytes of data");
     }
 
@@ -180,56 +176,56 @@ class WheelChecksTest {
             items.add(new TarItem("PaxHeaders/" + i, 'x', 0644, record, ""));
         }
         items.add(TarItem.file("app.txt", "x"));
-        contains(archiveRefusal(items), "the tar stream's compression ratio", "exceeds the limit of " + ArchiveLimits.MAX_RATIO,
+        assertContains(archiveRefusal(items), "the tar stream's compression ratio", "exceeds the limit of " + ArchiveLimits.MAX_RATIO,
                 "archive bomb guard");
         // a pax header that is not pax records at all is refused at its first byte
-        contains(archiveRefusal(List.of(new TarItem("PaxHeaders/0", 'x', 0644, new byte[1 << 20], ""),
+        assertContains(archiveRefusal(List.of(new TarItem("PaxHeaders/0", 'x', 0644, new byte[1 << 20], ""),
                 TarItem.file("app.txt", "x"))), "not a readable tar.gz archive", "Paxheader");
     }
 
     @Test
     void tarEntryBelowAFileIsRefusedByName() throws Exception {
-        contains(archiveRefusal(List.of(TarItem.file("f", "x"), TarItem.file("f/g", "y"))), "'f/g'",
+        assertContains(archiveRefusal(List.of(TarItem.file("f", "x"), TarItem.file("f/g", "y"))), "'f/g'",
                 "lies below 'f', which is a file");
-        contains(archiveRefusal(List.of(TarItem.file("d/x", "x"), TarItem.file("d", "y"))), "'d'",
+        assertContains(archiveRefusal(List.of(TarItem.file("d/x", "x"), TarItem.file("d", "y"))), "'d'",
                 "is a file, but earlier entries lie below it");
     }
 
     @Test
     void wheelWritingOverTheInterpreterIsRefused() throws Exception {
-        contains(refusal(good().file("alpha-1.0.data/scripts/python", "#!/bin/sh\n")), "bin/python", "virtualenv's own");
+        assertContains(refusal(good().file("alpha-1.0.data/scripts/python", "#!/bin/sh\n")), "bin/python", "virtualenv's own");
     }
 
     @Test
     void unknownDataDirectoryIsRefused() throws Exception {
-        contains(refusal(good().file("alpha-1.0.data/etc/x.conf", "x")), "alpha-1.0.data/etc/x.conf", "unknown .data");
+        assertContains(refusal(good().file("alpha-1.0.data/etc/x.conf", "x")), "alpha-1.0.data/etc/x.conf", "unknown .data");
     }
 
     @Test
     void manifestForAnotherPythonIsRefused() throws Exception {
         Manifest m = fx.manifest(fx.wheel(good())).toBuilder().setPython("2.7").build();
-        contains(fx.fails(m).getMessage(), "python 2.7");
+        assertContains(fx.fails(m).getMessage(), "python 2.7");
     }
 
     @Test
     void archiveWithDotDotEntryIsRefused() throws Exception {
         String m = archiveRefusal(List.of(TarItem.file("app/ok.txt", "ok"), TarItem.file("app/../../evil.txt", "x")));
-        contains(m, "app/../../evil.txt", "'..'");
+        assertContains(m, "app/../../evil.txt", "'..'");
     }
 
     @Test
     void archiveSymlinkEscapingTheInstallPathIsRefused() throws Exception {
-        contains(archiveRefusal(List.of(TarItem.symlink("up", "../../../etc"))), "up", "leaves the install_path");
-        contains(archiveRefusal(List.of(TarItem.symlink("abs", "/etc/passwd"))), "abs", "absolute");
-        contains(archiveRefusal(List.of(TarItem.dir("a/"), TarItem.dir("a/b/"), TarItem.symlink("a/b/l", ".."),
+        assertContains(archiveRefusal(List.of(TarItem.symlink("up", "../../../etc"))), "up", "leaves the install_path");
+        assertContains(archiveRefusal(List.of(TarItem.symlink("abs", "/etc/passwd"))), "abs", "absolute");
+        assertContains(archiveRefusal(List.of(TarItem.dir("a/"), TarItem.dir("a/b/"), TarItem.symlink("a/b/l", ".."),
                 TarItem.symlink("a/c", "b/l/.."))), "passes through another symbolic link");
     }
 
     @Test
     void archiveHardLinkAndEntryBelowSymlinkAreRefused() throws Exception {
-        contains(archiveRefusal(List.of(TarItem.file("f", "x"), new TarItem("h", '1', 0644, new byte[0], "f"))),
+        assertContains(archiveRefusal(List.of(TarItem.file("f", "x"), new TarItem("h", '1', 0644, new byte[0], "f"))),
                 "'h'", "hard link");
-        contains(archiveRefusal(List.of(TarItem.symlink("l", "sub"), TarItem.file("l/x", "x"))), "below the symbolic link");
+        assertContains(archiveRefusal(List.of(TarItem.symlink("l", "sub"), TarItem.file("l/x", "x"))), "below the symbolic link");
     }
 
     private int archives;

@@ -10,8 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.pinfleet.archive.ArchiveException;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.mirror.TestWheels;
-import dev.pinfleet.wheel.testing.WheelBuilder;
-import dev.pinfleet.wheel.testing.ZipBuilder;
+import dev.pinfleet.wheel.testing.HostileWheels;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -186,22 +185,16 @@ class PublisherTest {
      */
     @Test
     void wheelsEveryAgentRefusesAreRefusedBeforeInflatingAndLeaveNoTrace() throws Exception {
-        Path in = Files.createDirectories(tmp.resolve("hostile"));
-        Path link = new WheelBuilder("linky", "1.0").file("linky/__init__.py", "")
-                .file("linky/passwd", "/etc/passwd".getBytes(), 0120777).build(in); // in RECORD, hash right
-        Path script = new WheelBuilder("scripty", "1.0").file("scripty/__init__.py", "")
-                .consoleScript("../../x", "scripty:main").build(in);
-        Path bomb = new WheelBuilder("bomby", "1.0").file("bomby/__init__.py", "")
-                .packed(ZipBuilder.twoGibOfZeros("bomby/zeros.bin"), ZipBuilder.TWO_GIB_OF_ZEROS_SHA256).build(in);
+        HostileWheels hostile = HostileWheels.write(Files.createDirectories(tmp.resolve("hostile")));
 
-        PublishException e = refusedBeforeInflating(link);
+        PublishException e = refusedBeforeInflating(hostile.link());
         assertTrue(e.getMessage().contains("linky-1.0-py3-none-any.whl: entry 'linky/passwd': symbolic link entries "
                 + "are not allowed"), e.getMessage());
-        e = assertThrows(PublishException.class, () -> publisher.publish(mirror(), script, "alice", "1"));
+        e = assertThrows(PublishException.class, () -> publisher.publish(mirror(), hostile.script(), "alice", "1"));
         assertEquals(PublishException.Reason.INVALID, e.reason());
         assertTrue(e.getMessage().contains("entry 'scripty-1.0.dist-info/entry_points.txt': entry point name "
                 + "'../../x' refused"), e.getMessage());
-        e = refusedBeforeInflating(bomb);
+        e = refusedBeforeInflating(hostile.bomb());
         assertTrue(e.getMessage().contains("bomby-1.0-py3-none-any.whl: entry 'bomby/zeros.bin': compression ratio "
                 + "1028:1 (2147483648 bytes from "), e.getMessage());
         assertTrue(e.getMessage().contains("exceeds the limit of 200:1 (zip bomb guard)"), e.getMessage());

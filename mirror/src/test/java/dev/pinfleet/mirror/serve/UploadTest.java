@@ -13,8 +13,7 @@ import dev.pinfleet.mirror.policy.UploadPolicy;
 import dev.pinfleet.mirror.policy.Uploaders;
 import dev.pinfleet.mirror.publish.Publisher;
 import dev.pinfleet.proto.v1.UploadResult;
-import dev.pinfleet.wheel.testing.WheelBuilder;
-import dev.pinfleet.wheel.testing.ZipBuilder;
+import dev.pinfleet.wheel.testing.HostileWheels;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
@@ -202,16 +201,11 @@ class UploadTest {
      */
     @Test
     void wheelsEveryAgentRefusesAre400AndLeaveNoTrace() throws Exception {
-        Path in = Files.createDirectories(tmp.resolve("hostile"));
-        Path link = new WheelBuilder("linky", "1.0").file("linky/__init__.py", "")
-                .file("linky/passwd", "/etc/passwd".getBytes(), 0120777).build(in); // in RECORD, hash right
-        Path script = new WheelBuilder("scripty", "1.0").file("scripty/__init__.py", "")
-                .consoleScript("../../x", "scripty:main").build(in);
-        Path bomb = new WheelBuilder("bomby", "1.0").file("bomby/__init__.py", "")
-                .packed(ZipBuilder.twoGibOfZeros("bomby/zeros.bin"), ZipBuilder.TWO_GIB_OF_ZEROS_SHA256).build(in);
+        HostileWheels hostile = HostileWheels.write(Files.createDirectories(tmp.resolve("hostile")));
+        Path bomb = hostile.bomb();
         Map<Path, String> refusals = Map.of(
-                link, "linky-1.0-py3-none-any.whl: entry 'linky/passwd': symbolic link entries are not allowed",
-                script, "scripty-1.0-py3-none-any.whl: entry 'scripty-1.0.dist-info/entry_points.txt': entry point "
+                hostile.link(), "linky-1.0-py3-none-any.whl: entry 'linky/passwd': symbolic link entries are not allowed",
+                hostile.script(), "scripty-1.0-py3-none-any.whl: entry 'scripty-1.0.dist-info/entry_points.txt': entry point "
                         + "name '../../x' refused",
                 bomb, "bomby-1.0-py3-none-any.whl: entry 'bomby/zeros.bin': compression ratio 1028:1 (2147483648 "
                         + "bytes from ");
