@@ -179,7 +179,6 @@ public final class ZipArchive implements Closeable {
         CRC32 crc = s.crc;
         crc.reset();
         byte[] buf = s.out;
-        
         if (e.method() == 0) {
             while (true) {
                 if (avail > 0) {
