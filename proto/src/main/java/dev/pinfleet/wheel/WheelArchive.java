@@ -252,12 +252,15 @@ public final class WheelArchive implements Closeable {
     /**
      * One path installing a wheel creates.
      *
-     * @param path   relative to the environment's root ({@link InstallScheme})
-     * @param hash   the file's RECORD hash ({@code algo=b64}), or the empty string for a file the installer writes
-     *               (a launcher, INSTALLER, RECORD)
-     * @param size   the file's size in bytes from the central directory, or -1 for a file the installer writes
+     * @param path     relative to the environment's root ({@link InstallScheme})
+     * @param hash     the file's RECORD hash ({@code algo=b64}), or the empty string for a file the installer writes
+     *                 (a launcher, INSTALLER, RECORD)
+     * @param size     the file's size in bytes from the central directory, or -1 for a file the installer writes
+     * @param identity what the file holds, for {@link PathOwners}: a payload file's RECORD hash and mode (executable
+     *                 when its entry is, or when it lies in the {@code .data} scripts), a launcher's entry point, or
+     *                 for INSTALLER and RECORD this wheel (never shared)
      */
-    public record InstalledFile(String path, String hash, long size) {}
+    public record InstalledFile(String path, String hash, long size, PathOwners.Identity identity) {}
 
     /**
      * What installing this wheel under {@code scheme} creates, from the central directory and RECORD alone
@@ -268,20 +271,24 @@ public final class WheelArchive implements Closeable {
     public List<InstalledFile> installedFiles(InstallScheme scheme) {
         Map<String, InstalledFile> out = new LinkedHashMap<>();
         String dataDir = dataDir(distInfo);
+        String scriptsDir = dataDir + "/scripts/";
         for (ZipArchive.Entry e : payload) {
             String path = scheme.target(dataDir, metadata.name(), purelib, e.name());
+            String hash = record.get(e.name());
+            boolean executable = e.executable() || e.name().startsWith(scriptsDir);
             out.remove(path);
-            out.put(path, new InstalledFile(path, record.get(e.name()), e.size()));
+            out.put(path, new InstalledFile(path, hash, e.size(), new PathOwners.Identity("file", hash, executable)));
         }
-        List<String> generated = new ArrayList<>();
         for (EntryPoints.Script s : scripts) {
-            generated.add(scheme.script(s.name()));
-        }
-        generated.add(scheme.distInfoFile(distInfo, purelib, "INSTALLER"));
-        generated.add(scheme.distInfoFile(distInfo, purelib, "RECORD"));
-        for (String path : generated) {
+            String path = scheme.script(s.name());
             out.remove(path);
-            out.put(path, new InstalledFile(path, "", -1));
+            out.put(path, new InstalledFile(path, "", -1,
+                    new PathOwners.Identity("launcher", s.module() + ":" + s.attr(), true)));
+        }
+        for (String file : List.of("INSTALLER", "RECORD")) {
+            String path = scheme.distInfoFile(distInfo, purelib, file);
+            out.remove(path);
+            out.put(path, new InstalledFile(path, "", -1, new PathOwners.Identity("metadata", distInfo, false)));
         }
         return List.copyOf(out.values());
     }

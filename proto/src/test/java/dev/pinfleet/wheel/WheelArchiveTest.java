@@ -95,9 +95,13 @@ class WheelArchiveTest {
                     "lib/python3.11/site-packages/alpha-1.0.dist-info/INSTALLER",
                     "lib/python3.11/site-packages/alpha-1.0.dist-info/RECORD"),
                     w.installPaths(InstallScheme.virtualenv("3.11")));
-            WheelArchive.InstalledFile init = w.installedFiles(InstallScheme.virtualenv("3.11")).get(0);
-            assertEquals(new WheelArchive.InstalledFile("lib/python3.11/site-packages/alpha/__init__.py",
-                    "sha256=" + b64(bytes("X = 1\n"), "SHA-256"), 6), init);
+            List<WheelArchive.InstalledFile> files = w.installedFiles(InstallScheme.virtualenv("3.11"));
+            String initHash = "sha256=" + b64(bytes("X = 1\n"), "SHA-256");
+            assertEquals(new WheelArchive.InstalledFile("lib/python3.11/site-packages/alpha/__init__.py", initHash, 6,
+                    new PathOwners.Identity("file", initHash, false)), files.get(0));
+            assertTrue(files.get(1).identity().executable(), "a .data script is installed executable");
+            assertEquals(new PathOwners.Identity("launcher", "alpha.cli:main", true), files.get(7).identity());
+            assertEquals(new PathOwners.Identity("metadata", "alpha-1.0.dist-info", false), files.get(9).identity());
         }
     }
 

@@ -9,6 +9,7 @@ import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.manifest.Names;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.ArtifactKind;
+import dev.pinfleet.wheel.PathOwners;
 import dev.pinfleet.wheel.RecordFile;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -89,14 +90,11 @@ final class ArchiveInstaller {
     static PathOwnership.Claims claims(Artifact a, Path file) throws IOException, InstallException {
         checkInstallPath(a);
         String path = a.getInstallPath();
-        Map<String, PathOwnership.Identity> files = new HashMap<>();
-        Set<String> dirs = new HashSet<>();
-        for (int s = path.indexOf('/'); s > 0; s = path.indexOf('/', s + 1)) {
-            dirs.add(path.substring(0, s));
-        }
+        Map<String, PathOwners.Identity> files = new HashMap<>();
+        Set<String> dirs = new HashSet<>(PathOwners.parents(path));
         if (a.getKind() == ArtifactKind.FILE) {
             String hash = RecordFile.sha256Field(HexFormat.of().parseHex(a.getSha256()));
-            files.put(path, new PathOwnership.Identity("file", hash, false));
+            files.put(path, new PathOwners.Identity("file", hash, false));
             return new PathOwnership.Claims(files, dirs);
         }
         dirs.add(path);
@@ -111,13 +109,13 @@ final class ArchiveInstaller {
             public void file(String name, boolean executable, Content content) throws IOException, InstallException {
                 MessageDigest md = Hashing.sha256();
                 content.writeTo(md::update);
-                files.put(prefix + name, new PathOwnership.Identity("file", RecordFile.sha256Field(md.digest()),
+                files.put(prefix + name, new PathOwners.Identity("file", RecordFile.sha256Field(md.digest()),
                         executable));
             }
 
             @Override
             public void symlink(String name, String target) {
-                files.put(prefix + name, new PathOwnership.Identity("symlink", target, false));
+                files.put(prefix + name, new PathOwners.Identity("symlink", target, false));
             }
         });
         return new PathOwnership.Claims(files, dirs);

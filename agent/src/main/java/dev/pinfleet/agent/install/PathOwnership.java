@@ -1,6 +1,8 @@
 package dev.pinfleet.agent.install;
 
 import dev.pinfleet.proto.v1.SharedPath;
+import dev.pinfleet.wheel.PathOwners;
+import dev.pinfleet.wheel.PathOwners.Identity;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -20,7 +22,8 @@ import java.util.TreeMap;
  * the same (and with the same mode): the first in manifest order writes it, and it is reported as shared.
  * Directories may be shared (namespace packages split across wheels).
  *
- * <p>Artifacts can only collide where they share a subtree root ({@link PlanShape}: a top-level package, a script
+ * <p>The rule itself (who owns a path, what counts as the same bytes) is proto's {@link PathOwners}, which freeze
+ * applies too. Artifacts can only collide where they share a subtree root ({@link PlanShape}: a top-level package, a script
  * name, an install_path's first directory); only such groups are compared path by path, and only an ARCHIVE in
  * such a group is listed ahead of its extraction.
  */
@@ -30,24 +33,9 @@ final class PathOwnership {
     /** What a non-wheel artifact writes, release-relative: files (and symbolic links) with their content, directories. */
     record Claims(Map<String, Identity> files, Set<String> dirs) {}
 
-    /**
-     * What a file holds, for the byte-identical exception.
-     *
-     * @param kind what writes it: "file", "script" (a rewritten #!python script), "launcher", "symlink", "metadata"
-     * @param key its bytes' hash (RECORD form), the entry point, the link target, or the artifact (metadata: never shared)
-     */
-    record Identity(String kind, String key, boolean executable) {}
-
     /** Lists what an ARCHIVE or FILE artifact writes; called only for one that shares a root with another. */
     interface Lister {
         Claims claims(BuildItem item) throws IOException, InstallException;
-    }
-
-    /** One claim on a path: the artifact and, for a wheel, the placement. */
-    private record Claim(BuildItem item, WheelPlan.Placement placement, Identity content) {
-        Identity what() {
-            return content != null ? content : wheelContent(item, placement);
-        }
     }
 
     /**
@@ -108,28 +96,39 @@ final class PathOwnership {
     /** {@link #resolve} for artifacts that share subtree roots, path by path, in manifest order. */
     private static void resolveGroup(List<BuildItem> group, Set<String> reserved, Lister lister,
             Map<String, SharedPath.Builder> shared) throws InstallException, IOException {
-        Map<String, Claim> files = new HashMap<>();
+        PathOwners<BuildItem> owners = new PathOwners<>();
         Map<BuildItem, Set<String>> dirs = new LinkedHashMap<>();
         for (BuildItem item : group) {
             if (item.isWheel()) {
                 for (WheelPlan.Placement p : item.plan.placements().values()) {
-                    claim(files, p.target(), new Claim(item, p, null), shared);
+                    refuse(owners.file(p.target(), item, () -> wheelContent(item, p)));
                 }
                 dirs.put(item, new HashSet<>(item.shape.dirs()));
             } else {
                 Claims c = lister.claims(item);
                 for (Map.Entry<String, Identity> f : c.files().entrySet()) {
-                    claim(files, f.getKey(), new Claim(item, null, f.getValue()), shared);
+                    refuse(owners.file(f.getKey(), item, f::getValue));
                 }
                 dirs.put(item, c.dirs());
             }
         }
         for (Map.Entry<BuildItem, Set<String>> d : dirs.entrySet()) {
             for (String dir : d.getValue()) {
-                Claim file = files.get(dir);
+                PathOwners.Conflict<BuildItem> file = owners.directory(dir, d.getKey());
                 if (file != null || reserved.contains(dir)) {
                     throw InstallException.conflict(d.getKey().filename(), "needs '" + dir + "' as a directory, but it is a "
-                            + "file of " + (file != null ? file.item().filename() : "the virtualenv"));
+                            + "file of " + (file != null ? file.first().filename() : "the virtualenv"));
+                }
+            }
+        }
+        for (Map.Entry<String, List<BuildItem>> sh : owners.shared().entrySet()) {
+            SharedPath.Builder b = shared.computeIfAbsent(sh.getKey(), k -> SharedPath.newBuilder().setPath(k));
+            for (BuildItem item : sh.getValue()) {
+                b.addArtifacts(item.filename());
+            }
+            for (BuildItem item : sh.getValue().subList(1, sh.getValue().size())) {
+                if (!item.isWheel()) {
+                    item.notOwned.add(sh.getKey()); // the first one writes it
                 }
             }
         }
@@ -138,31 +137,17 @@ final class PathOwnership {
                 item.owns = new boolean[item.plan.placements().size()];
                 int j = 0;
                 for (String target : item.plan.placements().keySet()) {
-                    item.owns[j++] = files.get(target).item() == item;
+                    item.owns[j++] = owners.owner(target) == item;
                 }
             }
         }
     }
 
-    /** Records {@code c} as the owner of {@code path}, or as a sharer of identical bytes, or refuses. */
-    private static void claim(Map<String, Claim> files, String path, Claim c, Map<String, SharedPath.Builder> shared)
-            throws InstallException {
-        Claim first = files.putIfAbsent(path, c);
-        if (first == null) {
-            return;
-        }
-        Identity a = first.what();
-        Identity b = c.what();
-        if (!a.equals(b) || a.kind().equals("metadata")) {
-            String how = a.kind().equals(b.kind()) && a.key().equals(b.key()) ? "the same bytes with another mode"
-                    : "different content";
-            throw InstallException.conflict(first.item().filename() + " and " + c.item().filename() + " both install '"
-                    + path + "' (" + how + "); every path of a release comes from one artifact only");
-        }
-        shared.computeIfAbsent(path, k -> SharedPath.newBuilder().setPath(path).addArtifacts(first.item().filename()))
-                .addArtifacts(c.item().filename());
-        if (!c.item().isWheel()) {
-            c.item().notOwned.add(path); // the first one writes it
+    /** Refuses a path two artifacts would write differently, naming both. */
+    private static void refuse(PathOwners.Conflict<BuildItem> c) throws InstallException {
+        if (c != null) {
+            throw InstallException.conflict(c.first().filename() + " and " + c.second().filename() + " both install '"
+                    + c.path() + "' (" + c.how() + "); every path of a release comes from one artifact only");
         }
     }
 
