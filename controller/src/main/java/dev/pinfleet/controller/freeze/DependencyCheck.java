@@ -16,15 +16,15 @@ import java.util.Set;
  * nothing else notices a dependency that was never pinned. For every pinned wheel, every
  * {@code Requires-Dist} whose marker holds for the target (with the extras in effect: those pinned as
  * {@code name[extra]}, plus those other pins' requirements ask for, to a fixed point) must name a pinned
- * project whose pinned version satisfies the specifiers; the wheel's {@code Requires-Python} must accept the
- * target interpreter. Each problem names the pin's {@code file:line}, the requirement as written and, for a
+ * project whose pinned version satisfies the specifiers ({@code Requires-Python} is checked for every freeze, by
+ * {@link InstallCheck}). Each problem names the pin's {@code file:line}, the requirement as written and, for a
  * conflict, where the other pin is.
  */
 public final class DependencyCheck {
     private DependencyCheck() {}
 
     /**
-     * Checks {@code pins}, whose files must carry their METADATA.
+     * Checks {@code pins}.
      *
      * @return the problems, in pin order; empty when every dependency is satisfied
      */
@@ -38,9 +38,6 @@ public final class DependencyCheck {
             byProject.put(project, p);
             extras.put(project, new LinkedHashSet<>(p.requirement().extras()));
             WheelMetadata m = p.file().metadata();
-            if (m == null) {
-                throw new IllegalStateException(p.file().filename() + " was fetched without its METADATA");
-            }
             List<Pep508> reqs = new ArrayList<>();
             for (String rd : m.requiresDist()) {
                 try {
@@ -71,7 +68,6 @@ public final class DependencyCheck {
 
         for (Map.Entry<String, Freezer.Pinned> e : byProject.entrySet()) {
             Freezer.Pinned p = e.getValue();
-            requiresPython(p, env, problems);
             for (Pep508 d : requires.get(e.getKey())) {
                 if (!holds(d, env, extras.get(e.getKey()), p, problems, markerErrors)) {
                     continue;
@@ -106,39 +102,11 @@ public final class DependencyCheck {
         }
     }
 
-    private static void requiresPython(Freezer.Pinned p, MarkerEnvironment env, List<String> problems) {
-        String rp = p.file().metadata().requiresPython();
-        if (rp.isBlank()) {
-            return;
-        }
-        SpecifierSet spec;
-        try {
-            spec = SpecifierSet.parse(rp);
-        } catch (IllegalArgumentException e) {
-            problems.add(where(p) + ": " + pin(p) + ": Requires-Python '" + rp + "' cannot be read: " + e.getMessage());
-            return;
-        }
-        Set<Boolean> answers = new HashSet<>();
-        String python = null;
-        for (Map<String, String> v : env.variants()) {
-            answers.add(spec.contains(v.get("python_full_version")));
-            python = v.get("python_version");
-        }
-        if (answers.size() > 1) {
-            problems.add(where(p) + ": " + pin(p) + ": Requires-Python '" + rp + "' depends on the patch release of "
-                    + "Python " + python + "; give the full target version, e.g. --python " + python + ".N");
-        } else if (answers.contains(false)) {
-            problems.add(where(p) + ": " + pin(p) + " requires Python " + rp + ", which excludes the target "
-                    + env.description());
-        }
-    }
-
     private static String where(Freezer.Pinned p) {
         return p.requirement().source();
     }
 
     private static String pin(Freezer.Pinned p) {
-        Set<String> x = p.requirement().extras();
-        return p.requirement().name() + (x.isEmpty() ? "" : "[" + String.join(",", x) + "]") + "==" + p.version();
+        return p.describe();
     }
 }

@@ -7,6 +7,7 @@ import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.manifest.ManifestException;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.Manifest;
+import dev.pinfleet.wheel.InstallScheme;
 import dev.pinfleet.wheel.Tags;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -14,6 +15,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -39,7 +41,15 @@ import picocli.CommandLine.Model.CommandSpec;
     + "commit>#egg=NAME (resolved to the mirror's wheel whose version carries the local "
     + "label +g<first 12 hex of the commit>; a branch or tag is refused). Index options "
     + "(-i, --extra-index-url, …) are ignored: pins resolve against --mirror only. Anything "
-    + "else, such as a range, is an error naming file:line."})
+    + "else, such as a range, is an error naming file:line.",
+    "",
+    "The pinned set is checked as a whole, as every agent will install it, and every "
+    + "problem is listed at once (nothing is written then): each wheel must pass the "
+    + "agents' wheel checks; two wheels must not install the same path (a file with other "
+    + "bytes or mode, or a file where another needs a directory), read from their central "
+    + "directories and RECORDs; byte-identical files are allowed and listed as shared; a "
+    + "project pinned twice under two spellings and a wheel whose Requires-Python excludes "
+    + "--python are refused."})
 public final class FreezeCommand implements Callable<Integer> {
     @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
     boolean help;
@@ -76,10 +86,9 @@ public final class FreezeCommand implements Callable<Integer> {
     String platform;
 
     @Option(names = "--check-deps", description = {
-        "Check that every Requires-Dist of every pinned wheel (markers evaluated, extras "
-        + "considered) is satisfied by the pins, and that each wheel's Requires-Python accepts "
-        + "the target; list what is missing or conflicting (file:line) and write nothing "
-        + "otherwise."})
+        "Also check that every Requires-Dist of every pinned wheel (markers evaluated, extras "
+        + "considered) is satisfied by the pins; list what is missing or conflicting "
+        + "(file:line) and write nothing otherwise."})
     boolean checkDeps;
 
     @Option(names = "--expires-in", defaultValue = "7d", description = "Validity from now: Nd, Nh or Nm (default: ${DEFAULT-VALUE}).")
@@ -120,15 +129,23 @@ public final class FreezeCommand implements Callable<Integer> {
             throw new CliException(requirements + ": no pins for " + env.description()
                     + (read.skipped().isEmpty() ? "" : " (" + read.skipped().size() + " skipped by their markers)"));
         }
-        List<Freezer.Pinned> pinned = new Freezer(MirrorCatalog.open(mirror), tags::isCompatible, tags.toString(),
-                checkDeps).freeze(read.pins());
-        PrintWriter out = spec.commandLine().getOut();
+        InstallScheme scheme = InstallScheme.virtualenv(minor);
+        Freezer.Result resolved = new Freezer(MirrorCatalog.open(mirror), tags::isCompatible, tags.toString(), scheme)
+                .resolveAll(read.pins());
+        List<Freezer.Pinned> pinned = resolved.pins();
+        InstallCheck.Result whole = InstallCheck.check(pinned, env, scheme);
+        List<String> problems = new ArrayList<>(resolved.problems());
+        problems.addAll(whole.problems());
         if (checkDeps) {
-            List<String> problems = DependencyCheck.check(pinned, env);
-            if (!problems.isEmpty()) {
-                throw new CliException(problems.size() + " dependency problem(s) for " + env.description()
-                        + "; nothing was written:\n  " + String.join("\n  ", problems));
-            }
+            problems.addAll(DependencyCheck.check(pinned, env));
+        }
+        if (!problems.isEmpty()) {
+            throw new CliException(problems.size() + " problem(s) for " + env.description() + "; nothing was written:\n  "
+                    + String.join("\n  ", problems));
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        for (String path : whole.shared()) {
+            out.println("shared with identical bytes: " + path);
         }
         long bytes = pinned.stream().mapToLong(p -> p.file().size()).sum();
         String skipped = read.skipped().isEmpty() ? "" : ", " + read.skipped().size() + " skipped by their markers";

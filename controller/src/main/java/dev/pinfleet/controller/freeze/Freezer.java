@@ -4,6 +4,7 @@ import dev.pinfleet.controller.CliException;
 import dev.pinfleet.manifest.Names;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.ArtifactKind;
+import dev.pinfleet.wheel.InstallScheme;
 import dev.pinfleet.wheel.WheelFilename;
 import dev.pinfleet.wheel.WheelMetadata;
 import java.io.IOException;
@@ -12,6 +13,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.Predicate;
 
@@ -20,20 +22,21 @@ import java.util.function.Predicate;
  * version (PEP 440 equality, local label included) that suits the target interpreter and platform,
  * preferring a platform wheel over a pure one; for a git pin, the one version whose local label is the
  * commit's ({@link VcsPin}). When the pin lists {@code --hash} values, the chosen file's bytes must have one
- * of them. Only the chosen file is fetched.
+ * of them. Only the chosen file is fetched; it is checked as every agent checks a wheel, and its METADATA must
+ * name the pin's project and version.
  */
 public final class Freezer {
     private final MirrorCatalog mirror;
     private final Predicate<WheelFilename> compatible;
     private final String targetDescription;
-    private final boolean readMetadata;
+    private final InstallScheme scheme;
 
     /**
      * One resolved pin.
      *
      * @param requirement what was written
      * @param version     the exact version pinned (a git pin's is the wheel's, e.g. {@code 1.4.0+g0123456789ab})
-     * @param file        the mirror's file, hashed (with METADATA when asked for)
+     * @param file        the mirror's file, hashed and checked, with its METADATA and what it installs
      */
     public record Pinned(Requirement requirement, String version, MirrorFile file) {
 
@@ -49,40 +52,71 @@ public final class Freezer {
                     .setKind(ArtifactKind.WHEEL)
                     .build();
         }
+
+        /** The pin as said in messages, e.g. {@code requests[socks]==2.34.2}. */
+        public String describe() {
+            Set<String> x = requirement.extras();
+            return requirement.name() + (x.isEmpty() ? "" : "[" + String.join(",", x) + "]") + "==" + version;
+        }
     }
+
+    /**
+     * What {@link #resolveAll} found.
+     *
+     * @param pins     the pins that resolved, in order
+     * @param problems every pin that did not (file:line first), in order
+     */
+    public record Result(List<Pinned> pins, List<String> problems) {}
 
     /**
      * @param compatible        which wheels suit the target interpreter and platform
      * @param targetDescription the target as said in errors, e.g. "cp 3.11 (abi cp311, platforms …)"
-     * @param readMetadata      read each chosen wheel's METADATA (for {@code --check-deps}); its Name and
-     *                          Version must then agree with the pin
+     * @param scheme            where the target's virtualenv installs a wheel's files
      */
     public Freezer(MirrorCatalog mirror, Predicate<WheelFilename> compatible, String targetDescription,
-            boolean readMetadata) {
+            InstallScheme scheme) {
         this.mirror = mirror;
         this.compatible = compatible;
         this.targetDescription = targetDescription;
-        this.readMetadata = readMetadata;
+        this.scheme = scheme;
     }
 
-    /** As above without reading METADATA. */
-    public Freezer(MirrorCatalog mirror, Predicate<WheelFilename> compatible, String targetDescription) {
-        this(mirror, compatible, targetDescription, false);
-    }
-
-    /** Resolves every pin, in order; a project pinned twice is an error naming both places. */
-    public List<Pinned> freeze(List<Requirement> requirements) {
-        Map<String, String> seen = new HashMap<>();
+    /**
+     * Resolves every pin, in order, going on after a pin that fails so that every problem is found at once. A
+     * project pinned twice, under any spelling, is a problem naming both places.
+     */
+    public Result resolveAll(List<Requirement> requirements) {
+        Map<String, Requirement> seen = new HashMap<>();
         List<Pinned> out = new ArrayList<>();
+        List<String> problems = new ArrayList<>();
         for (Requirement r : requirements) {
             String project = Names.normalizeProject(r.name());
-            String earlier = seen.putIfAbsent(project, r.source());
+            Requirement earlier = seen.putIfAbsent(project, r);
             if (earlier != null) {
-                throw new CliException(r.source() + ": " + r.name() + " is already pinned at " + earlier);
+                problems.add(r.source() + ": " + r.name() + " is already pinned at " + earlier.source()
+                        + (earlier.name().equals(r.name()) ? "" : " as " + earlier.name() + " (one project, "
+                        + project + ", under two spellings)"));
+                continue;
             }
-            out.add(resolve(r, project));
+            try {
+                out.add(resolve(r, project));
+            } catch (CliException e) {
+                problems.add(e.getMessage());
+            }
         }
-        return out;
+        return new Result(out, problems);
+    }
+
+    /** {@link #resolveAll}, failing with every problem (the problem alone when there is one). */
+    public List<Pinned> freeze(List<Requirement> requirements) {
+        Result r = resolveAll(requirements);
+        if (r.problems().size() == 1) {
+            throw new CliException(r.problems().get(0));
+        }
+        if (!r.problems().isEmpty()) {
+            throw new CliException(r.problems().size() + " problem(s):\n  " + String.join("\n  ", r.problems()));
+        }
+        return r.pins();
     }
 
     private Pinned resolve(Requirement r, String project) {
@@ -145,7 +179,7 @@ public final class Freezer {
         for (MirrorCatalog.Listing l : wheels) {
             MirrorFile f;
             try {
-                f = mirror.fetch(l, readMetadata);
+                f = mirror.fetch(l, scheme);
             } catch (IOException e) {
                 throw new CliException(r.source() + ": " + pin + ": mirror " + mirror.describe() + ": " + e.getMessage());
             }
@@ -205,9 +239,6 @@ public final class Freezer {
 
     private static void checkMetadata(Requirement r, String version, MirrorFile f) {
         WheelMetadata m = f.metadata();
-        if (m == null) {
-            return;
-        }
         Pep440Version mv = Pep440Version.tryParse(m.version());
         Pep440Version pv = Pep440Version.tryParse(version);
         boolean versionOk = mv != null && pv != null ? mv.equals(pv) && mv.local().equals(pv.local())

@@ -3,7 +3,9 @@ package dev.pinfleet.controller.freeze;
 import dev.pinfleet.controller.CliException;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.manifest.Names;
-import dev.pinfleet.wheel.WheelMetadata;
+import dev.pinfleet.archive.ArchiveException;
+import dev.pinfleet.wheel.InstallScheme;
+import dev.pinfleet.wheel.WheelArchive;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -26,7 +28,8 @@ import java.util.regex.Pattern;
  * What the mirror holds for a project. Freeze reads a mirror either as a local directory
  * ({@code DIR/packages/<project>/}) or over HTTP through its PEP 503 simple index. Listing is cheap (names and
  * the digests the index claims); only the file a pin resolves to is fetched, and its bytes are hashed here,
- * so the manifest records what the mirror really serves.
+ * so the manifest records what the mirror really serves. Each fetched wheel is checked as every agent checks it
+ * ({@link WheelArchive#open}: nothing inflated beyond its metadata files) and read for what it installs.
  */
 public interface MirrorCatalog {
 
@@ -43,13 +46,23 @@ public interface MirrorCatalog {
     List<Listing> list(String project) throws IOException;
 
     /**
-     * Reads one listed file: sha256 and size of its actual bytes, and its METADATA when {@code metadata} is
-     * true and it is a wheel.
+     * Reads one listed wheel: sha256 and size of its actual bytes, its METADATA and what installing it under
+     * {@code scheme} creates.
      *
-     * @throws IOException when it cannot be fetched, its bytes disagree with the index's sha256, or its
-     *                     METADATA cannot be read
+     * @throws IOException when it cannot be fetched, its bytes disagree with the index's sha256, or it is not a
+     *                     wheel every agent would install (the message names the file, the entry and why)
      */
-    MirrorFile fetch(Listing file, boolean metadata) throws IOException;
+    MirrorFile fetch(Listing file, InstallScheme scheme) throws IOException;
+
+    /** The checked wheel {@code file}, already hashed. */
+    private static MirrorFile read(Path file, Listing l, String sha256, long size, InstallScheme scheme)
+            throws IOException {
+        try (WheelArchive w = WheelArchive.open(file, l.filename())) {
+            return new MirrorFile(l.filename(), l.path(), sha256, size, w.metadata(), w.installedFiles(scheme));
+        } catch (ArchiveException e) {
+            throw new IOException(e.getMessage(), e);
+        }
+    }
 
     /** The mirror as named by the operator, for messages. */
     String describe();
@@ -93,10 +106,9 @@ public interface MirrorCatalog {
         }
 
         @Override
-        public MirrorFile fetch(Listing l, boolean metadata) throws IOException {
+        public MirrorFile fetch(Listing l, InstallScheme scheme) throws IOException {
             Path f = root.resolve(l.path());
-            return new MirrorFile(l.filename(), l.path(), Hashing.sha256Hex(f), Files.size(f),
-                    metadata && l.filename().endsWith(".whl") ? WheelMetadata.read(f) : null);
+            return read(f, l, Hashing.sha256Hex(f), Files.size(f), scheme);
         }
 
         @Override
@@ -145,7 +157,7 @@ public interface MirrorCatalog {
         }
 
         @Override
-        public MirrorFile fetch(Listing l, boolean metadata) throws IOException {
+        public MirrorFile fetch(Listing l, InstallScheme scheme) throws IOException {
             URI file = base.resolve(l.path());
             Path tmp = Files.createTempFile("pinfleet-freeze", ".whl");
             try {
@@ -170,15 +182,11 @@ public interface MirrorCatalog {
                     throw new IOException(file + ": the index says sha256 " + l.claimedSha256()
                             + " but the file served has " + sha);
                 }
-                WheelMetadata meta = null;
-                if (metadata && l.filename().endsWith(".whl")) {
-                    try {
-                        meta = WheelMetadata.read(tmp, l.filename());
-                    } catch (IOException e) {
-                        throw new IOException(file + ": " + e.getMessage(), e);
-                    }
+                try {
+                    return read(tmp, l, sha, size, scheme);
+                } catch (IOException e) {
+                    throw new IOException(file + ": " + e.getMessage(), e);
                 }
-                return new MirrorFile(l.filename(), l.path(), sha, size, meta);
             } finally {
                 Files.deleteIfExists(tmp);
             }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.pinfleet.controller.CliException;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.proto.v1.Artifact;
+import dev.pinfleet.wheel.InstallScheme;
 import dev.pinfleet.wheel.Tags;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -69,18 +70,20 @@ class FreezeTest {
 
     private static final MarkerEnvironment ENV = MarkerEnvironment.cpythonLinux("3.11.7", "manylinux_2_36_x86_64");
 
-    private List<Freezer.Pinned> pin(Path reqs, boolean metadata) {
+    private static final InstallScheme SCHEME = InstallScheme.virtualenv("3.11");
+
+    private List<Freezer.Pinned> pin(Path reqs) {
         Tags tags = Target.tags("3.11", "manylinux_2_36_x86_64");
-        return new Freezer(MirrorCatalog.open(mirror.dir().toString()), tags::isCompatible, tags.toString(), metadata)
+        return new Freezer(MirrorCatalog.open(mirror.dir().toString()), tags::isCompatible, tags.toString(), SCHEME)
                 .freeze(RequirementsFile.read(reqs, ENV).pins());
     }
 
     private List<Artifact> freeze(Path reqs) {
-        return pin(reqs, false).stream().map(Freezer.Pinned::toArtifact).toList();
+        return pin(reqs).stream().map(Freezer.Pinned::toArtifact).toList();
     }
 
     private List<String> checkDeps(Path reqs) {
-        return DependencyCheck.check(pin(reqs, true), ENV);
+        return DependencyCheck.check(pin(reqs), ENV);
     }
 
     @Test
@@ -170,7 +173,7 @@ class FreezeTest {
         RequirementsFile.Result read = RequirementsFile.read(r, ENV);
         assertEquals(List.of(r + ":17: tomli==2.0.1 ; python_version < \"3.11\"", r + ":21: pywin32==306 ; sys_platform == \"win32\""),
                 read.skipped());
-        List<Freezer.Pinned> pins = pin(r, true);
+        List<Freezer.Pinned> pins = pin(r);
         assertEquals(List.of("six", "pysocks", "mylib", "requests", "numpy", "idna", "charset-normalizer", "urllib3",
                 "certifi"), pins.stream().map(p -> p.requirement().name()).toList());
         assertEquals(dir.resolve("base.txt") + ":1", pins.get(0).requirement().source());
@@ -258,7 +261,7 @@ class FreezeTest {
         Tags arm = Target.tags("3.11", "manylinux_2_36_aarch64");
         Path r = reqs("numpy==2.4.6\n");
         CliException e = assertThrows(CliException.class, () -> new Freezer(MirrorCatalog.open(mirror.dir().toString()),
-                arm::isCompatible, arm.toString()).freeze(RequirementsFile.read(r, ENV).pins()));
+                arm::isCompatible, arm.toString(), SCHEME).freeze(RequirementsFile.read(r, ENV).pins()));
         assertTrue(e.getMessage().contains("do not suit"), e.getMessage());
     }
 
@@ -289,10 +292,10 @@ class FreezeTest {
     }
 
     @Test
-    void checkDepsChecksRequiresPython() throws Exception {
+    void requiresPythonIsCheckedForEveryFreeze() throws Exception {
         mirror.wheel("future-only", "1.0").requiresPython(">=3.12").publish();
         Path r = reqs("future-only==1.0\n");
-        List<String> problems = checkDeps(r);
+        List<String> problems = InstallCheck.check(pin(r), ENV, SCHEME).problems();
         assertEquals(1, problems.size());
         assertTrue(problems.get(0).startsWith(r + ":1: future-only==1.0 requires Python >=3.12, which excludes the target "
                 + "CPython 3.11.7"), problems.get(0));
