@@ -369,10 +369,19 @@ class MirrorServerTest {
     void metricsExposeTheRequestCounterAndBytes() throws Exception {
         get(WHEEL_PATH);
         get("/packages/nope");
+        // A request is counted once its last byte is written, which the client may see before the server's write
+        // listener runs: scrape until both are counted, at most 50 times 100 ms (seconds of margin on a busy box;
+        // the counters themselves are asserted below, not the time they took).
         HttpResponse<byte[]> r = get("/metrics");
+        String text = new String(r.body(), StandardCharsets.UTF_8);
+        for (int i = 0; i < 50 && (prometheusValue(text, "pinfleet_mirror_requests_total{status=\"200\"}") < 1
+                || prometheusValue(text, "pinfleet_mirror_requests_total{status=\"404\"}") < 1); i++) {
+            Thread.sleep(100);
+            r = get("/metrics");
+            text = new String(r.body(), StandardCharsets.UTF_8);
+        }
         assertEquals(200, r.statusCode());
         assertTrue(header(r, "content-type").startsWith("text/plain; version=0.0.4"));
-        String text = new String(r.body(), StandardCharsets.UTF_8);
         assertTrue(prometheusValue(text, "pinfleet_mirror_requests_total{status=\"200\"}") >= 1, text);
         assertTrue(prometheusValue(text, "pinfleet_mirror_requests_total{status=\"404\"}") >= 1, text);
         assertTrue(prometheusValue(text, "pinfleet_mirror_bytes_served_total") >= Files.size(wheel), text);
