@@ -252,9 +252,10 @@ class ArchiveThreatTest {
 
     @Test
     void wheelWhoseContentDoesNotMatchItsRecordHashIsRefused() throws Exception {
-        // a file changed after the wheel was built: its bytes no longer hash to what RECORD lists
+        // a file changed after the wheel was built, to as many bytes (a size that disagrees with RECORD is refused
+        // before anything is inflated): its bytes no longer hash to what RECORD lists
         Artifact w = wheel(TestWheels.wheel("recmis", "1.0").file("recmis/__init__.py", "SAFE = 1\n")
-                .file("recmis/util.py", "def f(): return 1\n").tamper("recmis/util.py", "import os\n"));
+                .file("recmis/util.py", "def f(): return 1\n").tamper("recmis/util.py", "def f(): return 2\n"));
         assertRefused(with(w), Phase.INSTALL, "recmis-1.0-py3-none-any.whl: entry 'recmis/util.py': content does not"
                 + " match its RECORD hash");
     }
