@@ -44,6 +44,9 @@ public final class MirrorVerifier {
                         "line " + line.line() + " cannot be read: " + line.error()));
                 continue;
             }
+            if (line.record().isRefusal()) {
+                continue; // a wheel refused for its content: nothing was placed, nothing to check
+            }
             records++;
             AuditLog.Line first = logged.putIfAbsent(line.record().file(), line);
             if (first != null && !first.record().sha256().equals(line.record().sha256())) {

@@ -12,17 +12,30 @@ import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 
 /**
- * One line of {@code DIR/audit.log}, a JSON object per published file ({@link AuditEntry} in {@code mirror.proto},
- * written by {@link ProtoJson}): {@code {"time": RFC 3339, "user", "file": "packages/...", "sha256", "size", "policy"}}.
+ * One line of {@code DIR/audit.log}, a JSON object per published file, or per wheel refused for its content
+ * ({@link AuditEntry} in {@code mirror.proto}, written by {@link ProtoJson}): {@code {"time": RFC 3339, "user",
+ * "file": "packages/...", "sha256", "size", "policy"}}, plus {@code "refused": why} on a refusal.
  *
- * @param time   when the file was placed
- * @param user   who published it
- * @param file   path relative to the mirror directory
- * @param sha256 lowercase hex SHA-256
- * @param size   size in bytes
- * @param policy the version of the upload policy in force
+ * @param time    when the file was placed, or refused
+ * @param user    who published it, or tried to
+ * @param file    path relative to the mirror directory (where a refused wheel would have been placed)
+ * @param sha256  lowercase hex SHA-256
+ * @param size    size in bytes
+ * @param policy  the version of the upload policy in force
+ * @param refused why the wheel was refused, or "" for a published file
  */
-public record AuditRecord(Instant time, String user, String file, String sha256, long size, String policy) {
+public record AuditRecord(Instant time, String user, String file, String sha256, long size, String policy,
+        String refused) {
+
+    /** A publish line. */
+    public AuditRecord(Instant time, String user, String file, String sha256, long size, String policy) {
+        this(time, user, file, sha256, size, policy, "");
+    }
+
+    /** Whether this line records a refusal (nothing was placed), not a published file. */
+    public boolean isRefusal() {
+        return !refused.isEmpty();
+    }
 
     /** The audit log's file name in the mirror directory. */
     public static final String FILE_NAME = "audit.log";
@@ -36,7 +49,8 @@ public record AuditRecord(Instant time, String user, String file, String sha256,
     public AuditEntry toProto() {
         return AuditEntry.newBuilder()
                 .setTime(Timestamp.newBuilder().setSeconds(time.getEpochSecond()).setNanos(time.getNano()))
-                .setUser(user).setFile(file).setSha256(sha256).setSize(size).setPolicy(policy).build();
+                .setUser(user).setFile(file).setSha256(sha256).setSize(size).setPolicy(policy).setRefused(refused)
+                .build();
     }
 
     /** Appends this line to {@code dir/audit.log} (created if missing) in one write, then syncs it. */

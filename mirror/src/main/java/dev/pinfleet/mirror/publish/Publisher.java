@@ -39,7 +39,8 @@ import java.util.logging.Logger;
  * the static index rebuilt once for the whole batch.
  *
  * <p>A batch is all-or-nothing for refusals: every file is validated and every name checked for conflicts
- * before any is placed. Who may publish is decided by an {@link Authorization}, asked once before any bytes
+ * before any is placed. A wheel refused for its content (the checks every agent applies) is recorded in
+ * {@code audit.log} as a refusal, with why, who offered it and its sha256; nothing is placed for it. Who may publish is decided by an {@link Authorization}, asked once before any bytes
  * are copied and again under the writer lock (so a policy change between the two is honoured); the policy
  * version it returns is recorded in each audit line. {@link #publishSignedOff} uses the mirror's sign-off
  * policy ({@link SignOff}); the variants taking a version string record that version without a check.
@@ -131,13 +132,13 @@ public final class Publisher {
     public List<PublishResult> publishAll(Path dir, List<Path> files, String user, Authorization authorization)
             throws PublishException, IOException {
         checkUser(user);
-        authorization.policyVersion();
+        String policyAsked = authorization.policyVersion();
         Files.createDirectories(dir);
         List<Staged> staged = new ArrayList<>();
         try {
             Set<String> names = new HashSet<>();
             for (Path f : files) {
-                Staged s = stage(dir, f);
+                Staged s = stage(dir, f, user, policyAsked);
                 staged.add(s);
                 if (!names.add(s.relative())) {
                     throw new PublishException(PublishException.Reason.INVALID, s.fileName(),
@@ -171,7 +172,11 @@ public final class Publisher {
     /** A validated copy waiting next to its destination. */
     private record Staged(String fileName, String relative, Path tmp, Path target, String sha256, long size) {}
 
-    private static Staged stage(Path dir, Path file) throws PublishException, IOException {
+    /**
+     * Copies {@code file} next to its destination and validates the copy; a wheel refused for its content gets an
+     * audit line saying why ({@link AuditRecord#refused}), so the log shows who offered it.
+     */
+    private Staged stage(Path dir, Path file, String user, String policyVersion) throws PublishException, IOException {
         if (file.getFileName() == null) {
             throw new IllegalArgumentException("'" + file + "' has no file name");
         }
@@ -201,10 +206,18 @@ public final class Publisher {
                 }
                 out.force(true);
             }
-            WheelValidator.validate(tmp, fileName);
+            String relative = MirrorIndex.PACKAGES + "/" + project + "/" + fileName;
+            String sha256 = Hashing.hex(md.digest());
+            try {
+                WheelValidator.validate(tmp, fileName);
+            } catch (PublishException e) {
+                new AuditRecord(clock.instant().truncatedTo(ChronoUnit.MILLIS), user, relative, sha256, size,
+                        policyVersion, e.getMessage()).appendTo(dir);
+                LOG.info(() -> "refused " + relative + " sha256 " + sha256 + " from " + user + ": " + e.getMessage());
+                throw e;
+            }
             ok = true;
-            return new Staged(fileName, MirrorIndex.PACKAGES + "/" + project + "/" + fileName, tmp,
-                    projectDir.resolve(fileName), Hashing.hex(md.digest()), size);
+            return new Staged(fileName, relative, tmp, projectDir.resolve(fileName), sha256, size);
         } finally {
             if (!ok) {
                 Files.deleteIfExists(tmp);

@@ -1,6 +1,7 @@
 package dev.pinfleet.mirror.audit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -44,6 +45,12 @@ class AuditLogTest {
         assertTrue(empty.toJsonLine().contains("\"size\":0"), "an empty file's size is written: " + empty.toJsonLine());
         assertEquals(1, empty.toJsonLine().lines().count(), "one line, whatever the user name holds");
         assertEquals(empty, AuditLog.parse(empty.toJsonLine().strip()));
+        AuditRecord refused = new AuditRecord(Instant.parse("2024-05-06T07:08:09Z"), "alice", FILE, SHA, 9, "1",
+                "x.whl: entry 'x/l': symbolic link entries are not allowed");
+        assertTrue(refused.toJsonLine().contains(",\"refused\":\"x.whl: entry 'x/l'"), refused.toJsonLine());
+        assertEquals(refused, AuditLog.parse(refused.toJsonLine().strip()));
+        assertTrue(refused.isRefusal() && !r.isRefusal());
+        assertFalse(r.toJsonLine().contains("refused"), "a publish line keeps its shape");
     }
 
     @Test

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.pinfleet.archive.ArchiveException;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.mirror.TestWheels;
+import dev.pinfleet.mirror.audit.AuditLog;
 import dev.pinfleet.wheel.testing.HostileWheels;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -141,7 +142,8 @@ class PublisherTest {
         Files.write(truncated, Arrays.copyOf(bytes, bytes.length / 2));
         e = assertThrows(PublishException.class, () -> publisher.publish(mirror(), truncated, "alice", "1"));
         assertTrue(e.getMessage().contains("not a zip file"), e.getMessage());
-        assertFalse(Files.exists(mirror().resolve("audit.log")));
+        assertEquals(List.of(true, true), AuditLog.read(mirror()).stream().map(l -> l.record().isRefusal()).toList(),
+                "both audited as refusals, neither as a publish");
     }
 
     @Test
@@ -199,7 +201,16 @@ class PublisherTest {
                 + "1028:1 (2147483648 bytes from "), e.getMessage());
         assertTrue(e.getMessage().contains("exceeds the limit of 200:1 (zip bomb guard)"), e.getMessage());
 
-        assertFalse(Files.exists(mirror().resolve("audit.log")));
+        List<AuditLog.Line> audit = AuditLog.read(mirror());
+        assertEquals(List.of("packages/linky/linky-1.0-py3-none-any.whl", "packages/scripty/scripty-1.0-py3-none-any.whl",
+                "packages/bomby/bomby-1.0-py3-none-any.whl"), audit.stream().map(l -> l.record().file()).toList(),
+                "each refusal is audited, in order");
+        for (AuditLog.Line l : audit) {
+            assertTrue(l.record().isRefusal(), "a refusal, not a publish: " + l);
+            assertEquals("alice", l.record().user());
+        }
+        assertTrue(audit.get(2).record().refused().contains("compression ratio 1028:1"), audit.get(2).toString());
+        assertEquals(Hashing.sha256Hex(hostile.bomb()), audit.get(2).record().sha256(), "the bytes that were offered");
         assertFalse(Files.exists(mirror().resolve("packages")), "nothing placed, not even a project directory");
         assertEquals(List.of(), tempFiles());
     }
@@ -233,7 +244,10 @@ class PublisherTest {
 
         List<PublishResult> ok = publisher.publishAll(mirror(), List.of(a, b), "ci", "3");
         assertEquals(2, ok.size());
-        assertEquals(2, Files.readAllLines(mirror().resolve("audit.log")).size());
+        assertEquals(List.of("refused packages/gamma/gamma-1.0-py3-none-any.whl",
+                "published packages/alpha/alpha-1.0-py3-none-any.whl", "published packages/beta/beta-2.0-py3-none-any.whl"),
+                AuditLog.read(mirror()).stream().map(l -> (l.record().isRefusal() ? "refused " : "published ")
+                        + l.record().file()).toList());
         String root = Files.readString(mirror().resolve("simple/index.html"));
         assertTrue(root.contains("alpha/") && root.contains("beta/"), root);
         assertEquals(List.of(), tempFiles());

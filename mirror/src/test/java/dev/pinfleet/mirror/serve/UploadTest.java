@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.pinfleet.json.ProtoJson;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.mirror.TestWheels;
+import dev.pinfleet.mirror.audit.AuditLog;
 import dev.pinfleet.mirror.audit.MirrorVerifier;
 import dev.pinfleet.mirror.policy.UploadPolicy;
 import dev.pinfleet.mirror.policy.Uploaders;
@@ -195,12 +196,13 @@ class UploadTest {
     }
 
     /**
-     * The wheels every agent refuses are 400 with the entry and the rule named, nothing published or audited;
+     * The wheels every agent refuses are 400 with the entry and the rule named, nothing published, each refusal
+     * audited as one (not as a publish);
      * the bomb (2 GiB of zeros in 2 MB, its RECORD hash correct) from its central directory, in the same
      * answer that a local publish gives before inflating anything.
      */
     @Test
-    void wheelsEveryAgentRefusesAre400AndLeaveNoTrace() throws Exception {
+    void wheelsEveryAgentRefusesAre400AndAreAuditedAsRefusals() throws Exception {
         HostileWheels hostile = HostileWheels.write(Files.createDirectories(tmp.resolve("hostile")));
         Path bomb = hostile.bomb();
         Map<Path, String> refusals = Map.of(
@@ -217,7 +219,12 @@ class UploadTest {
         }
         HttpResponse<String> r = put(bomb.getFileName().toString(), Files.readAllBytes(bomb), "alice", aliceToken, false);
         assertTrue(r.body().contains("exceeds the limit of 200:1 (zip bomb guard)"), r.body());
-        assertFalse(Files.exists(dir.resolve("audit.log")));
+        List<AuditLog.Line> audit = AuditLog.read(dir);
+        assertEquals(4, audit.size(), "each refused upload is audited: " + audit);
+        for (AuditLog.Line l : audit) {
+            assertTrue(l.record().isRefusal() && l.record().user().equals("alice"), "a refusal, not a publish: " + l);
+        }
+        assertEquals(List.of(), MirrorVerifier.verify(dir).findings(), "refusal lines are not files to check");
         try (Stream<Path> s = Files.list(dir.resolve("packages"))) {
             assertEquals(List.of(), s.toList());
         }
