@@ -240,11 +240,10 @@ public final class MirrorCommands implements Callable<Integer> {
     @Command(name = "serve", description = {
         "Serve a mirror directory over HTTP, optionally accepting uploads.",
         "",
-        "GET, HEAD, Range of regular files only (no symbolic link is followed, as in the nginx "
-        + "configuration of 'mirror nginx-conf'); the /simple/ index in HTML or PEP 691 JSON; /metrics. With "
-        + "--tokens, also accepts uploads: PUT /upload/<wheel> with Basic credentials "
-        + "USER:TOKEN, checked and published like 'mirror publish' (the mirror needs an upload "
-        + "policy, and the server write access to DIR). Runs until interrupted."})
+        "GET, HEAD, Range of regular files only (no link is followed, as in 'mirror nginx-conf'); the "
+        + "/simple/ index in HTML or PEP 691 JSON; /metrics. With --tokens, also accepts uploads: PUT "
+        + "/upload/<wheel> with Basic credentials USER:TOKEN, checked and published like 'mirror publish' "
+        + "(the mirror needs an upload policy, and the server write access to DIR). Runs until interrupted."})
     public static final class Serve implements Callable<Integer> {
         @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
         boolean help;
