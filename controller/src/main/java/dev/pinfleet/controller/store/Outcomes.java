@@ -1,0 +1,101 @@
+package dev.pinfleet.controller.store;
+
+import dev.pinfleet.proto.v1.NodeOutcome;
+import dev.pinfleet.proto.v1.NodeReport;
+import dev.pinfleet.proto.v1.RolloutKind;
+import dev.pinfleet.proto.v1.RolloutState;
+import java.util.EnumSet;
+import java.util.Locale;
+import java.util.Set;
+
+/** The words the records use for states, kinds and outcomes (database columns, summary keys, the CLI's tables). */
+public final class Outcomes {
+    /** A node not started yet. */
+    public static final String PENDING = "pending";
+    /** A node in flight. */
+    public static final String RUNNING = "running";
+
+    /** States in which a rollout holds its app and environment. */
+    public static final Set<RolloutState> HOLDING = EnumSet.of(RolloutState.ROLLOUT_RUNNING,
+            RolloutState.ROLLOUT_PAUSED, RolloutState.ROLLOUT_CANCELLING, RolloutState.ROLLOUT_INTERRUPTED);
+    /** States of a rollout that has not ended. */
+    public static final Set<RolloutState> ACTIVE = EnumSet.of(RolloutState.ROLLOUT_QUEUED,
+            RolloutState.ROLLOUT_RUNNING, RolloutState.ROLLOUT_PAUSED, RolloutState.ROLLOUT_CANCELLING,
+            RolloutState.ROLLOUT_INTERRUPTED);
+
+    private Outcomes() {}
+
+    /** "ok", "unchanged", "failed", "unreachable", "skipped", "stuck", "reverted", "cancelled". */
+    public static String key(NodeOutcome o) {
+        return o.name().substring("NODE_".length()).toLowerCase(Locale.ROOT);
+    }
+
+    /** "queued", "running", …, "interrupted". */
+    public static String key(RolloutState s) {
+        return s.name().substring("ROLLOUT_".length()).toLowerCase(Locale.ROOT);
+    }
+
+    public static RolloutState state(String key) {
+        return RolloutState.valueOf("ROLLOUT_" + key.toUpperCase(Locale.ROOT));
+    }
+
+    /** "deploy", "rollback", "retry". */
+    public static String key(RolloutKind k) {
+        return k.name().substring("ROLLOUT_".length()).toLowerCase(Locale.ROOT);
+    }
+
+    public static RolloutKind kind(String key) {
+        return RolloutKind.valueOf("ROLLOUT_" + key.toUpperCase(Locale.ROOT));
+    }
+
+    public static boolean isSuccess(NodeOutcome o) {
+        return o == NodeOutcome.NODE_OK || o == NodeOutcome.NODE_UNCHANGED;
+    }
+
+    /** The outcomes that spend the failure budget. */
+    public static boolean isFailure(NodeOutcome o) {
+        return o == NodeOutcome.NODE_FAILED || o == NodeOutcome.NODE_UNREACHABLE || o == NodeOutcome.NODE_STUCK
+                || o == NodeOutcome.NODE_REVERTED;
+    }
+
+    /**
+     * Why a node did not succeed, as a short typed word: the phase the agent failed in ("verify", "fetch",
+     * "install", "switch", "hook", "health"), or what the controller saw ("unreachable", "stuck", "dropped",
+     * "deadline", "cancelled", "skipped", "interrupted"); empty on success.
+     */
+    public static String reason(NodeReport n) {
+        if (isSuccess(n.getOutcome())) {
+            return "";
+        }
+        switch (n.getOutcome()) {
+            case NODE_UNREACHABLE -> {
+                return "unreachable";
+            }
+            case NODE_STUCK -> {
+                return "stuck";
+            }
+            case NODE_SKIPPED -> {
+                return "skipped";
+            }
+            case NODE_CANCELLED -> {
+                return "cancelled";
+            }
+            default -> {
+            }
+        }
+        if (n.hasReport() && n.getReport().getFailedPhase().getNumber() > 0) {
+            return n.getReport().getFailedPhase().name().toLowerCase(Locale.ROOT);
+        }
+        String e = n.getError();
+        if (e.contains("connection dropped mid-deploy")) {
+            return "dropped";
+        }
+        if (e.contains("node deadline")) {
+            return "deadline";
+        }
+        if (e.contains("interrupted")) {
+            return "interrupted";
+        }
+        return "failed";
+    }
+}
