@@ -3,7 +3,7 @@ package dev.pinfleet.controller;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.pinfleet.controller.rollout.Terminal;
+import dev.pinfleet.controller.client.Terminal;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.time.Clock;
@@ -48,7 +48,7 @@ class PinfleetCliTest {
     void everyCommandPrintsTheVersionLine() {
         List<List<String>> paths = new ArrayList<>();
         collect(PinfleetCli.commandLine(new PrintWriter(new StringWriter()), new PrintWriter(new StringWriter()), CLOCK,
-                Terminal.system()), new ArrayList<>(), paths);
+                Terminal.system(), CliContext.of(java.nio.file.Path.of("."), java.util.Map.of())), new ArrayList<>(), paths);
         assertTrue(paths.size() >= 15, "too few commands found: " + paths);
         for (List<String> path : paths) {
             List<String> args = new ArrayList<>(path);

@@ -1,19 +1,21 @@
-package dev.pinfleet.controller.rollout;
+package dev.pinfleet.controller.client;
 
-import dev.pinfleet.controller.CliException;
-import dev.pinfleet.controller.certs.ControllerTls;
+import dev.pinfleet.controller.rollout.Inventory;
+import dev.pinfleet.controller.rollout.Node;
+import dev.pinfleet.controller.service.Agents;
+import dev.pinfleet.proto.v1.Target;
+import dev.pinfleet.proto.v1.Targets;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * Options every fleet command shares: the inventory, the {@code --limit} pattern and how to reach the agents
- * (mutual TLS, or plaintext to loopback for development). TLS files come from the flags, else the environment
- * ({@code PINFLEET_TLS_DIR}, {@code PINFLEET_TLS_CERT}, {@code PINFLEET_TLS_KEY}, {@code PINFLEET_TLS_CA}), else
- * the inventory's {@code all} variables ({@code pinfleet_tls_dir}, {@code pinfleet_tls_cert}, …). A TLS directory
- * means {@code DIR/ca.crt}, {@code DIR/controller.crt} and {@code DIR/controller.key}.
+ * Options every fleet command shares: the inventory, the {@code --limit} pattern, and how the embedded controller
+ * reaches the agents ({@link AgentTlsOptions}). The targets go to the controller with a snapshot of the inventory.
  */
 public final class FleetOptions {
     @Option(names = {"-i", "--inventory"}, required = true, paramLabel = "FILE",
@@ -25,28 +27,9 @@ public final class FleetOptions {
         "'!' excludes, '&' intersects. A term naming nothing is an error. Default: all hosts."})
     String limit;
 
-    @Option(names = "--tls-dir", paramLabel = "DIR", description = "Directory with ca.crt, controller.crt, controller.key.")
-    Path tlsDir;
-
-    @Option(names = "--tls-cert", paramLabel = "PEM", description = "Controller certificate (role controller).")
-    Path tlsCert;
-
-    @Option(names = "--tls-key", paramLabel = "PEM", description = "Its private key.")
-    Path tlsKey;
-
-    @Option(names = "--tls-ca", paramLabel = "PEM", description = "Fleet CA certificate that agent certificates must chain to.")
-    Path tlsCa;
-
-    @Option(names = "--plaintext", description = "No TLS: development only, every agent must be on loopback.")
-    boolean plaintext;
+    @Mixin AgentTlsOptions agents;
 
     private Inventory inv;
-    private Map<String, String> env = System.getenv();
-
-    /** For tests: the environment the TLS defaults come from. */
-    void environment(Map<String, String> env) {
-        this.env = env;
-    }
 
     public Inventory inventory() {
         if (inv == null) {
@@ -68,47 +51,20 @@ public final class FleetOptions {
         return inventory().select(limit);
     }
 
-    /** A client for these nodes: TLS when configured, else plaintext when asked for (loopback only). */
-    public AgentClient client(List<Node> nodes) {
-        Map<String, String> vars = inventory().globalVars();
-        if (plaintext || "true".equalsIgnoreCase(vars.getOrDefault("pinfleet_plaintext", ""))) {
-            return AgentClient.plaintext(nodes);
-        }
-        Path dir = pick(tlsDir, "PINFLEET_TLS_DIR", "pinfleet_tls_dir", vars);
-        Path cert = pick(tlsCert, "PINFLEET_TLS_CERT", "pinfleet_tls_cert", vars);
-        Path key = pick(tlsKey, "PINFLEET_TLS_KEY", "pinfleet_tls_key", vars);
-        Path ca = pick(tlsCa, "PINFLEET_TLS_CA", "pinfleet_tls_ca", vars);
-        if (dir != null) {
-            cert = cert != null ? cert : dir.resolve("controller.crt");
-            key = key != null ? key : dir.resolve("controller.key");
-            ca = ca != null ? ca : dir.resolve("ca.crt");
-        }
-        if (cert == null || key == null || ca == null) {
-            throw new CliException("no TLS configuration to reach the agents: give --tls-dir DIR (ca.crt,"
-                    + " controller.crt, controller.key) or --tls-cert/--tls-key/--tls-ca (or PINFLEET_TLS_* /"
-                    + " inventory vars pinfleet_tls_*), or --plaintext for agents on loopback");
-        }
+    /** {@code nodes} as the controller takes them, with the inventory's snapshot. */
+    Targets targets(List<Node> nodes) {
+        String text;
         try {
-            return AgentClient.tls(ControllerTls.load(cert, key, ca));
+            text = Files.readString(inventory, StandardCharsets.UTF_8);
         } catch (IOException e) {
-            throw new CliException(e.getMessage());
+            throw new dev.pinfleet.controller.CliException("inventory " + inventory + ": cannot read: " + e.getMessage());
         }
-    }
-
-    private Path pick(Path flag, String envName, String var, Map<String, String> vars) {
-        if (flag != null) {
-            return flag;
+        Targets.Builder t = Targets.newBuilder().setInventory(inventory.toAbsolutePath().normalize().toString())
+                .setInventoryText(text).setLimit(limit()).setPlaintext(agents.plaintext(inventory().globalVars()));
+        for (Node n : nodes) {
+            t.addNodes(Target.newBuilder().setName(n.name()).setHost(n.host()).setPort(n.port())
+                    .setEnvironment(n.vars().getOrDefault(Agents.ENVIRONMENT_VAR, "")));
         }
-        String v = env.get(envName);
-        if (v != null && !v.isBlank()) {
-            return Path.of(v);
-        }
-        v = vars.get(var);
-        if (v != null && !v.isBlank()) {
-            Path p = Path.of(v);
-            return p.isAbsolute() || inventory.toAbsolutePath().getParent() == null ? p
-                    : inventory.toAbsolutePath().getParent().resolve(p);
-        }
-        return null;
+        return t.build();
     }
 }

@@ -1,5 +1,7 @@
-package dev.pinfleet.controller.rollout;
+package dev.pinfleet.controller.client;
 
+import dev.pinfleet.controller.rollout.Rollout;
+import dev.pinfleet.controller.store.Outcomes;
 import dev.pinfleet.proto.v1.ArtifactResult;
 import dev.pinfleet.proto.v1.FailureReason;
 import dev.pinfleet.proto.v1.FleetReport;
@@ -33,7 +35,7 @@ public final class ReportTable {
                     stored++;
                 }
             }
-            boolean good = NodeCall.isSuccess(n.getOutcome());
+            boolean good = Outcomes.isSuccess(n.getOutcome());
             if (good) {
                 ok++;
             }
@@ -67,6 +69,7 @@ public final class ReportTable {
             case NODE_SKIPPED -> "skipped";
             case NODE_STUCK -> "STUCK";
             case NODE_REVERTED -> "REVERTED";
+            case NODE_CANCELLED -> "CANCELLED";
             default -> "?";
         };
     }

@@ -171,12 +171,4 @@ final class NodeCall implements ClientResponseObserver<DeployRequest, DeployEven
         return c.getClass().getSimpleName() + (c.getMessage() == null ? "" : ": " + c.getMessage());
     }
 
-    static boolean isFailure(NodeOutcome o) {
-        return o == NodeOutcome.NODE_FAILED || o == NodeOutcome.NODE_UNREACHABLE || o == NodeOutcome.NODE_STUCK
-                || o == NodeOutcome.NODE_REVERTED;
-    }
-
-    static boolean isSuccess(NodeOutcome o) {
-        return o == NodeOutcome.NODE_OK || o == NodeOutcome.NODE_UNCHANGED;
-    }
 }

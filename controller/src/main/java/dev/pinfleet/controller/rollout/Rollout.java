@@ -1,6 +1,7 @@
 package dev.pinfleet.controller.rollout;
 
 import com.google.protobuf.util.Timestamps;
+import dev.pinfleet.controller.store.Outcomes;
 import dev.pinfleet.proto.v1.DeployEvent;
 import dev.pinfleet.proto.v1.FleetReport;
 import dev.pinfleet.proto.v1.Manifest;
@@ -23,16 +24,19 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Rolls a signed manifest out to the targeted nodes by {@link Strategy}: the canary wave, then batches, at most
- * {@code forks} nodes at once, with one failure budget for the whole fleet. Once the budget is spent no new node
- * starts, nodes in flight finish, and the nodes never started are reported {@code NODE_SKIPPED}.
+ * {@code forks} nodes at once, with one failure budget for the whole fleet. Once the budget is spent (or the rollout
+ * is {@link #stop stopped}) no new node starts, nodes in flight finish, and the nodes never started are reported
+ * {@code NODE_SKIPPED}. A resumed rollout passes the nodes that already ended: they are not started again, and their
+ * failures count against the budget. One instance runs one rollout.
  */
 public final class Rollout {
-    /** Sees the rollout as it happens (called from several threads). */
+    /** Sees the rollout as it happens (called from several threads); may throw to stop the rollout at once. */
     public interface Listener {
         default void started(int nodes, long bytesPerNode) { }
 
         default void waveStarted(int wave, int waves, List<Node> nodes) { }
 
+        /** Called before the node's agent is contacted. */
         default void nodeStarted(Node node, int wave) { }
 
         default void event(Node node, DeployEvent event) { }
@@ -47,7 +51,7 @@ public final class Rollout {
     /** Asked after the canary wave when the strategy pauses there; false stops the rollout. */
     @FunctionalInterface
     public interface Gate {
-        boolean proceed(List<NodeReport> canary, int nodesLeft);
+        boolean proceed(List<NodeReport> canary, int nodesLeft) throws InterruptedException;
     }
 
     /** How often stuck nodes are looked for, in milliseconds. */
@@ -56,6 +60,8 @@ public final class Rollout {
     private final Strategy strategy;
     private final AgentClient client;
     private final Clock clock;
+    private final Set<NodeCall> active = ConcurrentHashMap.newKeySet();
+    private volatile String stopRequested;
 
     public Rollout(Strategy strategy, AgentClient client, Clock clock) {
         this.strategy = strategy;
@@ -63,24 +69,42 @@ public final class Rollout {
         this.clock = clock;
     }
 
+    /** Starts no new node from now on ({@code why} becomes the report's {@code stopped}); nodes in flight finish. */
+    public void stop(String why) {
+        if (stopRequested == null) {
+            stopRequested = why;
+        }
+    }
+
+    /** Nodes in flight now. */
+    public List<Node> inFlight() {
+        return active.stream().map(NodeCall::node).toList();
+    }
+
     public FleetReport run(String deployId, String operator, SignedManifest envelope, Manifest m, String digest,
             List<Node> nodes, Listener listener, Gate gate) throws InterruptedException {
+        return run(deployId, operator, envelope, m, digest, nodes, Map.of(), listener, gate);
+    }
+
+    /**
+     * Runs the rollout; {@code done} holds the reports of nodes that already ended (a resumed rollout), which are
+     * kept as they are.
+     */
+    public FleetReport run(String deployId, String operator, SignedManifest envelope, Manifest m, String digest,
+            List<Node> nodes, Map<String, NodeReport> done, Listener listener, Gate gate) throws InterruptedException {
         int budget = strategy.budget(nodes.size());
         FleetReport.Builder report = FleetReport.newBuilder().setDeployId(deployId).setApp(m.getApp())
                 .setSerial(m.getSerial()).setManifestDigest(digest).setOperator(operator)
                 .setStarted(Timestamps.fromMillis(clock.millis()))
-                .setStrategy(dev.pinfleet.proto.v1.Strategy.newBuilder().setCanary(strategy.canary())
-                        .setBatch(strategy.batch()).setMaxFailures(strategy.maxFailures()).setMaxFailuresNodes(budget)
-                        .setStuckSeconds((int) strategy.stuckTimeout().toSeconds())
-                        .setNodeDeadlineSeconds((int) strategy.nodeDeadline().toSeconds()));
-        Map<String, NodeReport> results = new ConcurrentHashMap<>();
-        Set<NodeCall> active = ConcurrentHashMap.newKeySet();
-        AtomicInteger failures = new AtomicInteger();
+                .setStrategy(strategy.toProto(budget));
+        Map<String, NodeReport> results = new ConcurrentHashMap<>(done);
+        AtomicInteger failures = new AtomicInteger((int) done.values().stream()
+                .filter(r -> Outcomes.isFailure(r.getOutcome())).count());
         String stopped = null;
         long bytes = m.getArtifactsList().stream().mapToLong(a -> a.getSize()).sum();
         listener.started(nodes.size(), bytes);
         ScheduledExecutorService watch = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "rollout-watch");
+            Thread t = new Thread(r, "rollout-watch-" + deployId);
             t.setDaemon(true);
             return t;
         });
@@ -90,17 +114,22 @@ public final class Rollout {
             List<List<Node>> waves = strategy.waves(nodes);
             for (int w = 0; w < waves.size() && stopped == null; w++) {
                 List<Node> wave = waves.get(w);
-                if (wave.isEmpty()) {
-                    continue;
+                List<Node> todo = wave.stream().filter(n -> !results.containsKey(n.name())).toList();
+                if (!todo.isEmpty()) {
+                    if (stopRequested != null || failures.get() > budget) {
+                        stopped = stopRequested != null ? stopRequested : budgetSpent(failures.get(), budget);
+                        listener.stopped(stopped);
+                        break;
+                    }
+                    listener.waveStarted(w, waves.size(), todo);
                 }
-                listener.waveStarted(w, waves.size(), wave);
                 Semaphore slots = new Semaphore(strategy.forks());
                 List<CompletableFuture<NodeReport>> running = new ArrayList<>();
-                for (Node n : wave) {
+                for (Node n : todo) {
                     slots.acquire();
-                    if (failures.get() > budget) {
+                    if (stopRequested != null || failures.get() > budget) {
                         slots.release();
-                        stopped = budgetSpent(failures.get(), budget);
+                        stopped = stopRequested != null ? stopRequested : budgetSpent(failures.get(), budget);
                         break;
                     }
                     listener.nodeStarted(n, w);
@@ -109,14 +138,17 @@ public final class Rollout {
                     active.add(call);
                     running.add(call.start(deployId, envelope).whenComplete((r, t) -> {
                         active.remove(call);
-                        if (r != null) {
-                            if (NodeCall.isFailure(r.getOutcome())) {
-                                failures.incrementAndGet();
+                        try {
+                            if (r != null) {
+                                if (Outcomes.isFailure(r.getOutcome())) {
+                                    failures.incrementAndGet();
+                                }
+                                results.put(n.name(), r);
+                                listener.nodeFinished(r);
                             }
-                            results.put(n.name(), r);
-                            listener.nodeFinished(r);
+                        } finally {
+                            slots.release();
                         }
-                        slots.release();
                     }));
                 }
                 for (CompletableFuture<NodeReport> f : running) {
@@ -126,13 +158,16 @@ public final class Rollout {
                         throw new IllegalStateException("node deploy crashed", e.getCause());
                     }
                 }
+                if (stopped == null && stopRequested != null && w + 1 < waves.size()) {
+                    stopped = stopRequested;
+                }
                 if (stopped == null && failures.get() > budget && w + 1 < waves.size()) {
                     stopped = budgetSpent(failures.get(), budget);
                 }
-                if (stopped == null && w == 0 && strategy.pauseAfterCanary() && waves.size() > 1) {
+                if (stopped == null && w == 0 && !wave.isEmpty() && strategy.pauseAfterCanary() && waves.size() > 1) {
                     List<NodeReport> canary = wave.stream().map(n -> results.get(n.name())).toList();
                     if (!gate.proceed(canary, nodes.size() - wave.size())) {
-                        stopped = "the operator stopped the rollout after the canary";
+                        stopped = stopRequested != null ? stopRequested : OPERATOR_STOPPED;
                     }
                 }
                 if (stopped != null) {
@@ -150,10 +185,13 @@ public final class Rollout {
         }
         report.setStopped(stopped == null ? "" : stopped);
         report.addAllInconsistencies(Consistency.check(m, digest, report.getNodesList()));
-        FleetReport done = report.setFinished(Timestamps.fromMillis(clock.millis())).build();
-        listener.finished(done);
-        return done;
+        FleetReport finished = report.setFinished(Timestamps.fromMillis(clock.millis())).build();
+        listener.finished(finished);
+        return finished;
     }
+
+    /** Why a rollout stops when the operator says no at the pause after the canary. */
+    public static final String OPERATOR_STOPPED = "the operator stopped the rollout after the canary";
 
     private int waveOf(Node n, List<Node> nodes) {
         List<List<Node>> waves = strategy.waves(nodes);

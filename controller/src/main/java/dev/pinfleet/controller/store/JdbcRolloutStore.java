@@ -183,8 +183,9 @@ public final class JdbcRolloutStore implements RolloutStore {
         StringBuilder sql = new StringBuilder("UPDATE rollouts SET last_seq = CASE WHEN last_seq > ? THEN last_seq ELSE ? END");
         List<Object> args = new ArrayList<>(List.of(lastSeq, lastSeq));
         if (ch.state() != null) {
-            sql.append(", state = ?, active_slot = ").append(Outcomes.HOLDING.contains(ch.state())
-                    ? "app || '/' || environment" : "NULL");
+            // A state that holds the app and environment keeps whatever slot the rollout has (it gets one only at
+            // submit or startQueued); any other state frees it.
+            sql.append(", state = ?").append(Outcomes.HOLDING.contains(ch.state()) ? "" : ", active_slot = NULL");
             args.add(Outcomes.key(ch.state()));
         }
         if (ch.startedMs() > 0) {

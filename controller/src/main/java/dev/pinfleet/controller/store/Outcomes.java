@@ -4,6 +4,7 @@ import dev.pinfleet.proto.v1.NodeOutcome;
 import dev.pinfleet.proto.v1.NodeReport;
 import dev.pinfleet.proto.v1.RolloutKind;
 import dev.pinfleet.proto.v1.RolloutState;
+import dev.pinfleet.proto.v1.RolloutSummary;
 import java.util.EnumSet;
 import java.util.Locale;
 import java.util.Set;
@@ -56,6 +57,22 @@ public final class Outcomes {
     public static boolean isFailure(NodeOutcome o) {
         return o == NodeOutcome.NODE_FAILED || o == NodeOutcome.NODE_UNREACHABLE || o == NodeOutcome.NODE_STUCK
                 || o == NodeOutcome.NODE_REVERTED;
+    }
+
+    /**
+     * Where a rollout stands, in words: "4 of 10 node(s) ended (3 ok, 1 failed), 2 in flight, 4 pending".
+     */
+    public static String progress(RolloutSummary r) {
+        int running = r.getNodesOrDefault(RUNNING, 0);
+        int pending = r.getNodesOrDefault(PENDING, 0);
+        StringBuilder ended = new StringBuilder();
+        r.getNodesMap().entrySet().stream().filter(e -> !e.getKey().equals(RUNNING) && !e.getKey().equals(PENDING))
+                .sorted(java.util.Map.Entry.<String, Integer>comparingByValue().reversed()
+                        .thenComparing(java.util.Map.Entry.comparingByKey()))
+                .forEach(e -> ended.append(ended.length() == 0 ? "" : ", ").append(e.getValue()).append(' ').append(e.getKey()));
+        int done = r.getNodesTotal() - running - pending;
+        return done + " of " + r.getNodesTotal() + " node(s) ended" + (ended.length() == 0 ? "" : " (" + ended + ")")
+                + (running > 0 ? ", " + running + " in flight" : "") + (pending > 0 ? ", " + pending + " pending" : "");
     }
 
     /**

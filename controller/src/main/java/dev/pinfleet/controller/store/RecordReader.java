@@ -30,7 +30,7 @@ final class RecordReader {
             + " state, stopped, submitted_ms, started_ms, ended_ms, nodes_total, targets, strategy, envelope, last_seq,"
             + " lease_owner, lease_epoch, lease_expires_ms, request, request_by, report";
     private static final String SUMMARY_COLUMNS = "id, app, environment, kind, serial, digest, key_ids, operator, message,"
-            + " retry_of, state, stopped, submitted_ms, started_ms, ended_ms, nodes_total";
+            + " retry_of, state, stopped, submitted_ms, started_ms, ended_ms, nodes_total, last_seq";
 
     private final Clock clock;
 
@@ -96,7 +96,7 @@ final class RecordReader {
                 .setSerial(rs.getLong("serial")).setDigest(rs.getString("digest"))
                 .addAllKeyIds(split(rs.getString("key_ids"))).setOperator(rs.getString("operator"))
                 .setMessage(rs.getString("message")).setRetryOf(rs.getString("retry_of")).setOutcome(state)
-                .setStopped(rs.getString("stopped")).setNodesTotal(rs.getInt("nodes_total"))
+                .setStopped(rs.getString("stopped")).setNodesTotal(rs.getInt("nodes_total")).setLastSeq(rs.getLong("last_seq"))
                 .setSubmitted(Timestamps.fromMillis(rs.getLong("submitted_ms")));
         long started = rs.getLong("started_ms");
         long ended = rs.getLong("ended_ms");

@@ -85,7 +85,8 @@ public interface RolloutStore extends AutoCloseable {
      * A change to one rollout by its lease holder: events to append (their {@code seq} already set, following the
      * record's last one), and optionally a new state and what goes with it.
      *
-     * @param state     new state, or null to keep it; a state that holds the app and environment keeps the slot, others free it
+     * @param state     new state, or null to keep it; a state that holds the app and environment keeps the slot the
+     *                  rollout has (it takes one only at submit or {@link #startQueued}), the others free it
      * @param startedMs when it started (0: unchanged)
      * @param endedMs   when it ended (0: unchanged)
      * @param stopped   why no new node starts (null: unchanged)

@@ -6,7 +6,8 @@ import dev.pinfleet.agent.testing.TestFleet;
 import dev.pinfleet.agent.testing.TestWheels;
 import dev.pinfleet.controller.Json;
 import dev.pinfleet.controller.PinfleetCli;
-import dev.pinfleet.controller.rollout.Terminal;
+import dev.pinfleet.controller.client.Terminal;
+import dev.pinfleet.controller.CliContext;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.FleetReport;
 import dev.pinfleet.proto.v1.Manifest;
@@ -101,7 +102,7 @@ final class FleetHarness implements AutoCloseable {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         int code = PinfleetCli.run(args, new PrintWriter(out), new PrintWriter(err), Clock.systemUTC(),
-                new Terminal(new BufferedReader(new StringReader(input)), false, 120));
+                new Terminal(new BufferedReader(new StringReader(input)), false, 120), CliContext.of(dir, Map.of()));
         return new Run(code, out.toString(), err.toString());
     }
 

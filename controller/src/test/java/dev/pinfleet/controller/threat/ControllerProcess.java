@@ -29,11 +29,29 @@ final class ControllerProcess implements AutoCloseable {
         reader.start();
     }
 
-    static ControllerProcess start(List<String> args) throws IOException {
+    /** Runs {@code pinfleet ARGS} in {@code workDir} (where its embedded controller keeps .pinfleet/). */
+    static ControllerProcess start(List<String> args, Path workDir) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"), PinfleetCli.class.getName()));
         cmd.addAll(args);
-        return new ControllerProcess(new ProcessBuilder(cmd).redirectErrorStream(true).start());
+        return new ControllerProcess(new ProcessBuilder(cmd).directory(workDir.toFile()).redirectErrorStream(true).start());
+    }
+
+    /** Sends SIGINT (Ctrl-C) and waits (at most 30 s) for the process to end; returns its exit status. */
+    int interrupt() throws IOException, InterruptedException {
+        Process k = new ProcessBuilder("kill", "-INT", Long.toString(process.pid())).redirectErrorStream(true).start();
+        if (!k.waitFor(10, TimeUnit.SECONDS) || k.exitValue() != 0) {
+            throw new IOException("kill -INT " + process.pid() + " failed");
+        }
+        if (!process.waitFor(30, TimeUnit.SECONDS)) {
+            throw new AssertionError("pinfleet process " + process.pid() + " still runs 30 s after SIGINT");
+        }
+        reader.join(10_000);
+        return process.exitValue();
+    }
+
+    long pid() {
+        return process.pid();
     }
 
     private void read() {

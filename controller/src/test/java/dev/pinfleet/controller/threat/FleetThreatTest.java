@@ -74,7 +74,7 @@ class FleetThreatTest {
         Path killedReport = dir.resolve("killed.json");
         String out;
         int status;
-        try (ControllerProcess c = ControllerProcess.start(t.deployArgs(signed, killedReport, strategy))) {
+        try (ControllerProcess c = ControllerProcess.start(t.deployArgs(signed, killedReport, strategy), dir)) {
             c.awaitLine("the second batch starting", l -> l.equals("batch 2 of 3: web4 web5"), WAIT);
             c.awaitLine("web4 fetching", l -> l.matches(" +web4 +fetch"), WAIT);
             c.awaitLine("web5 fetching", l -> l.matches(" +web5 +fetch"), WAIT);
