@@ -7,7 +7,7 @@ import com.google.protobuf.util.JsonFormat;
 import com.google.protobuf.util.Timestamps;
 import dev.pinfleet.controller.CliContext;
 import dev.pinfleet.controller.store.Outcomes;
-import dev.pinfleet.proto.v1.AuditEntry;
+import dev.pinfleet.proto.v1.OperatorAction;
 import dev.pinfleet.proto.v1.AuditRequest;
 import dev.pinfleet.proto.v1.HistoryRequest;
 import dev.pinfleet.proto.v1.RolloutEvent;
@@ -229,7 +229,7 @@ public final class RecordCommands {
         @Override
         public Integer call() {
             PrintWriter out = spec.commandLine().getOut();
-            List<AuditEntry> rows;
+            List<OperatorAction> rows;
             try (Connection conn = Connection.open(controller, new AgentTlsOptions(), null, ctx, clock)) {
                 rows = Calls.call("audit", () -> conn.blocking().audit(AuditRequest.newBuilder().setRolloutId(rollout)
                         .setLimit(Math.max(1, limit)).build())).getEntriesList();
@@ -240,7 +240,7 @@ public final class RecordCommands {
             }
             String fmt = "%-19s  %-12s %-8s %7s  %s%n";
             out.printf(fmt, "TIME (UTC)", "OPERATOR", "ACTION", "ROLLOUT", "DETAIL");
-            for (AuditEntry a : rows) {
+            for (OperatorAction a : rows) {
                 out.printf(fmt, time(a.getAt()), a.getOperator(), a.getAction(), a.getRolloutId() == 0 ? "-"
                         : Long.toString(a.getRolloutId()), a.getDetail());
             }

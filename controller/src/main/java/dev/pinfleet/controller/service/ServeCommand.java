@@ -118,11 +118,6 @@ public final class ServeCommand {
             }
             Runtime.getRuntime().addShutdownHook(new Thread(server::close, "controller-stop"));
             server.startController();
-            out.printf("pinfleet controller: serving operators on %s:%d (mutual TLS, fleet CA %s); records in %s;"
-                    + " manifests need %d signature(s) of %s; agents over mutual TLS (max message %d bytes)%n",
-                    c.listen().getHostString(), server.port(), c.tlsCa(), c.database(), c.threshold(), c.trustedKeys(),
-                    AgentClient.MAX_INBOUND_BYTES);
-            out.flush();
             if (portFile != null) {
                 try {
                     Path tmp = Files.createTempFile(portFile.toAbsolutePath().getParent(), ".port", ".tmp");
@@ -133,6 +128,11 @@ public final class ServeCommand {
                     throw new CliException("controller serve: cannot write --port-file " + portFile + ": " + e.getMessage());
                 }
             }
+            out.printf("pinfleet controller: serving operators on %s:%d (mutual TLS, fleet CA %s); records in %s;"
+                    + " manifests need %d signature(s) of %s; agents over mutual TLS (max message %d bytes)%n",
+                    c.listen().getHostString(), server.port(), c.tlsCa(), c.database(), c.threshold(), c.trustedKeys(),
+                    AgentClient.MAX_INBOUND_BYTES);
+            out.flush();
             new CountDownLatch(1).await(); // until SIGTERM/SIGINT: the shutdown hook stops the server
             return 0;
         }

@@ -1,7 +1,7 @@
 package dev.pinfleet.controller.store;
 
 import dev.pinfleet.proto.v1.ArtifactResult;
-import dev.pinfleet.proto.v1.AuditEntry;
+import dev.pinfleet.proto.v1.OperatorAction;
 import dev.pinfleet.proto.v1.NodeReport;
 import dev.pinfleet.proto.v1.PhaseTiming;
 import dev.pinfleet.proto.v1.RolloutEvent;
@@ -357,7 +357,7 @@ public final class JdbcRolloutStore implements RolloutStore {
     }
 
     @Override
-    public List<AuditEntry> audit(long rolloutId, int limit) {
+    public List<OperatorAction> audit(long rolloutId, int limit) {
         return db.inTransaction(c -> read.audit(c, rolloutId, limit), "cannot read the audit log");
     }
 

@@ -2,7 +2,7 @@ package dev.pinfleet.controller.store;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.util.Timestamps;
-import dev.pinfleet.proto.v1.AuditEntry;
+import dev.pinfleet.proto.v1.OperatorAction;
 import dev.pinfleet.proto.v1.FleetReport;
 import dev.pinfleet.proto.v1.NodeReport;
 import dev.pinfleet.proto.v1.RolloutEvent;
@@ -170,8 +170,8 @@ final class RecordReader {
                 args.toArray());
     }
 
-    List<AuditEntry> audit(Connection c, long rolloutId, int limit) throws SQLException {
-        List<AuditEntry> out = new ArrayList<>();
+    List<OperatorAction> audit(Connection c, long rolloutId, int limit) throws SQLException {
+        List<OperatorAction> out = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement("SELECT id, at_ms, operator, action, rollout_id, detail FROM audit"
                 + (rolloutId > 0 ? " WHERE rollout_id = ?" : "") + " ORDER BY id DESC LIMIT ?")) {
             int i = 1;
@@ -181,7 +181,7 @@ final class RecordReader {
             ps.setInt(i, limit);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    out.add(AuditEntry.newBuilder().setId(rs.getLong(1)).setAt(Timestamps.fromMillis(rs.getLong(2)))
+                    out.add(OperatorAction.newBuilder().setId(rs.getLong(1)).setAt(Timestamps.fromMillis(rs.getLong(2)))
                             .setOperator(rs.getString(3)).setAction(rs.getString(4)).setRolloutId(rs.getLong(5))
                             .setDetail(rs.getString(6)).build());
                 }

@@ -1,6 +1,6 @@
 package dev.pinfleet.controller.store;
 
-import dev.pinfleet.proto.v1.AuditEntry;
+import dev.pinfleet.proto.v1.OperatorAction;
 import dev.pinfleet.proto.v1.FleetReport;
 import dev.pinfleet.proto.v1.NodeReport;
 import dev.pinfleet.proto.v1.RolloutEvent;
@@ -146,7 +146,7 @@ public interface RolloutStore extends AutoCloseable {
     List<RolloutRecord> unfinished();
 
     /** Audit entries newest first, about {@code rolloutId} (0: all), at most {@code limit}. */
-    List<AuditEntry> audit(long rolloutId, int limit);
+    List<OperatorAction> audit(long rolloutId, int limit);
 
     /** Where the records are (for messages). */
     String where();
