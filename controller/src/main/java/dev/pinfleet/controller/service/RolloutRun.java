@@ -131,8 +131,12 @@ final class RolloutRun implements Runnable {
         } catch (InterruptedException e) {
             interrupted("the controller running it stopped");
         } catch (RuntimeException e) {
-            LOG.warning("rollout " + id + " stopped: " + e);
-            interrupted("its controller could not go on: " + e.getMessage());
+            if (Thread.interrupted()) { // stopped while recording: the interrupt is the cause, and must not stop the note
+                interrupted("the controller running it stopped");
+            } else {
+                LOG.warning("rollout " + id + " stopped: " + e);
+                interrupted("its controller could not go on: " + e.getMessage());
+            }
         } finally {
             ctx.ended(this);
         }
