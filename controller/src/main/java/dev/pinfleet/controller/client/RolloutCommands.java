@@ -2,7 +2,7 @@ package dev.pinfleet.controller.client;
 
 import dev.pinfleet.controller.CliContext;
 import dev.pinfleet.controller.store.Outcomes;
-import dev.pinfleet.proto.v1.CancelRequest;
+import dev.pinfleet.proto.v1.CancelRolloutRequest;
 import dev.pinfleet.proto.v1.ResumeRequest;
 import dev.pinfleet.proto.v1.RolloutSummary;
 import dev.pinfleet.proto.v1.ShowRequest;
@@ -110,7 +110,7 @@ public final class RolloutCommands {
 
         @Override
         RolloutSummary act(Connection conn) {
-            return Calls.call("cancel " + id, () -> conn.blocking().cancel(CancelRequest.newBuilder().setRolloutId(id).build()));
+            return Calls.call("cancel " + id, () -> conn.blocking().cancel(CancelRolloutRequest.newBuilder().setRolloutId(id).build()));
         }
 
         @Override

@@ -3,7 +3,7 @@ package dev.pinfleet.controller.service;
 import dev.pinfleet.controller.store.StoreException;
 import dev.pinfleet.proto.v1.AuditRequest;
 import dev.pinfleet.proto.v1.AuditResponse;
-import dev.pinfleet.proto.v1.CancelRequest;
+import dev.pinfleet.proto.v1.CancelRolloutRequest;
 import dev.pinfleet.proto.v1.ControllerServiceGrpc;
 import dev.pinfleet.proto.v1.FleetPlanRequest;
 import dev.pinfleet.proto.v1.FleetPlanResponse;
@@ -83,7 +83,7 @@ final class ControllerGrpcService extends ControllerServiceGrpc.ControllerServic
     }
 
     @Override
-    public void cancel(CancelRequest req, StreamObserver<RolloutSummary> out) {
+    public void cancel(CancelRolloutRequest req, StreamObserver<RolloutSummary> out) {
         answer(out, op -> controller.cancel(req.getRolloutId(), op));
     }
 
