@@ -47,6 +47,8 @@ public final class Controller implements AutoCloseable, RolloutRun.Context {
     static final long TICK_MILLIS = 500;
     /** How often a serving controller looks for rollouts whose controller is gone, in milliseconds. */
     static final long RECLAIM_MILLIS = 5_000;
+    /** How long {@link #close} waits for its rollouts to record that they were interrupted, in seconds. */
+    static final long STOP_SECONDS = 20;
 
     /**
      * How this controller behaves.
@@ -384,8 +386,8 @@ public final class Controller implements AutoCloseable, RolloutRun.Context {
         tick.shutdownNow();
         runners.shutdownNow();
         try {
-            if (!runners.awaitTermination(20, TimeUnit.SECONDS)) {
-                LOG.warning("controller: rollouts still stopping after 20 s");
+            if (!runners.awaitTermination(STOP_SECONDS, TimeUnit.SECONDS)) {
+                LOG.warning("controller: rollouts still stopping after " + STOP_SECONDS + " s");
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
