@@ -2,7 +2,7 @@ package dev.pinfleet.controller.client;
 
 import dev.pinfleet.controller.CliContext;
 import dev.pinfleet.controller.CliException;
-import dev.pinfleet.controller.certs.FleetCa;
+import dev.pinfleet.trust.FleetRole;
 import dev.pinfleet.controller.certs.Pem;
 import dev.pinfleet.controller.service.Agents;
 import dev.pinfleet.controller.service.Controller;
@@ -82,13 +82,13 @@ final class Connection implements AutoCloseable {
         String host = address.substring(0, Math.max(0, colon)).replaceAll("^\\[(.*)]$", "$1");
         try {
             X509Certificate mine = Pem.certificates(cert).get(0);
-            String role = FleetCa.roleOf(mine);
-            if (!role.equals("operator")) {
+            String role = FleetRole.of(mine);
+            if (!role.equals(FleetRole.OPERATOR.id())) {
                 throw new CliException(cert + ": has role '" + (role.isEmpty() ? "none" : role) + "', not operator"
                         + " (issue one with 'pinfleet certs issue --role operator NAME')");
             }
             var tls = GrpcSslContexts.forClient().keyManager(cert.toFile(), key.toFile())
-                    .trustManager(new RoleTrust("controller", Pem.certificates(ca))).protocols("TLSv1.3", "TLSv1.2").build();
+                    .trustManager(new RoleTrust(FleetRole.CONTROLLER.id(), Pem.certificates(ca))).protocols("TLSv1.3", "TLSv1.2").build();
             ManagedChannel ch = NettyChannelBuilder.forAddress(host, port).sslContext(tls)
                     .maxInboundMessageSize(ControllerServer.MAX_INBOUND_BYTES).keepAliveTime(30, TimeUnit.SECONDS)
                     .keepAliveTimeout(10, TimeUnit.SECONDS).build();

@@ -3,6 +3,7 @@ package dev.pinfleet.controller.client;
 import dev.pinfleet.controller.CliContext;
 import dev.pinfleet.controller.CliException;
 import dev.pinfleet.controller.Json;
+import dev.pinfleet.controller.keys.ManifestChecks;
 import dev.pinfleet.controller.rollout.Node;
 import dev.pinfleet.controller.rollout.Strategy;
 import dev.pinfleet.controller.store.Outcomes;
@@ -98,18 +99,15 @@ public final class DeployCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         SignedManifest env = Json.read(signed, SignedManifest.newBuilder()).build();
-        Manifest m;
-        try {
-            m = ManifestCodec.parse(env.getPayload().toByteArray());
-        } catch (ManifestException e) {
-            throw new CliException(signed + ": " + e.getMessage());
-        }
         if (group != null) {
             fleet.limit = fleet.limit == null ? group : fleet.limit + ",&" + group;
         }
         List<Node> nodes = fleet.nodes();
         Strategy s = strategy.strategy();
         TrustPolicy trust = trusted == null ? null : TrustPolicy.fromDirectory(trusted, threshold);
+        // The agents' own checks, here first (no database is opened, no node contacted for a manifest they refuse);
+        // the controller makes them again, whoever submits.
+        Manifest m = ManifestChecks.admit(signed, env, trust, clock.instant(), ManifestChecks.environments(nodes));
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         try (Connection conn = Connection.open(controller, fleet.agents, trust, ctx, clock)) {

@@ -2,7 +2,6 @@ package dev.pinfleet.controller.client;
 
 import dev.pinfleet.controller.rollout.Inventory;
 import dev.pinfleet.controller.rollout.Node;
-import dev.pinfleet.controller.service.Agents;
 import dev.pinfleet.proto.v1.Target;
 import dev.pinfleet.proto.v1.Targets;
 import java.io.IOException;
@@ -63,7 +62,7 @@ public final class FleetOptions {
                 .setInventoryText(text).setLimit(limit()).setPlaintext(agents.plaintext(inventory().globalVars()));
         for (Node n : nodes) {
             t.addNodes(Target.newBuilder().setName(n.name()).setHost(n.host()).setPort(n.port())
-                    .setEnvironment(n.vars().getOrDefault(Agents.ENVIRONMENT_VAR, "")));
+                    .setEnvironment(n.vars().getOrDefault(Node.ENVIRONMENT_VAR, "")));
         }
         return t.build();
     }

@@ -1,10 +1,10 @@
 package dev.pinfleet.controller.client;
 
-import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.gson.JsonArray;
 import com.google.protobuf.Message;
 import com.google.protobuf.Timestamp;
-import com.google.protobuf.util.JsonFormat;
 import com.google.protobuf.util.Timestamps;
+import dev.pinfleet.json.ProtoJson;
 import dev.pinfleet.controller.CliContext;
 import dev.pinfleet.controller.store.Outcomes;
 import dev.pinfleet.proto.v1.OperatorAction;
@@ -33,24 +33,20 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code pinfleet history | show | audit}: the controller's records, as tables or JSON. */
 public final class RecordCommands {
-    /** Proto messages as JSON, every field present (an empty message or zero count too). */
-    static final JsonFormat.Printer JSON = JsonFormat.printer().alwaysPrintFieldsWithNoPresence();
     private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss", Locale.ROOT)
             .withZone(ZoneOffset.UTC);
 
     private RecordCommands() {}
 
+    /** A record as the project's JSON ({@link ProtoJson}), every field present (an empty message, a zero count). */
     static String json(Message m) {
-        try {
-            return JSON.print(m);
-        } catch (InvalidProtocolBufferException e) {
-            throw new IllegalStateException(e);
-        }
+        return ProtoJson.pretty(ProtoJson.everyField(m));
     }
 
     static void jsonArray(List<? extends Message> items, PrintWriter out) {
-        out.println(items.isEmpty() ? "[]" : "[\n" + items.stream().map(RecordCommands::json)
-                .collect(Collectors.joining(",\n")) + "\n]");
+        JsonArray a = new JsonArray();
+        items.forEach(m -> a.add(ProtoJson.everyField(m)));
+        out.print(ProtoJson.pretty(a));
         out.flush();
     }
 
@@ -69,8 +65,8 @@ public final class RecordCommands {
 
     @Command(mixinStandardHelpOptions = true, name = "history", description = {
         "List rollouts, newest first: id, app, serial, digest, operator, started, duration, outcome, nodes, message.",
-        "With --json: a JSON array of the rollouts' records (id, app, environment, kind, serial, digest, keyIds,",
-        "operator, message, outcome, submitted, started, ended, durationMs, nodesTotal, nodes by outcome, stopped)."})
+        "With --json: a JSON array of the rollouts' records (id, app, environment, kind, serial, digest, key_ids,",
+        "operator, message, outcome, submitted, started, ended, duration_ms, nodes_total, nodes by outcome, stopped)."})
     public static final class History implements Callable<Integer> {
         @Spec CommandSpec spec;
 
@@ -152,7 +148,7 @@ public final class RecordCommands {
                 r = Calls.call("show " + id, () -> conn.blocking().show(ShowRequest.newBuilder().setRolloutId(id).build()));
             }
             if (json) {
-                out.println(json(r));
+                out.print(json(r));
                 out.flush();
                 return 0;
             }
@@ -203,7 +199,7 @@ public final class RecordCommands {
 
     @Command(mixinStandardHelpOptions = true, name = "audit", description = {
         "List operator actions, newest first: every submit, queue, cancel, rollback, retry, resume and pause answer",
-        "(who, when, which rollout, what). With --json: a JSON array (id, at, operator, action, rolloutId, detail)."})
+        "(who, when, which rollout, what). With --json: a JSON array (id, at, operator, action, rollout_id, detail)."})
     public static final class Audit implements Callable<Integer> {
         @Spec CommandSpec spec;
 

@@ -1,6 +1,6 @@
 package dev.pinfleet.controller.client;
 
-import dev.pinfleet.controller.certs.FleetCa;
+import dev.pinfleet.trust.FleetRole;
 import java.net.Socket;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
@@ -46,7 +46,7 @@ final class RoleTrust extends X509ExtendedTrustManager {
     @Override
     public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
         pkix.checkServerTrusted(chain, authType, engine);
-        String got = FleetCa.roleOf(chain[0]);
+        String got = FleetRole.of(chain[0]);
         if (!got.equals(role)) {
             throw new CertificateException("certificate '" + chain[0].getSubjectX500Principal().getName() + "' has role '"
                     + (got.isEmpty() ? "none" : got) + "', not " + role);

@@ -16,9 +16,6 @@ import java.util.function.Function;
  * certificate; the embedded one takes the CLI's (flags, environment, or the inventory's variables).
  */
 public final class Agents {
-    /** The inventory variable of a node's environment (the agent's {@code environment} key, as the role writes it). */
-    public static final String ENVIRONMENT_VAR = "pinfleet_agent_environment";
-
     private final Function<Targets, ControllerTls> tls;
 
     /** @param tls the controller certificate for a rollout's targets; may throw {@link CliException} naming what is missing */
@@ -33,7 +30,7 @@ public final class Agents {
 
     static Node node(Target t) {
         return new Node(t.getName(), t.getHost(), t.getPort(),
-                t.getEnvironment().isEmpty() ? Map.of() : Map.of(ENVIRONMENT_VAR, t.getEnvironment()));
+                t.getEnvironment().isEmpty() ? Map.of() : Map.of(Node.ENVIRONMENT_VAR, t.getEnvironment()));
     }
 
     /** A client for the targets' nodes; a refusal names what is wrong ({@link ControllerException} INVALID_ARGUMENT). */

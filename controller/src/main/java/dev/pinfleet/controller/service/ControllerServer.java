@@ -1,6 +1,6 @@
 package dev.pinfleet.controller.service;
 
-import dev.pinfleet.controller.certs.FleetCa;
+import dev.pinfleet.trust.FleetRole;
 import dev.pinfleet.controller.certs.Pem;
 import dev.pinfleet.controller.store.RolloutStore;
 import io.grpc.ManagedChannel;
@@ -45,8 +45,8 @@ public final class ControllerServer implements AutoCloseable {
     /** Serves operators with a {@code controller} certificate (and key) of the fleet CA {@code ca} on {@code listen}. */
     public static ControllerServer serve(RolloutStore store, Controller controller, Path cert, Path key, Path ca,
             InetSocketAddress listen) throws IOException {
-        String role = FleetCa.roleOf(Pem.certificates(cert).get(0));
-        if (!role.equals("controller")) {
+        String role = FleetRole.of(Pem.certificates(cert).get(0));
+        if (!role.equals(FleetRole.CONTROLLER.id())) {
             throw new IOException(cert + ": has role '" + role + "', not controller (issue one with"
                     + " 'pinfleet certs issue --role controller NAME --san HOST')");
         }

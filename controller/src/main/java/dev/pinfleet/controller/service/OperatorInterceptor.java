@@ -1,6 +1,6 @@
 package dev.pinfleet.controller.service;
 
-import dev.pinfleet.controller.certs.FleetCa;
+import dev.pinfleet.trust.FleetRole;
 import io.grpc.Context;
 import io.grpc.Contexts;
 import io.grpc.Grpc;
@@ -26,7 +26,7 @@ import javax.net.ssl.SSLSession;
 public final class OperatorInterceptor implements ServerInterceptor {
     private static final Logger LOG = Logger.getLogger(OperatorInterceptor.class.getName());
     /** The role an operator's certificate carries. */
-    public static final String ROLE = "operator";
+    public static final String ROLE = FleetRole.OPERATOR.id();
     /** The calling operator, for the service's methods. */
     static final Context.Key<String> OPERATOR = Context.key("pinfleet-operator");
 
@@ -62,7 +62,7 @@ public final class OperatorInterceptor implements ServerInterceptor {
                 return refuse(call, Status.UNAUTHENTICATED, "no client certificate: an operator certificate of the"
                         + " fleet CA is required (pinfleet certs issue --role operator NAME)");
             }
-            String role = FleetCa.roleOf(peer);
+            String role = FleetRole.of(peer);
             if (!role.equals(ROLE)) {
                 return refuse(call, Status.PERMISSION_DENIED, "client '" + peer.getSubjectX500Principal().getName()
                         + "' has role '" + (role.isEmpty() ? "none" : role) + "', but the controller's API needs role "

@@ -1,6 +1,6 @@
 package dev.pinfleet.controller.service;
 
-import com.google.protobuf.util.Timestamps;
+import dev.pinfleet.controller.keys.ManifestChecks;
 import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.manifest.ManifestException;
 import dev.pinfleet.proto.v1.Manifest;
@@ -10,7 +10,6 @@ import dev.pinfleet.proto.v1.Target;
 import dev.pinfleet.proto.v1.Targets;
 import dev.pinfleet.trust.TrustPolicy;
 import java.time.Clock;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -19,8 +18,9 @@ import java.util.TreeMap;
 
 /**
  * What a submission must pass before any node is contacted: targets that name nodes, and a manifest an agent would
- * take: signed (by a threshold of the controller's trusted keys, when it has some), valid, not expired, and bound
- * to the environment of every target whose inventory gives one (or to none where they give none).
+ * take, checked with the agents' own code ({@link ManifestChecks#check}): signed (by a threshold of the
+ * controller's trusted keys, when it has some), valid, not expired, and bound to the environment of every target
+ * whose inventory gives one (or to none where they give none).
  *
  * @param manifest    the parsed manifest
  * @param digest      its content digest
@@ -41,34 +41,19 @@ record SubmissionCheck(Manifest manifest, String digest, List<String> keyIds, St
         if (envelope.getSignaturesCount() == 0) {
             throw ControllerException.invalid("the manifest is unsigned: 0 signatures (sign it with `pinfleet sign`)");
         }
-        Manifest m;
-        try {
-            m = ManifestCodec.parse(trust != null ? trust.verify(envelope) : envelope.getPayload().toByteArray());
-        } catch (ManifestException e) {
-            throw ControllerException.invalid(e.getMessage());
-        }
-        if (Timestamps.toMillis(m.getExpires()) <= clock.millis()) {
-            throw ControllerException.invalid("manifest for app " + m.getApp() + " serial " + m.getSerial()
-                    + " expired at " + Timestamps.toString(m.getExpires()) + ": no agent accepts it; freeze and sign it again");
-        }
-        Map<String, List<String>> wrong = new TreeMap<>();
+        Map<String, String> environments = new TreeMap<>();
         Set<String> envs = new HashSet<>();
         for (Target t : targets.getNodesList()) {
             if (!t.getEnvironment().isEmpty()) {
+                environments.put("node " + t.getName(), t.getEnvironment());
                 envs.add(t.getEnvironment());
-                if (!t.getEnvironment().equals(m.getEnvironment())) {
-                    wrong.computeIfAbsent(t.getEnvironment(), k -> new ArrayList<>()).add(t.getName());
-                }
             }
         }
-        if (!wrong.isEmpty()) {
-            StringBuilder why = new StringBuilder("manifest for app " + m.getApp() + " serial " + m.getSerial()
-                    + " is bound to " + (m.getEnvironment().isEmpty() ? "no environment" : "environment '"
-                    + m.getEnvironment() + "'"));
-            wrong.forEach((env, nodes) -> why.append(", but ").append(String.join(", ", nodes)).append(nodes.size() == 1
-                    ? " is" : " are").append(" in environment '").append(env).append("'"));
-            throw ControllerException.invalid(why + " (inventory variable " + Agents.ENVIRONMENT_VAR + "): every agent"
-                    + " there would refuse it");
+        Manifest m;
+        try {
+            m = ManifestChecks.check(envelope, trust, clock.instant(), environments); // the agents' own checks
+        } catch (ManifestException e) {
+            throw ControllerException.invalid(e.getMessage());
         }
         String environment = !m.getEnvironment().isEmpty() ? m.getEnvironment() : envs.size() == 1 ? envs.iterator().next() : "";
         return new SubmissionCheck(m, ManifestCodec.contentDigest(m),

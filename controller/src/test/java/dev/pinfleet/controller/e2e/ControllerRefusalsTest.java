@@ -12,6 +12,10 @@ import dev.pinfleet.proto.v1.ControllerServiceGrpc;
 import dev.pinfleet.proto.v1.HistoryRequest;
 import dev.pinfleet.proto.v1.Manifest;
 import dev.pinfleet.proto.v1.SignedManifest;
+import dev.pinfleet.proto.v1.Strategy;
+import dev.pinfleet.proto.v1.SubmitRequest;
+import dev.pinfleet.proto.v1.Target;
+import dev.pinfleet.proto.v1.Targets;
 import dev.pinfleet.trust.Envelope;
 import dev.pinfleet.trust.Keys;
 import io.grpc.ManagedChannel;
@@ -110,38 +114,75 @@ class ControllerRefusalsTest {
         Manifest good = h.manifest(1, h.app1).toBuilder().setEnvironment("production").build();
         byte[] payload = ManifestCodec.toJson(good);
         long past = System.currentTimeMillis() - 3_600_000;
-        Map<String, Path> bad = Map.of(
-                "the manifest is unsigned: 0 signatures", write("unsigned.json", SignedManifest.newBuilder()
-                        .setPayload(com.google.protobuf.ByteString.copyFrom(payload)).setPayloadType(Envelope.MANIFEST_TYPE)
-                        .build()),
-                "signed by untrusted key(s)", write("untrusted.json", Envelope.sign(payload, List.of(Keys.generate()))),
-                "expired at", write("expired.json", h.fleet.sign(good.toBuilder().setExpires(Timestamps.fromMillis(past))
-                        .setCreated(Timestamps.fromMillis(past - 1000)).build())),
-                "is bound to environment 'staging', but web1, web2 are in environment 'production'",
-                write("staging.json", h.fleet.sign(good.toBuilder().setEnvironment("staging").build())));
+        SignedManifest unsigned = SignedManifest.newBuilder().setPayload(com.google.protobuf.ByteString.copyFrom(payload))
+                .setPayloadType(Envelope.MANIFEST_TYPE).build();
+        SignedManifest untrusted = Envelope.sign(payload, List.of(Keys.generate()));
+        SignedManifest expired = h.fleet.sign(good.toBuilder().setExpires(Timestamps.fromMillis(past))
+                .setCreated(Timestamps.fromMillis(past - 1000)).build());
+        SignedManifest staging = h.fleet.sign(good.toBuilder().setEnvironment("staging").build());
+        String wrongEnvironment = "manifest is bound to environment 'staging', not environment 'production' (node web1,"
+                + " node web2); freeze it again with the nodes' --environment";
         int before = h.mirror.requests();
-        for (Map.Entry<String, Path> e : bad.entrySet()) {
-            List<String> args = new ArrayList<>(List.of("deploy", e.getValue().toString(), "--inventory", inv.toString(),
+
+        // Through the CLI: it checks what it can itself (expiry, environment; signatures with --trusted), the
+        // controller what it holds the keys for; either way nothing is recorded and no node is contacted.
+        Map<String, SignedManifest> cases = Map.of("unsigned", unsigned, "untrusted", untrusted, "expired", expired,
+                "staging", staging);
+        Map<String, String> why = Map.of("unsigned", "refused by the controller at 127.0.0.1:" + served.port()
+                + ": the manifest is unsigned: 0 signatures", "untrusted", "refused by the controller at 127.0.0.1:"
+                + served.port() + ": ", "expired", "expired at ", "staging", wrongEnvironment);
+        for (String name : cases.keySet()) {
+            Path file = write(name + ".json", cases.get(name));
+            List<String> args = new ArrayList<>(List.of("deploy", file.toString(), "--inventory", inv.toString(),
                     "--plaintext"));
             args.addAll(served.as("alice"));
             FleetHarness.Run r = h.cli(args.toArray(String[]::new));
             assertEquals(1, r.code(), r.all());
-            assertTrue(r.err().contains(e.getValue() + ": refused by the controller at 127.0.0.1:" + served.port() + ": "),
-                    r.err());
-            assertTrue(r.err().contains(e.getKey()), e.getKey() + " in:\n" + r.err());
+            assertTrue(r.err().startsWith("pinfleet: " + file + ": ") && r.err().contains(why.get(name)),
+                    name + ": " + r.err());
+        }
+        assertTrue(h.cli(withAlice(List.of("history", "--json"))).out().strip().equals("[]"), "nothing recorded");
+
+        // Straight to the controller's API, as any client may: it makes the agents' checks itself.
+        ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", served.port()).sslContext(GrpcSslContexts
+                .forClient().trustManager(served.pki.resolve("ca.crt").toFile()).keyManager(
+                        served.pki.resolve("alice.crt").toFile(), served.pki.resolve("alice.key").toFile()).build())
+                .build();
+        try {
+            Targets targets = Targets.newBuilder().setInventory(inv.toString()).setPlaintext(true)
+                    .addNodes(Target.newBuilder().setName("web1").setHost("127.0.0.1").setPort(h.agents.get("web1").port())
+                            .setEnvironment("production"))
+                    .addNodes(Target.newBuilder().setName("web2").setHost("127.0.0.1").setPort(h.agents.get("web2").port())
+                            .setEnvironment("production")).build();
+            Map<SignedManifest, String> direct = Map.of(unsigned, "the manifest is unsigned: 0 signatures",
+                    untrusted, "signed by untrusted key(s)", expired, "expired at ", staging, wrongEnvironment);
+            for (Map.Entry<SignedManifest, String> e : direct.entrySet()) {
+                StatusRuntimeException x = assertThrows(StatusRuntimeException.class, () -> ControllerServiceGrpc
+                        .newBlockingStub(ch).withDeadlineAfter(30, TimeUnit.SECONDS).submit(SubmitRequest.newBuilder()
+                                .setManifest(e.getKey()).setTargets(targets).setStrategy(Strategy.newBuilder()
+                                        .setBatch("100%").setMaxFailures("0").setForks(5).setNodeDeadlineSeconds(60)
+                                        .setStuckSeconds(30)).build()));
+                assertEquals(Status.Code.INVALID_ARGUMENT, x.getStatus().getCode());
+                assertTrue(x.getStatus().getDescription().contains(e.getValue()), x.getStatus().getDescription());
+            }
+        } finally {
+            ch.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         }
         assertEquals(before, h.mirror.requests(), "no node fetched anything");
         for (String n : List.of("web1", "web2")) {
             assertFalse(Files.exists(h.fleet.root(n).resolve("apps")), n + " was never contacted");
         }
-        List<String> history = new ArrayList<>(List.of("history", "--json"));
-        history.addAll(served.as("alice"));
-        assertEquals("[]", h.cli(history.toArray(String[]::new)).out().strip(), "no record of a refused submission");
+        assertEquals("[]", h.cli(withAlice(List.of("history", "--json"))).out().strip(), "no record of a refused submission");
 
         List<String> args = new ArrayList<>(List.of("deploy", write("good.json", h.fleet.sign(good)).toString(),
                 "--inventory", inv.toString(), "--plaintext", "--progress", "plain"));
-        args.addAll(served.as("alice"));
-        FleetHarness.Run ok = h.cli(args.toArray(String[]::new));
+        FleetHarness.Run ok = h.cli(withAlice(args));
         assertEquals(0, ok.code(), ok.all());
+    }
+
+    private String[] withAlice(List<String> args) {
+        List<String> all = new ArrayList<>(args);
+        all.addAll(served.as("alice"));
+        return all.toArray(String[]::new);
     }
 }

@@ -166,12 +166,12 @@ class ControllerServiceTest {
         FleetHarness.Run show = cli(List.of("show", "2", "--json"), served.as("bob"));
         assertEquals(0, show.code(), show.all());
         for (int i = 1; i <= 6; i++) {
-            assertEquals(1, count(show.out(), "\"nodeStarted\": \\{\\s*\"node\": \"web" + i + "\""), "web" + i
+            assertEquals(1, count(show.out(), "\"node_started\": \\{\\s*\"node\": \"web" + i + "\""), "web" + i
                     + " started once:\n" + show.out());
         }
         assertEquals(1, count(show.out(), "\"finished\": \\{"), "exactly one final report");
         assertTrue(show.out().contains("\"reason\": \"taken over by a controller that found it interrupted\""), show.out());
-        assertTrue(show.out().contains("\"epoch\": \"2\""), "the second controller wrote with the next epoch");
+        assertTrue(show.out().contains("\"epoch\": 2,"), "the second controller wrote with the next epoch");
         FleetHarness.Run history = cli(List.of("history", "--app", "shop"), served.as("bob"));
         assertTrue(history.out().lines().anyMatch(l -> l.matches(" +2 +shop +2 .* alice .* succeeded .*6 ok .*mypkg 2.0")),
                 history.out());

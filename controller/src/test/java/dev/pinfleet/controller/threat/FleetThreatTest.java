@@ -128,7 +128,7 @@ class FleetThreatTest {
         ThreatFleet.Run show = t.cli(List.of("show", Long.toString(id), "--json"));
         assertEquals(0, show.code(), show.all());
         for (String name : agents.keySet()) {
-            assertEquals(1, show.out().split("\"nodeStarted\": \\{\\s*\"node\": \"" + name + "\"", -1).length - 1,
+            assertEquals(1, show.out().split("\"node_started\": \\{\\s*\"node\": \"" + name + "\"", -1).length - 1,
                     name + " started once:\n" + show.out());
         }
         assertEquals(1, show.out().split("\"finished\": \\{", -1).length - 1, "one final report");
