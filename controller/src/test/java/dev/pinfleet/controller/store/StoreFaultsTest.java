@@ -169,4 +169,26 @@ class StoreFaultsTest {
             throw new IOException(String.join(" ", cmd) + ": " + out);
         }
     }
+
+    @Test
+    void theSchemaVersionOfTheFastOpenIsTheNewestMigration() throws Exception {
+        Path dirOfMigrations = Path.of(Database.class.getResource("/db/migration").toURI());
+        int newest = 0;
+        try (var files = Files.list(dirOfMigrations)) {
+            for (Path f : files.toList()) {
+                var m = java.util.regex.Pattern.compile("V(\\d+)__.*\\.sql").matcher(f.getFileName().toString());
+                if (m.matches()) {
+                    newest = Math.max(newest, Integer.parseInt(m.group(1)));
+                }
+            }
+        }
+        assertEquals(Integer.toString(newest), Database.SCHEMA_VERSION,
+                "Database.SCHEMA_VERSION must name the newest migration, or a database at it would skip it");
+        Path file = dir.resolve("records.db");
+        long id = oneRollout(file);
+        try (Database db = open(file)) {
+            assertEquals(Database.SCHEMA_VERSION, db.schemaVersion());
+        }
+        assertStillThere(file, id);
+    }
 }
