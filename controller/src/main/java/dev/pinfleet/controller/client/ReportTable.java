@@ -79,12 +79,8 @@ public final class ReportTable {
      * {@code REASON_ABORTED} is {@code aborted}; {@code -} when there is none.
      */
     public static String reason(FailureReason r) {
-        if (r == FailureReason.REASON_UNSPECIFIED || r == FailureReason.UNRECOGNIZED) {
-            return "-";
-        }
-        String s = r.name().substring("REASON_".length()).toLowerCase(Locale.ROOT);
-        int cut = s.indexOf('_');
-        return cut < 0 ? s : s.substring(0, cut) + "/" + s.substring(cut + 1).replace('_', '-');
+        String s = Outcomes.reason(r);
+        return s.isEmpty() ? "-" : s;
     }
 
     public static String human(long bytes) {

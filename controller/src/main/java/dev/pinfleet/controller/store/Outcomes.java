@@ -1,5 +1,6 @@
 package dev.pinfleet.controller.store;
 
+import dev.pinfleet.proto.v1.FailureReason;
 import dev.pinfleet.proto.v1.NodeOutcome;
 import dev.pinfleet.proto.v1.NodeReport;
 import dev.pinfleet.proto.v1.RolloutKind;
@@ -76,13 +77,31 @@ public final class Outcomes {
     }
 
     /**
-     * Why a node did not succeed, as a short typed word: the phase the agent failed in ("verify", "fetch",
-     * "install", "switch", "hook", "health"), or what the controller saw ("unreachable", "stuck", "dropped",
-     * "deadline", "cancelled", "skipped", "interrupted"); empty on success.
+     * A typed failure reason as a word: {@code REASON_FETCH_NOT_FOUND} is {@code fetch/not-found},
+     * {@code REASON_ABORTED} is {@code aborted}; empty when there is none.
+     */
+    public static String reason(FailureReason r) {
+        if (r == FailureReason.REASON_UNSPECIFIED || r == FailureReason.UNRECOGNIZED) {
+            return "";
+        }
+        String s = r.name().substring("REASON_".length()).toLowerCase(Locale.ROOT);
+        int cut = s.indexOf('_');
+        return cut < 0 ? s : s.substring(0, cut) + "/" + s.substring(cut + 1).replace('_', '-');
+    }
+
+    /**
+     * Why a node did not succeed, as the records keep it: the typed reason its agent (or the controller) set, as
+     * {@link #reason(FailureReason)} words it ({@code fetch/checksum}, {@code busy}, {@code cancelled}, …); else what
+     * the controller saw ({@code unreachable}, {@code stuck}, {@code dropped}, {@code deadline}, {@code skipped},
+     * {@code interrupted}); empty on success.
      */
     public static String reason(NodeReport n) {
         if (isSuccess(n.getOutcome())) {
             return "";
+        }
+        String typed = reason(n.getReport().getReason());
+        if (!typed.isEmpty()) {
+            return typed;
         }
         switch (n.getOutcome()) {
             case NODE_UNREACHABLE -> {
@@ -100,9 +119,6 @@ public final class Outcomes {
             default -> {
             }
         }
-        if (n.hasReport() && n.getReport().getFailedPhase().getNumber() > 0) {
-            return n.getReport().getFailedPhase().name().toLowerCase(Locale.ROOT);
-        }
         String e = n.getError();
         if (e.contains("connection dropped mid-deploy")) {
             return "dropped";
@@ -110,7 +126,7 @@ public final class Outcomes {
         if (e.contains("node deadline")) {
             return "deadline";
         }
-        if (e.contains("interrupted")) {
+        if (e.contains("the controller stopped while this node deployed")) {
             return "interrupted";
         }
         return "failed";

@@ -1,4 +1,4 @@
-package dev.pinfleet.controller.rollout;
+package dev.pinfleet.controller.client;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
