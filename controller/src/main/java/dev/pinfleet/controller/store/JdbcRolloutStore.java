@@ -2,6 +2,7 @@ package dev.pinfleet.controller.store;
 
 import dev.pinfleet.proto.v1.ArtifactResult;
 import dev.pinfleet.proto.v1.OperatorAction;
+import dev.pinfleet.proto.v1.NodeOutcome;
 import dev.pinfleet.proto.v1.NodeReport;
 import dev.pinfleet.proto.v1.PhaseTiming;
 import dev.pinfleet.proto.v1.RolloutEvent;
@@ -228,6 +229,13 @@ public final class JdbcRolloutStore implements RolloutStore {
                 }
             } else if (e.hasNodeFinished()) {
                 nodeEnded(c, e.getRolloutId(), e.getAtUnixMs(), e.getNodeFinished());
+            }
+        }
+        if (ch.report() != null) { // the final report settles the nodes never started: no event ended them
+            for (NodeReport n : ch.report().getNodesList()) {
+                if (n.getOutcome() == NodeOutcome.NODE_SKIPPED) {
+                    nodeEnded(c, ch.lease().rolloutId(), 0, n);
+                }
             }
         }
         return true;

@@ -208,6 +208,24 @@ abstract class StoreContract {
     }
 
     @Test
+    void theFinalReportSettlesTheNodesNeverStartedAsSkipped() {
+        Submitted s = store.submit(rollout("shop", "", "alice", "web1", "web2"), false, "me", NOW, LEASE);
+        Lease l = s.lease();
+        NodeReport cancelled = nodeReport("web1", NodeOutcome.NODE_CANCELLED);
+        store.apply(List.of(Change.events(l, List.of(event(l, 2, RolloutEvent.newBuilder().setNodeFinished(cancelled))))));
+        NodeReport skipped = NodeReport.newBuilder().setNode("web2").setAddress("127.0.0.1:7400").setBatch(1)
+                .setOutcome(NodeOutcome.NODE_SKIPPED).setError("web2: not started: cancelled by bob").build();
+        FleetReport report = FleetReport.newBuilder().setDeployId(Long.toString(l.rolloutId())).setApp("shop")
+                .addNodes(cancelled).addNodes(skipped).build();
+        store.apply(List.of(new Change(l, List.of(event(l, 3, RolloutEvent.newBuilder().setFinished(report))),
+                RolloutState.ROLLOUT_CANCELLED, 0, NOW + 10, "cancelled by bob", report, false)));
+        assertEquals(Map.of("cancelled", 1, "skipped", 1), store.record(l.rolloutId()).orElseThrow().summary().getNodesMap());
+        RolloutStore.NodeRecord web2 = store.nodes(l.rolloutId()).get(1);
+        assertEquals("skipped", web2.outcome());
+        assertEquals(skipped, web2.report());
+    }
+
+    @Test
     void historyIsNewestFirstFilteredByAppAndStateAndTheFinalReportStays() {
         Submitted a = store.submit(rollout("shop", "", "alice", "web1"), false, "me", NOW, LEASE);
         end(a.lease(), 2, RolloutState.ROLLOUT_FAILED);
