@@ -17,6 +17,9 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
@@ -24,7 +27,7 @@ import java.util.stream.Stream;
  * A throwaway PostgreSQL cluster for tests: Debian's PostgreSQL 15 ({@code initdb} + {@code pg_ctl}) in a temporary
  * directory, on a free loopback port, trust authentication for the user {@code pf}. PostgreSQL refuses to run as
  * root, so as root the cluster runs as {@code nobody} ({@code setpriv}). Closing stops the server by its own process
- * id (the one in its {@code postmaster.pid}) and deletes the directory.
+ * id (the one in its {@code postmaster.pid}: SIGINT, PostgreSQL's fast shutdown) and deletes the directory.
  */
 public final class PostgresServer implements AutoCloseable {
     public static final Path BIN = Path.of("/usr/lib/postgresql/15/bin");
@@ -44,11 +47,20 @@ public final class PostgresServer implements AutoCloseable {
         this.asOwner = asOwner;
     }
 
+    /** What a test that needs PostgreSQL says when the binaries are not installed. */
+    public static final String MISSING = BIN + "/initdb and pg_ctl are missing: install Debian's postgresql package"
+            + " (apt-get install postgresql; .ci/run does)";
+
+    /** Whether the binaries are installed. */
+    public static boolean installed() {
+        return Files.isExecutable(BIN.resolve("initdb")) && Files.isExecutable(BIN.resolve("pg_ctl"))
+                && Files.isExecutable(BIN.resolve("postgres"));
+    }
+
     /** initdb and start; fails naming what is missing when PostgreSQL is not installed. */
     public static PostgresServer start() throws IOException, InterruptedException {
-        if (!Files.isExecutable(BIN.resolve("initdb")) || !Files.isExecutable(BIN.resolve("pg_ctl"))) {
-            throw new IOException(BIN + "/initdb and pg_ctl are missing: install Debian's postgresql package"
-                    + " (apt-get install postgresql; .ci/run does)");
+        if (!installed()) {
+            throw new IOException(MISSING);
         }
         Path dir = Files.createTempDirectory("pinfleet-pg");
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
@@ -123,13 +135,22 @@ public final class PostgresServer implements AutoCloseable {
 
     @Override
     public void close() throws IOException, InterruptedException {
-        try {
-            run(asOwner, List.of(BIN.resolve("pg_ctl").toString(), "-D", data.toString(), "-m", "fast", "-w", "-t", "30",
-                    "stop"));
-        } catch (IOException e) {
-            ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+        Optional<ProcessHandle> server = ProcessHandle.of(pid);
+        if (server.isPresent()) {
+            try {
+                run(List.of(), List.of("kill", "-INT", Long.toString(pid)));
+            } catch (IOException e) {
+                if (server.get().isAlive()) {
+                    throw e;
+                }
+            }
+            try {
+                server.get().onExit().get(60, TimeUnit.SECONDS);
+            } catch (ExecutionException | TimeoutException e) {
+                server.get().destroyForcibly();
+                server.get().onExit().orTimeout(30, TimeUnit.SECONDS).join();
+            }
         }
-        ProcessHandle.of(pid).ifPresent(h -> h.onExit().orTimeout(30, TimeUnit.SECONDS).join());
         try (Stream<Path> files = Files.walk(dir)) {
             for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
                 Files.deleteIfExists(p);
