@@ -26,7 +26,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Rolls a signed manifest out to the targeted nodes by {@link Strategy}: the canary wave, then batches, at most
  * {@code forks} nodes at once, with one failure budget for the whole fleet. Once the budget is spent (or the rollout
  * is {@link #stop stopped}) no new node starts, nodes in flight finish, and the nodes never started are reported
- * {@code NODE_SKIPPED}. A resumed rollout passes the nodes that already ended: they are not started again, and their
+ * {@code NODE_SKIPPED}; {@link #cancel} also asks the agents of the nodes in flight to stop their deploys before they
+ * switch (those end {@code NODE_CANCELLED}). A resumed rollout passes the nodes that already ended: they are not started again, and their
  * failures count against the budget. One instance runs one rollout.
  */
 public final class Rollout {
@@ -42,6 +43,9 @@ public final class Rollout {
         default void event(Node node, DeployEvent event) { }
 
         default void nodeFinished(NodeReport report) { }
+
+        /** An agent's answer to a cancel of its node's deploy, in words naming the node (called on a gRPC thread). */
+        default void cancelAnswered(Node node, String answer) { }
 
         default void stopped(String why) { }
 
@@ -62,6 +66,7 @@ public final class Rollout {
     private final Clock clock;
     private final Set<NodeCall> active = ConcurrentHashMap.newKeySet();
     private volatile String stopRequested;
+    private volatile String cancelRequested;
 
     public Rollout(Strategy strategy, AgentClient client, Clock clock) {
         this.strategy = strategy;
@@ -74,6 +79,18 @@ public final class Rollout {
         if (stopRequested == null) {
             stopRequested = why;
         }
+    }
+
+    /**
+     * Cancel: {@link #stop} with {@code why}, and every deploy in flight (now, or started in the race with this call)
+     * is asked to stop on its agent, with {@code why} as the reason its agent records.
+     */
+    public void cancel(String why) {
+        stop(why);
+        if (cancelRequested == null) {
+            cancelRequested = why;
+        }
+        active.forEach(c -> c.cancel(cancelRequested));
     }
 
     /** Nodes in flight now. */
@@ -134,9 +151,13 @@ public final class Rollout {
                     }
                     listener.nodeStarted(n, w);
                     NodeCall call = new NodeCall(n, w, client, clock, strategy.nodeDeadline(), strategy.stuckTimeout(),
-                            listener::event);
+                            listener::event, listener::cancelAnswered);
                     active.add(call);
-                    running.add(call.start(deployId, envelope).whenComplete((r, t) -> {
+                    CompletableFuture<NodeReport> ended = call.start(deployId, envelope);
+                    if (cancelRequested != null) { // cancelled after this node was let through: it stops too
+                        call.cancel(cancelRequested);
+                    }
+                    running.add(ended.whenComplete((r, t) -> {
                         active.remove(call);
                         try {
                             if (r != null) {

@@ -139,6 +139,11 @@ final class Recording implements Rollout.Listener {
     }
 
     @Override
+    public void cancelAnswered(Node node, String answer) {
+        record(List.of(RolloutEvent.newBuilder().setNote(answer)), null, 0, 0, null, null, false, false);
+    }
+
+    @Override
     public void stopped(String why) {
         record(List.of(RolloutEvent.newBuilder().setStopped(why)), null, 0, 0, why, null, false, true);
     }

@@ -89,7 +89,10 @@ final class RolloutRun implements Runnable {
         return lease;
     }
 
-    /** Cancel: no new node starts; the rollout ends CANCELLED once the nodes in flight end. */
+    /**
+     * Cancel: no new node starts, the agents of the nodes in flight are asked to stop their deploys before they switch;
+     * the rollout ends CANCELLED once those nodes end.
+     */
     void cancel(String by) {
         if (cancelledBy != null) {
             return;
@@ -97,7 +100,7 @@ final class RolloutRun implements Runnable {
         cancelledBy = by;
         Rollout e = engine;
         if (e != null) {
-            e.stop("cancelled by " + by);
+            e.cancel("cancelled by " + by);
         }
         Recording r = recording;
         if (r != null && !paused) {
@@ -209,7 +212,7 @@ final class RolloutRun implements Runnable {
         Rollout e = new Rollout(strategy, client, ctx.clock());
         engine = e;
         if (cancelledBy != null) {
-            e.stop("cancelled by " + cancelledBy);
+            e.cancel("cancelled by " + cancelledBy);
         }
         boolean passPause = proceeded || start == Start.RESUMED && rec.state() == RolloutState.ROLLOUT_PAUSED;
         FleetReport report = e.run(Long.toString(id), rec.summary().getOperator(), rec.envelope(), m, digest, nodes, done,

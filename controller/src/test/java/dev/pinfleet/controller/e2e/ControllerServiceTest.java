@@ -4,11 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import dev.pinfleet.agent.testing.CleanRoot;
 import dev.pinfleet.agent.testing.FakeMirror;
 import dev.pinfleet.controller.Json;
 import dev.pinfleet.controller.threat.ControllerProcess;
 import dev.pinfleet.manifest.ManifestCodec;
+import dev.pinfleet.proto.v1.FailureReason;
 import dev.pinfleet.proto.v1.FleetReport;
 import dev.pinfleet.proto.v1.Manifest;
 import dev.pinfleet.proto.v1.NodeOutcome;
@@ -257,5 +261,91 @@ class ControllerServiceTest {
         assertTrue(lines.get(1).matches(".* bob +queue +2 +shop serial 3 .*after alice; queued behind rollout 1"),
                 audit.out());
         assertTrue(lines.get(2).matches(".* alice +deploy +1 +shop serial 2 .*"), audit.out());
+    }
+
+    @Test
+    void cancelMidRolloutStartsNoNewNodeAndStopsTheDeployInFlightOnItsAgent() throws Exception {
+        h.start("web1", Map.of("mirrors", held.baseUri().toString()));
+        h.start("web2", Map.of());
+        h.start("web3", Map.of());
+        served = ServedController.start(h, dir.resolve("served"), dir.resolve("served-records.db").toString());
+        Manifest v1 = h.manifest(1, h.app1);
+        Manifest v2 = h.manifest(2, h.app2);
+        FleetHarness.Run first = cli(deploy(h.signed(v1)), served.as("alice"));
+        assertEquals(0, first.code(), first.all());
+
+        Path report = dir.resolve("cancelled.json");
+        List<String> args = deploy(h.signed(v2), "--canary", "1", "--report", report.toString());
+        CompletableFuture<FleetHarness.Run> rollout = CompletableFuture.supplyAsync(() -> cli(args, served.as("alice")));
+        // web1, the canary, fetches mypkg 2.0 from the held mirror, which answers only when the gate opens: the
+        // gate stays shut, so only the agent's own stop can end web1's deploy.
+        await("web1 fetching mypkg 2.0", () -> held.requests(h.app2.getFilename()) >= 1);
+        FleetHarness.Run cancel = cli(List.of("cancel", "2", "--progress", "plain"), served.as("bob"));
+        assertEquals(1, cancel.code(), "a cancelled rollout did not succeed:\n" + cancel.all());
+        assertTrue(cancel.out().contains("rollout 2: cancelled"), cancel.all());
+        FleetHarness.Run followed = rollout.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        assertEquals(1, followed.code(), followed.all());
+
+        FleetReport r = Json.read(report, FleetReport.newBuilder()).build();
+        Map<String, NodeReport> n = byNode(r);
+        NodeReport web1 = n.get("web1");
+        assertEquals(NodeOutcome.NODE_CANCELLED, web1.getOutcome(), web1.getError());
+        assertEquals(FailureReason.REASON_CANCELLED, web1.getReport().getReason(), web1.getError());
+        assertTrue(web1.getError().contains("(rollout 2: cancelled by bob)"), web1.getError());
+        for (String name : List.of("web2", "web3")) {
+            assertEquals(NodeOutcome.NODE_SKIPPED, n.get(name).getOutcome(), name + ": " + n.get(name).getError());
+        }
+        assertEquals("cancelled by bob", r.getStopped());
+        assertEquals(1, held.requests(h.app2.getFilename()), "no other node started");
+        assertFalse(h.agents.get("web1").engine().busy(), "web1's deploy ended without the mirror ever answering");
+        for (int i = 1; i <= 3; i++) {
+            assertEquals(release(v1), h.fleet.current("web" + i, "shop"), "web" + i + ": current unchanged");
+            CleanRoot.assertNothingHalfWritten(h.fleet.root("web" + i));
+        }
+        FleetHarness.Run show = cli(List.of("show", "2", "--json"), served.as("bob"));
+        assertTrue(show.out().contains("deploy '2' stops before its switch"), "the agent's answer is on record:\n"
+                + show.out());
+        FleetHarness.Run history = cli(List.of("history", "--app", "shop", "--json"), served.as("bob"));
+        JsonArray rows = JsonParser.parseString(history.out()).getAsJsonArray();
+        assertEquals(2, rows.size(), history.out());
+        JsonObject newest = rows.get(0).getAsJsonObject();
+        for (String field : List.of("id", "app", "serial", "digest", "operator", "message", "outcome", "started", "ended",
+                "nodes")) {
+            assertTrue(newest.has(field), field + " in " + newest);
+        }
+        assertEquals("2", newest.get("id").getAsString(), "newest first");
+        assertEquals("ROLLOUT_CANCELLED", newest.get("outcome").getAsString());
+        assertEquals(1, newest.getAsJsonObject("nodes").get("cancelled").getAsInt(), newest.toString());
+        assertEquals(2, newest.getAsJsonObject("nodes").get("skipped").getAsInt(), newest.toString());
+    }
+
+    @Test
+    void aNodeBusyWithAnotherDeployFailsWithTheTypedReasonBusy() throws Exception {
+        h.start("web1", Map.of("mirrors", held.baseUri().toString()));
+        served = ServedController.start(h, dir.resolve("served"), dir.resolve("served-records.db").toString());
+        Manifest shop = h.manifest(2, h.app2);
+        CompletableFuture<FleetHarness.Run> first = CompletableFuture.supplyAsync(() -> {
+            try {
+                return cli(deploy(h.signed(shop)), served.as("alice"));
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        await("web1 fetching mypkg 2.0", () -> held.requests(h.app2.getFilename()) >= 1);
+        // Another app on the same node: the controller lets it through (one rollout per app and environment), and
+        // the agent, which runs one deploy at a time, refuses it.
+        Manifest blog = h.manifest(1, h.app1).toBuilder().setApp("blog").build();
+        Path report = dir.resolve("blog.json");
+        FleetHarness.Run second = cli(deploy(h.signed(blog), "--report", report.toString()), served.as("bob"));
+        assertEquals(1, second.code(), second.all());
+        NodeReport web1 = Json.read(report, FleetReport.newBuilder()).build().getNodes(0);
+        assertEquals(NodeOutcome.NODE_FAILED, web1.getOutcome(), web1.getError());
+        assertEquals(FailureReason.REASON_BUSY, web1.getReport().getReason(), web1.getError());
+        assertTrue(web1.getError().contains("web1 (127.0.0.1:") && web1.getError().contains("busy: node web1 is already"
+                + " running a deploy"), web1.getError());
+        assertTrue(second.out().lines().anyMatch(l -> l.matches("web1 +FAILED .* busy +web1 .*")), second.out());
+        gate.countDown();
+        assertEquals(0, first.get(WAIT.toSeconds(), TimeUnit.SECONDS).code());
+        assertEquals(release(shop), h.fleet.current("web1", "shop"));
     }
 }
