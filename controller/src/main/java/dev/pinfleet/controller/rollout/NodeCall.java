@@ -1,5 +1,6 @@
 package dev.pinfleet.controller.rollout;
 
+import dev.pinfleet.controller.store.Outcomes;
 import dev.pinfleet.proto.v1.AgentServiceGrpc;
 import dev.pinfleet.proto.v1.CancelRequest;
 import dev.pinfleet.proto.v1.CancelResponse;
@@ -178,7 +179,7 @@ final class NodeCall implements ClientResponseObserver<DeployRequest, DeployEven
                     if (reached) {
                         // It streamed events, then the connection went (agent killed or restarted, network cut):
                         // a failure of this deploy, and what the agent did meanwhile is not known here.
-                        nr.setOutcome(NodeOutcome.NODE_FAILED).setError(where + ": connection dropped mid-deploy"
+                        nr.setOutcome(NodeOutcome.NODE_FAILED).setCause(Outcomes.DROPPED).setError(where + ": connection dropped mid-deploy"
                                 + " (last seen: " + lastSeen + "): " + why + "; the agent may have restarted or the"
                                 + " network failed, so the node's state is unknown: see `pinfleet status`, then deploy"
                                 + " again with --retry-failed");
@@ -189,9 +190,9 @@ final class NodeCall implements ClientResponseObserver<DeployRequest, DeployEven
                 case RESOURCE_EXHAUSTED -> nr.setOutcome(NodeOutcome.NODE_FAILED).setReport(DeployReport.newBuilder()
                         .setOutcome(Outcome.FAILED).setReason(FailureReason.REASON_BUSY).setError(why))
                         .setError(where + ": busy: " + why);
-                case DEADLINE_EXCEEDED -> nr.setOutcome(NodeOutcome.NODE_FAILED).setError(where
+                case DEADLINE_EXCEEDED -> nr.setOutcome(NodeOutcome.NODE_FAILED).setCause(Outcomes.DEADLINE).setError(where
                         + ": no report within the node deadline of " + deadline.toSeconds() + " s (last seen: " + lastSeen + ")");
-                default -> nr.setOutcome(NodeOutcome.NODE_FAILED).setError(where + ": "
+                default -> nr.setOutcome(NodeOutcome.NODE_FAILED).setCause(Outcomes.GRPC).setError(where + ": "
                         + s.getCode().name().toLowerCase(Locale.ROOT) + ": " + why);
             }
         }
@@ -202,7 +203,7 @@ final class NodeCall implements ClientResponseObserver<DeployRequest, DeployEven
     public void onCompleted() {
         NodeReport.Builder nr = base();
         if (report == null) {
-            nr.setOutcome(NodeOutcome.NODE_FAILED).setError(node.name() + " (" + node.address()
+            nr.setOutcome(NodeOutcome.NODE_FAILED).setCause(Outcomes.NO_REPORT).setError(node.name() + " (" + node.address()
                     + "): agent closed the stream without a report");
         } else {
             nr.setReport(report);

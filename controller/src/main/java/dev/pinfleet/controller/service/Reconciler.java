@@ -3,6 +3,7 @@ package dev.pinfleet.controller.service;
 import dev.pinfleet.controller.rollout.AgentClient;
 import dev.pinfleet.controller.rollout.FleetQuery;
 import dev.pinfleet.controller.rollout.Node;
+import dev.pinfleet.controller.store.Outcomes;
 import dev.pinfleet.proto.v1.AppStatus;
 import dev.pinfleet.proto.v1.DeployReport;
 import dev.pinfleet.proto.v1.NodeOutcome;
@@ -80,7 +81,7 @@ public final class Reconciler {
         String where = f.node().name() + " (" + f.node().address() + "): ";
         String interrupted = "the controller stopped while this node deployed, ";
         if (a.value() == null) {
-            return r.setOutcome(NodeOutcome.NODE_FAILED).setError(where + interrupted + "and at resume it could not be"
+            return r.setOutcome(NodeOutcome.NODE_FAILED).setCause(Outcomes.INTERRUPTED).setError(where + interrupted + "and at resume it could not be"
                     + " asked where it is (" + a.error() + "); its state is unknown: see `pinfleet status`, then deploy"
                     + " again with --retry-failed").build();
         }
@@ -94,7 +95,7 @@ public final class Reconciler {
         String busy = a.value().getBusy() ? "it was still deploying at its node deadline, " : "";
         String last = s.getLastOutcome() == Outcome.OUTCOME_UNSPECIFIED ? "" : "; its last deploy: "
                 + s.getLastOutcome().name().toLowerCase(Locale.ROOT) + (s.getLastError().isEmpty() ? "" : ": " + s.getLastError());
-        return r.setOutcome(NodeOutcome.NODE_FAILED).setError(where + interrupted + busy + "and at resume it runs "
+        return r.setOutcome(NodeOutcome.NODE_FAILED).setCause(Outcomes.INTERRUPTED).setError(where + interrupted + busy + "and at resume it runs "
                 + (s.getRelease().isEmpty() ? "no release of " + app : "release " + s.getRelease() + " (serial "
                         + s.getSerial() + ")") + ", not this rollout's (serial " + serial + ")" + last).build();
     }

@@ -1,6 +1,5 @@
 package dev.pinfleet.controller.store;
 
-import dev.pinfleet.proto.v1.ArtifactResult;
 import dev.pinfleet.proto.v1.OperatorAction;
 import dev.pinfleet.proto.v1.NodeOutcome;
 import dev.pinfleet.proto.v1.NodeReport;
@@ -8,7 +7,6 @@ import dev.pinfleet.proto.v1.PhaseTiming;
 import dev.pinfleet.proto.v1.RolloutEvent;
 import dev.pinfleet.proto.v1.RolloutState;
 import dev.pinfleet.proto.v1.RolloutSummary;
-import dev.pinfleet.proto.v1.Source;
 import dev.pinfleet.proto.v1.StateChange;
 import dev.pinfleet.proto.v1.Target;
 import java.sql.Connection;
@@ -248,23 +246,13 @@ public final class JdbcRolloutStore implements RolloutStore {
                 phases[p.getPhaseValue()] += p.getMillis();
             }
         }
-        long bytes = 0;
-        int fetched = 0;
-        int stored = 0;
-        for (ArtifactResult a : n.getReport().getArtifactsList()) {
-            if (a.getSource() == Source.MIRROR) {
-                fetched++;
-                bytes += a.getBytes();
-            } else if (a.getSource() == Source.STORE) {
-                stored++;
-            }
-        }
+        Outcomes.Transfer t = Outcomes.transfer(n);
         try (PreparedStatement ps = c.prepareStatement("UPDATE rollout_nodes SET outcome = ?, started_ms = ?, ended_ms = ?,"
                 + " millis = ?, verify_ms = ?, plan_ms = ?, fetch_ms = ?, install_ms = ?, switch_ms = ?, hook_ms = ?,"
                 + " health_ms = ?, bytes_fetched = ?, artifacts_fetched = ?, artifacts_from_store = ?, release_id = ?,"
                 + " reason = ?, error = ?, reconciled = ?, report = ?, wave = ? WHERE rollout_id = ? AND node = ?")) {
             RecordReader.bind(ps, Outcomes.key(n.getOutcome()), n.getStartedUnixMs(), at, n.getMillis(), phases[1],
-                    phases[2], phases[3], phases[4], phases[5], phases[6], phases[7], bytes, fetched, stored,
+                    phases[2], phases[3], phases[4], phases[5], phases[6], phases[7], t.bytes(), t.fetched(), t.fromStore(),
                     n.getReport().getRelease(), Outcomes.reason(n), n.getError(), n.getReconciled() ? 1 : 0,
                     n.toByteArray(), n.getBatch(), id, n.getNode());
             ps.executeUpdate();

@@ -1,11 +1,13 @@
 package dev.pinfleet.controller.store;
 
+import dev.pinfleet.proto.v1.ArtifactResult;
 import dev.pinfleet.proto.v1.FailureReason;
 import dev.pinfleet.proto.v1.NodeOutcome;
 import dev.pinfleet.proto.v1.NodeReport;
 import dev.pinfleet.proto.v1.RolloutKind;
 import dev.pinfleet.proto.v1.RolloutState;
 import dev.pinfleet.proto.v1.RolloutSummary;
+import dev.pinfleet.proto.v1.Source;
 import java.util.EnumSet;
 import java.util.Locale;
 import java.util.Set;
@@ -16,6 +18,17 @@ public final class Outcomes {
     public static final String PENDING = "pending";
     /** A node in flight. */
     public static final String RUNNING = "running";
+
+    /** {@code NodeReport.cause}: the connection went after the agent had begun. */
+    public static final String DROPPED = "dropped";
+    /** {@code NodeReport.cause}: no report within the node deadline. */
+    public static final String DEADLINE = "deadline";
+    /** {@code NodeReport.cause}: the controller stopped while the node deployed; resume found it elsewhere. */
+    public static final String INTERRUPTED = "interrupted";
+    /** {@code NodeReport.cause}: the agent closed the stream without a report. */
+    public static final String NO_REPORT = "no-report";
+    /** {@code NodeReport.cause}: another gRPC error ended the call. */
+    public static final String GRPC = "grpc";
 
     /** States in which a rollout holds its app and environment. */
     public static final Set<RolloutState> HOLDING = EnumSet.of(RolloutState.ROLLOUT_RUNNING,
@@ -76,6 +89,25 @@ public final class Outcomes {
                 + (running > 0 ? ", " + running + " in flight" : "") + (pending > 0 ? ", " + pending + " pending" : "");
     }
 
+    /** What a node's deploy moved: artifacts fetched from a mirror, artifacts found in its store, bytes fetched. */
+    public record Transfer(int fetched, int fromStore, long bytes) {}
+
+    /** Counts a node report's artifacts by source (none when the node has no agent report). */
+    public static Transfer transfer(NodeReport n) {
+        int fetched = 0;
+        int stored = 0;
+        long bytes = 0;
+        for (ArtifactResult a : n.getReport().getArtifactsList()) {
+            if (a.getSource() == Source.MIRROR) {
+                fetched++;
+                bytes += a.getBytes();
+            } else if (a.getSource() == Source.STORE) {
+                stored++;
+            }
+        }
+        return new Transfer(fetched, stored, bytes);
+    }
+
     /**
      * A typed failure reason as a word: {@code REASON_FETCH_NOT_FOUND} is {@code fetch/not-found},
      * {@code REASON_ABORTED} is {@code aborted}; empty when there is none.
@@ -92,8 +124,9 @@ public final class Outcomes {
     /**
      * Why a node did not succeed, as the records keep it: the typed reason its agent (or the controller) set, as
      * {@link #reason(FailureReason)} words it ({@code fetch/checksum}, {@code busy}, {@code cancelled}, …); else what
-     * the controller saw ({@code unreachable}, {@code stuck}, {@code dropped}, {@code deadline}, {@code skipped},
-     * {@code interrupted}); empty on success.
+     * the controller saw: its {@code cause} ({@code dropped}, {@code deadline}, {@code interrupted}, …) or the outcome
+     * ({@code unreachable}, {@code stuck}, {@code skipped}, {@code cancelled}); empty on success. Never read from the
+     * error's words.
      */
     public static String reason(NodeReport n) {
         if (isSuccess(n.getOutcome())) {
@@ -103,32 +136,12 @@ public final class Outcomes {
         if (!typed.isEmpty()) {
             return typed;
         }
-        switch (n.getOutcome()) {
-            case NODE_UNREACHABLE -> {
-                return "unreachable";
-            }
-            case NODE_STUCK -> {
-                return "stuck";
-            }
-            case NODE_SKIPPED -> {
-                return "skipped";
-            }
-            case NODE_CANCELLED -> {
-                return "cancelled";
-            }
-            default -> {
-            }
+        if (!n.getCause().isEmpty()) {
+            return n.getCause();
         }
-        String e = n.getError();
-        if (e.contains("connection dropped mid-deploy")) {
-            return "dropped";
-        }
-        if (e.contains("node deadline")) {
-            return "deadline";
-        }
-        if (e.contains("the controller stopped while this node deployed")) {
-            return "interrupted";
-        }
-        return "failed";
+        return switch (n.getOutcome()) {
+            case NODE_UNREACHABLE, NODE_STUCK, NODE_SKIPPED, NODE_CANCELLED -> key(n.getOutcome());
+            default -> "failed";
+        };
     }
 }
