@@ -38,7 +38,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code pinfleet controller serve} as a real process with real agents on loopback and the real CLI as its client:
  * killed mid-rollout and started again it resumes the rollout from its records; an operator detaches and reattaches;
- * a second rollout of the app is refused naming the first, or waits behind it.
+ * a second rollout of the app is refused naming the first, or waits behind it; a cancel starts no new node and stops
+ * the deploy in flight on its agent; a node whose agent runs another deploy fails with the typed reason busy.
  */
 class ControllerServiceTest {
     /** Generous: every wait below ends as soon as its condition holds; the limit only bounds a broken run. */
@@ -53,23 +54,7 @@ class ControllerServiceTest {
     @BeforeEach
     void setUp() throws Exception {
         h = new FleetHarness(dir);
-        // A mirror whose mypkg 2.0 answers only once the test opens the gate: a rollout of v2 stays in flight.
-        held = FakeMirror.start();
-        for (var a : List.of(h.core, h.app1)) {
-            held.put(a.getFilename(), Files.readAllBytes(dir.resolve("wheels").resolve(a.getFilename())));
-        }
-        held.put(h.app2.getFilename(), Files.readAllBytes(dir.resolve("wheels").resolve(h.app2.getFilename())),
-                (call, content) -> {
-                    try {
-                        if (!gate.await(WAIT.toSeconds(), TimeUnit.SECONDS)) {
-                            throw new IOException("test gate never opened");
-                        }
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                        throw new IOException("mirror closing", e);
-                    }
-                    FakeMirror.Reply.ok().respond(call, content);
-                });
+        held = h.heldMirror(gate, WAIT);
     }
 
     @AfterEach

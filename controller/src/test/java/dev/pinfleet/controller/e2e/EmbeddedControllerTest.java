@@ -12,7 +12,6 @@ import dev.pinfleet.controller.threat.ControllerProcess;
 import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.proto.v1.Manifest;
 import java.io.BufferedReader;
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringReader;
 import java.io.StringWriter;
@@ -24,7 +23,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -45,22 +43,7 @@ class EmbeddedControllerTest {
     @BeforeEach
     void setUp() throws Exception {
         h = new FleetHarness(dir);
-        held = FakeMirror.start();
-        for (var a : List.of(h.core, h.app1)) {
-            held.put(a.getFilename(), Files.readAllBytes(dir.resolve("wheels").resolve(a.getFilename())));
-        }
-        held.put(h.app2.getFilename(), Files.readAllBytes(dir.resolve("wheels").resolve(h.app2.getFilename())),
-                (call, content) -> {
-                    try {
-                        if (!gate.await(WAIT.toSeconds(), TimeUnit.SECONDS)) {
-                            throw new IOException("test gate never opened");
-                        }
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                        throw new IOException("mirror closing", e);
-                    }
-                    FakeMirror.Reply.ok().respond(call, content);
-                });
+        held = h.heldMirror(gate, WAIT);
     }
 
     @AfterEach

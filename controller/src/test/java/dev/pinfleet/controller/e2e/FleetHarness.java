@@ -20,10 +20,13 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A fleet for CLI tests: a counting mirror on loopback with three tiny wheels (core-lib 1.0, mypkg 1.0 and 2.0),
@@ -83,6 +86,30 @@ final class FleetHarness implements AutoCloseable {
 
     Manifest manifest(long serial, Artifact app) {
         return TestFleet.manifest("shop", serial, List.of(core, app)).build();
+    }
+
+    /**
+     * A mirror that serves core and mypkg 1.0 at once, and mypkg 2.0 only once {@code gate} opens (failing the request
+     * after {@code wait}): a rollout of v2 through it stays in flight until the test lets it go on.
+     */
+    FakeMirror heldMirror(CountDownLatch gate, Duration wait) throws IOException {
+        FakeMirror held = FakeMirror.start();
+        for (var a : List.of(core, app1)) {
+            held.put(a.getFilename(), Files.readAllBytes(dir.resolve("wheels").resolve(a.getFilename())));
+        }
+        held.put(app2.getFilename(), Files.readAllBytes(dir.resolve("wheels").resolve(app2.getFilename())),
+                (call, content) -> {
+                    try {
+                        if (!gate.await(wait.toSeconds(), TimeUnit.SECONDS)) {
+                            throw new IOException("test gate never opened");
+                        }
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new IOException("mirror closing", e);
+                    }
+                    FakeMirror.Reply.ok().respond(call, content);
+                });
+        return held;
     }
 
     /** Signs {@code m} into a file. */
