@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# The main job in one command: a real deploy to a local fleet of three agents.
+# The main job in one command: real deploys to a local fleet of three agents, each a record in the controller's
+# history.
 #
 #  1. builds the jars (first run only)
 #  2. creates a signing key
-#  3. fills a mirror with real wheels packed from the distributions installed in this machine's Python
+#  3. fills a mirror with real wheels packed from the distributions installed in this machine's Python, plus the
+#     demo's own application code as a wheel (demo-app 1.0)
 #  4. starts the mirror and three agents on loopback, each with its own root
 #  5. freezes the pins against the mirror, signs the manifest, deploys it, prints the report
 #  6. shows that each node's `current/bin/python` imports the installed packages
+#  7. publishes demo-app 1.1, changes that one pin, deploys again; rolls back; prints `pinfleet history`
 #
+# The deploys go through the controller embedded in `pinfleet`: its records are in $work/.pinfleet/, so afterwards
+# `cd demo-run && ../pinfleet history --app demo --json` lists them.
 # Everything lives under $PINFLEET_DEMO_DIR (default ./demo-run), which is recreated on each run.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -38,6 +43,7 @@ fi
 pinfleet() { java -jar "$here/controller/target/pinfleet.jar" "$@"; }
 
 rm -rf "$work"; mkdir -p "$work"/{keys,trusted,mirror,logs}
+mkdir -m 0700 "$work/.pinfleet"  # the demo's own records, whatever .pinfleet/ a directory above may hold
 cd "$work"
 
 say "keys"
@@ -49,6 +55,32 @@ site="$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'
 pinfleet mirror init mirror
 pinfleet mirror acknowledge mirror --as demo --policy-version "$(cat mirror/policy/version)"
 pinfleet mirror import-venv "$site" --mirror mirror --as demo --all -o requirements.txt
+# The application's own code, as a wheel the demo builds (RECORD hashes and all), pinned like every other package.
+app_wheel() { # VERSION
+  "$python" - "$1" wheels <<'PY'
+import base64, hashlib, os, sys, zipfile
+version, out = sys.argv[1], sys.argv[2]
+dist = "demo_app-%s.dist-info" % version
+files = {
+    "demo_app/__init__.py": 'VERSION = "%s"\n' % version,
+    dist + "/METADATA": "Metadata-Version: 2.1\nName: demo-app\nVersion: %s\nSummary: the demo's application code\n" % version,
+    dist + "/WHEEL": "Wheel-Version: 1.0\nGenerator: pinfleet-demo\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+}
+record = []
+for path, text in files.items():
+    digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+    record.append("%s,sha256=%s,%d" % (path, digest, len(text.encode())))
+files[dist + "/RECORD"] = "\n".join(record + [dist + "/RECORD,,"]) + "\n"
+os.makedirs(out, exist_ok=True)
+wheel = os.path.join(out, "demo_app-%s-py3-none-any.whl" % version)
+with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as z:
+    for path, text in files.items():
+        z.writestr(path, text)
+print(wheel)
+PY
+}
+pinfleet mirror publish "$(app_wheel 1.0)" --mirror mirror --as demo
+echo "demo-app==1.0" >> requirements.txt
 echo "$(grep -c '==' requirements.txt) pins, $(du -sh mirror/packages | cut -f1) of wheels"
 
 say "start the mirror and $nodes agents on loopback"
@@ -69,16 +101,19 @@ for i in $(seq 1 "$nodes"); do
 done
 cat inventory.ini
 
+pyver="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+since() { "$python" -c "import sys,time; print('%.1f' % (time.time() - float(sys.argv[1])))" "$1"; }
+
 say "freeze, sign, verify"
-pinfleet freeze requirements.txt --mirror "$mirror_url" --app demo -o manifest.json \
-  --python "$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+pinfleet freeze requirements.txt --mirror "$mirror_url" --app demo -o manifest.json --python "$pyver"
 pinfleet sign manifest.json --key keys/release.key -o manifest.signed.json
 pinfleet verify manifest.signed.json --trusted trusted
 
-say "deploy"
+say "deploy (through the controller embedded in pinfleet: records in $work/.pinfleet/)"
 deploy_start=$(now)
-pinfleet deploy manifest.signed.json --inventory inventory.ini --plaintext --report report.json
-deploy_s=$("$python" -c "import sys,time; print('%.1f' % (time.time() - float(sys.argv[1])))" "$deploy_start")
+pinfleet deploy manifest.signed.json --inventory inventory.ini --plaintext --trusted trusted --report report.json \
+  --message "first release: every package of this machine's Python, demo-app 1.0"
+deploy_s=$(since "$deploy_start")
 
 say "check: report sha256 values against sha256sum of the mirror's files"
 "$python" - report.json mirror <<'PY'
@@ -114,5 +149,27 @@ print("%s (release %s): %d distributions installed; import %s: ok; python %s" % 
 PY
 done
 
-total_s=$("$python" -c "import sys,time; print('%.1f' % (time.time() - float(sys.argv[1])))" "$start_s")
-say "done: deploy took ${deploy_s} s, whole demo ${total_s} s; files in $work"
+say "change one pin: demo-app 1.0 -> 1.1, freeze, sign, deploy again"
+pinfleet mirror publish "$(app_wheel 1.1)" --mirror mirror --as demo
+sed -i 's/^demo-app==1.0$/demo-app==1.1/' requirements.txt
+pinfleet freeze requirements.txt --mirror "$mirror_url" --app demo -o manifest-2.json --python "$pyver"
+pinfleet sign manifest-2.json --key keys/release.key -o manifest-2.signed.json
+again_start=$(now)
+pinfleet deploy manifest-2.signed.json --inventory inventory.ini --plaintext --trusted trusted --report report-2.json \
+  --message "demo-app 1.1"
+again_s=$(since "$again_start")
+
+say "roll back to the release before (kept on every node: no download)"
+rollback_start=$(now)
+pinfleet rollback --app demo --inventory inventory.ini --plaintext --key keys/release.key --trusted trusted \
+  -o rollback.signed.json --message "back to demo-app 1.0"
+rollback_s=$(since "$rollback_start")
+for i in $(seq 1 "$nodes"); do
+  "$work/node$i/apps/demo/current/bin/python" -c 'import demo_app, sys; print(sys.argv[1], "runs demo-app", demo_app.VERSION)' "node$i"
+done
+
+say "pinfleet history (afterwards: cd $(basename "$work") && ../pinfleet history --app demo --json)"
+pinfleet history --app demo
+
+total_s=$(since "$start_s")
+say "done: first deploy took ${deploy_s} s, the one-pin change ${again_s} s, the rollback ${rollback_s} s; whole demo ${total_s} s; files in $work"

@@ -5,7 +5,7 @@
 #     promtool check config on the Prometheus scrape example
 #  2. a real converge of site.yml (all three roles) on this machine (-c local) into a throwaway root, with
 #     package installs, users and services switched off; a second converge must change nothing
-#  3. systemd-analyze verify on the rendered unit
+#  3. systemd-analyze verify on the rendered units (agent and controller service)
 #  4. nginx started on the site the mirror role rendered (its mirror laid out by `pinfleet mirror init`, with the
 #     policy text of pinfleet_mirror_policy_file and the sign-off of pinfleet_mirror_uploaders); publishing refused
 #     before sign-off, then signed off with the installed pinfleet-mirror-acknowledge and wheels published with the
@@ -13,9 +13,11 @@
 #  5. a cache tier (the mirror role with pinfleet_mirror_cache_of): its site is exactly what `pinfleet mirror
 #     nginx-conf --cache-of` prints, nginx -t accepts it, and it serves (MISS, then HIT, Range) and refuses like the
 #     origin; the agent role lists the tier first and the origin after it
-#  6. the agent started exactly as the rendered unit's ExecStart says (with the rendered config file); a deploy
-#     with the CLI the controller role installed, its inventory and key, through the tier, must succeed
-#  7. promtool check metrics on a real scrape of that agent; SIGTERM stops it within the unit's TimeoutStopSec
+#  6. the agent and the controller service started exactly as their rendered units' ExecStart say (with the
+#     rendered config files); a deploy with the CLI the controller role installed, its inventory and key, through the
+#     controller service (an operator certificate) and the tier, must succeed and be in the controller's history
+#  7. promtool check metrics on a real scrape of that agent; SIGTERM stops agent and controller within their
+#     units' TimeoutStopSec
 #
 # Needs: ansible-playbook, ansible-lint, promtool (Debian: ansible ansible-lint prometheus), nginx, systemd-analyze
 # (Debian: systemd), java 17, python3 with venv. Work files go to a temp directory (kept with KEEP=1).
@@ -121,7 +123,13 @@ cat > "$work/POLICY.md" <<'EOF'
 Publish only wheels built by this test. Every upload is audited.
 EOF
 
+# The fleet CA: the controller service's certificate (for 127.0.0.1) and an operator's, "ci".
+java -jar "$repo/controller/target/pinfleet.jar" certs init "$work/pki"
+java -jar "$repo/controller/target/pinfleet.jar" certs issue --role controller controller --san 127.0.0.1 --dir "$work/pki"
+java -jar "$repo/controller/target/pinfleet.jar" certs issue --role operator ci --dir "$work/pki"
+
 grpc_port="$(free_port)"; metrics_port="$(free_port)"; nginx_port="$(free_port)"; tier_port="$(free_port)"
+controller_port="$(free_port)"
 user="$(id -un)"; group="$(id -gn)"
 python="$(python3 -c 'import sys; print(sys.executable)')"
 cat > "$work/inventory.ini" <<EOF
@@ -174,6 +182,14 @@ pinfleet_controller_owner: $user
 pinfleet_controller_group: $group
 pinfleet_controller_signing_key_src: $work/keys/release.key
 pinfleet_controller_signing_pub_src: $work/keys/release.pub
+pinfleet_controller_user: $user
+pinfleet_controller_service_group: $group
+pinfleet_controller_listen_host: 127.0.0.1
+pinfleet_controller_port: $controller_port
+pinfleet_controller_tls_cert_src: $work/pki/controller.crt
+pinfleet_controller_tls_key_src: $work/pki/controller.key
+pinfleet_controller_tls_ca_src: $work/pki/ca.crt
+pinfleet_controller_trusted_keys: [$work/keys/release.pub]
 EOF
 
 say "converge site.yml into $work (service management off)"
@@ -198,6 +214,22 @@ for want in 'NoNewPrivileges=yes' 'ProtectSystem=strict' "ReadWritePaths=$work/n
     'PrivateTmp=yes' 'Restart=on-failure' 'LimitNOFILE=65536' 'TimeoutStopSec=40s' "User=$user"; do
   grep -qx "$want" "$unit" || die "the unit lacks the line $want"
 done
+cunit="$work/ops1/etc/systemd/system/pinfleet-controller.service"
+cconfig="$work/ops1/etc/pinfleet/controller.properties"
+say "rendered unit $cunit"
+cat "$cunit"
+verify="$(systemd-analyze verify "$cunit" 2>&1)" || die "systemd-analyze verify rejects the controller unit: $verify"
+[[ -z "$verify" ]] || die "systemd-analyze verify warns about the controller unit: $verify"
+echo "systemd-analyze verify: ok (no warning)"
+systemd-analyze security --offline=true --no-pager "$cunit" 2>/dev/null | tail -1 || true
+for want in 'NoNewPrivileges=yes' 'ProtectSystem=strict' "ReadWritePaths=$work/ops1/var/lib/pinfleet-controller" \
+    'PrivateTmp=yes' 'ProtectHome=yes' 'Restart=on-failure' 'TimeoutStopSec=40s' 'SuccessExitStatus=143' "User=$user"; do
+  grep -qx "$want" "$cunit" || die "the controller unit lacks the line $want"
+done
+[[ "$(stat -c %a "$work/ops1/var/lib/pinfleet-controller")" == 700 ]] || die "the controller's records directory is not 0700"
+[[ "$(stat -c %a "$work/ops1/etc/pinfleet/tls/controller.key")" == 640 ]] || die "the controller's key is not mode 0640"
+cat "$cconfig"
+
 say "rendered config $config"
 cat "$config"
 [[ "$(stat -c %a "$work/ops1/etc/pinfleet/keys/release.key")" == 600 ]] || die "the signing key is not mode 0600"
@@ -313,14 +345,26 @@ printf '%q ' "${argv[@]}"; echo
 agent_pid=$!
 wait_until "the agent (log: $work/agent.log)" "$agent_pid" http "http://127.0.0.1:$metrics_port/metrics"
 
-say "freeze, sign, deploy with the CLI, key and inventory the controller role installed"
+say "start the controller service exactly as its unit says"
+exec_start="$(sed -n 's/^ExecStart=//p' "$cunit")"
+mapfile -d '' -t cargv < <(python3 -c 'import shlex, sys; sys.stdout.write("\0".join(shlex.split(sys.argv[1])) + "\0")' "$exec_start")
+printf '%q ' "${cargv[@]}"; echo
+"${cargv[@]}" > "$work/controller.log" 2>&1 & pids+=($!)
+controller_pid=$!
+port_open() { python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 2).close()' "$1"; }
+wait_until "the controller service (log: $work/controller.log)" "$controller_pid" port_open "$controller_port"
+operator=(--controller "127.0.0.1:$controller_port" --operator-cert "$work/pki/ci.crt" --operator-key "$work/pki/ci.key"
+  --controller-ca "$work/pki/ca.crt")
+
+say "freeze, sign, deploy with the CLI, key and inventory the controller role installed, through the controller service"
 pinfleet="$work/ops1/usr/local/bin/pinfleet"
 inventory="$work/ops1/etc/pinfleet/inventory.ini"
 cmp -s "$inventory" "$work/inventory.ini" || die "the controller role installed another inventory than the one it ran with"
 pyver="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 "$pinfleet" freeze "$work/requirements.txt" --mirror "$mirror_url/" --app shop --python "$pyver" -o "$work/manifest.json"
 "$pinfleet" sign "$work/manifest.json" --key "$work/ops1/etc/pinfleet/keys/release.key" -o "$work/manifest.signed.json"
-"$pinfleet" deploy "$work/manifest.signed.json" --inventory "$inventory" --limit pinfleet_agents --report "$work/report.json"
+"$pinfleet" deploy "$work/manifest.signed.json" --inventory "$inventory" --limit pinfleet_agents --report "$work/report.json" \
+  --message "converge check" "${operator[@]}"
 python3 - "$work/report.json" "$tier_url" <<'PY'
 import json, sys
 nodes = json.load(open(sys.argv[1]))["nodes"]
@@ -336,6 +380,15 @@ if off:
 print("every artifact came through the cache tier", tier)
 PY
 "$work/node1/var/lib/pinfleet/apps/shop/current/bin/python" -c 'import pip; print("current/bin/python imports pip", pip.__version__)'
+"$pinfleet" history --app shop --json "${operator[@]}" > "$work/history.json"
+python3 - "$work/history.json" <<'PY'
+import json, sys
+h = json.load(open(sys.argv[1]))
+if len(h) != 1 or h[0]["outcome"] != "ROLLOUT_SUCCEEDED" or h[0]["operator"] != "ci" or h[0]["message"] != "converge check":
+    sys.exit("the controller service's history is not the one deploy by ci: %s" % json.dumps(h)[:2000])
+print("controller history: rollout %s by %s, %s, nodes %s" % (h[0]["id"], h[0]["operator"], h[0]["outcome"], h[0]["nodes"]))
+PY
+[[ -s "$work/ops1/var/lib/pinfleet-controller/records.db" ]] || die "the controller service kept no records in its data directory"
 
 say "scrape the agent and check it with promtool"
 python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())' \
@@ -354,4 +407,14 @@ stop_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
 ((stop_ms < 40000)) || die "agent took $stop_ms ms to stop"
 echo "agent stopped in $stop_ms ms (exit $status)"
 
-say "ok: converge, unit, nginx mirror and cache tier, agent from the unit, deploy through the tier and scrape all checked"
+say "SIGTERM the controller service: it must stop within TimeoutStopSec"
+start_ns=$(date +%s%N)
+kill -TERM "$controller_pid"
+status=0
+wait "$controller_pid" || status=$?
+stop_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
+((status == 143 || status == 0)) || die "the controller exited with $status after SIGTERM"
+((stop_ms < 40000)) || die "the controller took $stop_ms ms to stop"
+echo "controller stopped in $stop_ms ms (exit $status)"
+
+say "ok: converge, units, nginx mirror and cache tier, agent and controller from their units, deploy through the controller and the tier, and scrape all checked"

@@ -31,15 +31,28 @@ public final class ProtoJson {
 
     private static final JsonFormat.Printer PRINTER = JsonFormat.printer().preservingProtoFieldNames()
             .omittingInsignificantWhitespace();
+    private static final JsonFormat.Printer EVERY_FIELD = PRINTER.alwaysPrintFieldsWithNoPresence();
     private static final JsonFormat.Parser PARSER = JsonFormat.parser();
     private static final Gson PRETTY = new GsonBuilder().disableHtmlEscaping().setPrettyPrinting().create();
     private static final Gson LINE = new GsonBuilder().disableHtmlEscaping().create();
 
     /** {@code m} as a JSON tree: proto field names, 64-bit integers as numbers. */
     public static JsonObject tree(MessageOrBuilder m) {
+        return tree(m, PRINTER);
+    }
+
+    /**
+     * Like {@link #tree} with every field present, also those at their default (an empty string, a zero, an empty
+     * list): records whose readers look for each key (e.g. {@code pinfleet history --json}).
+     */
+    public static JsonObject everyField(MessageOrBuilder m) {
+        return tree(m, EVERY_FIELD);
+    }
+
+    private static JsonObject tree(MessageOrBuilder m, JsonFormat.Printer printer) {
         JsonObject o;
         try {
-            o = JsonParser.parseString(PRINTER.print(m)).getAsJsonObject();
+            o = JsonParser.parseString(printer.print(m)).getAsJsonObject();
         } catch (InvalidProtocolBufferException e) {
             throw new IllegalStateException("cannot print " + m.getDescriptorForType().getFullName() + " as JSON", e);
         }

@@ -15,10 +15,15 @@ import java.util.Optional;
  * {@code pinfleet certs issue --role} and {@link #of} take it from this list.
  */
 public enum FleetRole {
-    /** The operator's {@code pinfleet} command dialling agents: a TLS client. */
-    CONTROLLER(false),
+    /**
+     * The controller: dials agents (inside the operator's {@code pinfleet}, or as {@code pinfleet controller serve},
+     * which also serves operators, under a DNS name or address operators dial): a TLS client and server.
+     */
+    CONTROLLER(true),
     /** An agent: serves the controller (its inventory name is a DNS name the controller checks) and is a client too. */
-    AGENT(true);
+    AGENT(true),
+    /** A person or CI using a served controller: the name in the certificate is the operator in its records. */
+    OPERATOR(false);
 
     /** Prefix of the subjectAltName URI that carries the role. */
     public static final String URI_PREFIX = "pinfleet:role:";
@@ -29,7 +34,7 @@ public enum FleetRole {
         this.server = server;
     }
 
-    /** The name in certificates and on the command line: {@code controller}, {@code agent}. */
+    /** The name in certificates and on the command line: {@code controller}, {@code agent}, {@code operator}. */
     public String id() {
         return name().toLowerCase(Locale.ROOT);
     }

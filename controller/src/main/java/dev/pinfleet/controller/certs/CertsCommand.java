@@ -57,11 +57,13 @@ public final class CertsCommand {
 
     @Command(mixinStandardHelpOptions = true, name = "issue", description = {"Issue NAME.crt and NAME.key signed by the fleet CA.",
         "--role agent: NAME must be the host's inventory name (the controller checks it); agent config keys",
-        "tls-cert, tls-key, tls-ca. --role controller: the operator's pinfleet command (--tls-dir or --tls-*)."})
+        "tls-cert, tls-key, tls-ca. --role controller: the controller, embedded in pinfleet (--tls-dir or --tls-*) or",
+        "served by `pinfleet controller serve` (give it --san with the host names operators dial).",
+        "--role operator: a person or CI using a served controller; NAME is the operator in every record."})
     public static final class Issue implements Callable<Integer> {
         @Spec CommandSpec spec;
 
-        @Parameters(paramLabel = "NAME", description = "Inventory name of the agent, or a name for the controller (e.g. controller).")
+        @Parameters(paramLabel = "NAME", description = "Inventory name of the agent, a name for the controller (e.g. controller), or the operator's name.")
         String name;
 
         @Option(names = "--role", required = true, completionCandidates = FleetRole.Ids.class,

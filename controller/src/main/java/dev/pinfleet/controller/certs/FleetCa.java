@@ -20,7 +20,8 @@ import java.util.List;
  * The fleet's certificate authority in a directory: {@code ca.crt} and {@code ca.key}; it issues
  * {@code NAME.crt}/{@code NAME.key} pairs (EC P-256) whose role ({@link FleetRole}) is the subjectAltName URI
  * {@code pinfleet:role:ROLE}. Every certificate carries its NAME as a DNS subjectAltName (for an agent, its inventory
- * name, which the controller checks) and clientAuth; roles that serve (agents) carry serverAuth as well.
+ * name, which the controller checks) and clientAuth; roles that serve (agents, and the controller, which serves
+ * operators when it runs as a service) carry serverAuth as well.
  */
 public final class FleetCa {
     private final Path dir;

@@ -1,17 +1,26 @@
 package dev.pinfleet.controller.cli;
 
+import dev.pinfleet.controller.CliContext;
 import dev.pinfleet.controller.CliException;
 import dev.pinfleet.controller.certs.CertsCommand;
+import dev.pinfleet.controller.client.DeployCommand;
+import dev.pinfleet.controller.client.PlanCommand;
+import dev.pinfleet.controller.client.RecordCommands;
+import dev.pinfleet.controller.client.RollbackCommand;
+import dev.pinfleet.controller.client.RolloutCommands;
+import dev.pinfleet.controller.client.StatusCommand;
+import dev.pinfleet.controller.client.Terminal;
 import dev.pinfleet.controller.freeze.FreezeCommand;
 import dev.pinfleet.controller.keys.KeyCommands;
 import dev.pinfleet.controller.mirror.MirrorCommands;
-import dev.pinfleet.controller.rollout.DeployCommand;
-import dev.pinfleet.controller.rollout.PlanCommand;
-import dev.pinfleet.controller.rollout.RollbackCommand;
-import dev.pinfleet.controller.rollout.StatusCommand;
-import dev.pinfleet.controller.rollout.Terminal;
+import dev.pinfleet.controller.service.ServeCommand;
+import dev.pinfleet.controller.store.StoreException;
 import java.io.PrintWriter;
 import java.time.Clock;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 import java.util.stream.Stream;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -21,20 +30,32 @@ import picocli.CommandLine.Model.OptionSpec;
 /** The operator's `pinfleet` command: the controller's composition root. */
 @Command(name = "pinfleet", mixinStandardHelpOptions = true, versionProvider = PinfleetCli.Version.class,
         description = {"Deploy an application's exact, pinned Python dependency set to a fleet of web nodes.", "",
-            "Typical flow: freeze -> sign -> plan -> deploy -> status (-> rollback)."},
+            "Typical flow: freeze -> sign -> plan -> deploy -> status (-> rollback); history, show and audit read the",
+            "controller's records. Without --controller (or PINFLEET_CONTROLLER) the controller runs inside pinfleet on",
+            ".pinfleet/records.db, found from the current directory upwards."},
         subcommands = {KeyCommands.Keygen.class, FreezeCommand.class, KeyCommands.Sign.class, KeyCommands.Verify.class,
-            PlanCommand.class, DeployCommand.class, StatusCommand.class, RollbackCommand.class, CertsCommand.class,
-            MirrorCommands.class, CommandLine.HelpCommand.class})
+            PlanCommand.class, DeployCommand.class, StatusCommand.class, RollbackCommand.class,
+            RolloutCommands.Watch.class, RolloutCommands.Cancel.class, RolloutCommands.Resume.class,
+            RecordCommands.History.class, RecordCommands.Show.class, RecordCommands.Audit.class, CertsCommand.class,
+            MirrorCommands.class, ServeCommand.class, CommandLine.HelpCommand.class})
 public final class PinfleetCli {
-    /** Held strongly: java.util.logging forgets the level of a logger nobody references. */
-    private static final java.util.logging.Logger PUBLISH_LOG = java.util.logging.Logger.getLogger("dev.pinfleet.mirror.publish");
+    /**
+     * Held strongly: java.util.logging forgets the level of a logger nobody references. Publishing is recorded in
+     * the mirror's audit log and summarised by the command itself; the records' connection pool and migrations say
+     * what matters in the commands' own words.
+     */
+    private static final List<Logger> QUIET = List.of(Logger.getLogger("dev.pinfleet.mirror.publish"),
+            Logger.getLogger("com.zaxxer.hikari"), Logger.getLogger("org.flywaydb"));
 
     public static void main(String[] args) {
-        // Publishing is recorded in the mirror's audit log and summarised by the command itself.
-        PUBLISH_LOG.setLevel(java.util.logging.Level.WARNING);
+        QUIET.forEach(l -> l.setLevel(Level.WARNING));
         System.setProperty("java.util.logging.SimpleFormatter.format",
                 System.getProperty("java.util.logging.SimpleFormatter.format", "%1$tFT%1$tT.%1$tLZ %4$s %3$s: %5$s%6$s%n"));
-        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true), Clock.systemUTC()));
+        // Ctrl-C or SIGTERM while a command works: it detaches from a rollout, or records it interrupted.
+        List<Runnable> onStop = new CopyOnWriteArrayList<>();
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> List.copyOf(onStop).forEach(Runnable::run), "pinfleet-stop"));
+        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true), Clock.systemUTC(),
+                Terminal.system(), CliContext.system(onStop)));
     }
 
     /** Runs one command line; returns its exit code. Tests call this with their own writers and clock. */
@@ -44,12 +65,17 @@ public final class PinfleetCli {
 
     /** Like {@link #run(String[], PrintWriter, PrintWriter, Clock)} with the operator's terminal (prompts, live progress). */
     public static int run(String[] args, PrintWriter out, PrintWriter err, Clock clock, Terminal terminal) {
-        return commandLine(out, err, clock, terminal).execute(args);
+        return run(args, out, err, clock, terminal, CliContext.system(new CopyOnWriteArrayList<>()));
     }
 
-    /** The whole command tree, wired to the given writers, clock and terminal, ready to execute. */
-    static CommandLine commandLine(PrintWriter out, PrintWriter err, Clock clock, Terminal terminal) {
-        CommandLine cli = new CommandLine(new PinfleetCli(), new Factory(clock, terminal));
+    /** Like the others, in {@code ctx}'s working directory and environment (where .pinfleet/ is looked for). */
+    public static int run(String[] args, PrintWriter out, PrintWriter err, Clock clock, Terminal terminal, CliContext ctx) {
+        return commandLine(out, err, clock, terminal, ctx).execute(args);
+    }
+
+    /** The whole command tree, wired to the given writers, clock, terminal and context, ready to execute. */
+    static CommandLine commandLine(PrintWriter out, PrintWriter err, Clock clock, Terminal terminal, CliContext ctx) {
+        CommandLine cli = new CommandLine(new PinfleetCli(), new Factory(clock, terminal, ctx));
         shareVersion(cli, new Version());
         cli.setOut(out);
         cli.setErr(err);
@@ -59,7 +85,7 @@ public final class PinfleetCli {
                 err.flush();
                 return ce.exitCode();
             }
-            if (e instanceof java.io.IOException) {
+            if (e instanceof java.io.IOException || e instanceof StoreException) {
                 err.println("pinfleet: " + e.getMessage());
                 err.flush();
                 return 1;
@@ -95,10 +121,18 @@ public final class PinfleetCli {
         }
     }
 
-    /** Gives commands that need them the injected clock and terminal. */
-    private record Factory(Clock clock, Terminal terminal) implements CommandLine.IFactory {
+    /** Gives commands that need them the injected clock, terminal and context. */
+    private record Factory(Clock clock, Terminal terminal, CliContext ctx) implements CommandLine.IFactory {
         @Override
         public <K> K create(Class<K> cls) throws Exception {
+            try {
+                return cls.getConstructor(Clock.class, Terminal.class, CliContext.class).newInstance(clock, terminal, ctx);
+            } catch (NoSuchMethodException e0) {
+                return create2(cls);
+            }
+        }
+
+        private <K> K create2(Class<K> cls) throws Exception {
             try {
                 return cls.getConstructor(Clock.class, Terminal.class).newInstance(clock, terminal);
             } catch (NoSuchMethodException e) {

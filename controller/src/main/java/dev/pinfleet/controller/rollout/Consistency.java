@@ -1,5 +1,6 @@
 package dev.pinfleet.controller.rollout;
 
+import dev.pinfleet.controller.store.Outcomes;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.ArtifactResult;
 import dev.pinfleet.proto.v1.Manifest;
@@ -12,8 +13,8 @@ import java.util.TreeMap;
 
 /**
  * Fleet consistency: every node that succeeded must report the manifest's release digest and, for every artifact,
- * the manifest's sha256 (and so the same values as every other successful node). Each difference is one line
- * naming the node(s).
+ * the manifest's sha256 (and so the same values as every other successful node); a node whose outcome a resumed
+ * rollout learned from its Status is checked by digest only. Each difference is one line naming the node(s).
  */
 public final class Consistency {
     private Consistency() {}
@@ -26,12 +27,15 @@ public final class Consistency {
         }
         Map<String, Map<String, List<String>>> seen = new TreeMap<>(); // filename -> sha256 -> nodes
         for (NodeReport n : nodes) {
-            if (!NodeCall.isSuccess(n.getOutcome())) {
+            if (!Outcomes.isSuccess(n.getOutcome())) {
                 continue;
             }
             if (!n.getReport().getManifestDigest().equals(digest)) {
                 out.add(n.getNode() + ": release digest " + n.getReport().getManifestDigest() + " differs from the"
                         + " manifest's " + digest);
+            }
+            if (n.getReconciled()) {
+                continue; // its per-artifact report went with the controller that started it; the digest says it all
             }
             Map<String, String> got = new LinkedHashMap<>();
             for (ArtifactResult a : n.getReport().getArtifactsList()) {

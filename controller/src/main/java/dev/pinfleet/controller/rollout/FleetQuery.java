@@ -13,19 +13,19 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 /** One unary call to many agents at once (bounded), each with a deadline; results in node order. */
-final class FleetQuery {
+public final class FleetQuery {
     /** A call on one agent's stub. */
     @FunctionalInterface
-    interface Call<T> {
+    public interface Call<T> {
         T on(AgentServiceGrpc.AgentServiceBlockingStub stub);
     }
 
     /** One node's answer, or why there is none (naming the node and its address). */
-    record Answer<T>(Node node, T value, String error, boolean unreachable) {}
+    public record Answer<T>(Node node, T value, String error, boolean unreachable) {}
 
     private FleetQuery() {}
 
-    static <T> List<Answer<T>> ask(List<Node> nodes, AgentClient client, int parallelism, Call<T> call)
+    public static <T> List<Answer<T>> ask(List<Node> nodes, AgentClient client, int parallelism, Call<T> call)
             throws InterruptedException {
         ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, Math.min(parallelism, nodes.size())));
         try {

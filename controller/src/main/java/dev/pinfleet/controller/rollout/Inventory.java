@@ -35,14 +35,19 @@ public final class Inventory {
         } catch (IOException e) {
             throw new CliException("inventory " + file + ": cannot read: " + e.getMessage());
         }
-        String name = file.getFileName().toString();
+        return parse(file, text);
+    }
+
+    /** Parses {@code text} as the content of {@code file} (e.g. an inventory snapshot kept in a rollout's record). */
+    public static Inventory parse(Path file, String text) {
+        String name = file.getFileName() == null ? "" : file.getFileName().toString();
+        Inventory inv;
         if (name.endsWith(".yml") || name.endsWith(".yaml") || looksLikeYaml(text)) {
-            Inventory inv = new Inventory();
+            inv = new Inventory();
             InventoryYaml.parse(file, text, inv);
-            inv.source = file;
-            return inv;
+        } else {
+            inv = readIni(file, text.lines().toList());
         }
-        Inventory inv = readIni(file);
         inv.source = file;
         return inv;
     }
@@ -123,13 +128,7 @@ public final class Inventory {
         return out;
     }
 
-    private static Inventory readIni(Path file) {
-        List<String> lines;
-        try {
-            lines = Files.readAllLines(file, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new CliException("inventory " + file + ": cannot read: " + e.getMessage());
-        }
+    private static Inventory readIni(Path file, List<String> lines) {
         Inventory inv = new Inventory();
         String group = "ungrouped";
         String kind = "hosts";

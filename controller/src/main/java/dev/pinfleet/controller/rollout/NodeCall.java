@@ -1,27 +1,37 @@
 package dev.pinfleet.controller.rollout;
 
+import dev.pinfleet.controller.store.Outcomes;
 import dev.pinfleet.proto.v1.AgentServiceGrpc;
+import dev.pinfleet.proto.v1.CancelRequest;
+import dev.pinfleet.proto.v1.CancelResponse;
 import dev.pinfleet.proto.v1.DeployEvent;
 import dev.pinfleet.proto.v1.DeployReport;
 import dev.pinfleet.proto.v1.DeployRequest;
+import dev.pinfleet.proto.v1.FailureReason;
 import dev.pinfleet.proto.v1.NodeOutcome;
 import dev.pinfleet.proto.v1.NodeReport;
+import dev.pinfleet.proto.v1.Outcome;
 import dev.pinfleet.proto.v1.SignedManifest;
+import io.grpc.Context;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
+import io.grpc.stub.StreamObserver;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiConsumer;
 
 /**
  * One node's deploy call: streams the agent's events to a listener, ends in a {@link NodeReport}. The controller
  * gives up on a node after its deadline, or as stuck when {@link #checkStuck} finds no event for the stuck
- * timeout (the agent sends progress events while it makes progress).
+ * timeout (the agent sends progress events while it makes progress). {@link #cancel} asks the agent (its Cancel RPC)
+ * to stop the deploy before its switch; an agent already running another deploy makes the node fail with reason
+ * {@code REASON_BUSY}.
  */
 final class NodeCall implements ClientResponseObserver<DeployRequest, DeployEvent> {
     private final Node node;
@@ -30,6 +40,7 @@ final class NodeCall implements ClientResponseObserver<DeployRequest, DeployEven
     private final Duration deadline;
     private final Duration stuckTimeout;
     private final BiConsumer<Node, DeployEvent> onEvent;
+    private final BiConsumer<Node, String> onCancelAnswer;
     private final ManagedChannel channel;
     private final CompletableFuture<NodeReport> done = new CompletableFuture<>();
     private final long started;
@@ -38,22 +49,27 @@ final class NodeCall implements ClientResponseObserver<DeployRequest, DeployEven
     private volatile boolean stuck;
     private volatile boolean reached;
     private volatile ClientCallStreamObserver<DeployRequest> call;
+    private volatile String deployId;
+    private volatile String cancelReason;
+    private final AtomicBoolean cancelSent = new AtomicBoolean();
     private DeployReport report;
 
     NodeCall(Node node, int wave, AgentClient client, Clock clock, Duration deadline, Duration stuckTimeout,
-            BiConsumer<Node, DeployEvent> onEvent) {
+            BiConsumer<Node, DeployEvent> onEvent, BiConsumer<Node, String> onCancelAnswer) {
         this.node = node;
         this.wave = wave;
         this.clock = clock;
         this.deadline = deadline;
         this.stuckTimeout = stuckTimeout;
         this.onEvent = onEvent;
+        this.onCancelAnswer = onCancelAnswer;
         this.started = clock.millis();
         this.lastEvent = started;
         this.channel = client.open(node);
     }
 
     CompletableFuture<NodeReport> start(String deployId, SignedManifest manifest) {
+        this.deployId = deployId;
         AgentServiceGrpc.newStub(channel).withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
                 .deploy(DeployRequest.newBuilder().setManifest(manifest).setDeployId(deployId).build(), this);
         return done;
@@ -76,6 +92,50 @@ final class NodeCall implements ClientResponseObserver<DeployRequest, DeployEven
         return true;
     }
 
+    /**
+     * Asks the agent to stop this deploy before its switch ({@code reason} goes into the deploy's error). Sent once the
+     * agent has begun the deploy (its first event), so that the agent knows the deploy id; its answer goes to the
+     * listener in words. A deploy that already switched finishes normally.
+     */
+    void cancel(String reason) {
+        cancelReason = reason;
+        if (reached) {
+            sendCancel();
+        }
+    }
+
+    private void sendCancel() {
+        String why = cancelReason;
+        if (why == null || done.isDone() || !cancelSent.compareAndSet(false, true)) {
+            return;
+        }
+        CancelRequest req = CancelRequest.newBuilder().setDeployId(deployId).setReason("rollout " + deployId + ": " + why)
+                .build();
+        // Outside the caller's gRPC context: an operator's Cancel call that returns must not cancel this call too.
+        Context.ROOT.run(() -> AgentServiceGrpc.newStub(channel)
+                .withDeadlineAfter(AgentClient.QUERY_DEADLINE_SECONDS, TimeUnit.SECONDS).cancel(req, new CancelAnswer()));
+    }
+
+    /** The agent's answer to a cancel, to the listener in words. */
+    private final class CancelAnswer implements StreamObserver<CancelResponse> {
+        @Override
+        public void onNext(CancelResponse r) {
+            onCancelAnswer.accept(node, r.getMessage());
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            if (!done.isDone()) { // a call cut short by the deploy's own end needs no word
+                onCancelAnswer.accept(node, node.name() + ": the cancel call failed: " + Status.fromThrowable(t).getCode()
+                        + " " + rootMessage(t));
+            }
+        }
+
+        @Override
+        public void onCompleted() {
+        }
+    }
+
     @Override
     public void beforeStart(ClientCallStreamObserver<DeployRequest> requestStream) {
         this.call = requestStream;
@@ -95,6 +155,9 @@ final class NodeCall implements ClientResponseObserver<DeployRequest, DeployEven
             report = e.getReport();
         }
         onEvent.accept(node, e);
+        if (cancelReason != null) {
+            sendCancel();
+        }
     }
 
     @Override
@@ -116,7 +179,7 @@ final class NodeCall implements ClientResponseObserver<DeployRequest, DeployEven
                     if (reached) {
                         // It streamed events, then the connection went (agent killed or restarted, network cut):
                         // a failure of this deploy, and what the agent did meanwhile is not known here.
-                        nr.setOutcome(NodeOutcome.NODE_FAILED).setError(where + ": connection dropped mid-deploy"
+                        nr.setOutcome(NodeOutcome.NODE_FAILED).setCause(Outcomes.DROPPED).setError(where + ": connection dropped mid-deploy"
                                 + " (last seen: " + lastSeen + "): " + why + "; the agent may have restarted or the"
                                 + " network failed, so the node's state is unknown: see `pinfleet status`, then deploy"
                                 + " again with --retry-failed");
@@ -124,9 +187,12 @@ final class NodeCall implements ClientResponseObserver<DeployRequest, DeployEven
                         nr.setOutcome(NodeOutcome.NODE_UNREACHABLE).setError(where + ": unreachable: " + why);
                     }
                 }
-                case DEADLINE_EXCEEDED -> nr.setOutcome(NodeOutcome.NODE_FAILED).setError(where
+                case RESOURCE_EXHAUSTED -> nr.setOutcome(NodeOutcome.NODE_FAILED).setReport(DeployReport.newBuilder()
+                        .setOutcome(Outcome.FAILED).setReason(FailureReason.REASON_BUSY).setError(why))
+                        .setError(where + ": busy: " + why);
+                case DEADLINE_EXCEEDED -> nr.setOutcome(NodeOutcome.NODE_FAILED).setCause(Outcomes.DEADLINE).setError(where
                         + ": no report within the node deadline of " + deadline.toSeconds() + " s (last seen: " + lastSeen + ")");
-                default -> nr.setOutcome(NodeOutcome.NODE_FAILED).setError(where + ": "
+                default -> nr.setOutcome(NodeOutcome.NODE_FAILED).setCause(Outcomes.GRPC).setError(where + ": "
                         + s.getCode().name().toLowerCase(Locale.ROOT) + ": " + why);
             }
         }
@@ -137,13 +203,16 @@ final class NodeCall implements ClientResponseObserver<DeployRequest, DeployEven
     public void onCompleted() {
         NodeReport.Builder nr = base();
         if (report == null) {
-            nr.setOutcome(NodeOutcome.NODE_FAILED).setError(node.name() + " (" + node.address()
+            nr.setOutcome(NodeOutcome.NODE_FAILED).setCause(Outcomes.NO_REPORT).setError(node.name() + " (" + node.address()
                     + "): agent closed the stream without a report");
         } else {
             nr.setReport(report);
             switch (report.getOutcome()) {
                 case OK -> nr.setOutcome(NodeOutcome.NODE_OK);
                 case UNCHANGED -> nr.setOutcome(NodeOutcome.NODE_UNCHANGED);
+                case FAILED -> nr.setOutcome(report.getReason() == FailureReason.REASON_CANCELLED
+                        ? NodeOutcome.NODE_CANCELLED : NodeOutcome.NODE_FAILED).setError(node.name() + ": "
+                        + report.getFailedPhase().name().toLowerCase(Locale.ROOT) + ": " + report.getError());
                 case REVERTED -> nr.setOutcome(NodeOutcome.NODE_REVERTED).setError(node.name() + ": reverted in "
                         + report.getFailedPhase().name().toLowerCase(Locale.ROOT) + ": " + report.getError());
                 default -> nr.setOutcome(NodeOutcome.NODE_FAILED).setError(node.name() + ": "
@@ -171,12 +240,4 @@ final class NodeCall implements ClientResponseObserver<DeployRequest, DeployEven
         return c.getClass().getSimpleName() + (c.getMessage() == null ? "" : ": " + c.getMessage());
     }
 
-    static boolean isFailure(NodeOutcome o) {
-        return o == NodeOutcome.NODE_FAILED || o == NodeOutcome.NODE_UNREACHABLE || o == NodeOutcome.NODE_STUCK
-                || o == NodeOutcome.NODE_REVERTED;
-    }
-
-    static boolean isSuccess(NodeOutcome o) {
-        return o == NodeOutcome.NODE_OK || o == NodeOutcome.NODE_UNCHANGED;
-    }
 }

@@ -2,6 +2,7 @@ package dev.pinfleet.controller.rollout;
 
 import com.google.protobuf.util.Timestamps;
 import dev.pinfleet.concurrent.DaemonThreads;
+import dev.pinfleet.controller.store.Outcomes;
 import dev.pinfleet.proto.v1.DeployEvent;
 import dev.pinfleet.proto.v1.FleetReport;
 import dev.pinfleet.proto.v1.Manifest;
@@ -24,21 +25,28 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Rolls a signed manifest out to the targeted nodes by {@link Strategy}: the canary wave, then batches, at most
- * {@code forks} nodes at once, with one failure budget for the whole fleet. Once the budget is spent no new node
- * starts, nodes in flight finish, and the nodes never started are reported {@code NODE_SKIPPED}.
+ * {@code forks} nodes at once, with one failure budget for the whole fleet. Once the budget is spent (or the rollout
+ * is {@link #stop stopped}) no new node starts, nodes in flight finish, and the nodes never started are reported
+ * {@code NODE_SKIPPED}; {@link #cancel} also asks the agents of the nodes in flight to stop their deploys before they
+ * switch (those end {@code NODE_CANCELLED}). A resumed rollout passes the nodes that already ended: they are not started again, and their
+ * failures count against the budget. One instance runs one rollout.
  */
 public final class Rollout {
-    /** Sees the rollout as it happens (called from several threads). */
+    /** Sees the rollout as it happens (called from several threads); may throw to stop the rollout at once. */
     public interface Listener {
         default void started(int nodes, long bytesPerNode) { }
 
         default void waveStarted(int wave, int waves, List<Node> nodes) { }
 
+        /** Called before the node's agent is contacted. */
         default void nodeStarted(Node node, int wave) { }
 
         default void event(Node node, DeployEvent event) { }
 
         default void nodeFinished(NodeReport report) { }
+
+        /** An agent's answer to a cancel of its node's deploy, in words naming the node (called on a gRPC thread). */
+        default void cancelAnswered(Node node, String answer) { }
 
         default void stopped(String why) { }
 
@@ -48,7 +56,7 @@ public final class Rollout {
     /** Asked after the canary wave when the strategy pauses there; false stops the rollout. */
     @FunctionalInterface
     public interface Gate {
-        boolean proceed(List<NodeReport> canary, int nodesLeft);
+        boolean proceed(List<NodeReport> canary, int nodesLeft) throws InterruptedException;
     }
 
     /** How often stuck nodes are looked for, in milliseconds. */
@@ -57,6 +65,9 @@ public final class Rollout {
     private final Strategy strategy;
     private final AgentClient client;
     private final Clock clock;
+    private final Set<NodeCall> active = ConcurrentHashMap.newKeySet();
+    private volatile String stopRequested;
+    private volatile String cancelRequested;
 
     public Rollout(Strategy strategy, AgentClient client, Clock clock) {
         this.strategy = strategy;
@@ -64,56 +75,99 @@ public final class Rollout {
         this.clock = clock;
     }
 
+    /** Starts no new node from now on ({@code why} becomes the report's {@code stopped}); nodes in flight finish. */
+    public void stop(String why) {
+        if (stopRequested == null) {
+            stopRequested = why;
+        }
+    }
+
+    /**
+     * Cancel: {@link #stop} with {@code why}, and every deploy in flight (now, or started in the race with this call)
+     * is asked to stop on its agent, with {@code why} as the reason its agent records.
+     */
+    public void cancel(String why) {
+        stop(why);
+        if (cancelRequested == null) {
+            cancelRequested = why;
+        }
+        active.forEach(c -> c.cancel(cancelRequested));
+    }
+
+    /** Nodes in flight now. */
+    public List<Node> inFlight() {
+        return active.stream().map(NodeCall::node).toList();
+    }
+
     public FleetReport run(String deployId, String operator, SignedManifest envelope, Manifest m, String digest,
             List<Node> nodes, Listener listener, Gate gate) throws InterruptedException {
+        return run(deployId, operator, envelope, m, digest, nodes, Map.of(), listener, gate);
+    }
+
+    /**
+     * Runs the rollout; {@code done} holds the reports of nodes that already ended (a resumed rollout), which are
+     * kept as they are.
+     */
+    public FleetReport run(String deployId, String operator, SignedManifest envelope, Manifest m, String digest,
+            List<Node> nodes, Map<String, NodeReport> done, Listener listener, Gate gate) throws InterruptedException {
         int budget = strategy.budget(nodes.size());
         FleetReport.Builder report = FleetReport.newBuilder().setDeployId(deployId).setApp(m.getApp())
                 .setSerial(m.getSerial()).setManifestDigest(digest).setOperator(operator)
                 .setStarted(Timestamps.fromMillis(clock.millis()))
-                .setStrategy(dev.pinfleet.proto.v1.Strategy.newBuilder().setCanary(strategy.canary())
-                        .setBatch(strategy.batch()).setMaxFailures(strategy.maxFailures()).setMaxFailuresNodes(budget)
-                        .setStuckSeconds((int) strategy.stuckTimeout().toSeconds())
-                        .setNodeDeadlineSeconds((int) strategy.nodeDeadline().toSeconds()));
-        Map<String, NodeReport> results = new ConcurrentHashMap<>();
-        Set<NodeCall> active = ConcurrentHashMap.newKeySet();
-        AtomicInteger failures = new AtomicInteger();
+                .setStrategy(strategy.toProto(budget));
+        Map<String, NodeReport> results = new ConcurrentHashMap<>(done);
+        AtomicInteger failures = new AtomicInteger((int) done.values().stream()
+                .filter(r -> Outcomes.isFailure(r.getOutcome())).count());
         String stopped = null;
         long bytes = m.getArtifactsList().stream().mapToLong(a -> a.getSize()).sum();
         listener.started(nodes.size(), bytes);
-        ScheduledExecutorService watch = Executors.newSingleThreadScheduledExecutor(new DaemonThreads("rollout-watch"));
+        ScheduledExecutorService watch = Executors.newSingleThreadScheduledExecutor(
+                new DaemonThreads("rollout-watch-" + deployId));
         watch.scheduleAtFixedRate(() -> active.forEach(NodeCall::checkStuck), WATCH_MILLIS, WATCH_MILLIS,
                 TimeUnit.MILLISECONDS);
         try {
             List<List<Node>> waves = strategy.waves(nodes);
             for (int w = 0; w < waves.size() && stopped == null; w++) {
                 List<Node> wave = waves.get(w);
-                if (wave.isEmpty()) {
-                    continue;
+                List<Node> todo = wave.stream().filter(n -> !results.containsKey(n.name())).toList();
+                if (!todo.isEmpty()) {
+                    if (stopRequested != null || failures.get() > budget) {
+                        stopped = stopRequested != null ? stopRequested : budgetSpent(failures.get(), budget);
+                        listener.stopped(stopped);
+                        break;
+                    }
+                    listener.waveStarted(w, waves.size(), todo);
                 }
-                listener.waveStarted(w, waves.size(), wave);
                 Semaphore slots = new Semaphore(strategy.forks());
                 List<CompletableFuture<NodeReport>> running = new ArrayList<>();
-                for (Node n : wave) {
+                for (Node n : todo) {
                     slots.acquire();
-                    if (failures.get() > budget) {
+                    if (stopRequested != null || failures.get() > budget) {
                         slots.release();
-                        stopped = budgetSpent(failures.get(), budget);
+                        stopped = stopRequested != null ? stopRequested : budgetSpent(failures.get(), budget);
                         break;
                     }
                     listener.nodeStarted(n, w);
                     NodeCall call = new NodeCall(n, w, client, clock, strategy.nodeDeadline(), strategy.stuckTimeout(),
-                            listener::event);
+                            listener::event, listener::cancelAnswered);
                     active.add(call);
-                    running.add(call.start(deployId, envelope).whenComplete((r, t) -> {
+                    CompletableFuture<NodeReport> ended = call.start(deployId, envelope);
+                    if (cancelRequested != null) { // cancelled after this node was let through: it stops too
+                        call.cancel(cancelRequested);
+                    }
+                    running.add(ended.whenComplete((r, t) -> {
                         active.remove(call);
-                        if (r != null) {
-                            if (NodeCall.isFailure(r.getOutcome())) {
-                                failures.incrementAndGet();
+                        try {
+                            if (r != null) {
+                                if (Outcomes.isFailure(r.getOutcome())) {
+                                    failures.incrementAndGet();
+                                }
+                                results.put(n.name(), r);
+                                listener.nodeFinished(r);
                             }
-                            results.put(n.name(), r);
-                            listener.nodeFinished(r);
+                        } finally {
+                            slots.release();
                         }
-                        slots.release();
                     }));
                 }
                 for (CompletableFuture<NodeReport> f : running) {
@@ -123,13 +177,16 @@ public final class Rollout {
                         throw new IllegalStateException("node deploy crashed", e.getCause());
                     }
                 }
+                if (stopped == null && stopRequested != null && w + 1 < waves.size()) {
+                    stopped = stopRequested;
+                }
                 if (stopped == null && failures.get() > budget && w + 1 < waves.size()) {
                     stopped = budgetSpent(failures.get(), budget);
                 }
-                if (stopped == null && w == 0 && strategy.pauseAfterCanary() && waves.size() > 1) {
+                if (stopped == null && w == 0 && !wave.isEmpty() && strategy.pauseAfterCanary() && waves.size() > 1) {
                     List<NodeReport> canary = wave.stream().map(n -> results.get(n.name())).toList();
                     if (!gate.proceed(canary, nodes.size() - wave.size())) {
-                        stopped = "the operator stopped the rollout after the canary";
+                        stopped = stopRequested != null ? stopRequested : OPERATOR_STOPPED;
                     }
                 }
                 if (stopped != null) {
@@ -147,10 +204,13 @@ public final class Rollout {
         }
         report.setStopped(stopped == null ? "" : stopped);
         report.addAllInconsistencies(Consistency.check(m, digest, report.getNodesList()));
-        FleetReport done = report.setFinished(Timestamps.fromMillis(clock.millis())).build();
-        listener.finished(done);
-        return done;
+        FleetReport finished = report.setFinished(Timestamps.fromMillis(clock.millis())).build();
+        listener.finished(finished);
+        return finished;
     }
+
+    /** Why a rollout stops when the operator says no at the pause after the canary. */
+    public static final String OPERATOR_STOPPED = "the operator stopped the rollout after the canary";
 
     private int waveOf(Node n, List<Node> nodes) {
         List<List<Node>> waves = strategy.waves(nodes);

@@ -29,6 +29,20 @@ public record Strategy(int canary, String batch, String maxFailures, boolean pau
         count("--max-failures", maxFailures, 100, 0);
     }
 
+    /** As the record and the API write it; {@code budget} is the failure budget in nodes for the targets. */
+    public dev.pinfleet.proto.v1.Strategy toProto(int budget) {
+        return dev.pinfleet.proto.v1.Strategy.newBuilder().setCanary(canary).setBatch(batch).setMaxFailures(maxFailures)
+                .setMaxFailuresNodes(budget).setStuckSeconds((int) stuckTimeout.toSeconds())
+                .setNodeDeadlineSeconds((int) nodeDeadline.toSeconds()).setForks(forks)
+                .setPauseAfterCanary(pauseAfterCanary).build();
+    }
+
+    /** From the API's form, validated like the CLI's options (the message names the option). */
+    public static Strategy fromProto(dev.pinfleet.proto.v1.Strategy s) {
+        return new Strategy(s.getCanary(), s.getBatch(), s.getMaxFailures(), s.getPauseAfterCanary(),
+                Duration.ofSeconds(s.getNodeDeadlineSeconds()), Duration.ofSeconds(s.getStuckSeconds()), s.getForks());
+    }
+
     /** The waves for {@code n} targeted nodes: wave 0 the canary (may be empty), then the batches. */
     public <T> List<List<T>> waves(List<T> nodes) {
         List<List<T>> out = new ArrayList<>();

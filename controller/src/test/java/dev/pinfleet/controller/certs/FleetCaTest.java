@@ -50,6 +50,7 @@ class FleetCaTest {
         ca.issue("agent", "web1", List.of("127.0.0.1", "web1.internal", "::1"), Duration.ofDays(825), null,
                 Clock.systemUTC());
         ca.issue("controller", "controller", List.of(), Duration.ofDays(825), null, Clock.systemUTC());
+        ca.issue("operator", "alice", List.of(), Duration.ofDays(825), null, Clock.systemUTC());
 
         assertEquals("exit 0\nweb1.crt: OK\n", openssl(dir, "verify", "-CAfile", "ca.crt", "-purpose", "sslserver",
                 "web1.crt"));
@@ -57,9 +58,13 @@ class FleetCaTest {
                 "web1.crt"));
         assertEquals("exit 0\ncontroller.crt: OK\n", openssl(dir, "verify", "-CAfile", "ca.crt", "-purpose",
                 "sslclient", "controller.crt"));
-        String asServer = openssl(dir, "verify", "-CAfile", "ca.crt", "-purpose", "sslserver", "controller.crt");
+        assertEquals("exit 0\ncontroller.crt: OK\n", openssl(dir, "verify", "-CAfile", "ca.crt", "-purpose",
+                "sslserver", "controller.crt"), "a served controller serves operators");
+        assertEquals("exit 0\nalice.crt: OK\n", openssl(dir, "verify", "-CAfile", "ca.crt", "-purpose", "sslclient",
+                "alice.crt"));
+        String asServer = openssl(dir, "verify", "-CAfile", "ca.crt", "-purpose", "sslserver", "alice.crt");
         assertTrue(asServer.startsWith("exit 2") && asServer.contains("unsuitable certificate purpose"),
-                "a controller certificate is no TLS server's: " + asServer);
+                "an operator certificate is no TLS server's: " + asServer);
 
         String agent = openssl(dir, "x509", "-in", "web1.crt", "-noout", "-text");
         for (String expected : List.of("Signature Algorithm: ecdsa-with-SHA256", "Issuer: O = pinfleet, CN = pinfleet fleet CA",
@@ -72,8 +77,11 @@ class FleetCaTest {
         }
         String controller = openssl(dir, "x509", "-in", "controller.crt", "-noout", "-text");
         assertTrue(controller.contains("URI:pinfleet:role:controller") && controller.contains("DNS:controller")
-                && controller.contains("TLS Web Client Authentication")
-                && !controller.contains("TLS Web Server Authentication"), controller);
+                && controller.contains("TLS Web Server Authentication, TLS Web Client Authentication"), controller);
+        String operator = openssl(dir, "x509", "-in", "alice.crt", "-noout", "-text");
+        assertTrue(operator.contains("URI:pinfleet:role:operator") && operator.contains("CN = alice")
+                && operator.contains("TLS Web Client Authentication")
+                && !operator.contains("TLS Web Server Authentication"), operator);
         String root = openssl(dir, "x509", "-in", "ca.crt", "-noout", "-text");
         assertTrue(root.contains("CA:TRUE, pathlen:0") && root.contains("Certificate Sign, CRL Sign")
                 && root.contains("Subject: O = pinfleet, CN = pinfleet fleet CA"), root);

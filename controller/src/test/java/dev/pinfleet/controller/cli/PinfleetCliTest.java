@@ -1,9 +1,10 @@
 package dev.pinfleet.controller.cli;
 
+import dev.pinfleet.controller.CliContext;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.pinfleet.controller.rollout.Terminal;
+import dev.pinfleet.controller.client.Terminal;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.time.Clock;
@@ -48,7 +49,7 @@ class PinfleetCliTest {
     void everyCommandPrintsTheVersionLine() {
         List<List<String>> paths = new ArrayList<>();
         collect(PinfleetCli.commandLine(new PrintWriter(new StringWriter()), new PrintWriter(new StringWriter()), CLOCK,
-                Terminal.system()), new ArrayList<>(), paths);
+                Terminal.system(), CliContext.of(java.nio.file.Path.of("."), java.util.Map.of())), new ArrayList<>(), paths);
         assertTrue(paths.size() >= 15, "too few commands found: " + paths);
         for (List<String> path : paths) {
             List<String> args = new ArrayList<>(path);

@@ -7,7 +7,9 @@ import dev.pinfleet.agent.Agent;
 import dev.pinfleet.agent.testing.TestFleet;
 import dev.pinfleet.agent.testing.TestWheels;
 import dev.pinfleet.controller.Json;
+import dev.pinfleet.controller.CliContext;
 import dev.pinfleet.controller.cli.PinfleetCli;
+import dev.pinfleet.controller.client.Terminal;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.mirror.publish.Publisher;
 import dev.pinfleet.mirror.serve.MirrorServer;
@@ -68,7 +70,9 @@ class DeployCliTest {
     private Run cli(String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
-        int code = PinfleetCli.run(args, new PrintWriter(out), new PrintWriter(err), Clock.systemUTC());
+        int code = PinfleetCli.run(args, new PrintWriter(out), new PrintWriter(err), Clock.systemUTC(),
+                new Terminal(new java.io.BufferedReader(new java.io.StringReader("")), false, 120),
+                CliContext.of(dir, Map.of()));
         return new Run(code, out.toString(), err.toString());
     }
 

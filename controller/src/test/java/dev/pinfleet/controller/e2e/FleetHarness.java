@@ -6,7 +6,8 @@ import dev.pinfleet.agent.testing.TestFleet;
 import dev.pinfleet.agent.testing.TestWheels;
 import dev.pinfleet.controller.Json;
 import dev.pinfleet.controller.cli.PinfleetCli;
-import dev.pinfleet.controller.rollout.Terminal;
+import dev.pinfleet.controller.client.Terminal;
+import dev.pinfleet.controller.CliContext;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.FleetReport;
 import dev.pinfleet.proto.v1.Manifest;
@@ -19,10 +20,13 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A fleet for CLI tests: a counting mirror on loopback with three tiny wheels (core-lib 1.0, mypkg 1.0 and 2.0),
@@ -84,6 +88,30 @@ final class FleetHarness implements AutoCloseable {
         return TestFleet.manifest("shop", serial, List.of(core, app)).build();
     }
 
+    /**
+     * A mirror that serves core and mypkg 1.0 at once, and mypkg 2.0 only once {@code gate} opens (failing the request
+     * after {@code wait}): a rollout of v2 through it stays in flight until the test lets it go on.
+     */
+    FakeMirror heldMirror(CountDownLatch gate, Duration wait) throws IOException {
+        FakeMirror held = FakeMirror.start();
+        for (var a : List.of(core, app1)) {
+            held.put(a.getFilename(), Files.readAllBytes(dir.resolve("wheels").resolve(a.getFilename())));
+        }
+        held.put(app2.getFilename(), Files.readAllBytes(dir.resolve("wheels").resolve(app2.getFilename())),
+                (call, content) -> {
+                    try {
+                        if (!gate.await(wait.toSeconds(), TimeUnit.SECONDS)) {
+                            throw new IOException("test gate never opened");
+                        }
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new IOException("mirror closing", e);
+                    }
+                    FakeMirror.Reply.ok().respond(call, content);
+                });
+        return held;
+    }
+
     /** Signs {@code m} into a file. */
     Path signed(Manifest m) {
         Path f = dir.resolve("shop-" + m.getSerial() + "-" + System.nanoTime() + ".signed.json");
@@ -101,7 +129,7 @@ final class FleetHarness implements AutoCloseable {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         int code = PinfleetCli.run(args, new PrintWriter(out), new PrintWriter(err), Clock.systemUTC(),
-                new Terminal(new BufferedReader(new StringReader(input)), false, 120));
+                new Terminal(new BufferedReader(new StringReader(input)), false, 120), CliContext.of(dir, Map.of()));
         return new Run(code, out.toString(), err.toString());
     }
 

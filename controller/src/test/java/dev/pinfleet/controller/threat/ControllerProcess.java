@@ -17,7 +17,7 @@ import java.util.function.Predicate;
  * standard output and error gathered line by line as they come, so a test can act at a point of the rollout and
  * {@link #kill() kill -9} it there. Closing kills it if it still runs.
  */
-final class ControllerProcess implements AutoCloseable {
+public final class ControllerProcess implements AutoCloseable {
     private final Process process;
     private final List<String> lines = new ArrayList<>();
     private final Thread reader;
@@ -29,11 +29,29 @@ final class ControllerProcess implements AutoCloseable {
         reader.start();
     }
 
-    static ControllerProcess start(List<String> args) throws IOException {
+    /** Runs {@code pinfleet ARGS} in {@code workDir} (where its embedded controller keeps .pinfleet/). */
+    public static ControllerProcess start(List<String> args, Path workDir) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"), PinfleetCli.class.getName()));
         cmd.addAll(args);
-        return new ControllerProcess(new ProcessBuilder(cmd).redirectErrorStream(true).start());
+        return new ControllerProcess(new ProcessBuilder(cmd).directory(workDir.toFile()).redirectErrorStream(true).start());
+    }
+
+    /** Sends SIGINT (Ctrl-C) and waits (at most 30 s) for the process to end; returns its exit status. */
+    public int interrupt() throws IOException, InterruptedException {
+        Process k = new ProcessBuilder("kill", "-INT", Long.toString(process.pid())).redirectErrorStream(true).start();
+        if (!k.waitFor(10, TimeUnit.SECONDS) || k.exitValue() != 0) {
+            throw new IOException("kill -INT " + process.pid() + " failed");
+        }
+        if (!process.waitFor(30, TimeUnit.SECONDS)) {
+            throw new AssertionError("pinfleet process " + process.pid() + " still runs 30 s after SIGINT");
+        }
+        reader.join(10_000);
+        return process.exitValue();
+    }
+
+    public long pid() {
+        return process.pid();
     }
 
     private void read() {
@@ -51,7 +69,7 @@ final class ControllerProcess implements AutoCloseable {
     }
 
     /** Waits until a line matches {@code p}; fails with the output so far after {@code limit} or when it exits. */
-    String awaitLine(String what, Predicate<String> p, Duration limit) throws InterruptedException {
+    public String awaitLine(String what, Predicate<String> p, Duration limit) throws InterruptedException {
         long deadline = System.nanoTime() + limit.toNanos();
         synchronized (lines) {
             while (true) {
@@ -72,7 +90,7 @@ final class ControllerProcess implements AutoCloseable {
     }
 
     /** Sends SIGKILL and waits (at most 10 s) for the process to go; returns its exit status. */
-    int kill() throws InterruptedException {
+    public int kill() throws InterruptedException {
         process.destroyForcibly();
         if (!process.waitFor(10, TimeUnit.SECONDS)) {
             throw new AssertionError("pinfleet process " + process.pid() + " still runs 10 s after SIGKILL");
@@ -81,7 +99,7 @@ final class ControllerProcess implements AutoCloseable {
     }
 
     /** Everything it wrote so far. */
-    String output() {
+    public String output() {
         synchronized (lines) {
             return String.join("\n", lines);
         }

@@ -56,7 +56,7 @@ class FleetThreatTest {
     }
 
     @Test
-    void controllerKilledAfterTheFirstBatchIsRerunIdempotentlyAndFinishesTheRest() throws Exception {
+    void controllerKilledAfterTheFirstBatchIsResumedFromItsRecordAndFinishesTheRest() throws Exception {
         CountDownLatch gate = new CountDownLatch(1);
         FakeMirror fast = t.mirror();
         FakeMirror held = t.mirror(FakeMirror.Reply.gated(gate)); // keeps the second batch's download of mypkg 2.0 in flight
@@ -74,7 +74,7 @@ class FleetThreatTest {
         Path killedReport = dir.resolve("killed.json");
         String out;
         int status;
-        try (ControllerProcess c = ControllerProcess.start(t.deployArgs(signed, killedReport, strategy))) {
+        try (ControllerProcess c = ControllerProcess.start(t.deployArgs(signed, killedReport, strategy), dir)) {
             c.awaitLine("the second batch starting", l -> l.equals("batch 2 of 3: web4 web5"), WAIT);
             c.awaitLine("web4 fetching", l -> l.matches(" +web4 +fetch"), WAIT);
             c.awaitLine("web5 fetching", l -> l.matches(" +web5 +fetch"), WAIT);
@@ -95,17 +95,43 @@ class FleetThreatTest {
         ThreatFleet.await("web4 and web5 to finish the deploys the killed controller started", WAIT,
                 () -> !agents.get("web4").engine().busy() && !agents.get("web5").engine().busy());
 
+        // The next command says the rollout was interrupted; `pinfleet resume ID` continues it from its record.
+        long id = Long.parseLong(out.lines().filter(l -> l.startsWith("deploying shop serial 2 ")).findFirst()
+                .orElseThrow().replaceAll(".*: rollout (\\d+) by .*", "$1"));
+        ThreatFleet.Run next = t.cli(List.of("history", "--app", "shop"));
+        assertTrue(next.err().contains("pinfleet: rollout " + id + " of shop serial 2 (by ")
+                && next.err().contains("was interrupted: 3 of 6 node(s) ended (3 ok), 2 in flight, 1 pending; `pinfleet"
+                        + " resume " + id + "` continues it"), next.all());
+        assertTrue(next.out().lines().anyMatch(l -> l.matches(" +" + id + " +shop .* interrupted .*")), next.out());
         int fastBefore = fast.requests();
         int heldBefore = held.requests();
-        FleetReport again = t.deploy(signed, dir.resolve("again.json"), strategy, 0);
+        Path againReport = dir.resolve("again.json");
+        ThreatFleet.Run resumed = t.cli(List.of("resume", Long.toString(id), "--progress", "plain", "--report",
+                againReport.toString()));
+        assertEquals(0, resumed.code(), resumed.all());
+        assertTrue(resumed.out().contains("resume asked the 2 node(s) in flight when the controller stopped: web4 is on"
+                + " the release; web5 is on the release"), resumed.out());
+        FleetReport again = dev.pinfleet.controller.Json.read(againReport, FleetReport.newBuilder()).build();
         Map<String, NodeReport> n = byNode(again);
-        for (String name : List.of("web1", "web2", "web3", "web4", "web5")) {
-            assertEquals(NodeOutcome.NODE_UNCHANGED, n.get(name).getOutcome(), name + ": " + n.get(name).getError());
+        for (String name : List.of("web1", "web2", "web3", "web6")) {
+            assertEquals(NodeOutcome.NODE_OK, n.get(name).getOutcome(), name + ": " + n.get(name).getError());
+            assertFalse(n.get(name).getReconciled(), name);
         }
-        assertEquals(NodeOutcome.NODE_OK, n.get("web6").getOutcome(), n.get("web6").getError());
+        for (String name : List.of("web4", "web5")) {
+            assertEquals(NodeOutcome.NODE_OK, n.get(name).getOutcome(), name + ": " + n.get(name).getError());
+            assertTrue(n.get(name).getReconciled(), name + " was found on the release, not deployed again");
+        }
         assertEquals(heldBefore, held.requests(), "web4 and web5 fetched nothing again");
         assertEquals(fastBefore + 1, fast.requests(), "only web6 fetched, and only mypkg 2.0 (core-lib was in its store)");
         assertEquals(List.of(), again.getInconsistenciesList());
+        // One record: every node started once, one final report.
+        ThreatFleet.Run show = t.cli(List.of("show", Long.toString(id), "--json"));
+        assertEquals(0, show.code(), show.all());
+        for (String name : agents.keySet()) {
+            assertEquals(1, show.out().split("\"node_started\": \\{\\s*\"node\": \"" + name + "\"", -1).length - 1,
+                    name + " started once:\n" + show.out());
+        }
+        assertEquals(1, show.out().split("\"finished\": \\{", -1).length - 1, "one final report");
         for (String name : agents.keySet()) {
             assertEquals(release(v2), t.current(name), name);
             CleanRoot.assertNothingHalfWritten(t.root(name));

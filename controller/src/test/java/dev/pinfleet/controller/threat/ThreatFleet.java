@@ -7,7 +7,8 @@ import dev.pinfleet.agent.testing.TestFleet;
 import dev.pinfleet.agent.testing.TestWheels;
 import dev.pinfleet.controller.Json;
 import dev.pinfleet.controller.cli.PinfleetCli;
-import dev.pinfleet.controller.rollout.Terminal;
+import dev.pinfleet.controller.client.Terminal;
+import dev.pinfleet.controller.CliContext;
 import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.FleetReport;
@@ -184,7 +185,7 @@ final class ThreatFleet implements AutoCloseable {
     Run cli(List<String> args, StringWriter out) {
         StringWriter err = new StringWriter();
         int code = PinfleetCli.run(args.toArray(String[]::new), new PrintWriter(out), new PrintWriter(err),
-                Clock.systemUTC(), new Terminal(new BufferedReader(new StringReader("")), false, 120));
+                Clock.systemUTC(), new Terminal(new BufferedReader(new StringReader("")), false, 120), CliContext.of(dir, Map.of()));
         return new Run(code, out.toString(), err.toString());
     }
 

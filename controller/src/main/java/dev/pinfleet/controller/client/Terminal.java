@@ -1,4 +1,4 @@
-package dev.pinfleet.controller.rollout;
+package dev.pinfleet.controller.client;
 
 import java.io.BufferedReader;
 import java.io.IOException;

@@ -1,10 +1,13 @@
-package dev.pinfleet.controller.rollout;
+package dev.pinfleet.controller.client;
 
+import dev.pinfleet.controller.CliContext;
+import dev.pinfleet.controller.rollout.Node;
 import dev.pinfleet.proto.v1.AppStatus;
+import dev.pinfleet.proto.v1.FleetStatusRequest;
 import dev.pinfleet.proto.v1.Health;
-import dev.pinfleet.proto.v1.StatusRequest;
-import dev.pinfleet.proto.v1.StatusResponse;
+import dev.pinfleet.proto.v1.NodeStatus;
 import java.io.PrintWriter;
+import java.time.Clock;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -18,9 +21,9 @@ import picocli.CommandLine.Model.CommandSpec;
 
 @Command(mixinStandardHelpOptions = true, name = "status", description = {
     "Show per node and app the release, serial, digest, health and last outcome; mark drift.", "",
-    "Asks every agent what it runs: per node and app the current release, serial, manifest digest, health and the",
-    "last deploy's outcome. Nodes not on the expected digest (--expect, else the most common one per app) are",
-    "marked DRIFT. Exit code 1 when a node is unreachable or drifted."})
+    "Asks every agent (through the controller) what it runs: per node and app the current release, serial,",
+    "manifest digest, health and the last deploy's outcome. Nodes not on the expected digest (--expect, else the",
+    "most common one per app) are marked DRIFT. Exit code 1 when a node is unreachable or drifted."})
 public final class StatusCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 
@@ -38,33 +41,45 @@ public final class StatusCommand implements Callable<Integer> {
     @Option(names = "--forks", defaultValue = "50", description = "Agents asked at once (default: ${DEFAULT-VALUE}).")
     int forks;
 
-    /** One row: a node's app (or its absence). */
-    record Row(String node, AppStatus app, String error) {}
+    @Mixin ControllerOptions controller;
+
+    private final Clock clock;
+    private final CliContext ctx;
+
+    public StatusCommand(Clock clock, Terminal terminal, CliContext ctx) {
+        this.clock = clock;
+        this.ctx = ctx;
+    }
 
     @Override
-    public Integer call() throws InterruptedException {
+    public Integer call() {
         List<Node> nodes = fleet.nodes();
-        List<FleetQuery.Answer<StatusResponse>> answers = FleetQuery.ask(nodes, fleet.client(nodes), forks,
-                stub -> stub.status(StatusRequest.newBuilder().setApp(app == null ? "" : app).setProbeHealth(probe).build()));
+        List<NodeStatus> answers;
+        try (Connection conn = Connection.open(controller, fleet.agents, null, ctx, clock)) {
+            Calls.noticeInterrupted(conn, 0, spec.commandLine().getErr());
+            answers = Calls.call("status", () -> conn.blocking().status(FleetStatusRequest.newBuilder()
+                    .setTargets(fleet.targets(nodes)).setApp(app == null ? "" : app).setProbeHealth(probe)
+                    .setForks(forks).build())).getNodesList();
+        }
         Map<String, String> expected = expected(answers);
         PrintWriter out = spec.commandLine().getOut();
         String fmt = "%-14s %-10s %7s  %-16s  %-16s  %-10s  %-9s %s%n";
         out.printf(fmt, "NODE", "APP", "SERIAL", "RELEASE", "DIGEST", "HEALTH", "LAST", "");
         int unreachable = 0;
         int drift = 0;
-        for (FleetQuery.Answer<StatusResponse> a : answers) {
-            if (a.value() == null) {
+        for (NodeStatus a : answers) {
+            if (!a.hasStatus()) {
                 unreachable++;
-                out.printf(fmt, a.node().name(), "-", "-", "-", "-", "-", "UNREACHABLE", a.error());
+                out.printf(fmt, a.getNode(), "-", "-", "-", "-", "-", "UNREACHABLE", a.getError());
                 continue;
             }
-            if (a.value().getAppsCount() == 0) {
+            if (a.getStatus().getAppsCount() == 0) {
                 boolean missing = app != null || !expected.isEmpty();
                 drift += missing ? 1 : 0;
-                out.printf(fmt, a.node().name(), app == null ? "-" : app, "-", "-", "-", "-", "-",
+                out.printf(fmt, a.getNode(), app == null ? "-" : app, "-", "-", "-", "-", "-",
                         missing ? "DRIFT: no release" : "");
             }
-            for (AppStatus s : a.value().getAppsList()) {
+            for (AppStatus s : a.getStatus().getAppsList()) {
                 String want = expected.get(s.getApp());
                 boolean drifted = want != null && !s.getManifestDigest().startsWith(want);
                 drift += drifted ? 1 : 0;
@@ -75,7 +90,7 @@ public final class StatusCommand implements Callable<Integer> {
                 if (!s.getHealthDetail().isEmpty()) {
                     note += (note.isEmpty() ? "" : "; ") + s.getHealthDetail();
                 }
-                out.printf(fmt, a.node().name(), s.getApp(), s.getSerial(), s.getRelease().isEmpty() ? "-" : s.getRelease(),
+                out.printf(fmt, a.getNode(), s.getApp(), s.getSerial(), s.getRelease().isEmpty() ? "-" : s.getRelease(),
                         s.getManifestDigest().isEmpty() ? "-" : s.getManifestDigest().substring(0, 16), health(s.getHealth()),
                         s.getLastOutcome().name().toLowerCase(Locale.ROOT), note);
             }
@@ -87,11 +102,11 @@ public final class StatusCommand implements Callable<Integer> {
     }
 
     /** Per app: --expect, or the digest most nodes run (ties: the first seen). */
-    private Map<String, String> expected(List<FleetQuery.Answer<StatusResponse>> answers) {
+    private Map<String, String> expected(List<NodeStatus> answers) {
         Map<String, Map<String, Integer>> votes = new LinkedHashMap<>();
-        for (FleetQuery.Answer<StatusResponse> a : answers) {
-            if (a.value() != null) {
-                for (AppStatus s : a.value().getAppsList()) {
+        for (NodeStatus a : answers) {
+            if (a.hasStatus()) {
+                for (AppStatus s : a.getStatus().getAppsList()) {
                     votes.computeIfAbsent(s.getApp(), x -> new LinkedHashMap<>()).merge(s.getManifestDigest(), 1, Integer::sum);
                 }
             }

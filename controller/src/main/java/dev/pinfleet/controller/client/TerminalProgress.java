@@ -1,5 +1,6 @@
-package dev.pinfleet.controller.rollout;
+package dev.pinfleet.controller.client;
 
+import dev.pinfleet.controller.store.Outcomes;
 import dev.pinfleet.proto.v1.DeployEvent;
 import dev.pinfleet.proto.v1.NodeReport;
 import dev.pinfleet.proto.v1.Progress;
@@ -17,7 +18,7 @@ import java.util.Map;
  * bar (done / failed / left, bytes downloaded, elapsed, ETA), redrawn in place with ANSI escapes, at most every
  * {@link #REDRAW_MILLIS}.
  */
-final class TerminalProgress implements Rollout.Listener {
+final class TerminalProgress implements ProgressView {
     static final long REDRAW_MILLIS = 100;
     private static final String CLEAR_LINE = "\033[2K";
 
@@ -49,37 +50,37 @@ final class TerminalProgress implements Rollout.Listener {
     }
 
     @Override
-    public synchronized void waveStarted(int wave, int waves, List<Node> nodes) {
+    public synchronized void waveStarted(int wave, int waves, List<String> nodes) {
         pending.add("\033[1m" + (wave == 0 ? "canary" : "batch " + wave + " of " + (waves - 1)) + "\033[0m: "
-                + String.join(" ", nodes.stream().map(Node::name).toList()));
+                + String.join(" ", nodes));
         draw(true);
     }
 
     @Override
-    public synchronized void nodeStarted(Node node, int wave) {
-        active.put(node.name(), "connecting");
+    public synchronized void nodeStarted(String node, int wave) {
+        active.put(node, "connecting");
         draw(false);
     }
 
     @Override
-    public synchronized void event(Node node, DeployEvent e) {
-        if (!active.containsKey(node.name())) {
+    public synchronized void event(String node, DeployEvent e) {
+        if (!active.containsKey(node)) {
             return;
         }
         if (e.hasPhaseStarted()) {
-            active.put(node.name(), e.getPhaseStarted().name().toLowerCase(Locale.ROOT));
+            active.put(node, e.getPhaseStarted().name().toLowerCase(Locale.ROOT));
         } else if (e.hasProgress()) {
             Progress p = e.getProgress();
             String s = p.getPhase().name().toLowerCase(Locale.ROOT) + " " + p.getArtifactsDone() + "/"
                     + p.getArtifactsTotal();
             if (p.getBytesTotal() > 0) {
                 s += "  " + ReportTable.human(p.getBytesDone()) + " of " + ReportTable.human(p.getBytesTotal());
-                partial.put(node.name(), p.getBytesDone());
+                partial.put(node, p.getBytesDone());
             }
             if (!p.getDetail().isEmpty()) {
                 s += "  " + p.getDetail();
             }
-            active.put(node.name(), s);
+            active.put(node, s);
         } else if (e.hasArtifact() && e.getArtifact().getSource() == Source.MIRROR) {
             bytes += e.getArtifact().getBytes();
         }
@@ -91,7 +92,7 @@ final class TerminalProgress implements Rollout.Listener {
         active.remove(r.getNode());
         partial.remove(r.getNode());
         done++;
-        boolean good = NodeCall.isSuccess(r.getOutcome());
+        boolean good = Outcomes.isSuccess(r.getOutcome());
         if (!good) {
             failed++;
         }
@@ -99,6 +100,12 @@ final class TerminalProgress implements Rollout.Listener {
         pending.add(String.format("  %-12s %s%-11s\033[0m %6d ms  %s", r.getNode(), color,
                 ReportTable.outcome(r.getOutcome()), r.getMillis(), good ? r.getReport().getRelease()
                         : clip(r.getError(), width - 40)));
+        draw(true);
+    }
+
+    @Override
+    public synchronized void note(String text) {
+        pending.add(text);
         draw(true);
     }
 

@@ -1,15 +1,22 @@
-package dev.pinfleet.controller.rollout;
+package dev.pinfleet.controller.client;
 
+import dev.pinfleet.controller.CliContext;
+import dev.pinfleet.controller.CliException;
 import dev.pinfleet.controller.Json;
+import dev.pinfleet.controller.rollout.Node;
+import dev.pinfleet.manifest.ManifestCodec;
+import dev.pinfleet.manifest.ManifestException;
 import dev.pinfleet.proto.v1.Artifact;
+import dev.pinfleet.proto.v1.FleetPlanRequest;
 import dev.pinfleet.proto.v1.Manifest;
+import dev.pinfleet.proto.v1.NodePlan;
 import dev.pinfleet.proto.v1.PackageChange;
-import dev.pinfleet.proto.v1.PlanRequest;
 import dev.pinfleet.proto.v1.PlanResponse;
 import dev.pinfleet.proto.v1.SignedManifest;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -21,7 +28,8 @@ import picocli.CommandLine.Model.CommandSpec;
 
 @Command(mixinStandardHelpOptions = true, name = "plan", description = {
     "Show per node what a deploy would fetch, install and remove, without downloading anything.", "",
-    "Asks every agent what a deploy of SIGNED_MANIFEST would do, without downloading or changing anything:",
+    "Asks every agent (through the controller) what a deploy of SIGNED_MANIFEST would do, without downloading or",
+    "changing anything:",
     "what it would fetch (and how many bytes), install and remove (releases the clean-up would delete), and the",
     "package changes against its current release, printed as a diff per node. Exit code 1 when a node would",
     "refuse the manifest or is unreachable."})
@@ -36,26 +44,44 @@ public final class PlanCommand implements Callable<Integer> {
     @Option(names = "--forks", defaultValue = "50", description = "Agents asked at once (default: ${DEFAULT-VALUE}).")
     int forks;
 
+    @Mixin ControllerOptions controller;
+
+    private final Clock clock;
+    private final CliContext ctx;
+
+    public PlanCommand(Clock clock, Terminal terminal, CliContext ctx) {
+        this.clock = clock;
+        this.ctx = ctx;
+    }
+
     @Override
-    public Integer call() throws IOException, InterruptedException {
+    public Integer call() throws IOException {
         SignedManifest env = Json.read(signed, SignedManifest.newBuilder()).build();
-        Manifest m = DeployCommand.parse(signed, env, null, 1);
+        Manifest m;
+        try {
+            m = ManifestCodec.parse(env.getPayload().toByteArray());
+        } catch (ManifestException e) {
+            throw new CliException(signed + ": " + e.getMessage());
+        }
         List<Node> nodes = fleet.nodes();
-        List<FleetQuery.Answer<PlanResponse>> answers = FleetQuery.ask(nodes, fleet.client(nodes), forks,
-                stub -> stub.plan(PlanRequest.newBuilder().setManifest(env).build()));
+        List<NodePlan> answers;
+        try (Connection conn = Connection.open(controller, fleet.agents, null, ctx, clock)) {
+            answers = Calls.call("plan", () -> conn.blocking().plan(FleetPlanRequest.newBuilder().setManifest(env)
+                    .setTargets(fleet.targets(nodes)).setForks(forks).build())).getNodesList();
+        }
         PrintWriter out = spec.commandLine().getOut();
         out.printf("plan for %s serial %d (%d artifacts) on %d node(s)%n", m.getApp(), m.getSerial(),
                 m.getArtifactsCount(), nodes.size());
         int bad = 0;
         long bytes = 0;
-        for (FleetQuery.Answer<PlanResponse> a : answers) {
-            String name = a.node().name();
-            if (a.value() == null) {
+        for (NodePlan a : answers) {
+            String name = a.getNode();
+            if (!a.hasPlan()) {
                 bad++;
-                out.printf("%n%s: UNREACHABLE: %s%n", name, a.error());
+                out.printf("%n%s: UNREACHABLE: %s%n", name, a.getError());
                 continue;
             }
-            PlanResponse p = a.value();
+            PlanResponse p = a.getPlan();
             if (!p.getRefused().isEmpty()) {
                 bad++;
                 out.printf("%n%s: WOULD REFUSE: %s%n", name, p.getRefused());

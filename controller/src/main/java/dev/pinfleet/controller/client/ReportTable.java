@@ -1,11 +1,11 @@
-package dev.pinfleet.controller.rollout;
+package dev.pinfleet.controller.client;
 
-import dev.pinfleet.proto.v1.ArtifactResult;
+import dev.pinfleet.controller.rollout.Rollout;
+import dev.pinfleet.controller.store.Outcomes;
 import dev.pinfleet.proto.v1.FailureReason;
 import dev.pinfleet.proto.v1.FleetReport;
 import dev.pinfleet.proto.v1.NodeOutcome;
 import dev.pinfleet.proto.v1.NodeReport;
-import dev.pinfleet.proto.v1.Source;
 import java.io.PrintWriter;
 import java.util.Locale;
 
@@ -22,23 +22,13 @@ public final class ReportTable {
         out.printf(fmt, "NODE", "OUTCOME", "FETCHED", "FROM STORE", "BYTES", "MS", "REASON", "RELEASE / ERROR");
         int ok = 0;
         for (NodeReport n : report.getNodesList()) {
-            int fetched = 0;
-            int stored = 0;
-            long bytes = 0;
-            for (ArtifactResult a : n.getReport().getArtifactsList()) {
-                if (a.getSource() == Source.MIRROR) {
-                    fetched++;
-                    bytes += a.getBytes();
-                } else if (a.getSource() == Source.STORE) {
-                    stored++;
-                }
-            }
-            boolean good = NodeCall.isSuccess(n.getOutcome());
+            Outcomes.Transfer t = Outcomes.transfer(n);
+            boolean good = Outcomes.isSuccess(n.getOutcome());
             if (good) {
                 ok++;
             }
-            out.printf(fmt, n.getNode(), outcome(n.getOutcome()), fetched, stored, human(bytes), n.getMillis(),
-                    reason(n.getReport().getReason()), good ? n.getReport().getRelease() : n.getError());
+            out.printf(fmt, n.getNode(), outcome(n.getOutcome()), t.fetched(), t.fromStore(), human(t.bytes()), n.getMillis(),
+                    orDash(Outcomes.reason(n)), good ? n.getReport().getRelease() : n.getError());
         }
         out.printf("%d of %d node(s) ok; app %s serial %d digest %s%n", ok, report.getNodesCount(), report.getApp(),
                 report.getSerial(), report.getManifestDigest().isEmpty() ? "-" : report.getManifestDigest().substring(0, 16));
@@ -67,6 +57,7 @@ public final class ReportTable {
             case NODE_SKIPPED -> "skipped";
             case NODE_STUCK -> "STUCK";
             case NODE_REVERTED -> "REVERTED";
+            case NODE_CANCELLED -> "CANCELLED";
             default -> "?";
         };
     }
@@ -76,12 +67,11 @@ public final class ReportTable {
      * {@code REASON_ABORTED} is {@code aborted}; {@code -} when there is none.
      */
     public static String reason(FailureReason r) {
-        if (r == FailureReason.REASON_UNSPECIFIED || r == FailureReason.UNRECOGNIZED) {
-            return "-";
-        }
-        String s = r.name().substring("REASON_".length()).toLowerCase(Locale.ROOT);
-        int cut = s.indexOf('_');
-        return cut < 0 ? s : s.substring(0, cut) + "/" + s.substring(cut + 1).replace('_', '-');
+        return orDash(Outcomes.reason(r));
+    }
+
+    private static String orDash(String s) {
+        return s.isEmpty() ? "-" : s;
     }
 
     public static String human(long bytes) {

@@ -1,4 +1,4 @@
-package dev.pinfleet.controller.rollout;
+package dev.pinfleet.controller.client;
 
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
@@ -13,10 +13,10 @@ import java.util.function.Consumer;
 
 /**
  * Newline-delimited JSON, one object per line: {@code {"type":"wave"|"node_started"|"event"|"node_finished"|
- * "stopped"|"report", "at_unix_ms":…, …}}; proto messages in the project's JSON form ({@link ProtoJson}: proto
+ * "stopped"|"note"|"report", "at_unix_ms":…, …}}; proto messages in the project's JSON form ({@link ProtoJson}: proto
  * field names, numbers as numbers), as in the report file.
  */
-final class JsonProgress implements Rollout.Listener {
+final class JsonProgress implements ProgressView {
     private final PrintWriter out;
     private final Clock clock;
 
@@ -26,29 +26,29 @@ final class JsonProgress implements Rollout.Listener {
     }
 
     @Override
-    public void waveStarted(int wave, int waves, List<Node> nodes) {
+    public void waveStarted(int wave, int waves, List<String> nodes) {
         line("wave", o -> {
             o.addProperty("wave", wave);
             o.addProperty("waves", waves);
             JsonArray names = new JsonArray();
-            nodes.forEach(n -> names.add(n.name()));
+            nodes.forEach(names::add);
             o.add("nodes", names);
         });
     }
 
     @Override
-    public void nodeStarted(Node node, int wave) {
+    public void nodeStarted(String node, int wave) {
         line("node_started", o -> {
-            o.addProperty("node", node.name());
+            o.addProperty("node", node);
             o.addProperty("wave", wave);
         });
     }
 
     @Override
-    public void event(Node node, DeployEvent e) {
+    public void event(String node, DeployEvent e) {
         if (!e.hasReport()) { // the report comes with node_finished
             line("event", o -> {
-                o.addProperty("node", node.name());
+                o.addProperty("node", node);
                 o.add("event", ProtoJson.tree(e));
             });
         }
@@ -60,6 +60,11 @@ final class JsonProgress implements Rollout.Listener {
             o.addProperty("node", r.getNode());
             o.add("report", ProtoJson.tree(r));
         });
+    }
+
+    @Override
+    public void note(String text) {
+        line("note", o -> o.addProperty("text", text));
     }
 
     @Override

@@ -1,9 +1,10 @@
-package dev.pinfleet.controller.rollout;
+package dev.pinfleet.controller.client;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.util.JsonFormat;
+import dev.pinfleet.controller.store.Outcomes;
 import dev.pinfleet.proto.v1.ArtifactResult;
 import dev.pinfleet.proto.v1.DeployReport;
 import dev.pinfleet.proto.v1.FailureReason;
@@ -39,6 +40,22 @@ class ReportTableTest {
         assertTrue(lines[0].matches("NODE +OUTCOME +FETCHED +FROM STORE +BYTES +MS +REASON +RELEASE / ERROR"), lines[0]);
         assertTrue(lines[1].matches("web1 +ok +0 +0 +0 B +0 +- +0123456789abcdef"), lines[1]);
         assertTrue(lines[2].matches("web2 +FAILED +1 +0 +2\\.0 KiB +0 +fetch/checksum +web2: fetch: .*"), lines[2]);
+    }
+
+    @Test
+    void whatTheControllerSawIsReadFromTheCauseNeverFromTheErrorsWords() {
+        NodeReport dropped = NodeReport.newBuilder().setNode("web3").setOutcome(NodeOutcome.NODE_FAILED)
+                .setCause(Outcomes.DROPPED).setError("web3 (127.0.0.1:7400): the agent went away").build();
+        NodeReport worded = NodeReport.newBuilder().setNode("web4").setOutcome(NodeOutcome.NODE_FAILED)
+                .setError("web4: connection dropped mid-deploy, node deadline, interrupted").build();
+        NodeReport skipped = NodeReport.newBuilder().setNode("web5").setOutcome(NodeOutcome.NODE_SKIPPED).build();
+        assertEquals("dropped", Outcomes.reason(dropped));
+        assertEquals("failed", Outcomes.reason(worded));
+        assertEquals("skipped", Outcomes.reason(skipped));
+        assertEquals("", Outcomes.reason(OK));
+        StringWriter s = new StringWriter();
+        ReportTable.print(FleetReport.newBuilder().setApp("shop").addNodes(dropped).build(), new PrintWriter(s));
+        assertTrue(s.toString().lines().anyMatch(l -> l.matches("web3 +FAILED .* dropped +web3 \\(127.*")), s.toString());
     }
 
     @Test

@@ -1,4 +1,4 @@
-package dev.pinfleet.controller.rollout;
+package dev.pinfleet.controller.client;
 
 import dev.pinfleet.proto.v1.DeployEvent;
 import dev.pinfleet.proto.v1.NodeReport;
@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.Locale;
 
 /** Progress as plain lines (not a terminal: logs, CI): waves, phase changes, each node's end. */
-final class PlainProgress implements Rollout.Listener {
+final class PlainProgress implements ProgressView {
     private final PrintWriter out;
     private final boolean phases;
 
@@ -17,15 +17,15 @@ final class PlainProgress implements Rollout.Listener {
     }
 
     @Override
-    public void waveStarted(int wave, int waves, List<Node> nodes) {
+    public void waveStarted(int wave, int waves, List<String> nodes) {
         line((wave == 0 ? "canary" : "batch " + wave + " of " + (waves - 1)) + ": "
-                + String.join(" ", nodes.stream().map(Node::name).toList()));
+                + String.join(" ", nodes));
     }
 
     @Override
-    public void event(Node node, DeployEvent e) {
+    public void event(String node, DeployEvent e) {
         if (phases && e.hasPhaseStarted()) {
-            line(String.format("  %-12s %s", node.name(), e.getPhaseStarted().name().toLowerCase(Locale.ROOT)));
+            line(String.format("  %-12s %s", node, e.getPhaseStarted().name().toLowerCase(Locale.ROOT)));
         }
     }
 
@@ -33,6 +33,11 @@ final class PlainProgress implements Rollout.Listener {
     public void nodeFinished(NodeReport r) {
         line(String.format("  %-12s %s in %d ms%s", r.getNode(), ReportTable.outcome(r.getOutcome()), r.getMillis(),
                 r.getError().isEmpty() ? "" : ": " + r.getError()));
+    }
+
+    @Override
+    public void note(String text) {
+        line(text);
     }
 
     @Override
