@@ -1,0 +1,146 @@
+package dev.pinfleet.controller.mirror;
+
+import dev.pinfleet.controller.CliException;
+import dev.pinfleet.controller.Json;
+import dev.pinfleet.manifest.Names;
+import dev.pinfleet.mirror.pack.InstalledDist;
+import dev.pinfleet.mirror.pack.WheelPacker;
+import dev.pinfleet.mirror.publish.PublishResult;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** `pinfleet mirror import-venv`: a virtualenv's installed distributions packed back into wheels, published, pinned. */
+@Command(name = "import-venv", description = {
+    "Move an existing virtualenv's packages onto a mirror and pin them.",
+    "",
+    "Packs every distribution installed in a virtualenv or site-packages directory back "
+    + "into a wheel (from its RECORD), publishes the wheels to a mirror (as 'mirror "
+    + "publish' does) and writes the pinned requirements with --hash for each: the "
+    + "migration path off a vendor/ directory. Like 'pip freeze', pip, setuptools, wheel "
+    + "and distribute are left out unless --all is given."})
+public final class ImportVenvCommand implements Callable<Integer> {
+    /** pip freeze's default exclusions: the installer tooling, not the application. */
+    static final Set<String> TOOLING = Set.of("pip", "setuptools", "wheel", "distribute");
+
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+    boolean help;
+
+    @Spec CommandSpec spec;
+
+    @Parameters(paramLabel = "PATH", description = "A virtualenv (its lib/pythonX.Y/site-packages is used) or a site-packages directory.")
+    Path path;
+
+    @Option(names = "--mirror", required = true, paramLabel = "DIR|URL", description = "Mirror directory or base URL to publish to.")
+    String mirror;
+
+    @Option(names = "--as", required = true, paramLabel = "USER", description = "Who publishes (recorded in the audit log).")
+    String user;
+
+    @Option(names = "--token-file", paramLabel = "FILE", description = "Upload token file; for a URL mirror.")
+    Path tokenFile;
+
+    @Option(names = {"-o", "--requirements"}, required = true, paramLabel = "FILE", description = "Pinned requirements to write.")
+    Path requirements;
+
+    @Option(names = "--skip", split = ",", paramLabel = "NAME", description = "Distributions to leave out, comma-separated (names compared normalized).")
+    List<String> skip = new ArrayList<>();
+
+    @Option(names = "--all", description = "Also import pip, setuptools, wheel and distribute.")
+    boolean all;
+
+    private final Clock clock;
+
+    public ImportVenvCommand(Clock clock) {
+        this.clock = clock;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        PublishTarget target = PublishTarget.open(mirror, tokenFile, clock);
+        Path site = sitePackages(path);
+        Set<String> left = new java.util.TreeSet<>();
+        skip.stream().filter(s -> !s.isBlank()).map(Names::normalizeProject).forEach(left::add);
+        if (!all) {
+            left.addAll(TOOLING);
+        }
+        List<InstalledDist> dists = new ArrayList<>();
+        List<String> skipped = new ArrayList<>();
+        for (InstalledDist d : WheelPacker.scan(site)) {
+            if (left.contains(Names.normalizeProject(d.name()))) {
+                skipped.add(d.name() + "==" + d.version());
+            } else {
+                dists.add(d);
+            }
+        }
+        if (dists.isEmpty()) {
+            throw new CliException(site + ": no distributions to import" + (skipped.isEmpty() ? ""
+                    : " (left out: " + skipped + ")"));
+        }
+        Path staging = Files.createTempDirectory("pinfleet-import");
+        List<PublishResult> results;
+        try {
+            List<Path> wheels = WheelPacker.packAll(site, dists, staging, Runtime.getRuntime().availableProcessors());
+            results = target.publish(wheels, user);
+        } finally {
+            try (Stream<Path> s = Files.walk(staging)) {
+                for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        }
+        List<String> pins = new ArrayList<>();
+        for (int i = 0; i < dists.size(); i++) {
+            pins.add(dists.get(i).name() + "==" + dists.get(i).version() + " \\\n    --hash=sha256:"
+                    + results.get(i).sha256());
+        }
+        pins.sort(String.CASE_INSENSITIVE_ORDER);
+        StringBuilder text = new StringBuilder("# Pinned by pinfleet mirror import-venv from " + site + " at "
+                + clock.instant().truncatedTo(java.time.temporal.ChronoUnit.SECONDS) + ";\n# each wheel is published on " + target.describe() + ".\n");
+        if (!skipped.isEmpty()) {
+            text.append("# Left out: ").append(String.join(", ", skipped)).append(all ? "" : " (--all keeps pip, "
+                    + "setuptools, wheel and distribute)").append('\n');
+        }
+        pins.forEach(p -> text.append(p).append('\n'));
+        Json.writeAtomically(requirements, text.toString().getBytes(StandardCharsets.UTF_8));
+        long published = results.stream().filter(r -> r.outcome() == PublishResult.Outcome.PUBLISHED).count();
+        spec.commandLine().getOut().printf("packed %d distribution(s) from %s: %d published, %d already on %s; "
+                + "%d left out; pins in %s%n", dists.size(), site, published, dists.size() - published,
+                target.describe(), skipped.size(), requirements);
+        spec.commandLine().getOut().flush();
+        return 0;
+    }
+
+    static Path sitePackages(Path p) throws IOException {
+        if (Files.isDirectory(p.resolve("lib"))) {
+            try (var s = Files.list(p.resolve("lib"))) {
+                for (Path lib : s.sorted().toList()) {
+                    Path sp = lib.resolve("site-packages");
+                    if (lib.getFileName().toString().startsWith("python") && Files.isDirectory(sp)) {
+                        return sp;
+                    }
+                }
+            }
+        }
+        if (Files.isRegularFile(p.resolve("pyvenv.cfg"))) {
+            throw new CliException(p + " is a virtualenv without lib/pythonX.Y/site-packages");
+        }
+        if (Files.isDirectory(p)) {
+            return p;
+        }
+        throw new CliException(p + " is neither a virtualenv nor a site-packages directory");
+    }
+}
