@@ -1,10 +1,9 @@
 package dev.pinfleet.agent.config;
 
+import dev.pinfleet.fs.KeyFile;
 import java.io.IOException;
-import java.io.Reader;
 import java.net.InetSocketAddress;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -12,7 +11,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 
 /**
  * The agent's configuration: defaults &lt; file (Java properties) &lt; command-line flags, validated
@@ -98,20 +96,9 @@ public record AgentConfig(String node, Path root, InetSocketAddress listen, Path
 
     /** Reads the optional file, applies overrides, validates. */
     public static AgentConfig load(Path file, Map<String, String> overrides) throws IOException {
-        Map<String, String> v = new LinkedHashMap<>();
-        KEYS.forEach((key, d) -> v.put(key, d[0]));
-        if (file != null) {
-            Properties p = new Properties();
-            try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-                p.load(r);
-            }
-            for (String key : p.stringPropertyNames()) {
-                if (!KEYS.containsKey(key)) {
-                    throw new IllegalArgumentException(file + ": unknown key '" + key + "' (known: " + KEYS.keySet() + ")");
-                }
-                v.put(key, p.getProperty(key).strip());
-            }
-        }
+        Map<String, String> defaults = new LinkedHashMap<>();
+        KEYS.forEach((key, d) -> defaults.put(key, d[0]));
+        Map<String, String> v = KeyFile.read(file, defaults);
         for (Map.Entry<String, String> e : overrides.entrySet()) {
             if (!KEYS.containsKey(e.getKey())) {
                 throw new IllegalArgumentException("unknown option --" + e.getKey() + " (known: " + KEYS.keySet() + ")");

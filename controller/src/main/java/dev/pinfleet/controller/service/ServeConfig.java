@@ -1,8 +1,8 @@
 package dev.pinfleet.controller.service;
 
+import dev.pinfleet.fs.KeyFile;
 import dev.pinfleet.controller.store.DatabaseUrl;
 import java.io.IOException;
-import java.io.Reader;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -10,7 +10,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Properties;
 
 /**
  * The served controller's configuration: defaults, then a properties file, then flags; validated at start.
@@ -52,20 +51,9 @@ public record ServeConfig(InetSocketAddress listen, DatabaseUrl database, Path t
 
     /** Defaults, then {@code file} (may be null), then {@code flags}; refuses unknown keys and bad values by name. */
     public static ServeConfig load(Path file, Map<String, String> flags, Path base) throws IOException {
-        Map<String, String> v = new LinkedHashMap<>();
-        KEYS.forEach((key, d) -> v.put(key, d[0]));
-        if (file != null) {
-            Properties p = new Properties();
-            try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-                p.load(r);
-            }
-            for (String key : p.stringPropertyNames()) {
-                if (!KEYS.containsKey(key)) {
-                    throw new IOException(file + ": unknown key '" + key + "' (keys: " + String.join(", ", KEYS.keySet()) + ")");
-                }
-                v.put(key, p.getProperty(key).strip());
-            }
-        }
+        Map<String, String> defaults = new LinkedHashMap<>();
+        KEYS.forEach((key, d) -> defaults.put(key, d[0]));
+        Map<String, String> v = KeyFile.read(file, defaults);
         flags.forEach((key, value) -> {
             if (value != null) {
                 v.put(key, value);
