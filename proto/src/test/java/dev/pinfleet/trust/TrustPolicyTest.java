@@ -13,6 +13,7 @@ import dev.pinfleet.manifest.ManifestException;
 import dev.pinfleet.manifest.TestManifests;
 import dev.pinfleet.proto.v1.Manifest;
 import dev.pinfleet.proto.v1.SignedManifest;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -194,5 +195,71 @@ class TrustPolicyTest {
                 () -> Envelope.addSignature(signed, alice));
         assertTrue(added.getMessage().contains("already signed by key " + id), added.getMessage());
         assertEquals(2, Envelope.addSignature(signed, bob).getSignaturesCount());
+    }
+
+    @Test
+    void thirtyTwoSignaturesAreLookedAtAndAThirtyThirdIsRefusedUnchecked() throws Exception {
+        SignedManifest signed = Envelope.sign(payload, List.of(alice));
+        SignedManifest.Builder b = signed.toBuilder();
+        for (int i = 1; i < TrustPolicy.MAX_SIGNATURES; i++) {
+            b.addSignatures(dev.pinfleet.proto.v1.Signature.newBuilder().setKeyid("untrusted-" + i)
+                    .setSig(ByteString.copyFromUtf8("x")));
+        }
+        assertEquals(32, b.getSignaturesCount());
+        assertArrayEquals(payload, policy(1).verify(b.build()), "32 signatures, one of them trusted and valid");
+        b.addSignatures(signed.getSignatures(0));
+        String msg = assertThrows(ManifestException.class, () -> policy(1).verify(b.build())).getMessage();
+        assertEquals("envelope has 33 signatures, more than the limit of 32", msg);
+    }
+
+    @Test
+    void untrustedKeyIdsAreShownCutToSixteenCharacters() {
+        SignedManifest env = Envelope.sign(payload, List.of(alice)).toBuilder().clearSignatures()
+                .addSignatures(dev.pinfleet.proto.v1.Signature.newBuilder().setKeyid("0123456789abcdef")
+                        .setSig(ByteString.copyFromUtf8("x")))
+                .addSignatures(dev.pinfleet.proto.v1.Signature.newBuilder().setKeyid("0123456789abcdefXYZ")
+                        .setSig(ByteString.copyFromUtf8("x")))
+                .addSignatures(dev.pinfleet.proto.v1.Signature.newBuilder().setKeyid("short\n")
+                        .setSig(ByteString.copyFromUtf8("x")))
+                .build();
+        String msg = assertThrows(ManifestException.class, () -> policy(1).verify(env)).getMessage();
+        assertEquals("signature check failed: 0 valid signature(s) from distinct trusted keys, 1 needed;"
+                + " signed by untrusted key(s) [0123456789abcdef, short\\u000a]", msg);
+    }
+
+    @Test
+    void aTrustedKeyThatIsNotEd25519NeverValidatesASignature() throws Exception {
+        KeyPair ec = java.security.KeyPairGenerator.getInstance("EC").generateKeyPair();
+        TrustPolicy odd = new TrustPolicy(Map.of("ec-key", ec.getPublic()), 1);
+        SignedManifest env = Envelope.sign(payload, List.of(alice)).toBuilder().setSignatures(0,
+                Envelope.sign(payload, List.of(alice)).getSignatures(0).toBuilder().setKeyid("ec-key")).build();
+        String msg = assertThrows(ManifestException.class, () -> odd.verify(env)).getMessage();
+        assertTrue(msg.contains("0 valid signature(s)") && msg.contains("does not match the payload (tampered?) for"
+                + " key(s) [ec-key]"), msg);
+    }
+
+    @Test
+    void thresholdAndSizeAreWhatThePolicyWasMadeWith() {
+        assertEquals(2, policy(2).threshold());
+        assertEquals(2, policy(1).size());
+        assertEquals(1, policy(1).threshold());
+        IllegalArgumentException zero = assertThrows(IllegalArgumentException.class, () -> policy(0));
+        assertEquals("signature threshold must be at least 1, got 0", zero.getMessage());
+        IllegalArgumentException three = assertThrows(IllegalArgumentException.class, () -> policy(3));
+        assertEquals("signature threshold 3 exceeds the 2 trusted key(s)", three.getMessage());
+    }
+
+    @Test
+    void aKeyFileWithoutItsPemBlockIsRefused(@TempDir Path dir) throws Exception {
+        Path pub = dir.resolve("a.pub");
+        Keys.writePublic(pub, alice.getPublic());
+        String pem = Files.readString(pub);
+        Path swapped = Files.writeString(dir.resolve("swapped.pem"), pem.substring(pem.indexOf("-----END"))
+                + pem.substring(0, pem.indexOf("-----END")));
+        IOException e = assertThrows(IOException.class, () -> Keys.readPublic(swapped));
+        assertTrue(e.getMessage().startsWith(swapped + ": no '-----BEGIN "), e.getMessage());
+        Path none = Files.writeString(dir.resolve("none.pem"), "just text\n");
+        assertThrows(IOException.class, () -> Keys.readPublic(none));
+        assertEquals(Keys.keyId(alice.getPublic()), Keys.keyId(Keys.readPublic(pub)));
     }
 }
