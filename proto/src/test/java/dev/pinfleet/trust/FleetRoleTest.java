@@ -44,19 +44,13 @@ class FleetRoleTest {
     }
 
     @Test
-    void exactlyOneRoleUriGrantsThatRole() throws Exception {
-        assertEquals("agent", FleetRole.of(certificate("san=uri:pinfleet:role:agent,dns:web1")));
-        assertEquals("operator", FleetRole.of(certificate("san=dns:ops,uri:pinfleet:role:operator")),
-                "the text is returned uninterpreted, a role this build does not know included");
-    }
-
-    @Test
-    void noRoleTwoRolesOrARoleOutsideAUriGrantNothing() throws Exception {
+    void exactlyOneRoleUriGrantsThatRoleAndNoneOrTwoGrantNothing() throws Exception {
+        // keytool is a JVM start each (seconds on a busy machine): four certificates cover the rule
+        assertEquals("operator", FleetRole.of(certificate("san=dns:web1,uri:pinfleet:role:operator")),
+                "the text after the prefix, uninterpreted: a role this build does not know included");
         assertEquals("", FleetRole.of(certificate(null)), "no subjectAltName at all");
         assertEquals("", FleetRole.of(certificate("san=dns:web1,uri:https://pinfleet/role")));
         assertEquals("", FleetRole.of(certificate("san=uri:pinfleet:role:agent,uri:pinfleet:role:controller")));
-        assertEquals("", FleetRole.of(certificate("san=uri:pinfleet:role:agent,uri:pinfleet:role:agent")));
-        assertEquals("", FleetRole.of(certificate("san=email:pinfleet:role:agent@example.org")));
     }
 
     /** A self-signed certificate from keytool with the given {@code -ext} value (none when null). */
