@@ -10,7 +10,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
-import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -21,6 +20,10 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class RootGuardTest {
     private static final String SHA = "ab" + "0".repeat(62);
+    /** Every directory of a root the guard looks at (relative to the root). */
+    private static final List<String> DIRECTORIES = List.of("store", "store/sha256", "store/sha256/ab", "store/tmp",
+            "cache", "cache/wheels", "cache/wheels/ab", "cache/wheels/ab/" + SHA, "trash", "apps", "apps/shop",
+            "apps/shop/releases", "apps/shop/releases/r2");
 
     @TempDir
     Path dir;
@@ -40,10 +43,11 @@ class RootGuardTest {
         return root;
     }
 
-    private List<String> problemsAfter(Consumer<Path> plant) throws IOException {
-        Path root = safeRoot();
-        plant.accept(root);
-        return RootGuard.problems(root);
+    /** A safe root of its own under {@code name}. */
+    private Path freshRoot(String name) throws IOException {
+        Path root = dir.resolve(name);
+        Files.move(safeRoot(), root);
+        return root;
     }
 
     /** Exactly one problem, naming {@code path} (relative to the root) and saying {@code what}. */
@@ -87,14 +91,11 @@ class RootGuardTest {
 
     @Test
     void aLinkPlantedAtAnyDirectoryOfTheRootIsReportedAndNotFollowed() throws IOException {
-        for (String at : List.of("store", "store/sha256", "store/sha256/ab", "store/tmp", "cache", "cache/wheels",
-                "cache/wheels/ab", "cache/wheels/ab/" + SHA, "trash", "apps", "apps/shop", "apps/shop/releases",
-                "apps/shop/releases/r2")) {
+        for (String at : DIRECTORIES) {
             Path elsewhere = Files.createTempDirectory(dir, "elsewhere");
             // what the link leads to is unsafe too: it must not be looked into
             Files.createSymbolicLink(elsewhere.resolve("planted"), Path.of("/etc"));
-            Path root = dir.resolve("l-" + at.replace('/', '-'));
-            Files.move(safeRoot(), root);
+            Path root = freshRoot("l-" + at.replace('/', '-'));
             Path p = root.resolve(at);
             Durable.deleteTree(p);
             Files.createSymbolicLink(p, elsewhere);
@@ -107,11 +108,8 @@ class RootGuardTest {
 
     @Test
     void aWorldWritableDirectoryIsReportedAndNotLookedInto() throws IOException {
-        for (String at : List.of("store", "store/sha256", "store/sha256/ab", "store/tmp", "cache", "cache/wheels",
-                "cache/wheels/ab", "cache/wheels/ab/" + SHA, "trash", "apps", "apps/shop", "apps/shop/releases",
-                "apps/shop/releases/r2")) {
-            Path root = dir.resolve("w-" + at.replace('/', '-'));
-            Files.move(safeRoot(), root);
+        for (String at : DIRECTORIES) {
+            Path root = freshRoot("w-" + at.replace('/', '-'));
             Path p = root.resolve(at);
             // something unsafe inside, which must not be reported: the directory itself is refused
             Files.createSymbolicLink(p.resolve("planted"), Path.of("/etc"));
@@ -132,11 +130,8 @@ class RootGuardTest {
 
     @Test
     void aFileWhereADirectoryBelongsIsReported() throws IOException {
-        for (String at : List.of("store", "store/sha256", "store/sha256/ab", "store/tmp", "cache", "cache/wheels",
-                "cache/wheels/ab", "cache/wheels/ab/" + SHA, "trash", "apps", "apps/shop", "apps/shop/releases",
-                "apps/shop/releases/r2")) {
-            Path root = dir.resolve("f-" + at.replace('/', '-'));
-            Files.move(safeRoot(), root);
+        for (String at : DIRECTORIES) {
+            Path root = freshRoot("f-" + at.replace('/', '-'));
             Path p = root.resolve(at);
             Durable.deleteTree(p);
             Files.writeString(p, "not a directory");
@@ -146,30 +141,26 @@ class RootGuardTest {
 
     @Test
     void storeEntriesAndStateMustBeRegularFiles() throws IOException {
-        Path root = dir.resolve("first");
-        Files.move(safeRoot(), root);
+        Path root = freshRoot("first");
         Path entry = root.resolve("store/sha256/ab/" + SHA);
         Files.delete(entry);
         Files.createDirectories(entry);
         assertOneProblem(RootGuard.problems(root), root, "store/sha256/ab/" + SHA, "is not a regular file");
 
-        root = dir.resolve("second");
-        Files.move(safeRoot(), root);
+        root = freshRoot("second");
         Path state = root.resolve("apps/shop/state.json");
         Files.delete(state);
         Files.createSymbolicLink(state, Path.of("/etc/passwd"));
         assertEquals(List.of(state + " is a symbolic link to /etc/passwd"
                 + " (the agent follows no link inside its root; remove it)"), RootGuard.problems(root));
 
-        root = dir.resolve("third");
-        Files.move(safeRoot(), root);
+        root = freshRoot("third");
         Path linked = root.resolve("store/sha256/ab/" + SHA);
         Files.delete(linked);
         Files.createSymbolicLink(linked, Path.of("/etc/shadow"));
         assertOneProblem(RootGuard.problems(root), root, "store/sha256/ab/" + SHA, "is a symbolic link to /etc/shadow");
 
-        root = dir.resolve("fourth");
-        Files.move(safeRoot(), root);
+        root = freshRoot("fourth");
         Files.delete(root.resolve("apps/shop/state.json"));
         Files.createDirectories(root.resolve("apps/shop/state.json"));
         assertOneProblem(RootGuard.problems(root), root, "apps/shop/state.json", "is not a regular file");
