@@ -32,21 +32,23 @@ class FleetRoleTest {
         assertEquals("controller", FleetRole.CONTROLLER.id());
         assertEquals("pinfleet:role:agent", FleetRole.AGENT.uri());
         assertTrue(FleetRole.AGENT.server());
-        assertFalse(FleetRole.CONTROLLER.server());
+        assertTrue(FleetRole.CONTROLLER.server());
+        assertFalse(FleetRole.OPERATOR.server());
         assertEquals(Optional.of(FleetRole.AGENT), FleetRole.parse("agent"));
         assertEquals(Optional.of(FleetRole.CONTROLLER), FleetRole.parse("controller"));
+        assertEquals(Optional.of(FleetRole.OPERATOR), FleetRole.parse("operator"));
         assertEquals(Optional.empty(), FleetRole.parse("AGENT"));
         assertEquals(Optional.empty(), FleetRole.parse("admin"));
-        assertEquals(List.of("controller", "agent"), FleetRole.ids());
+        assertEquals(List.of("controller", "agent", "operator"), FleetRole.ids());
         List<String> completion = new ArrayList<>();
         new FleetRole.Ids().forEach(completion::add);
-        assertEquals(List.of("controller", "agent"), completion);
+        assertEquals(List.of("controller", "agent", "operator"), completion);
     }
 
     @Test
     void exactlyOneRoleUriGrantsThatRoleAndNoneOrTwoGrantNothing() throws Exception {
         // keytool is a JVM start each (seconds on a busy machine): four certificates cover the rule
-        assertEquals("operator", FleetRole.of(certificate("san=dns:web1,uri:pinfleet:role:operator")),
+        assertEquals("auditor", FleetRole.of(certificate("san=dns:web1,uri:pinfleet:role:auditor")),
                 "the text after the prefix, uninterpreted: a role this build does not know included");
         assertEquals("", FleetRole.of(certificate(null)), "no subjectAltName at all");
         assertEquals("", FleetRole.of(certificate("san=dns:web1,uri:https://pinfleet/role")));
