@@ -1,18 +1,13 @@
 package dev.pinfleet.agent.metrics;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import com.google.gson.JsonArray;
-import com.google.gson.JsonElement;
-import com.google.gson.JsonObject;
 import dev.pinfleet.agent.Agent;
+import dev.pinfleet.agent.testing.DashboardCheck;
 import dev.pinfleet.agent.testing.FakeMirror;
 import dev.pinfleet.agent.testing.GrafanaDashboard;
-import dev.pinfleet.agent.testing.GrafanaDashboard.Kind;
-import dev.pinfleet.agent.testing.GrafanaDashboard.Query;
 import dev.pinfleet.agent.testing.PrometheusServer;
 import dev.pinfleet.agent.testing.TestFleet;
 import dev.pinfleet.agent.testing.TestWheels;
@@ -24,14 +19,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -52,7 +42,6 @@ class RealPrometheusTest {
      * condition holds.
      */
     static final Duration WAIT = Duration.ofSeconds(60);
-    private static final Pattern LABEL_VALUES = Pattern.compile("label_values\\((?:(.*),\\s*)?(\\w+)\\)");
 
     @TempDir Path dir;
 
@@ -104,67 +93,26 @@ class RealPrometheusTest {
                 Map<String, Double> spread = Map.of(d1, 1.0, d2, 2.0);
                 prom.await("n1 and n2 on the new digest, n3 on the old one (n4's series stale)",
                         "count by (digest) (pinfleet_app_release_info{job=\"" + JOB + "\"})",
-                        r -> valuesBy(r, "digest").equals(spread), WAIT);
+                        r -> DashboardCheck.valuesBy(r, "digest").equals(spread), WAIT);
                 prom.await("n3's failure scraped", "sum(pinfleet_deploy_failures_total{job=\"" + JOB + "\"}) == 1",
                         r -> r.size() == 1, WAIT);
                 // Every alert of the shipped rules evaluated by Prometheus itself as pending or firing.
-                Set<String> alertNames = alertRules(prom).keySet();
+                Set<String> alertNames = DashboardCheck.alertRules(prom, group -> true).keySet();
                 assertEquals(Set.of("PinfleetNodeOffMajorityDigest", "PinfleetAgentNotScraped",
                         "PinfleetNodeDeployFailed"), alertNames);
                 prom.await("every alert pending or firing", "count by (alertname) (ALERTS)",
-                        r -> labelValues(r, "alertname").equals(alertNames), WAIT);
+                        r -> DashboardCheck.valuesBy(r, "alertname").keySet().equals(alertNames), WAIT);
 
+                // Every panel target, annotation and variable; the alert expressions as Prometheus evaluates them, at
+                // the end of the range. Each alert's condition was made true above: n3 off its app's majority digest
+                // (its failed deploy), n4 not scraped (stopped), a node deploy failed (n3).
                 Instant to = Instant.now(); // not truncated: the samples awaited above may be from this very second
-                Map<String, String> values = new LinkedHashMap<>();
-                GrafanaDashboard.View view = new GrafanaDashboard.View(from, to, INTERVAL, 1000, values);
-                List<String> report = new ArrayList<>();
-                List<String> failures = new ArrayList<>();
-
-                // Variables first, in order, as Grafana resolves them: label_values(selector, label) is a series
-                // lookup; the first value (sorted) is the one chosen, and later variables and queries use it.
-                for (GrafanaDashboard.Variable v : dashboard.variables()) {
-                    Set<String> found = labelValuesOf(prom, view, v.query(), from, to);
-                    report.add(String.format("variable $%-10s %2d values %s", v.name(), found.size(), found));
-                    if (found.isEmpty()) {
-                        failures.add("variable $" + v.name() + ": no values from " + v.query());
-                    } else {
-                        values.put(v.name(), found.iterator().next());
-                    }
-                }
-                assertEquals(List.of(), failures, String.join("\n", report));
-                assertEquals(JOB, values.get("job"));
-                assertEquals("shop", values.get("app"));
-
-                for (Query q : dashboard.queries()) {
-                    Duration step = view.step(q);
-                    String expr = view.substitute(q.expr(), step);
-                    JsonArray result = q.kind() == Kind.INSTANT ? prom.query(expr, to)
-                            : prom.queryRange(expr, view.rangeStart(step), view.rangeEnd(step), step);
-                    int numeric = numericSeries(result);
-                    report.add(String.format("%-10s %-45s %-10s %2d series (%d with a number)  %s",
-                            q.kind().name().toLowerCase(), "'" + q.panel() + "'", q.refId(), result.size(), numeric,
-                            expr));
-                    if (numeric == 0) {
-                        failures.add("panel '" + q.panel() + "' (" + q.refId() + "): " + (result.isEmpty()
-                                ? "no series" : "only NaN") + " from " + expr);
-                    }
-                }
-                // Alert expressions: the same expression Prometheus evaluates for the rule (as /api/v1/rules reports
-                // it), at the end of the range. Each condition was made true above: n3 off its app's majority
-                // digest (its failed deploy), n4 not scraped (stopped), a node deploy failed (n3).
-                for (Map.Entry<String, String> rule : alertRules(prom).entrySet()) {
-                    JsonArray result = prom.query(rule.getValue(), to);
-                    report.add(String.format("%-10s %-45s %-10s %2d series (%d with a number)  %s", "alert",
-                            "'" + rule.getKey() + "'", "expr", result.size(), numericSeries(result),
-                            rule.getValue().replaceAll("\\s+", " ")));
-                    if (numericSeries(result) == 0) {
-                        failures.add("alert " + rule.getKey() + ": no series from " + rule.getValue());
-                    }
-                }
+                DashboardCheck.Result check = DashboardCheck.run(prom, dashboard, from, to, INTERVAL, q -> true,
+                        group -> true);
                 System.out.println("RealPrometheusTest: the dashboard's queries and the alert rules on Prometheus "
-                        + prom.base() + " (range " + from + " .. " + to + ", $__interval " + view.interval()
-                        + ", $__rate_interval " + view.rateInterval() + "):\n  " + String.join("\n  ", report));
-                assertEquals(List.of(), failures, "queries that returned nothing:\n" + String.join("\n", report));
+                        + prom.base() + ":\n" + check.text());
+                assertEquals(List.of(), check.failures(), "queries that returned nothing:\n" + check.text());
+                assertEquals(Map.of("job", JOB, "app", "shop"), check.variables());
                 assertTrue(prom.process().isAlive(), "prometheus still runs until the harness stops it");
             }
         }
@@ -181,79 +129,5 @@ class RealPrometheusTest {
 
     private static DeployReport deploy(TestFleet fleet, Agent agent, long serial, Artifact... artifacts) {
         return fleet.deploy(agent, fleet.sign(TestFleet.manifest("shop", serial, List.of(artifacts)).build())).report();
-    }
-
-    /** The alerting rules Prometheus loaded (name → query), each of them healthy. */
-    private static Map<String, String> alertRules(PrometheusServer prom) throws Exception {
-        Map<String, String> out = new LinkedHashMap<>();
-        for (JsonElement g : prom.api("rules", Map.of("type", "alert")).getAsJsonObject().getAsJsonArray("groups")) {
-            for (JsonElement r : g.getAsJsonObject().getAsJsonArray("rules")) {
-                JsonObject rule = r.getAsJsonObject();
-                String name = rule.get("name").getAsString();
-                assertEquals("ok", rule.get("health").getAsString(), name + ": " + rule);
-                out.put(name, rule.get("query").getAsString());
-            }
-        }
-        assertFalse(out.isEmpty(), "prometheus loaded no alerting rule from " + RULES);
-        return out;
-    }
-
-    /** Values of label_values(selector, label) over the range, sorted as Grafana's "sort: 1" does. */
-    private static Set<String> labelValuesOf(PrometheusServer prom, GrafanaDashboard.View view, String query,
-            Instant from, Instant to) throws Exception {
-        Matcher m = LABEL_VALUES.matcher(query.strip());
-        if (!m.matches()) {
-            throw new IllegalArgumentException("a variable query this test does not know: " + query);
-        }
-        String start = String.valueOf(from.getEpochSecond());
-        String end = String.valueOf(to.getEpochSecond());
-        Set<String> out = new TreeSet<>();
-        if (m.group(1) == null) {
-            prom.api("label/" + m.group(2) + "/values", Map.of("start", start, "end", end)).getAsJsonArray()
-                    .forEach(v -> out.add(v.getAsString()));
-        } else {
-            String selector = view.substitute(m.group(1), view.interval());
-            for (JsonElement s : prom.api("series", Map.of("match[]", selector, "start", start, "end", end))
-                    .getAsJsonArray()) {
-                JsonElement v = s.getAsJsonObject().get(m.group(2));
-                if (v != null) {
-                    out.add(v.getAsString());
-                }
-            }
-        }
-        return out;
-    }
-
-    /** Series of an instant or range result with at least one value that is a number (not NaN). */
-    static int numericSeries(JsonArray result) {
-        int n = 0;
-        for (JsonElement e : result) {
-            JsonObject s = e.getAsJsonObject();
-            List<JsonElement> points = new ArrayList<>();
-            if (s.has("value")) {
-                points.add(s.get("value"));
-            }
-            if (s.has("values")) {
-                s.getAsJsonArray("values").forEach(points::add);
-            }
-            if (points.stream().anyMatch(p -> !p.getAsJsonArray().get(1).getAsString().equals("NaN"))) {
-                n++;
-            }
-        }
-        return n;
-    }
-
-    /** An instant vector as label value → sample value. */
-    private static Map<String, Double> valuesBy(JsonArray result, String label) {
-        Map<String, Double> out = new LinkedHashMap<>();
-        result.forEach(s -> out.put(s.getAsJsonObject().getAsJsonObject("metric").get(label).getAsString(),
-                Double.parseDouble(s.getAsJsonObject().getAsJsonArray("value").get(1).getAsString())));
-        return out;
-    }
-
-    private static Set<String> labelValues(JsonArray result, String label) {
-        Set<String> out = new TreeSet<>();
-        result.forEach(s -> out.add(s.getAsJsonObject().getAsJsonObject("metric").get(label).getAsString()));
-        return out;
     }
 }

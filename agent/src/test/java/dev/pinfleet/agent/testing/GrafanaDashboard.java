@@ -1,5 +1,6 @@
 package dev.pinfleet.agent.testing;
 
+import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
@@ -24,10 +25,11 @@ public record GrafanaDashboard(List<Query> queries, List<Variable> variables) {
     public enum Kind { INSTANT, RANGE, ANNOTATION }
 
     /**
-     * One target of a panel ({@code panel} is its title, {@code refId} its letter) or one annotation query
-     * ({@code panel} is the annotation's name); {@code minStep} is an annotation's "Min step", else zero.
+     * One target of a panel ({@code panel} is its title, {@code refId} its letter, {@code row} the title of the row
+     * it sits in, empty above the first row) or one annotation query ({@code panel} is the annotation's name, no
+     * row); {@code minStep} is an annotation's "Min step", else zero.
      */
-    public record Query(String panel, String refId, String expr, Kind kind, Duration minStep) {}
+    public record Query(String row, String panel, String refId, String expr, Kind kind, Duration minStep) {}
 
     /** A query variable: its name and its {@code label_values(...)} query. */
     public record Variable(String name, String query) {}
@@ -38,11 +40,11 @@ public record GrafanaDashboard(List<Query> queries, List<Variable> variables) {
     public static GrafanaDashboard load(Path file) throws IOException {
         JsonObject root = JsonParser.parseString(Files.readString(file, StandardCharsets.UTF_8)).getAsJsonObject();
         List<Query> queries = new ArrayList<>();
-        collectPanels(root.getAsJsonArray("panels"), queries);
+        collectPanels(root.getAsJsonArray("panels"), "", queries);
         for (JsonElement a : root.getAsJsonObject("annotations").getAsJsonArray("list")) {
             JsonObject an = a.getAsJsonObject();
             if (an.has("expr")) {
-                queries.add(new Query(an.get("name").getAsString(), "annotation", an.get("expr").getAsString(),
+                queries.add(new Query("", an.get("name").getAsString(), "annotation", an.get("expr").getAsString(),
                         Kind.ANNOTATION, an.has("step") ? duration(an.get("step").getAsString()) : Duration.ofMinutes(1)));
             }
         }
@@ -58,11 +60,16 @@ public record GrafanaDashboard(List<Query> queries, List<Variable> variables) {
         return new GrafanaDashboard(List.copyOf(queries), List.copyOf(variables));
     }
 
-    private static void collectPanels(com.google.gson.JsonArray panels, List<Query> out) {
+    private static void collectPanels(JsonArray panels, String row, List<Query> out) {
+        String currentRow = row;
         for (JsonElement p : panels) {
             JsonObject panel = p.getAsJsonObject();
-            if (panel.has("panels")) { // a collapsed row holds its panels
-                collectPanels(panel.getAsJsonArray("panels"), out);
+            if (panel.get("type").getAsString().equals("row")) {
+                currentRow = panel.get("title").getAsString();
+                if (panel.has("panels")) { // a collapsed row holds its panels
+                    collectPanels(panel.getAsJsonArray("panels"), currentRow, out);
+                }
+                continue;
             }
             if (!panel.has("targets")) {
                 continue;
@@ -71,7 +78,7 @@ public record GrafanaDashboard(List<Query> queries, List<Variable> variables) {
                 JsonObject target = t.getAsJsonObject();
                 boolean instant = target.has("instant") && target.get("instant").getAsBoolean()
                         && !(target.has("range") && target.get("range").getAsBoolean());
-                out.add(new Query(panel.get("title").getAsString(), target.get("refId").getAsString(),
+                out.add(new Query(currentRow, panel.get("title").getAsString(), target.get("refId").getAsString(),
                         target.get("expr").getAsString(), instant ? Kind.INSTANT : Kind.RANGE, Duration.ZERO));
             }
         }
