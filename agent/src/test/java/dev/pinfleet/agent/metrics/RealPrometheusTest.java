@@ -22,11 +22,13 @@ import java.time.temporal.ChronoUnit;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Predicate;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The Grafana dashboard and the alert rules against Debian's real Prometheus server: it scrapes four real agents
+ * The Grafana dashboard's agent panels and the agents' alert rules against Debian's real Prometheus server (the
+ * controller's are ControllerMetricsTest's, in the controller module): it scrapes four real agents
  * on loopback every second while they deploy (one node fails its deploy, one agent is stopped), then every query of
  * the dashboard and every alert expression is evaluated through Prometheus's HTTP API, with Grafana's variables
  * substituted as Grafana would, and must return at least one series with a number in it.
@@ -42,6 +44,8 @@ class RealPrometheusTest {
      * condition holds.
      */
     static final Duration WAIT = Duration.ofSeconds(60);
+    /** The agents' rule groups: the controller's rules and panels are ControllerMetricsTest's (it scrapes one). */
+    static final Predicate<String> AGENT_RULES = group -> !group.equals(DashboardCheck.CONTROLLER_RULES);
 
     @TempDir Path dir;
 
@@ -97,7 +101,7 @@ class RealPrometheusTest {
                 prom.await("n3's failure scraped", "sum(pinfleet_deploy_failures_total{job=\"" + JOB + "\"}) == 1",
                         r -> r.size() == 1, WAIT);
                 // Every alert of the shipped rules evaluated by Prometheus itself as pending or firing.
-                Set<String> alertNames = DashboardCheck.alertRules(prom, group -> true).keySet();
+                Set<String> alertNames = DashboardCheck.alertRules(prom, AGENT_RULES).keySet();
                 assertEquals(Set.of("PinfleetNodeOffMajorityDigest", "PinfleetAgentNotScraped",
                         "PinfleetNodeDeployFailed"), alertNames);
                 prom.await("every alert pending or firing", "count by (alertname) (ALERTS)",
@@ -107,8 +111,8 @@ class RealPrometheusTest {
                 // the end of the range. Each alert's condition was made true above: n3 off its app's majority digest
                 // (its failed deploy), n4 not scraped (stopped), a node deploy failed (n3).
                 Instant to = Instant.now(); // not truncated: the samples awaited above may be from this very second
-                DashboardCheck.Result check = DashboardCheck.run(prom, dashboard, from, to, INTERVAL, q -> true,
-                        group -> true);
+                DashboardCheck.Result check = DashboardCheck.run(prom, dashboard, from, to, INTERVAL,
+                        DashboardCheck.READS_CONTROLLER.negate(), AGENT_RULES);
                 System.out.println("RealPrometheusTest: the dashboard's queries and the alert rules on Prometheus "
                         + prom.base() + ":\n" + check.text());
                 assertEquals(List.of(), check.failures(), "queries that returned nothing:\n" + check.text());

@@ -26,6 +26,12 @@ import java.util.regex.Pattern;
  * one series with a number (not only NaN); the report lists every one with its count of series.
  */
 public final class DashboardCheck {
+    /** The controller's metric names (pinfleet_rollout*, pinfleet_app_last_successful_rollout*); the rest are agents'. */
+    public static final Pattern CONTROLLER_METRIC = Pattern.compile("\\bpinfleet_(rollout|app_last_successful_rollout)");
+    /** Queries of the controller's metrics (the Rollouts row and its annotation). */
+    public static final Predicate<Query> READS_CONTROLLER = q -> CONTROLLER_METRIC.matcher(q.expr()).find();
+    /** The rule group of the controller's alerts in pinfleet-alerts.yml. */
+    public static final String CONTROLLER_RULES = "pinfleet-controller";
     private static final Pattern LABEL_VALUES = Pattern.compile("label_values\\((?:(.*),\\s*)?(\\w+)\\)");
 
     /** One line per variable, query and alert; the failures name the panel (or variable, or alert) and query. */
