@@ -46,7 +46,8 @@ class DashboardQueriesTest {
 
     /** Grafana variables replaced by values that keep the query valid PromQL. */
     static String withVariables(String expr) {
-        return expr.replaceAll("\\$__(rate_interval|interval|range)", "5m").replaceAll("\\$\\{?[a-zA-Z_]\\w*}?", "x");
+        return expr.replaceAll("\\$__(range_s|interval_ms)", "300").replaceAll("\\$__(rate_interval|interval|range)", "5m")
+                .replaceAll("\\$\\{?[a-zA-Z_]\\w*}?", "x");
     }
 
     /** Metric names a PromQL query reads (label_values(metric, label) reads metric). */

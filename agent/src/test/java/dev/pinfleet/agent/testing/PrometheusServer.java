@@ -49,8 +49,8 @@ public final class PrometheusServer implements AutoCloseable {
 
     /**
      * Writes {@code dir/prometheus.yml} (scrape and evaluation interval {@code interval}, {@code ruleFiles}, one
-     * static job per entry of {@code targetsByJob} with {@code host:port} targets and the label
-     * {@code environment=test}) and starts Prometheus on a free loopback port; returns once {@code /-/ready} answers.
+     * static job per entry of {@code targetsByJob} with {@code host:port} targets, the label {@code environment=test}
+     * where a series has none of its own, and {@code honor_labels} as the controller's job in pinfleet-scrape.yml) and starts Prometheus on a free loopback port; returns once {@code /-/ready} answers.
      */
     public static PrometheusServer start(Path dir, Duration interval, List<Path> ruleFiles,
             Map<String, List<String>> targetsByJob) throws IOException, InterruptedException {
@@ -61,7 +61,8 @@ public final class PrometheusServer implements AutoCloseable {
         ruleFiles.forEach(f -> cfg.append("  - '").append(f.toAbsolutePath()).append("'\n"));
         cfg.append("scrape_configs:\n");
         targetsByJob.forEach((job, targets) -> {
-            cfg.append("  - job_name: '").append(job).append("'\n    static_configs:\n      - targets:\n");
+            cfg.append("  - job_name: '").append(job).append("'\n    honor_labels: true\n    static_configs:\n")
+                    .append("      - targets:\n");
             targets.forEach(t -> cfg.append("          - '").append(t).append("'\n"));
             cfg.append("        labels:\n          environment: test\n");
         });

@@ -115,6 +115,9 @@ class ControllerMetricsTest {
             assertTrue(text.lines().noneMatch(l -> l.contains("node=") || l.contains("rollout=")
                     || l.contains("operator=")), "no node, rollout or operator label:\n" + text);
             promtoolCheckMetrics(text);
+            long series = text.lines().filter(l -> l.startsWith("pinfleet_")).count();
+            System.out.println("ControllerMetricsTest: the controller's scrape holds " + series
+                    + " pinfleet_* series for one app in one environment");
 
             prom.await("the controller's counts scraped",
                     "sum(pinfleet_rollouts_total{job=\"pinfleet-controller\"}) == 3", r -> r.size() == 1, WAIT);
