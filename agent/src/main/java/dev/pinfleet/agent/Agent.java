@@ -9,7 +9,7 @@ import dev.pinfleet.agent.install.PythonInfo;
 import dev.pinfleet.agent.install.ReleaseBuilder;
 import dev.pinfleet.agent.install.Warmup;
 import dev.pinfleet.agent.metrics.AgentMetrics;
-import dev.pinfleet.agent.metrics.MetricsServer;
+import dev.pinfleet.metrics.MetricsServer;
 import dev.pinfleet.trust.TrustPolicy;
 import io.grpc.Server;
 import dev.pinfleet.agent.tls.RoleInterceptor;
@@ -111,7 +111,7 @@ public final class Agent implements AutoCloseable {
 
     public Agent start() throws IOException {
         if (config.metricsListen() != null) {
-            metricsServer = MetricsServer.start(config.metricsListen(), metrics);
+            metricsServer = MetricsServer.start(config.metricsListen(), metrics::scrape);
             LOG.info("agent " + config.node() + " serves metrics on http://" + metricsServer.address().getHostString()
                     + ":" + metricsServer.port() + MetricsServer.PATH);
         }

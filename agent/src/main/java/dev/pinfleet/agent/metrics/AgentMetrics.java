@@ -1,5 +1,6 @@
 package dev.pinfleet.agent.metrics;
 
+import dev.pinfleet.metrics.MetricsServer;
 import dev.pinfleet.proto.v1.AppStatus;
 import dev.pinfleet.proto.v1.ArtifactResult;
 import dev.pinfleet.proto.v1.DeployReport;

@@ -80,6 +80,13 @@ public final class TestFleet implements AutoCloseable {
         return start(node, Map.of());
     }
 
+    /** Stops one agent this fleet started (as {@link #close} would), e.g. to see it go missing from a scrape. */
+    public void stop(Agent agent) {
+        if (agents.remove(agent)) {
+            agent.close();
+        }
+    }
+
     public Path root(String node) {
         return dir.resolve(node);
     }

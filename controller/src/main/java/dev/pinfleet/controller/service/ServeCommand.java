@@ -2,11 +2,13 @@ package dev.pinfleet.controller.service;
 
 import dev.pinfleet.controller.CliException;
 import dev.pinfleet.controller.certs.ControllerTls;
+import dev.pinfleet.controller.metrics.ControllerMetrics;
 import dev.pinfleet.controller.rollout.AgentClient;
 import dev.pinfleet.controller.store.Database;
 import dev.pinfleet.controller.store.JdbcRolloutStore;
 import dev.pinfleet.controller.store.RolloutStore;
 import dev.pinfleet.controller.store.StoreException;
+import dev.pinfleet.metrics.MetricsServer;
 import dev.pinfleet.trust.TrustPolicy;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -71,8 +73,16 @@ public final class ServeCommand {
         @Option(names = "--lease-seconds", paramLabel = "N", description = "Hold on a running rollout unless renewed (default: 30).")
         String leaseSeconds;
 
+        @Option(names = "--metrics-listen", paramLabel = "HOST:PORT",
+                description = "Serve GET /metrics (Prometheus text, plain HTTP) on HOST:PORT (default: off).")
+        String metricsListen;
+
         @Option(names = "--port-file", paramLabel = "FILE", description = "Write the port served to FILE once listening.")
         Path portFile;
+
+        @Option(names = "--metrics-port-file", paramLabel = "FILE",
+                description = "Write the metrics port to FILE once listening.")
+        Path metricsPortFile;
 
         private final Clock clock;
 
@@ -92,6 +102,7 @@ public final class ServeCommand {
             f.put("trusted-keys", trustedKeys);
             f.put("threshold", threshold);
             f.put("lease-seconds", leaseSeconds);
+            f.put("metrics-listen", metricsListen);
             return f;
         }
 
@@ -100,11 +111,12 @@ public final class ServeCommand {
             PrintWriter out = spec.commandLine().getOut();
             ControllerServer server;
             ServeConfig c;
+            RolloutStore store;
             try {
                 c = ServeConfig.load(config, flags(), Path.of("").toAbsolutePath());
                 TrustPolicy trust = TrustPolicy.fromDirectory(c.trustedKeys(), c.threshold());
                 ControllerTls tls = ControllerTls.load(c.tlsCert(), c.tlsKey(), c.tlsCa());
-                RolloutStore store = new JdbcRolloutStore(Database.open(c.database(), clock), clock);
+                store = new JdbcRolloutStore(Database.open(c.database(), clock), clock);
                 try {
                     Controller controller = new Controller(store, new Controller.Config(new Agents(t -> tls), trust,
                             c.lease(), true), clock, d -> Thread.sleep(d.toMillis()));
@@ -116,17 +128,30 @@ public final class ServeCommand {
             } catch (IOException | StoreException | IllegalArgumentException e) {
                 throw new CliException("controller serve: " + e.getMessage());
             }
-            Runtime.getRuntime().addShutdownHook(new Thread(server::close, "controller-stop"));
-            server.startController();
-            if (portFile != null) {
+            MetricsServer metrics = null;
+            ControllerMetrics meters = new ControllerMetrics(store);
+            if (c.metricsListen() != null) {
                 try {
-                    Path tmp = Files.createTempFile(portFile.toAbsolutePath().getParent(), ".port", ".tmp");
-                    Files.writeString(tmp, Integer.toString(server.port()));
-                    Files.move(tmp, portFile, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
-                            java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                    metrics = MetricsServer.start(c.metricsListen(), () -> meters.scrape(MetricsServer.CONTENT_TYPE));
                 } catch (IOException e) {
-                    throw new CliException("controller serve: cannot write --port-file " + portFile + ": " + e.getMessage());
+                    server.close();
+                    throw new CliException("controller serve: " + e.getMessage());
                 }
+            }
+            MetricsServer metricsServer = metrics;
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                if (metricsServer != null) {
+                    metricsServer.close();
+                }
+                meters.close();
+                server.close();
+            }, "controller-stop"));
+            server.startController();
+            writePort(portFile, "--port-file", server.port());
+            if (metricsServer != null) {
+                writePort(metricsPortFile, "--metrics-port-file", metricsServer.port());
+                out.printf("pinfleet controller: metrics on http://%s:%d%s%n", c.metricsListen().getHostString(),
+                        metricsServer.port(), MetricsServer.PATH);
             }
             out.printf("pinfleet controller: serving operators on %s:%d (mutual TLS, fleet CA %s); records in %s;"
                     + " manifests need %d signature(s) of %s; agents over mutual TLS (max message %d bytes)%n",
@@ -135,6 +160,21 @@ public final class ServeCommand {
             out.flush();
             new CountDownLatch(1).await(); // until SIGTERM/SIGINT: the shutdown hook stops the server
             return 0;
+        }
+
+        /** Writes {@code port} to {@code file} (null: nothing) atomically, so a reader never sees half of it. */
+        private static void writePort(Path file, String flag, int port) {
+            if (file == null) {
+                return;
+            }
+            try {
+                Path tmp = Files.createTempFile(file.toAbsolutePath().getParent(), ".port", ".tmp");
+                Files.writeString(tmp, Integer.toString(port));
+                Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            } catch (IOException e) {
+                throw new CliException("controller serve: cannot write " + flag + " " + file + ": " + e.getMessage());
+            }
         }
     }
 }

@@ -22,9 +22,10 @@ import java.util.Map;
  * @param trustedKeys directory of the Ed25519 *.pub keys a manifest must be signed with
  * @param threshold   distinct trusted signatures a manifest needs
  * @param lease       how long the controller's hold on a rollout lasts unless renewed
+ * @param metricsListen where {@code GET /metrics} is served (plain HTTP), or null: off
  */
 public record ServeConfig(InetSocketAddress listen, DatabaseUrl database, Path tlsCert, Path tlsKey, Path tlsCa,
-        Path trustedKeys, int threshold, Duration lease) {
+        Path trustedKeys, int threshold, Duration lease, InetSocketAddress metricsListen) {
 
     /** Every key, with its default ("" when required) and meaning, in documentation order. */
     public static final Map<String, String[]> KEYS = keys();
@@ -46,6 +47,8 @@ public record ServeConfig(InetSocketAddress listen, DatabaseUrl database, Path t
         k.put("threshold", new String[] {"1", "distinct trusted signatures a manifest needs (k of n)"});
         k.put("lease-seconds", new String[] {"30", "how long the controller's hold on a running rollout lasts unless"
                 + " renewed (renewed every third of it); another controller may take the rollout over after it"});
+        k.put("metrics-listen", new String[] {"", "host:port of GET /metrics (Prometheus text, plain HTTP: rollouts by"
+                + " app, environment and outcome, durations, time to restore, nodes of running rollouts); empty: off"});
         return java.util.Collections.unmodifiableMap(k);
     }
 
@@ -73,8 +76,10 @@ public record ServeConfig(InetSocketAddress listen, DatabaseUrl database, Path t
         if (lease < 3) {
             throw new IOException("lease-seconds must be at least 3, got " + lease);
         }
-        return new ServeConfig(address(v.get("listen")), db, path("tls-cert", v), path("tls-key", v), path("tls-ca", v),
-                path("trusted-keys", v), threshold, Duration.ofSeconds(lease));
+        String metrics = v.get("metrics-listen").strip();
+        return new ServeConfig(address("listen", v.get("listen")), db, path("tls-cert", v), path("tls-key", v),
+                path("tls-ca", v), path("trusted-keys", v), threshold, Duration.ofSeconds(lease),
+                metrics.isEmpty() ? null : address("metrics-listen", metrics));
     }
 
     private static Path path(String key, Map<String, String> v) throws IOException {
@@ -97,10 +102,10 @@ public record ServeConfig(InetSocketAddress listen, DatabaseUrl database, Path t
         }
     }
 
-    static InetSocketAddress address(String s) throws IOException {
+    static InetSocketAddress address(String key, String s) throws IOException {
         int colon = s.lastIndexOf(':');
         if (colon < 1) {
-            throw new IOException("listen '" + s + "' is not host:port");
+            throw new IOException(key + " '" + s + "' is not host:port");
         }
         String host = s.substring(0, colon).replaceAll("^\\[(.*)]$", "$1");
         try {
@@ -110,7 +115,7 @@ public record ServeConfig(InetSocketAddress listen, DatabaseUrl database, Path t
             }
             return new InetSocketAddress(host, port);
         } catch (NumberFormatException e) {
-            throw new IOException("listen '" + s + "': the port is not a number 0-65535");
+            throw new IOException(key + " '" + s + "': the port is not a number 0-65535");
         }
     }
 }

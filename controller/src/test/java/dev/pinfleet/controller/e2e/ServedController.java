@@ -21,6 +21,7 @@ final class ServedController implements AutoCloseable {
     final Path trusted;
     private ControllerProcess process;
     private int port;
+    private int metricsPort;
     private int starts;
 
     private ServedController(Path dir, Path pki, String database, Path trusted) {
@@ -51,14 +52,22 @@ final class ServedController implements AutoCloseable {
     /** Starts the process (again) on the same records, waiting until it serves. */
     void startProcess() throws IOException, InterruptedException {
         Path portFile = dir.resolve("controller-" + ++starts + ".port");
+        Path metricsPortFile = dir.resolve("controller-" + starts + ".metrics.port");
         List<String> args = new ArrayList<>(List.of("controller", "serve", "--listen", "127.0.0.1:0", "--port-file",
                 portFile.toString(), "--database", database, "--tls-cert", pki.resolve("controller.crt").toString(),
                 "--tls-key", pki.resolve("controller.key").toString(), "--tls-ca", pki.resolve("ca.crt").toString(),
-                "--trusted-keys", trusted.toString()));
+                "--trusted-keys", trusted.toString(), "--metrics-listen", "127.0.0.1:0", "--metrics-port-file",
+                metricsPortFile.toString()));
         process = ControllerProcess.start(args, dir);
         process.awaitLine("the controller serving", l -> l.startsWith("pinfleet controller: serving operators on"),
                 Duration.ofSeconds(60));
         port = Integer.parseInt(Files.readString(portFile).strip());
+        metricsPort = Integer.parseInt(Files.readString(metricsPortFile).strip());
+    }
+
+    /** The port of its {@code GET /metrics}. */
+    int metricsPort() {
+        return metricsPort;
     }
 
     int port() {

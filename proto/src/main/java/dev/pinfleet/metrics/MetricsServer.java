@@ -1,4 +1,4 @@
-package dev.pinfleet.agent.metrics;
+package dev.pinfleet.metrics;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
@@ -9,13 +9,14 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.function.Supplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * Serves {@link AgentMetrics} over HTTP: {@code GET /metrics} (and {@code HEAD}) answers the Prometheus text
+ * Serves a meter registry's Prometheus text over HTTP (the agent's and the controller's {@code /metrics}): {@code GET /metrics} (and {@code HEAD}) answers the Prometheus text
  * format 0.0.4; any other path is 404, any other method 405. One daemon thread, so a flood of scrapes cannot
- * take threads from deploys. Plain HTTP: metrics name no secret, and the listen address (config key
+ * take threads from deploys or rollouts. Plain HTTP: metrics name no secret, and the listen address (config key
  * {@code metrics-listen}) decides who can reach it.
  */
 public final class MetricsServer implements AutoCloseable {
@@ -34,11 +35,12 @@ public final class MetricsServer implements AutoCloseable {
     }
 
     /**
-     * Listens on {@code address} (port 0 picks a free one) and serves {@code metrics}.
+     * Listens on {@code address} (port 0 picks a free one) and serves what {@code scrape} returns (Prometheus text
+     * in {@link #CONTENT_TYPE}) for each request.
      *
      * @throws IOException naming the address when it cannot be bound
      */
-    public static MetricsServer start(InetSocketAddress address, AgentMetrics metrics) throws IOException {
+    public static MetricsServer start(InetSocketAddress address, Supplier<String> scrape) throws IOException {
         HttpServer server;
         try {
             server = HttpServer.create(address, 16);
@@ -48,12 +50,12 @@ public final class MetricsServer implements AutoCloseable {
         }
         ExecutorService executor = Executors.newSingleThreadExecutor(new DaemonThreads("pinfleet-metrics"));
         server.setExecutor(executor);
-        server.createContext("/", exchange -> handle(exchange, metrics));
+        server.createContext("/", exchange -> handle(exchange, scrape));
         server.start();
         return new MetricsServer(server, executor);
     }
 
-    private static void handle(HttpExchange ex, AgentMetrics metrics) throws IOException {
+    private static void handle(HttpExchange ex, Supplier<String> scrape) throws IOException {
         try (ex) {
             String method = ex.getRequestMethod();
             if (!ex.getRequestURI().getPath().equals(PATH)) {
@@ -67,7 +69,7 @@ public final class MetricsServer implements AutoCloseable {
             }
             String body;
             try {
-                body = metrics.scrape();
+                body = scrape.get();
             } catch (RuntimeException e) {
                 LOG.log(Level.WARNING, "metrics: scrape failed", e);
                 send(ex, 500, "text/plain; charset=utf-8", "scrape failed: " + e + "\n", true);

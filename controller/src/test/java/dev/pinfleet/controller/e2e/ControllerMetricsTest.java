@@ -1,0 +1,175 @@
+package dev.pinfleet.controller.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.pinfleet.agent.Agent;
+import dev.pinfleet.agent.testing.DashboardCheck;
+import dev.pinfleet.agent.testing.FakeMirror;
+import dev.pinfleet.agent.testing.GrafanaDashboard;
+import dev.pinfleet.agent.testing.PrometheusServer;
+import dev.pinfleet.proto.v1.FleetReport;
+import dev.pinfleet.proto.v1.NodeOutcome;
+import dev.pinfleet.proto.v1.NodeReport;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The served controller's {@code /metrics} after real rollouts (one failed at a node whose mirror lacks a wheel, then
+ * restored by the next rollout): what the records say, in a text {@code promtool check metrics} accepts; and the
+ * Grafana dashboard's Rollouts row, its rollout annotation and the controller's alert rule, evaluated by Debian's real
+ * Prometheus scraping the controller and the agents.
+ */
+class ControllerMetricsTest {
+    static final Path ANSIBLE = Path.of("..", "ansible", "files");
+    static final Path PROMTOOL = Path.of("/usr/bin/promtool");
+    /** The scrape and rule evaluation interval, and so Grafana's "Scrape interval" for the data source. */
+    static final Duration INTERVAL = Duration.ofSeconds(1);
+    /** A bound on waits that end as soon as their condition holds; generous for a busy 2-core box. */
+    static final Duration WAIT = Duration.ofSeconds(90);
+    static final Predicate<String> CONTROLLER_RULES = group -> group.equals(DashboardCheck.CONTROLLER_RULES);
+    private static final Pattern SAMPLE = Pattern.compile("(?m)^([a-z_]+)\\{([^}]*)} (\\S+)$");
+
+    @TempDir Path dir;
+    FleetHarness h;
+    FakeMirror old;
+    ServedController served;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        h = new FleetHarness(dir);
+        // web3's mirror has the first release's wheels only: its deploy of mypkg 2.0 fails (fetch/not-found).
+        old = FakeMirror.start();
+        for (var a : List.of(h.core, h.app1)) {
+            old.put(a.getFilename(), Files.readAllBytes(dir.resolve("wheels").resolve(a.getFilename())));
+        }
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        if (served != null) {
+            served.close();
+        }
+        old.close();
+        h.close();
+    }
+
+    @Test
+    void rolloutsAreCountedFromTheRecordsAndEveryDashboardQueryAndAlertReturnsSeries() throws Exception {
+        assumeTrue(Files.isExecutable(PrometheusServer.BINARY) && Files.isExecutable(PROMTOOL), "Debian's prometheus"
+                + " package is not installed (.ci/run installs it): the controller's metrics were not checked");
+        Map<String, String> metrics = Map.of("metrics-listen", "127.0.0.1:0");
+        Agent web1 = h.start("web1", metrics);
+        Agent web2 = h.start("web2", metrics);
+        Agent web3 = h.start("web3", Map.of("metrics-listen", "127.0.0.1:0", "mirrors", old.baseUri().toString()));
+        served = ServedController.start(h, dir.resolve("controller"), dir.resolve("records.db").toString());
+        Instant from = Instant.now().truncatedTo(ChronoUnit.SECONDS);
+        List<String> agents = new ArrayList<>();
+        for (Agent a : List.of(web1, web2, web3)) {
+            agents.add("127.0.0.1:" + a.metricsPort());
+        }
+        try (PrometheusServer prom = PrometheusServer.start(dir.resolve("prometheus"), INTERVAL,
+                List.of(ANSIBLE.resolve("prometheus/pinfleet-alerts.yml")), Map.of("pinfleet-agent", agents,
+                        "pinfleet-controller", List.of("127.0.0.1:" + served.metricsPort())))) {
+            prom.await("the controller and every agent scraped at least twice",
+                    "count(count_over_time(up[1m]) >= 2) == 4", r -> r.size() == 1, WAIT);
+
+            h.deploy(h.signed(h.manifest(1, h.app1)), served.as("alice"), 0);
+            FleetReport failed = h.deploy(h.signed(h.manifest(2, h.app2)), served.as("alice"), 1);
+            NodeReport w3 = failed.getNodesList().stream().filter(n -> n.getNode().equals("web3")).findFirst()
+                    .orElseThrow();
+            assertEquals(NodeOutcome.NODE_FAILED, w3.getOutcome(), w3.toString());
+            // Restores: serial 3 carries the first release's content; every node (web3 too) can run it.
+            h.deploy(h.signed(h.manifest(3, h.app1)), served.as("alice"), 0);
+
+            // The records as the controller's /metrics tells them, in a text promtool accepts.
+            String text = scrape(served.metricsPort());
+            assertEquals(2.0, value(text, "pinfleet_rollouts_total", "kind=\"deploy\",outcome=\"succeeded\""), text);
+            assertEquals(1.0, value(text, "pinfleet_rollouts_total", "kind=\"deploy\",outcome=\"failed\""), text);
+            assertEquals(0.0, value(text, "pinfleet_rollouts_total", "kind=\"rollback\",outcome=\"succeeded\""), text);
+            assertEquals(1.0, value(text, "pinfleet_rollout_restore_seconds_count", ""), text);
+            assertEquals(3.0, value(text, "pinfleet_rollout_duration_seconds_count", ""), text);
+            assertEquals(0.0, value(text, "pinfleet_rollouts_active", "state=\"running\""), text);
+            assertTrue(value(text, "pinfleet_app_last_successful_rollout_timestamp_seconds", "") > 1.7e9, text);
+            assertTrue(text.lines().noneMatch(l -> l.contains("node=") || l.contains("rollout=")
+                    || l.contains("operator=")), "no node, rollout or operator label:\n" + text);
+            promtoolCheckMetrics(text);
+            long series = text.lines().filter(l -> l.startsWith("pinfleet_")).count();
+            System.out.println("ControllerMetricsTest: the controller's scrape holds " + series
+                    + " pinfleet_* series for one app in one environment");
+
+            prom.await("the controller's counts scraped",
+                    "sum(pinfleet_rollouts_total{job=\"pinfleet-controller\"}) == 3", r -> r.size() == 1, WAIT);
+            prom.await("the restore scraped",
+                    "sum(pinfleet_rollout_restore_seconds_count{job=\"pinfleet-controller\"}) == 1",
+                    r -> r.size() == 1, WAIT);
+            Set<String> alerts = DashboardCheck.alertRules(prom, CONTROLLER_RULES).keySet();
+            assertEquals(Set.of("PinfleetRolloutFailed"), alerts);
+            prom.await("the failed rollout alerting", "count by (alertname) (ALERTS{alertname=\"PinfleetRolloutFailed\"})",
+                    r -> r.size() == 1, WAIT);
+
+            Instant to = Instant.now();
+            GrafanaDashboard dashboard = GrafanaDashboard.load(ANSIBLE.resolve("grafana/pinfleet.json"));
+            // The Rollouts row and the rollout annotation (the agent panels are RealPrometheusTest's, in the agent
+            // module, where a stopped agent and a node off its app's majority make every one of them non-empty).
+            DashboardCheck.Result check = DashboardCheck.run(prom, dashboard, from, to, INTERVAL,
+                    DashboardCheck.READS_CONTROLLER, CONTROLLER_RULES);
+            System.out.println("ControllerMetricsTest: the dashboard's queries and the controller's alert rules on"
+                    + " Prometheus " + prom.base() + ":\n" + check.text());
+            assertEquals(List.of(), check.failures(), "queries that returned nothing:\n" + check.text());
+        }
+    }
+
+    private static String scrape(int port) throws Exception {
+        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(
+                "http://127.0.0.1:" + port + "/metrics")).timeout(Duration.ofSeconds(30)).build(),
+                HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+        assertEquals(200, r.statusCode(), r.body());
+        return r.body();
+    }
+
+    /** The sum of the samples of {@code name} whose labels contain {@code labels}. */
+    private static double value(String text, String name, String labels) {
+        double sum = 0;
+        boolean found = false;
+        Matcher m = SAMPLE.matcher(text);
+        while (m.find()) {
+            if (m.group(1).equals(name) && m.group(2).contains(labels)) {
+                sum += Double.parseDouble(m.group(3));
+                found = true;
+            }
+        }
+        assertTrue(found, "no sample " + name + "{" + labels + "}");
+        return sum;
+    }
+
+    private static void promtoolCheckMetrics(String text) throws Exception {
+        Process p = new ProcessBuilder(PROMTOOL.toString(), "check", "metrics").redirectErrorStream(true).start();
+        p.getOutputStream().write(text.getBytes(StandardCharsets.UTF_8));
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "promtool check metrics did not finish");
+        assertEquals(0, p.exitValue(), "promtool check metrics on the controller's scrape:\n" + out + "\n" + text);
+    }
+}
