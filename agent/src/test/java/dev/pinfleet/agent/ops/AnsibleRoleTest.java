@@ -5,11 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pinfleet.agent.Agent;
 import dev.pinfleet.agent.config.AgentConfig;
+import dev.pinfleet.agent.testing.AnsibleRoles;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
@@ -30,15 +30,6 @@ class AnsibleRoleTest {
         return Files.readString(ROLE.resolve(file), StandardCharsets.UTF_8);
     }
 
-    /** Top-level {@code name: value} lines of a YAML file (values as written, quotes removed). */
-    private static Map<String, String> yamlScalars(String text) {
-        Map<String, String> out = new LinkedHashMap<>();
-        Matcher m = Pattern.compile("(?m)^([a-z_]+):[ ]*(.*)$").matcher(text);
-        while (m.find()) {
-            out.put(m.group(1), m.group(2).strip().replaceAll("^\"(.*)\"$", "$1"));
-        }
-        return out;
-    }
 
     @Test
     void theConfigTemplateWritesExactlyTheDocumentedKeysInOrder() throws Exception {
@@ -67,7 +58,7 @@ class AnsibleRoleTest {
 
     @Test
     void roleDefaultsEqualTheAgentsDefaultsWhereTheyMeanTheSame() throws Exception {
-        Map<String, String> defaults = yamlScalars(read("defaults/main.yml"));
+        Map<String, String> defaults = AnsibleRoles.yamlScalars(read("defaults/main.yml"));
         for (String key : List.of("threshold", "environment", "fetch-parallelism", "install-parallelism",
                 "keep-releases", "store-max-bytes", "shutdown-seconds", "plaintext", "root", "grpc-max-connections",
                 "grpc-handshake-timeout", "grpc-max-connection-idle")) {
@@ -89,7 +80,7 @@ class AnsibleRoleTest {
                 "KillSignal=SIGTERM", "SuccessExitStatus=143")) {
             assertTrue(unit.lines().anyMatch(line::equals), "the unit template lacks: " + line);
         }
-        String stop = yamlScalars(read("vars/main.yml")).get("pinfleet_agent_timeout_stop");
+        String stop = AnsibleRoles.yamlScalars(read("vars/main.yml")).get("pinfleet_agent_timeout_stop");
         Matcher m = Pattern.compile("\\{\\{ pinfleet_agent_shutdown_seconds \\| int \\+ (\\d+) }}").matcher(stop);
         assertTrue(m.matches(), "pinfleet_agent_timeout_stop: " + stop);
         long margin = Long.parseLong(m.group(1));

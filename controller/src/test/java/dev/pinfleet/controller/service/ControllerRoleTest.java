@@ -3,11 +3,11 @@ package dev.pinfleet.controller.service;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.pinfleet.agent.testing.AnsibleRoles;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
@@ -28,14 +28,6 @@ class ControllerRoleTest {
         return Files.readString(ROLE.resolve(file), StandardCharsets.UTF_8);
     }
 
-    private static Map<String, String> yamlScalars(String text) {
-        Map<String, String> out = new LinkedHashMap<>();
-        Matcher m = Pattern.compile("(?m)^([a-z_]+):[ ]*(.*)$").matcher(text);
-        while (m.find()) {
-            out.put(m.group(1), m.group(2).strip().replaceAll("^\"(.*)\"$", "$1"));
-        }
-        return out;
-    }
 
     @Test
     void theConfigTemplateWritesExactlyTheDocumentedKeysInOrderAndEachIsAFlag() throws Exception {
@@ -54,7 +46,7 @@ class ControllerRoleTest {
 
     @Test
     void roleDefaultsEqualTheServicesDefaultsWhereTheyMeanTheSame() throws Exception {
-        Map<String, String> defaults = yamlScalars(read("defaults/main.yml"));
+        Map<String, String> defaults = AnsibleRoles.yamlScalars(read("defaults/main.yml"));
         assertEquals(ServeConfig.KEYS.get("threshold")[0], defaults.get("pinfleet_controller_threshold"));
         assertEquals(ServeConfig.KEYS.get("lease-seconds")[0], defaults.get("pinfleet_controller_lease_seconds"));
         assertEquals(ServeConfig.KEYS.get("listen")[0].replaceAll(".*:", ""), defaults.get("pinfleet_controller_port"));
@@ -72,7 +64,7 @@ class ControllerRoleTest {
                 "TimeoutStopSec={{ pinfleet_controller_timeout_stop }}s")) {
             assertTrue(unit.lines().anyMatch(line::equals), "the unit template lacks: " + line);
         }
-        long stop = Long.parseLong(yamlScalars(read("vars/main.yml")).get("pinfleet_controller_timeout_stop"));
+        long stop = Long.parseLong(AnsibleRoles.yamlScalars(read("vars/main.yml")).get("pinfleet_controller_timeout_stop"));
         assertTrue(stop >= Controller.STOP_SECONDS + 10, "TimeoutStopSec " + stop + " s leaves too little for the"
                 + " controller's " + Controller.STOP_SECONDS + " s to record its rollouts interrupted");
     }
