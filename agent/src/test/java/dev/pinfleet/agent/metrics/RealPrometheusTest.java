@@ -81,6 +81,12 @@ class RealPrometheusTest {
                     assertEquals(Outcome.OK, r.getOutcome(), r.getError());
                     d1 = r.getManifestDigest();
                 }
+                // The 'Deploys' annotation is changes() of the last deploy's time: Prometheus must have scraped the
+                // first deploy's time before the second one replaces it, or (deploys of a few small wheels being
+                // faster than a scrape interval) it never sees a change.
+                prom.await("every agent's first deploy time scraped",
+                        "count(pinfleet_app_last_deploy_timestamp_seconds{job=\"" + JOB + "\"} > 0) == 4",
+                        r -> r.size() == 1, WAIT);
                 String d2 = null;
                 for (Agent a : List.of(n1, n2, n4)) {
                     DeployReport r = deploy(fleet, a, 2, core, v2);
