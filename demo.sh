@@ -17,6 +17,9 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 work="$(realpath -m "${PINFLEET_DEMO_DIR:-$here/demo-run}")"
+# Java 17, Maven, Python 3 with venv: installed here when run as root on Debian/Ubuntu, otherwise named with the one
+# command that installs them.
+"$here/install-deps.sh" --check demo 2>/dev/null || "$here/install-deps.sh" demo
 python="${PINFLEET_PYTHON:-python3}"
 nodes=3
 now() { "$python" -c "import time; print(time.time())"; }

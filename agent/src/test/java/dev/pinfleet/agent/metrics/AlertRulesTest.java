@@ -23,8 +23,8 @@ class AlertRulesTest {
 
     @Test
     void theShippedRulesPassPromtoolCheckAndTheirUnitTests() throws Exception {
-        assumeTrue(Files.isExecutable(PROMTOOL), PROMTOOL + " is not installed (Debian package prometheus; .ci/run"
-                + " installs it): the alert rules were not checked");
+        assumeTrue(Files.isExecutable(PROMTOOL), PROMTOOL + " is not installed (Debian package prometheus;"
+                + " ./install-deps.sh installs it): the alert rules were not checked");
         String check = promtool("check", "rules", "pinfleet-alerts.yml");
         assertTrue(check.contains("SUCCESS: 4 rules found"), check);
         String test = promtool("test", "rules", "pinfleet-alerts.test.yml");

@@ -52,8 +52,8 @@ class RealPrometheusTest {
     @Test
     void everyDashboardQueryAndAlertReturnsSeriesFromARealPrometheus() throws Exception {
         assumeTrue(Files.isExecutable(PrometheusServer.BINARY), PrometheusServer.BINARY
-                + " is not installed (Debian package prometheus; .ci/run installs it): the dashboard and alert rules"
-                + " were not checked against a real Prometheus");
+                + " is not installed (Debian package prometheus, ./install-deps.sh installs it): the dashboard and"
+                + " alert rules were not checked against a real Prometheus");
         GrafanaDashboard dashboard = GrafanaDashboard.load(DashboardQueriesTest.DASHBOARD);
 
         try (FakeMirror full = FakeMirror.start(); FakeMirror old = FakeMirror.start();

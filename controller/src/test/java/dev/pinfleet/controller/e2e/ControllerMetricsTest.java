@@ -78,7 +78,8 @@ class ControllerMetricsTest {
     @Test
     void rolloutsAreCountedFromTheRecordsAndEveryDashboardQueryAndAlertReturnsSeries() throws Exception {
         assumeTrue(Files.isExecutable(PrometheusServer.BINARY) && Files.isExecutable(PROMTOOL), "Debian's prometheus"
-                + " package is not installed (.ci/run installs it): the controller's metrics were not checked");
+                + " package is not installed (./install-deps.sh installs it): the controller's metrics were not"
+                + " checked");
         Map<String, String> metrics = Map.of("metrics-listen", "127.0.0.1:0");
         Agent web1 = h.start("web1", metrics);
         Agent web2 = h.start("web2", metrics);

@@ -49,7 +49,7 @@ public final class PostgresServer implements AutoCloseable {
 
     /** What a test that needs PostgreSQL says when the binaries are not installed. */
     public static final String MISSING = BIN + "/initdb and pg_ctl are missing: install Debian's postgresql package"
-            + " (apt-get install postgresql; .ci/run does)";
+            + " (apt-get install postgresql; ./install-deps.sh does)";
 
     /** Whether the binaries are installed. */
     public static boolean installed() {

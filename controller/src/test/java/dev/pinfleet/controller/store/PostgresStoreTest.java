@@ -8,8 +8,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The store contract on a real PostgreSQL server this test starts (and stops by its pid): a new database per test.
- * Skipped, saying what is missing, only where Debian's PostgreSQL binaries are not installed ({@code .ci/run} installs
- * them).
+ * Skipped, saying what is missing, only where Debian's PostgreSQL binaries are not installed
+ * ({@code ./install-deps.sh} installs them).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class PostgresStoreTest extends StoreContract {
