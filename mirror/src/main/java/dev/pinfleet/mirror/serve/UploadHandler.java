@@ -308,27 +308,36 @@ final class UploadHandler extends ChannelInboundHandlerAdapter {
         publish(u);
     }
 
+    /** Publishes {@code u}'s file, removes its temporary copy, and only then answers. */
     private void publish(Upload u) {
+        HttpResponseStatus status;
+        String type = TEXT_TYPE;
+        byte[] body;
+        boolean keepAliveAllowed = true;
         try {
             u.channel.force(true);
             u.channel.close();
             u.channel = null;
             PublishResult r = settings.publisher().publishSignedOff(dir, List.of(u.file), u.user).get(0);
             boolean placed = r.outcome() == PublishResult.Outcome.PUBLISHED;
-            String body = ProtoJson.line(UploadResult.newBuilder().setOutcome(placed ? "published" : "unchanged")
-                    .setFile(r.file()).setSha256(r.sha256()).setSize(r.size()).setUser(u.user).build()) + "\n";
-            answer(u, placed ? HttpResponseStatus.CREATED : HttpResponseStatus.OK, "application/json",
-                    body.getBytes(StandardCharsets.UTF_8), true);
+            status = placed ? HttpResponseStatus.CREATED : HttpResponseStatus.OK;
+            type = "application/json";
+            body = (ProtoJson.line(UploadResult.newBuilder().setOutcome(placed ? "published" : "unchanged")
+                    .setFile(r.file()).setSha256(r.sha256()).setSize(r.size()).setUser(u.user).build()) + "\n")
+                    .getBytes(StandardCharsets.UTF_8);
         } catch (PublishException e) {
-            HttpResponseStatus s = status(e.reason());
-            answer(u, s, TEXT_TYPE, text(s, e.getMessage()), true);
+            status = status(e.reason());
+            body = text(status, e.getMessage());
         } catch (IOException | RuntimeException e) {
             LOG.log(Level.WARNING, e, () -> "publishing " + u.fileName + " uploaded by " + u.user + " failed");
-            answer(u, HttpResponseStatus.INTERNAL_SERVER_ERROR, TEXT_TYPE, text(HttpResponseStatus.INTERNAL_SERVER_ERROR,
-                    "publishing failed on the mirror; nothing was placed (see the mirror's log)"), false);
+            status = HttpResponseStatus.INTERNAL_SERVER_ERROR;
+            body = text(status, "publishing failed on the mirror; nothing was placed (see the mirror's log)");
+            keepAliveAllowed = false;
         } finally {
+            // Before the answer: a client that has read it finds nothing of its upload left under .incoming/.
             u.discard();
         }
+        answer(u, status, type, body, keepAliveAllowed);
     }
 
     /**
