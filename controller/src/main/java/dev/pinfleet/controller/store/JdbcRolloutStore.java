@@ -304,6 +304,45 @@ public final class JdbcRolloutStore implements RolloutStore {
     }
 
     @Override
+    public Leader lead(String owner, String address, long leaseMs, long goneEpoch) {
+        String now = db.dialect().nowMs();
+        return db.inTransaction(c -> {
+            // The epoch moves only when the holder changes; the expiry is set and compared on the database's clock.
+            try (PreparedStatement ps = c.prepareStatement("UPDATE controller_leader SET epoch = CASE WHEN owner = ?"
+                    + " THEN epoch ELSE epoch + 1 END, owner = ?, address = ?, expires_ms = " + now + " + ?"
+                    + " WHERE name = 'rollouts' AND (owner = ? OR owner IS NULL OR expires_ms < " + now
+                    + " OR epoch = ?)")) {
+                RecordReader.bind(ps, owner, owner, address, leaseMs, owner, goneEpoch);
+                ps.executeUpdate();
+            }
+            return leader(c);
+        }, "cannot take or renew the controllers' leadership lease");
+    }
+
+    @Override
+    public Leader leader() {
+        return db.inTransaction(this::leader, "cannot read the controllers' leadership lease");
+    }
+
+    private Leader leader(Connection c) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT owner, address, epoch, expires_ms - "
+                + db.dialect().nowMs() + " FROM controller_leader WHERE name = 'rollouts'");
+                ResultSet rs = ps.executeQuery()) {
+            if (!rs.next()) {
+                throw new SQLException("the table controller_leader has no row 'rollouts'");
+            }
+            String owner = rs.getString(1);
+            return new Leader(owner == null ? "" : owner, rs.getString(2), rs.getLong(3), rs.getLong(4));
+        }
+    }
+
+    @Override
+    public void resign(String owner) {
+        update("UPDATE controller_leader SET owner = NULL, expires_ms = 0 WHERE name = 'rollouts' AND owner = ?",
+                "cannot give up the controllers' leadership lease", owner);
+    }
+
+    @Override
     public boolean request(long id, String request, String operator) {
         return update("UPDATE rollouts SET request = ?, request_by = ? WHERE id = ? AND state IN (" + ACTIVE + ")",
                 "cannot record the " + request + " of rollout " + id, request, operator, id) == 1;

@@ -125,6 +125,40 @@ public interface RolloutStore extends AutoCloseable {
     /** Lets go of the lease now (the next controller may take it at once). */
     void release(Lease lease);
 
+    /**
+     * Which controller runs the rollouts on these records, as the database tells it at the time of asking.
+     *
+     * @param owner       the holder ({@code HOST/PID/START/INSTANCE}; empty: nobody)
+     * @param address     host:port operators dial to reach it
+     * @param epoch       one more each time another controller took the lease
+     * @param expiresInMs how long its lease runs unless renewed, in milliseconds by the database's clock (0 or less:
+     *                    it ran out)
+     */
+    record Leader(String owner, String address, long epoch, long expiresInMs) {
+        /** Whether {@code who} holds the lease now. */
+        public boolean heldBy(String who) {
+            return owner.equals(who) && expiresInMs > 0;
+        }
+
+        /** Whether anybody holds it now. */
+        public boolean held() {
+            return !owner.isEmpty() && expiresInMs > 0;
+        }
+    }
+
+    /**
+     * Takes or renews the leadership lease for {@code owner}, reachable at {@code address}, for {@code leaseMs} by the
+     * database's clock: when {@code owner} holds it already, nobody does, it ran out, or its holder is the one of epoch
+     * {@code goneEpoch}, which the caller knows to be gone (0: none). Returns the leader after the attempt.
+     */
+    Leader lead(String owner, String address, long leaseMs, long goneEpoch);
+
+    /** The leader now. */
+    Leader leader();
+
+    /** Lets go of the leadership lease when {@code owner} holds it (the standby may take it at once). */
+    void resign(String owner);
+
     /** Leaves a request for the rollout's lease holder; false when the rollout has ended. */
     boolean request(long rolloutId, String request, String operator);
 

@@ -100,6 +100,37 @@ abstract class StoreContract {
     }
 
     @Test
+    void oneControllerAtATimeHoldsTheLeadershipLeaseOnTheDatabasesClock() {
+        assertFalse(store.leader().held(), "nobody leads a new database");
+        RolloutStore.Leader a = store.lead("host/1/1/a", "10.0.0.1:7300", LEASE, 0);
+        assertTrue(a.heldBy("host/1/1/a"), a.toString());
+        assertEquals("10.0.0.1:7300", a.address());
+        assertTrue(a.expiresInMs() > LEASE - 10_000 && a.expiresInMs() <= LEASE, a.toString());
+
+        RolloutStore.Leader refused = store.lead("host/2/1/b", "10.0.0.2:7300", LEASE, 0);
+        assertTrue(refused.heldBy("host/1/1/a"), "a standby cannot take a lease that runs: " + refused);
+        assertEquals(a.epoch(), store.lead("host/1/1/a", "10.0.0.1:7300", LEASE, 0).epoch(), "a renewal keeps the epoch");
+        assertTrue(store.lead("host/2/1/b", "10.0.0.2:7300", LEASE, a.epoch() + 7).heldBy("host/1/1/a"),
+                "'gone' names another epoch: not this holder");
+
+        RolloutStore.Leader b = store.lead("host/2/1/b", "10.0.0.2:7300", LEASE, a.epoch());
+        assertTrue(b.heldBy("host/2/1/b"), "the holder of the epoch named gone is replaced: " + b);
+        assertEquals(a.epoch() + 1, b.epoch());
+        assertEquals("10.0.0.2:7300", store.leader().address());
+        assertTrue(store.lead("host/1/1/a", "10.0.0.1:7300", LEASE, 0).heldBy("host/2/1/b"), "the deposed cannot renew");
+
+        store.resign("host/1/1/a");
+        assertTrue(store.leader().heldBy("host/2/1/b"), "only the holder resigns");
+        store.resign("host/2/1/b");
+        assertFalse(store.leader().held());
+        assertTrue(store.lead("host/3/1/c", "10.0.0.3:7300", -1_000, 0).owner().equals("host/3/1/c"));
+        assertFalse(store.leader().held(), "a lease that ran out a second ago by the database's clock is held by nobody");
+        RolloutStore.Leader d = store.lead("host/4/1/d", "10.0.0.4:7300", LEASE, 0);
+        assertTrue(d.heldBy("host/4/1/d"), "a lease that ran out is free: " + d);
+        assertEquals(b.epoch() + 2, d.epoch());
+    }
+
+    @Test
     void aSubmissionRecordsTheEnvelopeTargetsNodesFirstEventAndAnAuditEntry() {
         NewRollout r = rollout("shop", "", "alice", "web1", "web2", "web3");
         Submitted s = store.submit(r, false, "me", NOW, LEASE);
@@ -274,7 +305,7 @@ abstract class StoreContract {
             s.submit(rollout("shop", "", "alice", "web1"), false, "me", NOW, LEASE);
         }
         try (Database db = Database.open(url, CLOCK)) {
-            assertEquals("1", db.schemaVersion());
+            assertEquals(Database.SCHEMA_VERSION, db.schemaVersion());
             db.inTransaction(c -> {
                 try (var st = c.createStatement()) {
                     st.executeUpdate("INSERT INTO flyway_schema_history (installed_rank, version, description, type,"
@@ -287,7 +318,7 @@ abstract class StoreContract {
         }
         StoreException e = assertThrows(StoreException.class, () -> Database.open(url, CLOCK));
         assertTrue(e.getMessage().contains("was written by a newer pinfleet (schema version 99 'from the future';"
-                + " this pinfleet knows up to 1)"), e.getMessage());
+                + " this pinfleet knows up to " + Database.SCHEMA_VERSION + ")"), e.getMessage());
         assertTrue(e.getMessage().startsWith("database " + url.display()), e.getMessage());
     }
 }
