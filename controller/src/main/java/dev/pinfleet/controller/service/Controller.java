@@ -57,8 +57,10 @@ public final class Controller implements AutoCloseable, RolloutRun.Context {
      * @param trust         the keys a manifest must be signed with (null: signatures are checked by the agents only)
      * @param lease         how long its lease on a rollout lasts unless renewed (renewed every third of it)
      * @param resumeOnStart whether it resumes the rollouts it finds interrupted (served) or only marks them (embedded)
+     * @param shared        (served) whether another served controller may share the database (PostgreSQL): while the
+     *                      other holds the leadership lease this one is the standby; false (SQLite): it refuses to start
      */
-    public record Config(Agents agents, TrustPolicy trust, Duration lease, boolean resumeOnStart) {}
+    public record Config(Agents agents, TrustPolicy trust, Duration lease, boolean resumeOnStart, boolean shared) {}
 
     private final RolloutStore store;
     private final Config config;
@@ -82,6 +84,7 @@ public final class Controller implements AutoCloseable, RolloutRun.Context {
     });
     private final Requests requests;
     private final Fleet fleet;
+    private volatile Leadership leadership; // served: which controller runs the rollouts; null: embedded, or not started
 
     public Controller(RolloutStore store, Config config, Clock clock, Reconciler.Sleeper sleeper) {
         this.store = store;
@@ -94,9 +97,38 @@ public final class Controller implements AutoCloseable, RolloutRun.Context {
         this.fleet = new Fleet(config.agents());
     }
 
-    /** Takes care of rollouts whose controller is gone, then starts the periodic work. */
-    public Controller start() {
-        reclaim();
+    /**
+     * Takes care of rollouts whose controller is gone, then starts the periodic work. A served controller ({@code
+     * address}: where operators reach it) first takes the leadership lease, or, while another controller holds it,
+     * waits as the standby (on SQLite it refuses to start instead: a {@link ControllerException} naming the other).
+     */
+    public Controller start(String address) {
+        if (address != null) {
+            Leadership l = new Leadership(store, me, address, config.lease(), System::nanoTime, new Leadership.Listener() {
+                @Override
+                public void elected() {
+                    safeReclaim();
+                }
+
+                @Override
+                public void deposed(String why) {
+                    stopAll("this controller stopped being the active one (" + why + ")");
+                }
+            });
+            leadership = l;
+            l.step();
+            if (!l.active() && !config.shared()) {
+                RolloutStore.Leader other = l.known();
+                throw ControllerException.precondition("database " + store.where() + ": the controller "
+                        + Owner.describe(other.owner()) + " at " + other.address() + " serves these records; a SQLite"
+                        + " file serves one controller at a time: stop that one, or put the records in PostgreSQL for"
+                        + " an active and a standby controller");
+            }
+            long step = Leadership.STEP.toMillis();
+            tick.scheduleWithFixedDelay(this::safeStep, step, step, TimeUnit.MILLISECONDS);
+        } else {
+            reclaim();
+        }
         long renew = Math.max(1_000, config.lease().toMillis() / 3);
         tick.scheduleWithFixedDelay(this::safeTick, TICK_MILLIS, TICK_MILLIS, TimeUnit.MILLISECONDS);
         tick.scheduleWithFixedDelay(this::renewLeases, renew, renew, TimeUnit.MILLISECONDS);
@@ -169,8 +201,26 @@ public final class Controller implements AutoCloseable, RolloutRun.Context {
 
     // --- submissions -------------------------------------------------------------------------------------------
 
+    /**
+     * Refuses a write (submit, cancel, resume, proceed) unless this controller runs the rollouts: embedded, or the
+     * served controller holding the leadership lease. The refusal names the active controller.
+     */
+    void requireActive(String what) {
+        if (!config.resumeOnStart()) {
+            return;
+        }
+        Leadership l = leadership;
+        if (l == null) {
+            throw ControllerException.standby(what + ": the controller is starting: try again", "", "", "", 0);
+        }
+        if (!l.active()) {
+            throw l.refusal(what);
+        }
+    }
+
     /** Records and starts (or queues) a rollout; refusals name what and why (see the API). */
     public SubmitResponse submit(SubmitRequest req, String operator) {
+        requireActive("submit");
         SubmissionCheck c = SubmissionCheck.of(req.getManifest(), req.getTargets(), req.getMessage(), config.trust(), clock);
         List<Node> nodes = Agents.nodes(req.getTargets());
         config.agents().client(req.getTargets(), nodes); // refuses plaintext to a node off loopback, missing TLS files
@@ -253,14 +303,17 @@ public final class Controller implements AutoCloseable, RolloutRun.Context {
     }
 
     public RolloutSummary cancel(long id, String operator) {
+        requireActive("cancel " + id);
         return requests.cancel(id, operator);
     }
 
     public RolloutSummary resume(long id, String operator) {
+        requireActive("resume " + id);
         return requests.resume(id, operator);
     }
 
     public RolloutSummary proceed(long id, boolean go, String operator) {
+        requireActive((go ? "proceed " : "stop ") + id);
         return requests.proceed(id, go, operator);
     }
 
@@ -341,13 +394,47 @@ public final class Controller implements AutoCloseable, RolloutRun.Context {
         }
     }
 
-    /** Whether {@code r}'s controller is gone: it let go, its process ended, or its lease ran out. */
+    private void safeStep() {
+        try {
+            leadership.step();
+        } catch (RuntimeException e) {
+            LOG.warning("controller: " + e.getMessage());
+        }
+    }
+
+    /** Whether this controller may run rollouts now: embedded, or served and holding the leadership lease. */
+    private boolean mayRun() {
+        Leadership l = leadership;
+        return !config.resumeOnStart() || l != null && l.active();
+    }
+
+    /**
+     * Stops every rollout run here without touching its agents (the deploys in flight finish there) and forgets the
+     * queued ones: the active controller takes them all over.
+     */
+    private void stopAll(String why) {
+        running.values().forEach(r -> r.stop(why));
+        queued.clear();
+    }
+
+    /**
+     * Whether {@code r}'s controller is gone: it let go, its process ended, or its lease ran out. For the active
+     * served controller, any other holder is gone: only the holder of the leadership lease runs rollouts, so another
+     * holder is a controller that lost it (and its late writes fail on the rollout's epoch once taken over).
+     */
     boolean gone(RolloutRecord r) {
+        Leadership l = leadership;
+        if (l != null && l.active()) {
+            return !r.leaseOwner().equals(me.id());
+        }
         return r.leaseOwner().isEmpty() || me.isGone(r.leaseOwner()) || r.leaseExpiresMs() < clock.millis();
     }
 
-    /** Rollouts whose controller is gone: resumed when serving, else marked INTERRUPTED. */
+    /** Rollouts whose controller is gone: resumed when serving (and active), else marked INTERRUPTED. */
     void reclaim() {
+        if (!mayRun()) {
+            return;
+        }
         for (RolloutRecord r : store.unfinished()) {
             if (r.leaseOwner().equals(me.id()) || !gone(r)) {
                 continue;
@@ -401,6 +488,10 @@ public final class Controller implements AutoCloseable, RolloutRun.Context {
         }
         queued.clear();
         recorder.close();
+        Leadership l = leadership;
+        if (l != null) {
+            l.resign(); // after the rollouts are recorded interrupted: the standby resumes them at once
+        }
         feed.close();
     }
 }

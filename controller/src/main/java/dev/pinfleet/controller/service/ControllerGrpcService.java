@@ -22,7 +22,10 @@ import dev.pinfleet.proto.v1.ShowResponse;
 import dev.pinfleet.proto.v1.SubmitRequest;
 import dev.pinfleet.proto.v1.SubmitResponse;
 import dev.pinfleet.proto.v1.WatchRequest;
+import com.google.protobuf.Any;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.protobuf.StatusProto;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.logging.Logger;
@@ -48,7 +51,7 @@ final class ControllerGrpcService extends ControllerServiceGrpc.ControllerServic
         try {
             value = work.run(OperatorInterceptor.OPERATOR.get());
         } catch (ControllerException e) {
-            out.onError(Status.fromCode(e.code()).withDescription(e.getMessage()).asRuntimeException());
+            out.onError(refusal(e));
             return;
         } catch (StoreException e) {
             out.onError(Status.UNAVAILABLE.withDescription(e.getMessage()).asRuntimeException());
@@ -66,6 +69,15 @@ final class ControllerGrpcService extends ControllerServiceGrpc.ControllerServic
         out.onCompleted();
     }
 
+    /** A refusal as a status; a standby's carries its typed {@code NotActive} detail. */
+    private static StatusRuntimeException refusal(ControllerException e) {
+        if (e.standby() == null) {
+            return Status.fromCode(e.code()).withDescription(e.getMessage()).asRuntimeException();
+        }
+        return StatusProto.toStatusRuntimeException(com.google.rpc.Status.newBuilder().setCode(e.code().value())
+                .setMessage(e.getMessage()).addDetails(Any.pack(e.standby())).build());
+    }
+
     @Override
     public void submit(SubmitRequest req, StreamObserver<SubmitResponse> out) {
         answer(out, op -> controller.submit(req, op));
@@ -76,7 +88,7 @@ final class ControllerGrpcService extends ControllerServiceGrpc.ControllerServic
         try {
             controller.watch(req.getRolloutId(), req.getAfterSeq(), (ServerCallStreamObserver<RolloutEvent>) out);
         } catch (ControllerException e) {
-            out.onError(Status.fromCode(e.code()).withDescription(e.getMessage()).asRuntimeException());
+            out.onError(refusal(e));
         } catch (StoreException e) {
             out.onError(Status.UNAVAILABLE.withDescription(e.getMessage()).asRuntimeException());
         }

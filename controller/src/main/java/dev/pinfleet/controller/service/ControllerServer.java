@@ -34,6 +34,7 @@ public final class ControllerServer implements AutoCloseable {
     private final Controller controller;
     private final RolloutStore store;
     private final ManagedChannel channel;
+    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
     private ControllerServer(Server server, Controller controller, RolloutStore store, ManagedChannel channel) {
         this.server = server;
@@ -92,14 +93,26 @@ public final class ControllerServer implements AutoCloseable {
         return controller;
     }
 
-    /** Starts the controller's own work (interrupted rollouts, queued ones, leases). */
+    /** Starts the embedded controller's own work (interrupted rollouts, queued ones, leases). */
     public ControllerServer startController() {
-        controller.start();
+        controller.start(null);
+        return this;
+    }
+
+    /**
+     * Starts the served controller's own work: the leadership lease first (operators reach it at {@code advertise}),
+     * then, while it holds the lease, interrupted rollouts, queued ones and their leases.
+     */
+    public ControllerServer startController(String advertise) {
+        controller.start(advertise);
         return this;
     }
 
     @Override
     public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
         server.shutdown();
         try {
             controller.close();

@@ -72,6 +72,8 @@ final class RolloutRun implements Runnable {
     private volatile Rollout engine;
     private volatile Recording recording;
     private volatile boolean paused;
+    private volatile Thread thread;
+    private volatile String stopReason;
 
     RolloutRun(Context ctx, RolloutStore.Lease lease, Start start, String resumedBy) {
         this.ctx = ctx;
@@ -125,22 +127,45 @@ final class RolloutRun implements Runnable {
         return paused;
     }
 
+    /**
+     * Stops the run here as a controller stop does (no new node starts; the deploys in flight finish on their agents;
+     * the record says INTERRUPTED when this controller may still write it): another controller takes the rollout over.
+     */
+    void stop(String why) {
+        stopReason = why;
+        Thread t = thread;
+        if (t != null) {
+            t.interrupt();
+        }
+    }
+
+    private String stopped() {
+        String why = stopReason;
+        return why != null ? why : "the controller running it stopped";
+    }
+
     @Override
     public void run() {
+        thread = Thread.currentThread();
         try {
+            if (stopReason != null) {
+                throw new InterruptedException();
+            }
             runRollout();
         } catch (Recording.LeaseLostException e) {
             LOG.warning(e.getMessage());
         } catch (InterruptedException e) {
-            interrupted("the controller running it stopped");
+            interrupted(stopped());
         } catch (RuntimeException e) {
             if (Thread.interrupted()) { // stopped while recording: the interrupt is the cause, and must not stop the note
-                interrupted("the controller running it stopped");
+                interrupted(stopped());
             } else {
                 LOG.warning("rollout " + id + " stopped: " + e);
                 interrupted("its controller could not go on: " + e.getMessage());
             }
         } finally {
+            thread = null;
+            Thread.interrupted(); // a stop that came late must not reach the pool's next task
             ctx.ended(this);
         }
     }

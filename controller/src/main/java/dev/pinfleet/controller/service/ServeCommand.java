@@ -5,6 +5,7 @@ import dev.pinfleet.controller.certs.ControllerTls;
 import dev.pinfleet.controller.metrics.ControllerMetrics;
 import dev.pinfleet.controller.rollout.AgentClient;
 import dev.pinfleet.controller.store.Database;
+import dev.pinfleet.controller.store.Dialect;
 import dev.pinfleet.controller.store.JdbcRolloutStore;
 import dev.pinfleet.controller.store.RolloutStore;
 import dev.pinfleet.controller.store.StoreException;
@@ -77,6 +78,10 @@ public final class ServeCommand {
                 description = "Serve GET /metrics (Prometheus text, plain HTTP) on HOST:PORT (default: off).")
         String metricsListen;
 
+        @Option(names = "--advertise", paramLabel = "HOST:PORT", description = {"Where operators reach this controller,",
+            "named by the standby when it refuses a write (default: the listen address; its host name on 0.0.0.0)."})
+        String advertise;
+
         @Option(names = "--port-file", paramLabel = "FILE", description = "Write the port served to FILE once listening.")
         Path portFile;
 
@@ -103,6 +108,7 @@ public final class ServeCommand {
             f.put("threshold", threshold);
             f.put("lease-seconds", leaseSeconds);
             f.put("metrics-listen", metricsListen);
+            f.put("advertise", advertise);
             return f;
         }
 
@@ -119,7 +125,7 @@ public final class ServeCommand {
                 store = new JdbcRolloutStore(Database.open(c.database(), clock), clock);
                 try {
                     Controller controller = new Controller(store, new Controller.Config(new Agents(t -> tls), trust,
-                            c.lease(), true), clock, d -> Thread.sleep(d.toMillis()));
+                            c.lease(), true, c.database().dialect() != Dialect.SQLITE), clock, d -> Thread.sleep(d.toMillis()));
                     server = ControllerServer.serve(store, controller, c.tlsCert(), c.tlsKey(), c.tlsCa(), c.listen());
                 } catch (IOException | RuntimeException e) {
                     store.close();
@@ -146,7 +152,12 @@ public final class ServeCommand {
                 meters.close();
                 server.close();
             }, "controller-stop"));
-            server.startController();
+            try {
+                server.startController(c.advertised(server.port()));
+            } catch (ControllerException | StoreException e) {
+                server.close();
+                throw new CliException("controller serve: " + e.getMessage());
+            }
             writePort(portFile, "--port-file", server.port());
             if (metricsServer != null) {
                 writePort(metricsPortFile, "--metrics-port-file", metricsServer.port());

@@ -23,9 +23,11 @@ import java.util.Map;
  * @param threshold   distinct trusted signatures a manifest needs
  * @param lease       how long the controller's hold on a rollout lasts unless renewed
  * @param metricsListen where {@code GET /metrics} is served (plain HTTP), or null: off
+ * @param advertise   host:port operators dial to reach this controller (told by a standby refusing a write), or
+ *                    empty: the listen address, or this host's name when it listens on every address
  */
 public record ServeConfig(InetSocketAddress listen, DatabaseUrl database, Path tlsCert, Path tlsKey, Path tlsCa,
-        Path trustedKeys, int threshold, Duration lease, InetSocketAddress metricsListen) {
+        Path trustedKeys, int threshold, Duration lease, InetSocketAddress metricsListen, String advertise) {
 
     /** Every key, with its default ("" when required) and meaning, in documentation order. */
     public static final Map<String, String[]> KEYS = keys();
@@ -45,10 +47,13 @@ public record ServeConfig(InetSocketAddress listen, DatabaseUrl database, Path t
         k.put("trusted-keys", new String[] {"/etc/pinfleet/trusted-keys", "directory of the *.pub keys a manifest must"
                 + " be signed with (checked before any node is contacted)"});
         k.put("threshold", new String[] {"1", "distinct trusted signatures a manifest needs (k of n)"});
-        k.put("lease-seconds", new String[] {"30", "how long the controller's hold on a running rollout lasts unless"
-                + " renewed (renewed every third of it); another controller may take the rollout over after it"});
+        k.put("lease-seconds", new String[] {"30", "how long the controller's hold on a running rollout, and the active"
+                + " controller's leadership lease, last unless renewed; the standby takes over after it"});
         k.put("metrics-listen", new String[] {"", "host:port of GET /metrics (Prometheus text, plain HTTP: rollouts by"
                 + " app, environment and outcome, durations, time to restore, nodes of running rollouts); empty: off"});
+        k.put("advertise", new String[] {"", "host:port operators dial to reach this controller, which a standby names"
+                + " when it refuses a write (empty: the listen address, or this host's name and the port when listening"
+                + " on every address)"});
         return java.util.Collections.unmodifiableMap(k);
     }
 
@@ -79,7 +84,32 @@ public record ServeConfig(InetSocketAddress listen, DatabaseUrl database, Path t
         String metrics = v.get("metrics-listen").strip();
         return new ServeConfig(address("listen", v.get("listen")), db, path("tls-cert", v), path("tls-key", v),
                 path("tls-ca", v), path("trusted-keys", v), threshold, Duration.ofSeconds(lease),
-                metrics.isEmpty() ? null : address("metrics-listen", metrics));
+                metrics.isEmpty() ? null : address("metrics-listen", metrics), advertise(v.get("advertise").strip()));
+    }
+
+    private static String advertise(String s) throws IOException {
+        if (!s.isEmpty()) {
+            address("advertise", s);
+        }
+        return s;
+    }
+
+    /** Where operators reach this controller serving on {@code port}: {@link #advertise}, or derived from listen. */
+    public String advertised(int port) {
+        if (!advertise.isEmpty()) {
+            return advertise;
+        }
+        String host;
+        if (listen.getAddress() != null && listen.getAddress().isAnyLocalAddress()) {
+            try {
+                host = java.net.InetAddress.getLocalHost().getCanonicalHostName();
+            } catch (java.net.UnknownHostException e) {
+                host = listen.getHostString();
+            }
+        } else {
+            host = listen.getHostString();
+        }
+        return (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
     }
 
     private static Path path(String key, Map<String, String> v) throws IOException {

@@ -1,0 +1,134 @@
+package dev.pinfleet.controller.service;
+
+import dev.pinfleet.controller.store.RolloutStore;
+import dev.pinfleet.controller.store.RolloutStore.Leader;
+import java.time.Duration;
+import java.util.function.LongSupplier;
+import java.util.logging.Logger;
+
+/**
+ * Which of the served controllers on one database runs the rollouts: the holder of a lease row in the database
+ * ({@link RolloutStore#lead}), renewed by the holder every {@link #STEP}, taken by a standby once it has run out.
+ *
+ * <p>Why a lease row and not a PostgreSQL advisory lock: a lock lives as long as its session, so a holder cut off
+ * from the database keeps it until the server notices the dead connection (TCP keepalive, hours by default), and
+ * the holder cannot tell how long it may still act. A row with an expiry frees itself at a known time, works the
+ * same on SQLite, and gives an epoch that fences a deposed holder's late writes. Its expiry is set and compared by
+ * the database's clock, so the controllers' clocks need not agree; each controller measures only durations on its
+ * own monotonic clock: after a successful renewal sent at {@code t}, it acts as the leader until {@code t + lease}
+ * at the latest (the database set the expiry later than {@code t}, so that is never after the real expiry), and
+ * steps down by itself when it could not renew by then.
+ *
+ * <p>A holder known to be gone (its process on this host is no longer running: see {@link Owner#isGone}) is
+ * replaced at once, without waiting for its lease to run out.
+ */
+final class Leadership {
+    private static final Logger LOG = Logger.getLogger(Leadership.class.getName());
+    /** How often the leader renews, and the standby tries to take over. */
+    static final Duration STEP = Duration.ofSeconds(1);
+
+    /** What the controller does when it becomes the leader or stops being it. */
+    interface Listener {
+        void elected();
+
+        void deposed(String why);
+    }
+
+    private final RolloutStore store;
+    private final Owner me;
+    private final String address;
+    private final Duration lease;
+    private final LongSupplier nanos;
+    private final Listener listener;
+    private volatile Leader known = new Leader("", "", 0, 0);
+    private volatile boolean active;
+    private long deadlineNanos; // guarded by this: when this controller stops acting as the leader unless renewed
+
+    Leadership(RolloutStore store, Owner me, String address, Duration lease, LongSupplier nanos, Listener listener) {
+        this.store = store;
+        this.me = me;
+        this.address = address;
+        this.lease = lease;
+        this.nanos = nanos;
+        this.listener = listener;
+    }
+
+    /** This controller's address, as it tells operators. */
+    String address() {
+        return address;
+    }
+
+    /** Whether this controller runs the rollouts now. */
+    boolean active() {
+        return active;
+    }
+
+    /** The leader as last seen. */
+    Leader known() {
+        return known;
+    }
+
+    /**
+     * One renewal (leader) or attempt to take over (standby); tells the listener when that changes. A database that
+     * cannot be reached leaves a standby waiting and deposes a leader once its lease would have run out.
+     */
+    synchronized void step() {
+        long sent = nanos.getAsLong();
+        Leader now;
+        try {
+            Leader seen = known;
+            long gone = seen.held() && !seen.owner().equals(me.id()) && me.isGone(seen.owner()) ? seen.epoch() : 0;
+            now = store.lead(me.id(), address, lease.toMillis(), gone);
+        } catch (RuntimeException e) {
+            if (active && nanos.getAsLong() - deadlineNanos >= 0) {
+                depose("could not renew the leadership lease within lease-seconds=" + lease.toSeconds() + ": "
+                        + e.getMessage());
+            } else {
+                LOG.warning("controller: " + e.getMessage());
+            }
+            return;
+        }
+        known = now;
+        if (now.heldBy(me.id())) {
+            deadlineNanos = sent + lease.toNanos();
+            if (!active) {
+                active = true;
+                LOG.info("controller " + address + ": now the active controller (leadership epoch " + now.epoch() + ")");
+                listener.elected();
+            }
+        } else if (active) {
+            depose("controller " + Owner.describe(now.owner()) + " at " + now.address() + " took the leadership lease");
+        }
+    }
+
+    private void depose(String why) {
+        active = false;
+        LOG.warning("controller " + address + ": no longer the active controller: " + why);
+        listener.deposed(why);
+    }
+
+    /** Lets go of the lease (at a clean stop): the standby takes over at its next step. */
+    synchronized void resign() {
+        if (active) {
+            active = false;
+            try {
+                store.resign(me.id());
+            } catch (RuntimeException e) {
+                LOG.warning("controller: " + e.getMessage() + " (the lease runs out by itself)");
+            }
+        }
+    }
+
+    /** The refusal of a write sent to this standby, naming the active controller. */
+    ControllerException refusal(String what) {
+        Leader l = known;
+        boolean held = l.held() && !l.owner().equals(me.id());
+        String msg = what + ": refused by the standby controller at " + address + ": "
+                + (held ? "the active controller is " + Owner.describe(l.owner()) + " at " + l.address()
+                        + "; send it there (pinfleet does by itself when --controller lists both)"
+                        : "no controller is active right now (the last one's lease ran out " + Math.max(0, -l.expiresInMs())
+                                + " ms ago); this one takes over within " + STEP.toSeconds() + " s: try again");
+        return ControllerException.standby(msg, held ? l.address() : "", held ? Owner.describe(l.owner()) : "", address,
+                held ? l.expiresInMs() : 0);
+    }
+}
