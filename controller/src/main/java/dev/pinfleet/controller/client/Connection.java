@@ -24,6 +24,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -42,13 +43,15 @@ final class Connection implements AutoCloseable {
     /** Deadline of one unary call, in seconds (a submission may wait for a busy database). */
     static final long CALL_SECONDS = 60;
 
-    private final ManagedChannel channel;
+    private final ManagedChannel local;
+    private final ControllerChannel remote;
     private final ControllerServer embedded;
     private final String where;
     private boolean closed;
 
-    private Connection(ManagedChannel channel, ControllerServer embedded, String where) {
-        this.channel = channel;
+    private Connection(ManagedChannel local, ControllerChannel remote, ControllerServer embedded, String where) {
+        this.local = local;
+        this.remote = remote;
         this.embedded = embedded;
         this.where = where;
     }
@@ -64,6 +67,7 @@ final class Connection implements AutoCloseable {
     }
 
     private static Connection remote(String address, ControllerOptions o, CliContext ctx) {
+        List<String> addresses = ControllerChannel.parse(address);
         Path cert = o.operatorCert(ctx);
         Path key = o.operatorKey(ctx);
         Path ca = o.controllerCa(ctx);
@@ -72,14 +76,6 @@ final class Connection implements AutoCloseable {
                     + " --operator-key and --controller-ca (or PINFLEET_OPERATOR_CERT, PINFLEET_OPERATOR_KEY,"
                     + " PINFLEET_CONTROLLER_CA); issue one with 'pinfleet certs issue --role operator NAME'");
         }
-        int colon = address.lastIndexOf(':');
-        int port;
-        try {
-            port = Integer.parseInt(address.substring(colon + 1));
-        } catch (NumberFormatException | StringIndexOutOfBoundsException e) {
-            throw new CliException("--controller '" + address + "' is not HOST:PORT");
-        }
-        String host = address.substring(0, Math.max(0, colon)).replaceAll("^\\[(.*)]$", "$1");
         try {
             X509Certificate mine = Pem.certificates(cert).get(0);
             String role = FleetRole.of(mine);
@@ -89,10 +85,14 @@ final class Connection implements AutoCloseable {
             }
             var tls = GrpcSslContexts.forClient().keyManager(cert.toFile(), key.toFile())
                     .trustManager(new RoleTrust(FleetRole.CONTROLLER.id(), Pem.certificates(ca))).protocols("TLSv1.3", "TLSv1.2").build();
-            ManagedChannel ch = NettyChannelBuilder.forAddress(host, port).sslContext(tls)
-                    .maxInboundMessageSize(ControllerServer.MAX_INBOUND_BYTES).keepAliveTime(30, TimeUnit.SECONDS)
-                    .keepAliveTimeout(10, TimeUnit.SECONDS).build();
-            return new Connection(ch, null, "controller at " + address);
+            ControllerChannel ch = new ControllerChannel(addresses, a -> {
+                int colon = a.lastIndexOf(':');
+                return NettyChannelBuilder.forAddress(a.substring(0, colon).replaceAll("^\\[(.*)]$", "$1"),
+                        Integer.parseInt(a.substring(colon + 1))).sslContext(tls)
+                        .maxInboundMessageSize(ControllerServer.MAX_INBOUND_BYTES).keepAliveTime(30, TimeUnit.SECONDS)
+                        .keepAliveTimeout(10, TimeUnit.SECONDS).build();
+            });
+            return new Connection(null, ch, null, "controller at ");
         } catch (IOException | IllegalArgumentException e) {
             throw new CliException("controller " + address + ": cannot use operator cert " + cert + ", key " + key
                     + ", CA " + ca + ": " + e.getMessage());
@@ -110,10 +110,10 @@ final class Connection implements AutoCloseable {
         }
         try {
             Controller c = new Controller(store, new Controller.Config(new Agents(t -> agentTls.tls(t, ctx)), trust,
-                    EMBEDDED_LEASE, false), clock, d -> Thread.sleep(d.toMillis()));
+                    EMBEDDED_LEASE, false, false), clock, d -> Thread.sleep(d.toMillis()));
             ControllerServer server = ControllerServer.embedded(store, c, System.getProperty("user.name", "unknown"))
                     .startController();
-            return new Connection(server.channel(), server, "embedded controller on " + url);
+            return new Connection(server.channel(), null, server, "embedded controller on " + url);
         } catch (IOException | RuntimeException e) {
             store.close();
             throw e instanceof CliException ce ? ce : new CliException("embedded controller: " + e.getMessage());
@@ -137,16 +137,24 @@ final class Connection implements AutoCloseable {
     }
 
     ControllerServiceGrpc.ControllerServiceBlockingStub blocking() {
-        return ControllerServiceGrpc.newBlockingStub(channel).withDeadlineAfter(CALL_SECONDS, TimeUnit.SECONDS);
+        return ControllerServiceGrpc.newBlockingStub(channel()).withDeadlineAfter(CALL_SECONDS, TimeUnit.SECONDS);
     }
 
     io.grpc.Channel channel() {
-        return channel;
+        return remote != null ? remote : local;
     }
 
-    /** "controller at HOST:PORT" or "embedded controller on FILE". */
+    /** "controller at HOST:PORT" (the one calls go to now) or "embedded controller on FILE". */
     String where() {
-        return where;
+        return remote != null ? where + remote.current() : where;
+    }
+
+    /**
+     * A stream from the controller broke: the next call goes to the next controller address given, if there are
+     * several (two controllers on one database: the standby serves the record and takes the rollouts over).
+     */
+    boolean failover() {
+        return remote != null && remote.next();
     }
 
     boolean isEmbedded() {
@@ -170,9 +178,13 @@ final class Connection implements AutoCloseable {
         if (embedded != null) {
             embedded.close();
         }
-        channel.shutdownNow();
+        if (remote != null) {
+            remote.shutdown();
+            return;
+        }
+        local.shutdownNow();
         try {
-            channel.awaitTermination(5, TimeUnit.SECONDS);
+            local.awaitTermination(5, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

@@ -10,6 +10,7 @@ import dev.pinfleet.proto.v1.StateChange;
 import dev.pinfleet.proto.v1.WatchRequest;
 import dev.pinfleet.controller.Json;
 import dev.pinfleet.proto.v1.RolloutSummary;
+import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -25,6 +26,8 @@ import java.util.Locale;
 final class Follow {
     /** Exit code of a command that detached from a rollout that goes on. */
     static final int DETACHED = 3;
+    /** How many times a broken event stream is followed on the next controller address before detaching. */
+    static final int REATTACH = 10;
 
     /** The operator's answer at the pause after the canary. */
     @FunctionalInterface
@@ -89,31 +92,47 @@ final class Follow {
     static Result follow(Connection conn, long id, long afterSeq, ProgressView view, Pause pause, CliContext ctx,
             PrintWriter err) {
         try (CliContext.Handle stop = ctx.whenStopped(() -> detach(conn, id, err))) {
-            Iterator<RolloutEvent> events = dev.pinfleet.proto.v1.ControllerServiceGrpc
-                    .newBlockingStub(conn.channel()).watch(WatchRequest.newBuilder().setRolloutId(id)
-                            .setAfterSeq(afterSeq).build());
-            while (events.hasNext()) {
-                RolloutEvent e = events.next();
-                switch (e.getEventCase()) {
-                    case STATE -> state(conn, id, e.getState(), view, pause);
-                    case WAVE -> view.waveStarted(e.getWave().getWave(), e.getWave().getWaves(), e.getWave().getNodesList());
-                    case NODE_STARTED -> view.nodeStarted(e.getNodeStarted().getNode(), e.getNodeStarted().getWave());
-                    case NODE -> view.event(e.getNode().getNode(), e.getNode().getEvent());
-                    case NODE_FINISHED -> view.nodeFinished(e.getNodeFinished());
-                    case STOPPED -> view.stopped(e.getStopped());
-                    case NOTE -> view.note(e.getNote());
-                    case FINISHED -> {
-                        view.finished(e.getFinished());
-                        return new Result(e.getFinished(), null);
+            long after = afterSeq;
+            for (int reattached = 0; ; reattached++) {
+                try {
+                    Iterator<RolloutEvent> events = dev.pinfleet.proto.v1.ControllerServiceGrpc
+                            .newBlockingStub(conn.channel()).watch(WatchRequest.newBuilder().setRolloutId(id)
+                                    .setAfterSeq(after).build());
+                    while (events.hasNext()) {
+                        RolloutEvent e = events.next();
+                        after = Math.max(after, e.getSeq());
+                        if (e.hasFinished()) {
+                            view.finished(e.getFinished());
+                            return new Result(e.getFinished(), null);
+                        }
+                        show(conn, id, e, view, pause);
                     }
-                    default -> { }
+                    return new Result(null, "the controller ended the stream early");
+                } catch (StatusRuntimeException e) {
+                    String why = e.getStatus().getDescription() != null ? e.getStatus().getDescription()
+                            : e.getStatus().getCode().name();
+                    String lost = "lost the connection to the " + conn.where() + " (" + why + ")";
+                    // Several controllers given: the other one serves the record (and takes the rollout over).
+                    if (e.getStatus().getCode() == Status.Code.UNAVAILABLE && reattached < REATTACH && conn.failover()) {
+                        view.note(lost + "; following rollout " + id + " on the " + conn.where());
+                        continue;
+                    }
+                    return new Result(null, lost);
                 }
             }
-            return new Result(null, "the controller ended the stream early");
-        } catch (StatusRuntimeException e) {
-            String why = e.getStatus().getDescription() != null ? e.getStatus().getDescription()
-                    : e.getStatus().getCode().name();
-            return new Result(null, "lost the connection to the " + conn.where() + " (" + why + ")");
+        }
+    }
+
+    private static void show(Connection conn, long id, RolloutEvent e, ProgressView view, Pause pause) {
+        switch (e.getEventCase()) {
+            case STATE -> state(conn, id, e.getState(), view, pause);
+            case WAVE -> view.waveStarted(e.getWave().getWave(), e.getWave().getWaves(), e.getWave().getNodesList());
+            case NODE_STARTED -> view.nodeStarted(e.getNodeStarted().getNode(), e.getNodeStarted().getWave());
+            case NODE -> view.event(e.getNode().getNode(), e.getNode().getEvent());
+            case NODE_FINISHED -> view.nodeFinished(e.getNodeFinished());
+            case STOPPED -> view.stopped(e.getStopped());
+            case NOTE -> view.note(e.getNote());
+            default -> { }
         }
     }
 
