@@ -376,8 +376,9 @@ public final class Controller implements AutoCloseable, RolloutRun.Context {
         try {
             for (RolloutRun r : running.values()) {
                 if (!store.renew(r.lease(), now, ms)) {
+                    // The controller that took it over runs its nodes now: stop here without cancelling their deploys.
                     LOG.warning("rollout " + r.id() + ": lease lost to another controller; stopping here");
-                    r.cancel("the controller that took it over");
+                    r.stop("another controller took the rollout over");
                 }
             }
             queued.values().removeIf(l -> !store.renew(l, now, ms));

@@ -42,7 +42,8 @@ final class Leadership {
     private final Listener listener;
     private volatile Leader known = new Leader("", "", 0, 0);
     private volatile boolean active;
-    private long deadlineNanos; // guarded by this: when this controller stops acting as the leader unless renewed
+    private volatile long deadlineNanos; // when this controller stops acting as the leader unless renewed
+    private long epoch; // guarded by this: the epoch of the lease it holds
 
     Leadership(RolloutStore store, Owner me, String address, Duration lease, LongSupplier nanos, Listener listener) {
         this.store = store;
@@ -58,9 +59,12 @@ final class Leadership {
         return address;
     }
 
-    /** Whether this controller runs the rollouts now. */
+    /**
+     * Whether this controller runs the rollouts now: it holds the lease, and the lease cannot have run out yet (a
+     * controller that was paused past it, e.g. stopped or starved, acts as the standby until its next step).
+     */
     boolean active() {
-        return active;
+        return active && nanos.getAsLong() - deadlineNanos < 0;
     }
 
     /** The leader as last seen. */
@@ -76,7 +80,7 @@ final class Leadership {
         long sent = nanos.getAsLong();
         Leader now;
         try {
-            Leader seen = known;
+            Leader seen = active ? known : store.leader();
             long gone = seen.held() && !seen.owner().equals(me.id()) && me.isGone(seen.owner()) ? seen.epoch() : 0;
             now = store.lead(me.id(), address, lease.toMillis(), gone);
         } catch (RuntimeException e) {
@@ -90,7 +94,11 @@ final class Leadership {
         }
         known = now;
         if (now.heldBy(me.id())) {
+            if (active && now.epoch() != epoch) { // another controller held it in between: start afresh
+                depose("controller " + Owner.describe(me.id()) + " held the lease again only after another one had");
+            }
             deadlineNanos = sent + lease.toNanos();
+            epoch = now.epoch();
             if (!active) {
                 active = true;
                 LOG.info("controller " + address + ": now the active controller (leadership epoch " + now.epoch() + ")");
