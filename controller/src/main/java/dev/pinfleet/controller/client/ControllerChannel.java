@@ -160,7 +160,11 @@ final class ControllerChannel extends Channel {
         }
     }
 
-    /** A call of one request that is sent again elsewhere when it ended without an answer (see the class). */
+    /**
+     * A call of one request that is sent again elsewhere when it ended without an answer (see the class). The caller's
+     * thread and the transport's may meet here (a refused connection closes the first attempt at once): every step is
+     * taken under the call's lock, so an attempt is replayed only with what the caller had already done.
+     */
     private final class Rerouting<Q, R> extends ClientCall<Q, R> {
         private final MethodDescriptor<Q, R> method;
         private final CallOptions options;
@@ -169,9 +173,8 @@ final class ControllerChannel extends Channel {
         private Q message;
         private int requested;
         private boolean halfClosed;
-        private boolean answered;
+        private volatile boolean answered;
         private int attempts;
-        private String target;
         private ClientCall<Q, R> call;
 
         Rerouting(MethodDescriptor<Q, R> method, CallOptions options) {
@@ -180,19 +183,19 @@ final class ControllerChannel extends Channel {
         }
 
         @Override
-        public void start(Listener<R> listener, Metadata headers) {
+        public synchronized void start(Listener<R> listener, Metadata headers) {
             this.listener = listener;
             this.headers = headers;
             attempt(current);
         }
 
         private void attempt(String address) {
-            target = address;
             attempts++;
             Metadata h = new Metadata();
             h.merge(headers);
-            call = channel(address).newCall(method, options);
-            call.start(new Listener<R>() {
+            ClientCall<Q, R> c = channel(address).newCall(method, options);
+            call = c;
+            c.start(new Listener<R>() {
                 @Override
                 public void onHeaders(Metadata m) {
                     answered = true;
@@ -212,51 +215,53 @@ final class ControllerChannel extends Channel {
 
                 @Override
                 public void onClose(Status s, Metadata trailers) {
-                    String next = answered || attempts > addresses.size() ? null : reroute(target, s, trailers);
-                    if (next == null) {
-                        listener.onClose(s, trailers);
-                        return;
+                    synchronized (Rerouting.this) {
+                        String next = answered || attempts > addresses.size() ? null : reroute(address, s, trailers);
+                        if (next != null) {
+                            current = next;
+                            attempt(next);
+                            return;
+                        }
                     }
-                    current = next;
-                    attempt(next);
+                    listener.onClose(s, trailers);
                 }
             }, h);
             if (requested > 0) {
-                call.request(requested);
+                c.request(requested);
             }
             if (message != null) {
-                call.sendMessage(message);
+                c.sendMessage(message);
             }
             if (halfClosed) {
-                call.halfClose();
+                c.halfClose();
             }
         }
 
         @Override
-        public void request(int n) {
+        public synchronized void request(int n) {
             requested += n;
             call.request(n);
         }
 
         @Override
-        public void cancel(String why, Throwable cause) {
+        public synchronized void cancel(String why, Throwable cause) {
             call.cancel(why, cause);
         }
 
         @Override
-        public void halfClose() {
+        public synchronized void halfClose() {
             halfClosed = true;
             call.halfClose();
         }
 
         @Override
-        public void sendMessage(Q m) {
+        public synchronized void sendMessage(Q m) {
             message = m;
             call.sendMessage(m);
         }
 
         @Override
-        public boolean isReady() {
+        public synchronized boolean isReady() {
             return call.isReady();
         }
     }
