@@ -39,7 +39,11 @@ public final class ServeCommand {
         "(its previous run was killed) are resumed after asking their nodes where they are.",
         "Configuration: defaults < --config FILE (a properties file of the keys below) < flags.",
         "Stops on SIGTERM: no new node starts, running rollouts are recorded interrupted (their deploys in flight",
-        "finish on the agents) and resumed at the next start."})
+        "finish on the agents) and resumed at the next start.",
+        "Two controllers on one PostgreSQL: the one holding the leadership lease (renewed every second, on the",
+        "database's clock) runs the rollouts; the other, the standby, answers reads, refuses writes naming the",
+        "active one's --advertise address, and takes the lease and the rollouts over once it runs out. A second",
+        "controller on one SQLite file is refused."})
     public static final class Serve implements Callable<Integer> {
         @Spec CommandSpec spec;
 

@@ -32,7 +32,7 @@ final class ServedController implements AutoCloseable {
     }
 
     /** Makes the PKI with {@code h}'s CLI (in {@code dir}/pki) and starts the controller. */
-    static ServedController start(FleetHarness h, Path dir, String database) throws Exception {
+    static ServedController start(FleetHarness h, Path dir, String database, String... flags) throws Exception {
         Path pki = dir.resolve("pki");
         for (List<String> args : List.of(List.of("certs", "init", pki.toString()),
                 List.of("certs", "issue", "--role", "controller", "controller", "--san", "127.0.0.1", "--dir", pki.toString()),
@@ -45,8 +45,43 @@ final class ServedController implements AutoCloseable {
             }
         }
         ServedController c = new ServedController(dir, pki, database, h.fleet.trustedKeys());
+        c.flags.addAll(List.of(flags));
         c.startProcess();
         return c;
+    }
+
+    /**
+     * A second controller on {@code first}'s records (a database both reach) with the same PKI and keys, in {@code
+     * dir}: the standby while {@code first} is active.
+     */
+    static ServedController another(ServedController first, Path dir, String... flags) throws IOException,
+            InterruptedException {
+        Files.createDirectories(dir);
+        ServedController c = new ServedController(dir, first.pki, first.database, first.trusted);
+        c.flags.addAll(List.of(flags));
+        c.startProcess();
+        return c;
+    }
+
+    private final List<String> flags = new ArrayList<>();
+
+    /** Its process id (to signal it). */
+    long pid() {
+        return process.pid();
+    }
+
+    /** "127.0.0.1:PORT". */
+    String address() {
+        return "127.0.0.1:" + port;
+    }
+
+    /** The options a CLI command needs to use these controllers (in this order) as {@code operator}. */
+    static List<String> as(String operator, ServedController... controllers) {
+        ServedController c = controllers[0];
+        return List.of("--controller", java.util.Arrays.stream(controllers).map(ServedController::address)
+                .collect(java.util.stream.Collectors.joining(",")), "--operator-cert", c.pki.resolve(operator + ".crt")
+                .toString(), "--operator-key", c.pki.resolve(operator + ".key").toString(), "--controller-ca",
+                c.pki.resolve("ca.crt").toString());
     }
 
     /** Starts the process (again) on the same records, waiting until it serves. */
@@ -58,6 +93,7 @@ final class ServedController implements AutoCloseable {
                 "--tls-key", pki.resolve("controller.key").toString(), "--tls-ca", pki.resolve("ca.crt").toString(),
                 "--trusted-keys", trusted.toString(), "--metrics-listen", "127.0.0.1:0", "--metrics-port-file",
                 metricsPortFile.toString()));
+        args.addAll(flags);
         process = ControllerProcess.start(args, dir);
         process.awaitLine("the controller serving", l -> l.startsWith("pinfleet controller: serving operators on"),
                 Duration.ofSeconds(60));
