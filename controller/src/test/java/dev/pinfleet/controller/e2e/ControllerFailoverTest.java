@@ -10,7 +10,6 @@ import dev.pinfleet.agent.testing.CleanRoot;
 import dev.pinfleet.agent.testing.FakeMirror;
 import dev.pinfleet.controller.Json;
 import dev.pinfleet.controller.store.PostgresServer;
-import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.proto.v1.CancelRolloutRequest;
 import dev.pinfleet.proto.v1.ControllerServiceGrpc;
 import dev.pinfleet.proto.v1.FleetReport;
@@ -133,30 +132,19 @@ class ControllerFailoverTest {
     }
 
     private FleetHarness.Run cli(List<String> args, List<String> more) {
-        List<String> all = new ArrayList<>(args);
-        all.addAll(more);
-        return h.cli(all.toArray(String[]::new));
+        return h.cli(args, more);
     }
 
     private List<String> deploy(Path signed, String... extra) throws Exception {
-        List<String> a = new ArrayList<>(List.of("deploy", signed.toString(), "--inventory", h.inventory("").toString(),
-                "--plaintext", "--progress", "plain"));
-        a.addAll(List.of(extra));
-        return a;
+        return h.deployArgs(signed, extra);
     }
 
     static void await(String what, BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + WAIT.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out after " + WAIT + " waiting for " + what);
-            }
-            Thread.sleep(50);
-        }
+        FleetHarness.await(what, WAIT, condition);
     }
 
     private static String release(Manifest m) {
-        return ManifestCodec.releaseId(ManifestCodec.contentDigest(m));
+        return FleetHarness.release(m);
     }
 
     private static NotActive notActive(StatusRuntimeException e) {

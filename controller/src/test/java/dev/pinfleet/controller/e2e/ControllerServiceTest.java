@@ -11,7 +11,6 @@ import dev.pinfleet.agent.testing.CleanRoot;
 import dev.pinfleet.agent.testing.FakeMirror;
 import dev.pinfleet.controller.Json;
 import dev.pinfleet.controller.threat.ControllerProcess;
-import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.proto.v1.FailureReason;
 import dev.pinfleet.proto.v1.FleetReport;
 import dev.pinfleet.proto.v1.Manifest;
@@ -68,26 +67,15 @@ class ControllerServiceTest {
     }
 
     private FleetHarness.Run cli(List<String> args, List<String> more) {
-        List<String> all = new ArrayList<>(args);
-        all.addAll(more);
-        return h.cli(all.toArray(String[]::new));
+        return h.cli(args, more);
     }
 
     private List<String> deploy(Path signed, String... extra) throws IOException {
-        List<String> a = new ArrayList<>(List.of("deploy", signed.toString(), "--inventory", h.inventory("").toString(),
-                "--plaintext", "--progress", "plain"));
-        a.addAll(List.of(extra));
-        return a;
+        return h.deployArgs(signed, extra);
     }
 
     static void await(String what, BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + WAIT.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out after " + WAIT + " waiting for " + what);
-            }
-            Thread.sleep(20);
-        }
+        FleetHarness.await(what, WAIT, condition);
     }
 
     private static Map<String, NodeReport> byNode(FleetReport r) {
@@ -95,7 +83,7 @@ class ControllerServiceTest {
     }
 
     private static String release(Manifest m) {
-        return ManifestCodec.releaseId(ManifestCodec.contentDigest(m));
+        return FleetHarness.release(m);
     }
 
     private static int count(String text, String regex) {

@@ -137,6 +137,38 @@ final class FleetHarness implements AutoCloseable {
         return cliWithInput("", args);
     }
 
+    /** The CLI with {@code args}, then {@code more} (e.g. a controller's options). */
+    Run cli(List<String> args, List<String> more) {
+        List<String> all = new ArrayList<>(args);
+        all.addAll(more);
+        return cli(all.toArray(String[]::new));
+    }
+
+    /** The arguments of `pinfleet deploy SIGNED` to this fleet's inventory (plaintext agents, plain progress). */
+    List<String> deployArgs(Path signed, String... extra) throws IOException {
+        List<String> a = new ArrayList<>(List.of("deploy", signed.toString(), "--inventory", inventory("").toString(),
+                "--plaintext", "--progress", "plain"));
+        a.addAll(List.of(extra));
+        return a;
+    }
+
+    /** Waits until {@code condition} holds, checking often; fails naming {@code what} after {@code limit}. */
+    static void await(String what, Duration limit, java.util.function.BooleanSupplier condition)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + limit.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out after " + limit + " waiting for " + what);
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    /** The release id an agent gives manifest {@code m}'s content. */
+    static String release(Manifest m) {
+        return dev.pinfleet.manifest.ManifestCodec.releaseId(dev.pinfleet.manifest.ManifestCodec.contentDigest(m));
+    }
+
     /** `pinfleet deploy` with plaintext agents and a report file; returns the run and the report. */
     FleetReport deploy(Path signed, List<String> extra, int expectCode) throws IOException {
         Path report = dir.resolve("report-" + System.nanoTime() + ".json");
