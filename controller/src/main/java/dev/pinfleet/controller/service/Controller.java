@@ -104,26 +104,8 @@ public final class Controller implements AutoCloseable, RolloutRun.Context {
      */
     public Controller start(String address) {
         if (address != null) {
-            Leadership l = new Leadership(store, me, address, config.lease(), System::nanoTime, new Leadership.Listener() {
-                @Override
-                public void elected() {
-                    safeReclaim();
-                }
-
-                @Override
-                public void deposed(String why) {
-                    stopAll("this controller stopped being the active one (" + why + ")");
-                }
-            });
-            leadership = l;
-            l.step();
-            if (!l.active() && !config.shared()) {
-                RolloutStore.Leader other = l.known();
-                throw ControllerException.precondition("database " + store.where() + ": the controller "
-                        + Owner.describe(other.owner()) + " at " + other.address() + " serves these records; a SQLite"
-                        + " file serves one controller at a time: stop that one, or put the records in PostgreSQL for"
-                        + " an active and a standby controller");
-            }
+            leadership = Leadership.take(store, me, address, config.lease(), config.shared(), this::safeReclaim,
+                    this::stopAll);
             long step = Leadership.STEP.toMillis();
             tick.scheduleWithFixedDelay(this::safeStep, step, step, TimeUnit.MILLISECONDS);
         } else {
@@ -206,15 +188,8 @@ public final class Controller implements AutoCloseable, RolloutRun.Context {
      * served controller holding the leadership lease. The refusal names the active controller.
      */
     void requireActive(String what) {
-        if (!config.resumeOnStart()) {
-            return;
-        }
-        Leadership l = leadership;
-        if (l == null) {
-            throw ControllerException.standby(what + ": the controller is starting: try again", "", "", "", 0);
-        }
-        if (!l.active()) {
-            throw l.refusal(what);
+        if (config.resumeOnStart()) {
+            Leadership.requireActive(leadership, what);
         }
     }
 

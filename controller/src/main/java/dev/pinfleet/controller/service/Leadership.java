@@ -3,6 +3,7 @@ package dev.pinfleet.controller.service;
 import dev.pinfleet.controller.store.RolloutStore;
 import dev.pinfleet.controller.store.RolloutStore.Leader;
 import java.time.Duration;
+import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 import java.util.logging.Logger;
 
@@ -27,31 +28,58 @@ final class Leadership {
     /** How often the leader renews, and the standby tries to take over. */
     static final Duration STEP = Duration.ofSeconds(1);
 
-    /** What the controller does when it becomes the leader or stops being it. */
-    interface Listener {
-        void elected();
-
-        void deposed(String why);
-    }
-
     private final RolloutStore store;
     private final Owner me;
     private final String address;
     private final Duration lease;
     private final LongSupplier nanos;
-    private final Listener listener;
+    private final Runnable elected;
+    private final Consumer<String> deposed;
     private volatile Leader known = new Leader("", "", 0, 0);
     private volatile boolean active;
     private volatile long deadlineNanos; // when this controller stops acting as the leader unless renewed
     private long epoch; // guarded by this: the epoch of the lease it holds
 
-    Leadership(RolloutStore store, Owner me, String address, Duration lease, LongSupplier nanos, Listener listener) {
+    /**
+     * {@code elected} runs when this controller becomes the leader; {@code deposed} (with why) when it stops being it.
+     */
+    Leadership(RolloutStore store, Owner me, String address, Duration lease, LongSupplier nanos, Runnable elected,
+            Consumer<String> deposed) {
         this.store = store;
         this.me = me;
         this.address = address;
         this.lease = lease;
         this.nanos = nanos;
-        this.listener = listener;
+        this.elected = elected;
+        this.deposed = deposed;
+    }
+
+    /**
+     * A served controller's first step: it leads, or waits as the standby; where the database is not {@code shared}
+     * (SQLite) another controller's lease is a refusal to start, naming it.
+     */
+    static Leadership take(RolloutStore store, Owner me, String address, Duration lease, boolean shared,
+            Runnable elected, Consumer<String> deposed) {
+        Leadership l = new Leadership(store, me, address, lease, System::nanoTime, elected, deposed);
+        l.step();
+        if (!l.active() && !shared) {
+            Leader other = l.known();
+            throw ControllerException.precondition("database " + store.where() + ": the controller "
+                    + Owner.describe(other.owner()) + " at " + other.address() + " serves these records; a SQLite"
+                    + " file serves one controller at a time: stop that one, or put the records in PostgreSQL for an"
+                    + " active and a standby controller");
+        }
+        return l;
+    }
+
+    /** Refuses a write unless {@code l} (null: not started yet) holds the lease; the refusal names the active one. */
+    static void requireActive(Leadership l, String what) {
+        if (l == null) {
+            throw ControllerException.standby(what + ": the controller is starting: try again", "", "", "", 0);
+        }
+        if (!l.active()) {
+            throw l.refusal(what);
+        }
     }
 
     /** This controller's address, as it tells operators. */
@@ -102,7 +130,7 @@ final class Leadership {
             if (!active) {
                 active = true;
                 LOG.info("controller " + address + ": now the active controller (leadership epoch " + now.epoch() + ")");
-                listener.elected();
+                elected.run();
             }
         } else if (active) {
             depose("controller " + Owner.describe(now.owner()) + " at " + now.address() + " took the leadership lease");
@@ -112,7 +140,7 @@ final class Leadership {
     private void depose(String why) {
         active = false;
         LOG.warning("controller " + address + ": no longer the active controller: " + why);
-        listener.deposed(why);
+        deposed.accept("this controller stopped being the active one (" + why + ")");
     }
 
     /** Lets go of the lease (at a clean stop): the standby takes over at its next step. */
