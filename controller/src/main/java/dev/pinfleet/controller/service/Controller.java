@@ -106,6 +106,7 @@ public final class Controller implements AutoCloseable, RolloutRun.Context {
         if (address != null) {
             leadership = Leadership.take(store, me, address, config.lease(), config.shared(), this::safeReclaim,
                     this::stopAll);
+            reclaim(); // when elected by that first step, before the field was set, reclaim found it not active yet
             long step = Leadership.STEP.toMillis();
             tick.scheduleWithFixedDelay(this::safeStep, step, step, TimeUnit.MILLISECONDS);
         } else {
