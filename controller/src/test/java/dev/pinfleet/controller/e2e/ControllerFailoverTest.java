@@ -215,7 +215,10 @@ class ControllerFailoverTest {
     @Test
     void theActiveKilledMidRolloutIsReplacedByTheStandbyWhichFinishesTheRolloutDeployingNoNodeTwice() throws Exception {
         for (int i = 1; i <= 6; i++) {
-            h.start("web" + i, i == 4 || i == 5 ? Map.of("mirrors", held.baseUri().toString()) : Map.of());
+            // The held mirror keeps mypkg 2.0 back until the test lets it go: long past the agents' default 30 s
+            // without a byte on a loaded machine, when a retry would count as a second fetch.
+            h.start("web" + i, i == 4 || i == 5 ? Map.of("mirrors", held.baseUri().toString(), "fetch-idle-timeout",
+                    "300s") : Map.of());
         }
         ServedController[] c = pair();
         ServedController a = c[0];
@@ -294,7 +297,7 @@ class ControllerFailoverTest {
 
     @Test
     void anActivePausedPastItsLeaseIsReplacedAndOnWakingStepsDownWithoutTouchingTheRollout() throws Exception {
-        h.start("web1", Map.of("mirrors", held.baseUri().toString()));
+        h.start("web1", Map.of("mirrors", held.baseUri().toString(), "fetch-idle-timeout", "300s"));
         h.start("web2", Map.of());
         String db = pg.createDatabase("records_" + databases++);
         // A short lease so that the test waits little; the paused controller's process stays alive, so only the
