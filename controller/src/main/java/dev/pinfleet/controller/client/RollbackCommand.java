@@ -150,7 +150,9 @@ public final class RollbackCommand implements Callable<Integer> {
                         + " has a manifest that does not verify: " + e.getMessage());
             }
             long now = clock.millis();
-            Manifest fresh = content.toBuilder().setSerial(maxSerial + 1).setCreated(Timestamps.fromMillis(now))
+            // Above what the agents report and what the controller issued or recorded (a manifest frozen since).
+            long serial = Math.max(maxSerial + 1, Serials.next(conn, app).getSerial());
+            Manifest fresh = content.toBuilder().setSerial(serial).setCreated(Timestamps.fromMillis(now))
                     .setExpires(Timestamps.fromMillis(now + Duration.ofHours(expiresHours).toMillis())).build();
             List<KeyPair> pairs = new ArrayList<>();
             for (Path k : keys) {
