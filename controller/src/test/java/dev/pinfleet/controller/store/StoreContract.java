@@ -100,6 +100,22 @@ abstract class StoreContract {
     }
 
     @Test
+    void serialsAreIssuedAboveEveryOneIssuedRecordedOrSeen() {
+        assertEquals(new RolloutStore.IssuedSerial(1_700_000_000L, 0), store.issueSerial("shop", 1_700_000_000L, NOW),
+                "nothing known: the serial offered for that case");
+        assertEquals(new RolloutStore.IssuedSerial(1_700_000_001L, 1_700_000_000L), store.issueSerial("shop", 5, NOW),
+                "one above the last issued");
+        store.sawSerial("shop", 1_900_000_000L, NOW);
+        store.sawSerial("shop", 12, NOW); // a lower one seen later lowers nothing
+        assertEquals(1_900_000_001L, store.issueSerial("shop", 5, NOW).serial(), "one above the highest an agent reported");
+        store.submit(rollout("cart", "prod", "alice", "web1"), false, "c1", NOW, LEASE); // recorded with serial 7
+        assertEquals(new RolloutStore.IssuedSerial(8, 7), store.issueSerial("cart", 1_700_000_000L, NOW),
+                "one above the serial recorded in its rollout");
+        assertEquals(9, store.issueSerial("cart", 1_700_000_000L, NOW).serial());
+        assertEquals(1_900_000_002L, store.issueSerial("shop", 5, NOW).serial(), "apps are counted apart");
+    }
+
+    @Test
     void aSubmissionRecordsTheEnvelopeTargetsNodesFirstEventAndAnAuditEntry() {
         NewRollout r = rollout("shop", "", "alice", "web1", "web2", "web3");
         Submitted s = store.submit(r, false, "me", NOW, LEASE);
@@ -274,7 +290,7 @@ abstract class StoreContract {
             s.submit(rollout("shop", "", "alice", "web1"), false, "me", NOW, LEASE);
         }
         try (Database db = Database.open(url, CLOCK)) {
-            assertEquals("1", db.schemaVersion());
+            assertEquals(Database.SCHEMA_VERSION, db.schemaVersion());
             db.inTransaction(c -> {
                 try (var st = c.createStatement()) {
                     st.executeUpdate("INSERT INTO flyway_schema_history (installed_rank, version, description, type,"
@@ -287,7 +303,7 @@ abstract class StoreContract {
         }
         StoreException e = assertThrows(StoreException.class, () -> Database.open(url, CLOCK));
         assertTrue(e.getMessage().contains("was written by a newer pinfleet (schema version 99 'from the future';"
-                + " this pinfleet knows up to 1)"), e.getMessage());
+                + " this pinfleet knows up to " + Database.SCHEMA_VERSION + ")"), e.getMessage());
         assertTrue(e.getMessage().startsWith("database " + url.display()), e.getMessage());
     }
 }
