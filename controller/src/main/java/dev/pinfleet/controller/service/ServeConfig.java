@@ -23,9 +23,11 @@ import java.util.Map;
  * @param threshold   distinct trusted signatures a manifest needs
  * @param lease       how long the controller's hold on a rollout lasts unless renewed
  * @param metricsListen where {@code GET /metrics} is served (plain HTTP), or null: off
+ * @param statusPoll  how often every node the records know is asked its Status (version spread, serials seen);
+ *                    zero: never
  */
 public record ServeConfig(InetSocketAddress listen, DatabaseUrl database, Path tlsCert, Path tlsKey, Path tlsCa,
-        Path trustedKeys, int threshold, Duration lease, InetSocketAddress metricsListen) {
+        Path trustedKeys, int threshold, Duration lease, InetSocketAddress metricsListen, Duration statusPoll) {
 
     /** Every key, with its default ("" when required) and meaning, in documentation order. */
     public static final Map<String, String[]> KEYS = keys();
@@ -48,7 +50,11 @@ public record ServeConfig(InetSocketAddress listen, DatabaseUrl database, Path t
         k.put("lease-seconds", new String[] {"30", "how long the controller's hold on a running rollout lasts unless"
                 + " renewed (renewed every third of it); another controller may take the rollout over after it"});
         k.put("metrics-listen", new String[] {"", "host:port of GET /metrics (Prometheus text, plain HTTP: rollouts by"
-                + " app, environment and outcome, durations, time to restore, nodes of running rollouts); empty: off"});
+                + " app, environment and outcome, durations, time to restore, nodes of running rollouts, nodes per app by"
+                + " release digest); empty: off"});
+        k.put("status-poll-seconds", new String[] {"30", "every this many seconds, ask every node of the recent"
+                + " rollouts' targets its Status (at most " + StatusPoller.IN_FLIGHT + " calls at once): the version"
+                + " spread on /metrics, and the serials agents report for NextSerial; 0: never"});
         return java.util.Collections.unmodifiableMap(k);
     }
 
@@ -77,9 +83,14 @@ public record ServeConfig(InetSocketAddress listen, DatabaseUrl database, Path t
             throw new IOException("lease-seconds must be at least 3, got " + lease);
         }
         String metrics = v.get("metrics-listen").strip();
+        int poll = atLeastZero("status-poll-seconds", v.get("status-poll-seconds"));
         return new ServeConfig(address("listen", v.get("listen")), db, path("tls-cert", v), path("tls-key", v),
                 path("tls-ca", v), path("trusted-keys", v), threshold, Duration.ofSeconds(lease),
-                metrics.isEmpty() ? null : address("metrics-listen", metrics));
+                metrics.isEmpty() ? null : address("metrics-listen", metrics), Duration.ofSeconds(poll));
+    }
+
+    private static int atLeastZero(String key, String s) throws IOException {
+        return s.strip().equals("0") ? 0 : positive(key, s);
     }
 
     private static Path path(String key, Map<String, String> v) throws IOException {
