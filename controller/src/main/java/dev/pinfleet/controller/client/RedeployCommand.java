@@ -1,9 +1,7 @@
 package dev.pinfleet.controller.client;
 
-import com.google.protobuf.util.Timestamps;
 import dev.pinfleet.controller.CliContext;
 import dev.pinfleet.controller.CliException;
-import dev.pinfleet.controller.Json;
 import dev.pinfleet.controller.Validity;
 import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.manifest.ManifestException;
@@ -17,15 +15,13 @@ import dev.pinfleet.proto.v1.ShowRequest;
 import dev.pinfleet.proto.v1.ShowResponse;
 import dev.pinfleet.proto.v1.SignedManifest;
 import dev.pinfleet.proto.v1.SubmitRequest;
-import dev.pinfleet.trust.Envelope;
-import dev.pinfleet.trust.Keys;
 import dev.pinfleet.trust.TrustPolicy;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.security.KeyPair;
 import java.time.Clock;
-import java.util.ArrayList;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -50,14 +46,7 @@ public final class RedeployCommand implements Callable<Integer> {
     @Parameters(paramLabel = "ID", description = "The rollout whose manifest content to deploy again (see history).")
     long id;
 
-    @Option(names = {"-k", "--key"}, required = true, paramLabel = "KEY", description = "Private key to sign the new manifest (repeat for k of n).")
-    List<Path> keys = new ArrayList<>();
-
-    @Option(names = "--trusted", paramLabel = "DIR", description = "Check the recorded manifest's signatures against these *.pub keys first.")
-    Path trusted;
-
-    @Option(names = "--threshold", defaultValue = "1", description = "With --trusted: signatures needed (default: ${DEFAULT-VALUE}).")
-    int threshold;
+    @Mixin ResignOptions signing;
 
     @Option(names = "--expires-in", defaultValue = Validity.DEFAULT, paramLabel = "Nd|Nh|Nm",
             description = "Validity of the new manifest from now, as freeze (default: ${DEFAULT-VALUE}).")
@@ -94,12 +83,9 @@ public final class RedeployCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        long validity = Validity.parse(expiresIn).toMillis();
-        TrustPolicy trust = trusted == null ? null : TrustPolicy.fromDirectory(trusted, threshold);
-        List<KeyPair> pairs = new ArrayList<>();
-        for (Path k : keys) {
-            pairs.add(Keys.pairOf(Keys.readPrivate(k)));
-        }
+        Duration validity = Validity.parse(expiresIn);
+        TrustPolicy trust = signing.trust();
+        List<KeyPair> pairs = signing.pairs();
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         try (Connection conn = Connection.open(controller, agents, trust, ctx, clock)) {
@@ -126,12 +112,9 @@ public final class RedeployCommand implements Callable<Integer> {
             }
             NextSerialResponse next = Serials.next(conn, app);
             long serial = Math.max(next.getSerial(), Serials.highestReported(status, app) + 1);
-            long now = clock.millis();
-            Manifest fresh = content.toBuilder().setSerial(serial).setCreated(Timestamps.fromMillis(now))
-                    .setExpires(Timestamps.fromMillis(now + validity)).build();
-            SignedManifest env = Envelope.sign(ManifestCodec.toJson(fresh), pairs);
+            Manifest fresh = ResignOptions.renewed(content, serial, clock.millis(), validity);
             Path file = output != null ? output : Path.of("redeploy-" + app + "-" + serial + ".signed.json");
-            Json.write(file, env);
+            SignedManifest env = ResignOptions.signTo(fresh, pairs, file);
             out.printf("deploying the content of rollout %d (%s serial %d, digest %s) again as serial %d; wrote %s%n",
                     id, app, was.getSerial(), was.getDigest().substring(0, 16), serial, file);
             out.flush();
