@@ -5,6 +5,7 @@ import dev.pinfleet.controller.CliException;
 import dev.pinfleet.controller.certs.CertsCommand;
 import dev.pinfleet.controller.client.DeployCommand;
 import dev.pinfleet.controller.client.PlanCommand;
+import dev.pinfleet.controller.client.RedeployCommand;
 import dev.pinfleet.controller.client.RecordCommands;
 import dev.pinfleet.controller.client.RollbackCommand;
 import dev.pinfleet.controller.client.RolloutCommands;
@@ -30,11 +31,11 @@ import picocli.CommandLine.Model.OptionSpec;
 /** The operator's `pinfleet` command: the controller's composition root. */
 @Command(name = "pinfleet", mixinStandardHelpOptions = true, versionProvider = PinfleetCli.Version.class,
         description = {"Deploy an application's exact, pinned Python dependency set to a fleet of web nodes.", "",
-            "Typical flow: freeze -> sign -> plan -> deploy -> status (-> rollback); history, show and audit read the",
+            "Typical flow: freeze -> sign -> plan -> deploy -> status (-> rollback -> redeploy); history, show and audit read the",
             "controller's records. Without --controller (or PINFLEET_CONTROLLER) the controller runs inside pinfleet on",
             ".pinfleet/records.db, found from the current directory upwards."},
         subcommands = {KeyCommands.Keygen.class, FreezeCommand.class, KeyCommands.Sign.class, KeyCommands.Verify.class,
-            PlanCommand.class, DeployCommand.class, StatusCommand.class, RollbackCommand.class,
+            PlanCommand.class, DeployCommand.class, StatusCommand.class, RollbackCommand.class, RedeployCommand.class,
             RolloutCommands.Watch.class, RolloutCommands.Cancel.class, RolloutCommands.Resume.class,
             RecordCommands.History.class, RecordCommands.Show.class, RecordCommands.Audit.class, CertsCommand.class,
             MirrorCommands.class, ServeCommand.class, CommandLine.HelpCommand.class})

@@ -2,6 +2,7 @@ package dev.pinfleet.controller.client;
 
 import dev.pinfleet.controller.CliContext;
 import dev.pinfleet.controller.store.Outcomes;
+import dev.pinfleet.proto.v1.FailureReason;
 import dev.pinfleet.proto.v1.FleetReport;
 import dev.pinfleet.proto.v1.RolloutEvent;
 import dev.pinfleet.proto.v1.RolloutState;
@@ -63,14 +64,39 @@ final class Follow {
         }
         RolloutSummary s = conn.blocking().show(ShowRequest.newBuilder().setRolloutId(id).setSummaryOnly(true).build())
                 .getRollout();
+        String stale = staleSerialHint(r.report(), id);
         if (views.text(terminal)) {
             out.println();
             ReportTable.print(r.report(), out);
             out.println("rollout " + id + ": " + Outcomes.key(s.getOutcome()) + " in " + s.getDurationMs() + " ms"
                     + (reportFile == null ? "" : "; report: " + reportFile) + "; `pinfleet show " + id + "` shows its record");
+            if (stale != null) {
+                out.println(stale);
+            }
             out.flush();
+        } else if (stale != null) {
+            err.println("pinfleet: " + stale);
+            err.flush();
         }
         return s.getOutcome() == RolloutState.ROLLOUT_SUCCEEDED ? 0 : 1;
+    }
+
+    /**
+     * What fixes a rollout whose nodes refused its serial as stale (typed reason {@code verify/serial}: not greater
+     * than the serial they last applied, e.g. after a rollback, or below a serial frozen on a fast clock); null when
+     * no node did.
+     */
+    static String staleSerialHint(FleetReport report, long id) {
+        long stale = report.getNodesList().stream()
+                .filter(n -> n.getReport().getReason() == FailureReason.REASON_VERIFY_SERIAL).count();
+        if (stale == 0) {
+            return null;
+        }
+        return stale + " node(s) refused serial " + report.getSerial() + " of " + report.getApp() + " as stale ("
+                + Outcomes.reason(FailureReason.REASON_VERIFY_SERIAL) + ": not greater than the serial they last applied);"
+                + " `pinfleet redeploy " + id + " --key KEY` deploys this content again under the next serial, and"
+                + " `pinfleet freeze` with a controller configured (--controller or PINFLEET_CONTROLLER) gives a new"
+                + " manifest the next serial";
     }
 
     /** The pause after the canary, on the terminal; no answer (end of input) is no. */

@@ -1,9 +1,7 @@
 package dev.pinfleet.controller.client;
 
-import com.google.protobuf.util.Timestamps;
 import dev.pinfleet.controller.CliContext;
 import dev.pinfleet.controller.CliException;
-import dev.pinfleet.controller.Json;
 import dev.pinfleet.controller.rollout.Node;
 import dev.pinfleet.controller.rollout.Strategy;
 import dev.pinfleet.manifest.ManifestCodec;
@@ -19,8 +17,6 @@ import dev.pinfleet.proto.v1.RolloutKind;
 import dev.pinfleet.proto.v1.SignedManifest;
 import dev.pinfleet.proto.v1.SubmitRequest;
 import dev.pinfleet.proto.v1.Targets;
-import dev.pinfleet.trust.Envelope;
-import dev.pinfleet.trust.Keys;
 import dev.pinfleet.trust.TrustPolicy;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -28,7 +24,6 @@ import java.nio.file.Path;
 import java.security.KeyPair;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -63,14 +58,7 @@ public final class RollbackCommand implements Callable<Integer> {
     @Option(names = "--to", paramLabel = "SERIAL", description = "Serial of the release to go back to (default: the one before the current).")
     Long to;
 
-    @Option(names = {"-k", "--key"}, required = true, paramLabel = "KEY", description = "Private key to sign the new manifest (repeat for k of n).")
-    List<Path> keys = new ArrayList<>();
-
-    @Option(names = "--trusted", paramLabel = "DIR", description = "Check the old release's signatures against these *.pub keys first.")
-    Path trusted;
-
-    @Option(names = "--threshold", defaultValue = "1", description = "With --trusted: signatures needed (default: ${DEFAULT-VALUE}).")
-    int threshold;
+    @Mixin ResignOptions signing;
 
     @Option(names = "--expires-in", defaultValue = "24", paramLabel = "HOURS", description = "Validity of the new manifest (default: ${DEFAULT-VALUE}).")
     int expiresHours;
@@ -103,7 +91,8 @@ public final class RollbackCommand implements Callable<Integer> {
         List<Node> nodes = fleet.nodes();
         Targets targets = fleet.targets(nodes);
         Strategy s = strategy.strategy();
-        TrustPolicy trust = trusted == null ? null : TrustPolicy.fromDirectory(trusted, threshold);
+        TrustPolicy trust = signing.trust();
+        List<KeyPair> pairs = signing.pairs();
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         try (Connection conn = Connection.open(controller, fleet.agents, trust, ctx, clock)) {
@@ -149,16 +138,11 @@ public final class RollbackCommand implements Callable<Integer> {
                 throw new CliException("rollback of app " + app + ": release " + release + " on " + from
                         + " has a manifest that does not verify: " + e.getMessage());
             }
-            long now = clock.millis();
-            Manifest fresh = content.toBuilder().setSerial(maxSerial + 1).setCreated(Timestamps.fromMillis(now))
-                    .setExpires(Timestamps.fromMillis(now + Duration.ofHours(expiresHours).toMillis())).build();
-            List<KeyPair> pairs = new ArrayList<>();
-            for (Path k : keys) {
-                pairs.add(Keys.pairOf(Keys.readPrivate(k)));
-            }
-            SignedManifest env = Envelope.sign(ManifestCodec.toJson(fresh), pairs);
+            // Above what the agents report and what the controller issued or recorded (a manifest frozen since).
+            long serial = Math.max(maxSerial + 1, Serials.next(conn, app).getSerial());
+            Manifest fresh = ResignOptions.renewed(content, serial, clock.millis(), Duration.ofHours(expiresHours));
             Path file = output != null ? output : Path.of("rollback-" + app + "-" + fresh.getSerial() + ".signed.json");
-            Json.write(file, env);
+            SignedManifest env = ResignOptions.signTo(fresh, pairs, file);
             out.printf("rolling %s back to release %s (serial %d, from %s) as serial %d; wrote %s%n", app, release,
                     got.getSerial(), from, fresh.getSerial(), file);
             out.flush();

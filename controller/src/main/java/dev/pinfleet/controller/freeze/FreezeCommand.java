@@ -1,24 +1,30 @@
 package dev.pinfleet.controller.freeze;
 
 import com.google.protobuf.util.Timestamps;
+import dev.pinfleet.controller.CliContext;
 import dev.pinfleet.controller.CliException;
 import dev.pinfleet.controller.Json;
+import dev.pinfleet.controller.Validity;
+import dev.pinfleet.controller.client.ControllerOptions;
+import dev.pinfleet.controller.client.Serials;
+import dev.pinfleet.controller.client.Terminal;
 import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.manifest.ManifestException;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.Manifest;
+import dev.pinfleet.proto.v1.NextSerialResponse;
 import dev.pinfleet.wheel.InstallScheme;
 import dev.pinfleet.wheel.Tags;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -72,8 +78,11 @@ public final class FreezeCommand implements Callable<Integer> {
     @Option(names = "--app", description = "Application name ([a-z0-9][a-z0-9._-]*); required for the manifest.")
     String app;
 
-    @Option(names = "--serial", description = "Manifest serial, strictly increasing per app (default: current Unix time in seconds).")
+    @Option(names = "--serial", description = {"Manifest serial, strictly increasing per app (default: the next serial from",
+        "the controller when one is configured (--controller, PINFLEET_CONTROLLER), else the current Unix time in seconds)."})
     Long serial;
+
+    @Mixin ControllerOptions controller;
 
     @Option(names = "--python", defaultValue = "3.11",
             description = "Target interpreter MAJOR.MINOR or MAJOR.MINOR.PATCH; the patch release only matters to markers "
@@ -91,7 +100,7 @@ public final class FreezeCommand implements Callable<Integer> {
         + "(file:line) and write nothing otherwise."})
     boolean checkDeps;
 
-    @Option(names = "--expires-in", defaultValue = "7d", description = "Validity from now: Nd, Nh or Nm (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--expires-in", defaultValue = Validity.DEFAULT, description = "Validity from now: Nd, Nh or Nm (default: ${DEFAULT-VALUE}).")
     String expiresIn;
 
     @Option(names = "--environment", description = "Bind the manifest to agents of this environment only.")
@@ -101,9 +110,11 @@ public final class FreezeCommand implements Callable<Integer> {
     boolean compileBytecode;
 
     private final Clock clock;
+    private final CliContext ctx;
 
-    public FreezeCommand(Clock clock) {
+    public FreezeCommand(Clock clock, Terminal terminal, CliContext ctx) {
         this.clock = clock;
+        this.ctx = ctx;
     }
 
     @Override
@@ -163,11 +174,12 @@ public final class FreezeCommand implements Callable<Integer> {
         }
         List<Artifact> artifacts = pinned.stream().map(Freezer.Pinned::toArtifact).toList();
         long now = clock.millis();
+        NextSerialResponse issued = serial != null ? null : Serials.fromConfiguredController(controller, ctx, clock, app);
         Manifest.Builder m = Manifest.newBuilder()
                 .setApp(app)
-                .setSerial(serial != null ? serial : now / 1000)
+                .setSerial(serial != null ? serial : issued != null ? issued.getSerial() : now / 1000)
                 .setCreated(Timestamps.fromMillis(now))
-                .setExpires(Timestamps.fromMillis(now + parseDuration(expiresIn).toMillis()))
+                .setExpires(Timestamps.fromMillis(now + Validity.parse(expiresIn).toMillis()))
                 .setPython(minor)
                 .setCompileBytecode(compileBytecode)
                 .addAllArtifacts(artifacts);
@@ -181,22 +193,11 @@ public final class FreezeCommand implements Callable<Integer> {
             throw new CliException("frozen manifest is invalid: " + e.getMessage());
         }
         Json.writeAtomically(output, ManifestCodec.toJson(manifest));
-        out.printf("froze %d pin(s) from %s into %s (%d bytes of wheels%s%s), serial %d, digest %s%n",
-                artifacts.size(), requirements, output, bytes, skipped, deps, manifest.getSerial(),
+        out.printf("froze %d pin(s) from %s into %s (%d bytes of wheels%s%s), serial %d%s, digest %s%n",
+                artifacts.size(), requirements, output, bytes, skipped, deps, manifest.getSerial(), issued == null ? ""
+                        : " (from the controller; highest it knew: " + issued.getLastKnown() + ")",
                 ManifestCodec.contentDigest(manifest));
         out.flush();
         return 0;
-    }
-
-    static Duration parseDuration(String s) {
-        if (s.matches("[0-9]+[dhm]")) {
-            long n = Long.parseLong(s.substring(0, s.length() - 1));
-            return switch (s.charAt(s.length() - 1)) {
-                case 'd' -> Duration.ofDays(n);
-                case 'h' -> Duration.ofHours(n);
-                default -> Duration.ofMinutes(n);
-            };
-        }
-        throw new CliException("--expires-in '" + s + "' is not Nd, Nh or Nm", 2);
     }
 }

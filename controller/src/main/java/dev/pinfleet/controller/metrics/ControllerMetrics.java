@@ -41,6 +41,10 @@ import java.util.concurrent.atomic.AtomicLong;
  *       (queued, running, paused, cancelling, interrupted)</li>
  *   <li>{@link #NODES} [{@code pinfleet_rollout_nodes{app,environment,state}}]: nodes of those rollouts by state
  *       (pending, running, ok, unchanged, failed, unreachable, stuck, reverted, skipped, cancelled)</li>
+ *   <li>{@link #RELEASE_NODES} [{@code pinfleet_fleet_release_nodes{app,environment,digest}}]: the fleet's version
+ *       spread, nodes per app by the digest of the release they run, as the controller's last Status poll found
+ *       them (see {@link #releases}); a digest no node runs any more is removed, so the series are the digests
+ *       running at once: one per app, two or three while a rollout or a drift lasts</li>
  * </ul>
  *
  * <p>Labels are bounded by the apps and environments of the records and fixed sets of kinds, outcomes and states:
@@ -53,6 +57,7 @@ public final class ControllerMetrics implements AutoCloseable {
     public static final String LAST_SUCCESS = "pinfleet.app.last.successful.rollout.timestamp";
     public static final String ACTIVE = "pinfleet.rollouts.active";
     public static final String NODES = "pinfleet.rollout.nodes";
+    public static final String RELEASE_NODES = "pinfleet.fleet.release.nodes";
 
     /** Bucket bounds of rollout durations and times to restore: seconds (a one-node rollout) to a day. */
     public static final List<Duration> BUCKETS = List.of(Duration.ofSeconds(1), Duration.ofSeconds(5),
@@ -82,6 +87,8 @@ public final class ControllerMetrics implements AutoCloseable {
     /** Gauges of rollouts and nodes by state: their current values, kept after they drop to zero. */
     private final Map<Tags, AtomicLong> active = new HashMap<>();
     private final Map<Tags, AtomicLong> nodes = new HashMap<>();
+    /** Nodes by app, environment and release digest, from the last Status poll. */
+    private final Map<Tags, AtomicLong> releaseNodes = new HashMap<>();
     /** Apps and environments whose series are registered. */
     private final Set<Tags> known = new HashSet<>();
 
@@ -230,6 +237,32 @@ public final class ControllerMetrics implements AutoCloseable {
             gauge(ACTIVE, ACTIVE_HELP, active, where.and("state", Outcomes.key(s.getOutcome()))).incrementAndGet();
             s.getNodesMap().forEach((state, n) -> gauge(NODES, NODES_HELP, nodes, where.and("state", state)).addAndGet(n));
         }
+    }
+
+    /** Nodes of an app and environment that run the release of {@code digest} (lowercase hex SHA-256). */
+    public record ReleaseNodes(String app, String environment, String digest, int nodes) {}
+
+    /**
+     * The fleet's version spread as a Status poll of every node found it: sets each app, environment and digest's
+     * count, and removes the series of digests no longer in {@code spread}.
+     */
+    public synchronized void releases(List<ReleaseNodes> spread) {
+        Map<Tags, Integer> now = new HashMap<>();
+        for (ReleaseNodes r : spread) {
+            now.merge(Tags.of("app", r.app(), "environment", r.environment(), "digest", r.digest()), r.nodes(),
+                    Integer::sum);
+        }
+        for (Tags gone : List.copyOf(releaseNodes.keySet())) {
+            if (!now.containsKey(gone)) {
+                releaseNodes.remove(gone);
+                Gauge g = registry.find(RELEASE_NODES).tags(gone).gauge();
+                if (g != null) {
+                    registry.remove(g);
+                }
+            }
+        }
+        now.forEach((tags, n) -> gauge(RELEASE_NODES, "Nodes per app by the digest of the release they run (the"
+                + " controller's last Status poll)", releaseNodes, tags).set(n));
     }
 
     /** The gauge of {@code tags}, registered on first use (bounded: apps and environments times a fixed set). */

@@ -8,7 +8,9 @@ import dev.pinfleet.controller.store.Outcomes;
 import dev.pinfleet.controller.store.RolloutStore;
 import dev.pinfleet.controller.store.RolloutStore.Lease;
 import dev.pinfleet.controller.store.RolloutStore.RolloutRecord;
+import dev.pinfleet.manifest.Names;
 import dev.pinfleet.proto.v1.FleetReport;
+import dev.pinfleet.proto.v1.NextSerialResponse;
 import dev.pinfleet.proto.v1.NodeOutcome;
 import dev.pinfleet.proto.v1.NodeReport;
 import dev.pinfleet.proto.v1.RolloutEvent;
@@ -291,6 +293,19 @@ public final class Controller implements AutoCloseable, RolloutRun.Context {
     public RolloutSummary proceed(long id, boolean go, String operator) {
         requireActive((go ? "proceed " : "stop ") + id);
         return requests.proceed(id, go, operator);
+    }
+
+    /** Issues the next serial of {@code app} (see the API's NextSerial), audited as "serial". */
+    public NextSerialResponse nextSerial(String app, String operator) {
+        String bad = Names.checkApp(app);
+        if (bad != null) {
+            throw ControllerException.invalid(bad);
+        }
+        long now = clock.millis();
+        RolloutStore.IssuedSerial s = store.issueSerial(app, now / 1000, now);
+        store.audit(operator, "serial", 0, "app " + app + ": serial " + s.serial() + (s.lastKnown() == 0
+                ? " (none known: the controller's clock)" : " (highest known " + s.lastKnown() + ")"), now);
+        return NextSerialResponse.newBuilder().setApp(app).setSerial(s.serial()).setLastKnown(s.lastKnown()).build();
     }
 
     public RolloutStore records() {

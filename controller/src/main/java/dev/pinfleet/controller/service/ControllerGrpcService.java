@@ -11,6 +11,8 @@ import dev.pinfleet.proto.v1.FleetStatusRequest;
 import dev.pinfleet.proto.v1.FleetStatusResponse;
 import dev.pinfleet.proto.v1.HistoryRequest;
 import dev.pinfleet.proto.v1.HistoryResponse;
+import dev.pinfleet.proto.v1.NextSerialRequest;
+import dev.pinfleet.proto.v1.NextSerialResponse;
 import dev.pinfleet.proto.v1.NodeReleaseManifestRequest;
 import dev.pinfleet.proto.v1.ProceedRequest;
 import dev.pinfleet.proto.v1.ReleaseManifestResponse;
@@ -132,6 +134,11 @@ final class ControllerGrpcService extends ControllerServiceGrpc.ControllerServic
     @Override
     public void status(FleetStatusRequest req, StreamObserver<FleetStatusResponse> out) {
         answer(out, op -> controller.fleet().status(req));
+    }
+
+    @Override
+    public void nextSerial(NextSerialRequest req, StreamObserver<NextSerialResponse> out) {
+        answer(out, op -> controller.nextSerial(req.getApp(), op));
     }
 
     @Override

@@ -82,6 +82,12 @@ public final class ServeCommand {
                 description = "Serve GET /metrics (Prometheus text, plain HTTP) on HOST:PORT (default: off).")
         String metricsListen;
 
+        @Option(names = "--status-poll-seconds", paramLabel = "N", description = {
+            "Ask every node of the recent rollouts' targets its Status every N seconds: nodes per app by release digest",
+            "on /metrics (pinfleet_fleet_release_nodes), serials the agents report known to NextSerial (default: 30;",
+            "0: never)."})
+        String statusPollSeconds;
+
         @Option(names = "--advertise", paramLabel = "HOST:PORT", description = {"Where operators reach this controller,",
             "named by the standby when it refuses a write (default: the listen address; its host name on 0.0.0.0)."})
         String advertise;
@@ -112,6 +118,7 @@ public final class ServeCommand {
             f.put("threshold", threshold);
             f.put("lease-seconds", leaseSeconds);
             f.put("metrics-listen", metricsListen);
+            f.put("status-poll-seconds", statusPollSeconds);
             f.put("advertise", advertise);
             return f;
         }
@@ -122,13 +129,15 @@ public final class ServeCommand {
             ControllerServer server;
             ServeConfig c;
             RolloutStore store;
+            Agents agents;
             try {
                 c = ServeConfig.load(config, flags(), Path.of("").toAbsolutePath());
                 TrustPolicy trust = TrustPolicy.fromDirectory(c.trustedKeys(), c.threshold());
                 ControllerTls tls = ControllerTls.load(c.tlsCert(), c.tlsKey(), c.tlsCa());
                 store = new JdbcRolloutStore(Database.open(c.database(), clock), clock);
                 try {
-                    Controller controller = new Controller(store, new Controller.Config(new Agents(t -> tls), trust,
+                    agents = new Agents(t -> tls);
+                    Controller controller = new Controller(store, new Controller.Config(agents, trust,
                             c.lease(), true, c.database().dialect() != Dialect.SQLITE), clock, d -> Thread.sleep(d.toMillis()));
                     server = ControllerServer.serve(store, controller, c.tlsCert(), c.tlsKey(), c.tlsCa(), c.listen());
                 } catch (IOException | RuntimeException e) {
@@ -149,7 +158,10 @@ public final class ServeCommand {
                 }
             }
             MetricsServer metricsServer = metrics;
+            StatusPoller poller = new StatusPoller(store, agents, clock, new StatusPoller.Config(c.statusPoll(),
+                    StatusPoller.IN_FLIGHT), meters::releases);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                poller.close();
                 if (metricsServer != null) {
                     metricsServer.close();
                 }
@@ -162,6 +174,7 @@ public final class ServeCommand {
                 server.close();
                 throw new CliException("controller serve: " + e.getMessage());
             }
+            poller.start();
             writePort(portFile, "--port-file", server.port());
             if (metricsServer != null) {
                 writePort(metricsPortFile, "--metrics-port-file", metricsServer.port());

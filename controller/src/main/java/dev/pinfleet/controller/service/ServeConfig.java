@@ -23,11 +23,14 @@ import java.util.Map;
  * @param threshold   distinct trusted signatures a manifest needs
  * @param lease       how long the controller's hold on a rollout lasts unless renewed
  * @param metricsListen where {@code GET /metrics} is served (plain HTTP), or null: off
+ * @param statusPoll  how often every node the records know is asked its Status (version spread, serials seen);
+ *                    zero: never
  * @param advertise   host:port operators dial to reach this controller (told by a standby refusing a write), or
  *                    empty: the listen address, or this host's name when it listens on every address
  */
 public record ServeConfig(InetSocketAddress listen, DatabaseUrl database, Path tlsCert, Path tlsKey, Path tlsCa,
-        Path trustedKeys, int threshold, Duration lease, InetSocketAddress metricsListen, String advertise) {
+        Path trustedKeys, int threshold, Duration lease, InetSocketAddress metricsListen, Duration statusPoll,
+        String advertise) {
 
     /** Every key, with its default ("" when required) and meaning, in documentation order. */
     public static final Map<String, String[]> KEYS = keys();
@@ -50,7 +53,11 @@ public record ServeConfig(InetSocketAddress listen, DatabaseUrl database, Path t
         k.put("lease-seconds", new String[] {"30", "how long the controller's hold on a running rollout, and the active"
                 + " controller's leadership lease, last unless renewed; the standby takes over after it"});
         k.put("metrics-listen", new String[] {"", "host:port of GET /metrics (Prometheus text, plain HTTP: rollouts by"
-                + " app, environment and outcome, durations, time to restore, nodes of running rollouts); empty: off"});
+                + " app, environment and outcome, durations, time to restore, nodes of running rollouts, nodes per app by"
+                + " release digest); empty: off"});
+        k.put("status-poll-seconds", new String[] {"30", "every this many seconds, ask every node of the recent"
+                + " rollouts' targets its Status (at most " + StatusPoller.IN_FLIGHT + " calls at once): the version"
+                + " spread on /metrics, and the serials agents report for NextSerial; 0: never"});
         k.put("advertise", new String[] {"", "host:port operators dial to reach this controller, which a standby names"
                 + " when it refuses a write (empty: the listen address, or this host's name and the port when listening"
                 + " on every address)"});
@@ -82,9 +89,15 @@ public record ServeConfig(InetSocketAddress listen, DatabaseUrl database, Path t
             throw new IOException("lease-seconds must be at least 3, got " + lease);
         }
         String metrics = v.get("metrics-listen").strip();
+        int poll = atLeastZero("status-poll-seconds", v.get("status-poll-seconds"));
         return new ServeConfig(address("listen", v.get("listen")), db, path("tls-cert", v), path("tls-key", v),
                 path("tls-ca", v), path("trusted-keys", v), threshold, Duration.ofSeconds(lease),
-                metrics.isEmpty() ? null : address("metrics-listen", metrics), advertise(v.get("advertise").strip()));
+                metrics.isEmpty() ? null : address("metrics-listen", metrics), Duration.ofSeconds(poll),
+                advertise(v.get("advertise").strip()));
+    }
+
+    private static int atLeastZero(String key, String s) throws IOException {
+        return s.strip().equals("0") ? 0 : positive(key, s);
     }
 
     private static String advertise(String s) throws IOException {

@@ -397,6 +397,48 @@ public final class JdbcRolloutStore implements RolloutStore {
     }
 
     @Override
+    public IssuedSerial issueSerial(String app, long whenUnknown, long now) {
+        return db.inTransaction(c -> {
+            long known = Math.max(single(c, "SELECT MAX(serial) FROM rollouts WHERE app = ?", app),
+                    single(c, "SELECT serial FROM app_serials WHERE app = ?", app));
+            long next = known > 0 ? known + 1 : Math.max(1, whenUnknown);
+            // The row's own serial + 1 wins when another controller issued one since we looked (its row lock orders us).
+            upsertSerial(c, app, next, now, "CASE WHEN app_serials.serial + 1 > excluded.serial"
+                    + " THEN app_serials.serial + 1 ELSE excluded.serial END");
+            return new IssuedSerial(single(c, "SELECT serial FROM app_serials WHERE app = ?", app), known);
+        }, "cannot issue a serial for app " + app);
+    }
+
+    @Override
+    public void sawSerial(String app, long serial, long now) {
+        db.inTransaction(c -> {
+            upsertSerial(c, app, serial, now, "CASE WHEN excluded.serial > app_serials.serial"
+                    + " THEN excluded.serial ELSE app_serials.serial END");
+            return null;
+        }, "cannot record serial " + serial + " of app " + app);
+    }
+
+    /** Inserts the app's serial, or sets it to {@code onConflict} (SQL over app_serials and excluded). */
+    private static void upsertSerial(Connection c, String app, long serial, long now, String onConflict)
+            throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO app_serials (app, serial, updated_ms) VALUES (?, ?, ?)"
+                + " ON CONFLICT (app) DO UPDATE SET serial = " + onConflict + ", updated_ms = excluded.updated_ms")) {
+            RecordReader.bind(ps, app, serial, now);
+            ps.executeUpdate();
+        }
+    }
+
+    /** The first column of the first row {@code sql} selects, as a number; 0 when none or NULL. */
+    private static long single(Connection c, String sql, Object... args) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            RecordReader.bind(ps, args);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getLong(1) : 0;
+            }
+        }
+    }
+
+    @Override
     public String where() {
         return db.url().display();
     }

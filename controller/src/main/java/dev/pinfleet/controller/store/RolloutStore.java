@@ -182,6 +182,19 @@ public interface RolloutStore extends AutoCloseable {
     /** Audit entries newest first, about {@code rolloutId} (0: all), at most {@code limit}. */
     List<OperatorAction> audit(long rolloutId, int limit);
 
+    /** A serial issued for an app, and the highest one known before it (0: none). */
+    record IssuedSerial(long serial, long lastKnown) {}
+
+    /**
+     * Issues the next serial of {@code app}: one more than the highest serial issued or seen for it (see
+     * {@link #sawSerial}) or recorded in one of its rollouts, else {@code whenUnknown}; recorded, so the next call
+     * issues a greater one, even from another controller on the same database.
+     */
+    IssuedSerial issueSerial(String app, long whenUnknown, long nowMs);
+
+    /** Notes that an agent reported {@code serial} applied for {@code app}: the next serial issued is greater. */
+    void sawSerial(String app, long serial, long nowMs);
+
     /** Where the records are (for messages). */
     String where();
 

@@ -125,6 +125,9 @@ class ControllerMetricsTest {
             prom.await("the restore scraped",
                     "sum(pinfleet_rollout_restore_seconds_count{job=\"pinfleet-controller\"}) == 1",
                     r -> r.size() == 1, WAIT);
+            // The controller's Status poll: every node on the restoring rollout's digest.
+            prom.await("the version spread scraped", "sum(pinfleet_fleet_release_nodes{job=\"pinfleet-controller\"}) == 3",
+                    r -> r.size() == 1, WAIT);
             Set<String> alerts = DashboardCheck.alertRules(prom, CONTROLLER_RULES).keySet();
             assertEquals(Set.of("PinfleetRolloutFailed"), alerts);
             prom.await("the failed rollout alerting", "count by (alertname) (ALERTS{alertname=\"PinfleetRolloutFailed\"})",
@@ -140,6 +143,45 @@ class ControllerMetricsTest {
                     + " Prometheus " + prom.base() + ":\n" + check.text());
             assertEquals(List.of(), check.failures(), "queries that returned nothing:\n" + check.text());
         }
+    }
+
+    @Test
+    void theRecordDerivedCountersSurviveARestartOnTheSameDatabase() throws Exception {
+        h.start("web1", Map.of());
+        h.start("web2", Map.of());
+        h.start("web3", Map.of("mirrors", old.baseUri().toString()));
+        served = ServedController.start(h, dir.resolve("controller"), dir.resolve("records.db").toString());
+        h.deploy(h.signed(h.manifest(1, h.app1)), served.as("alice"), 0);
+        h.deploy(h.signed(h.manifest(2, h.app2)), served.as("alice"), 1); // web3 fails: a failed deploy
+        h.deploy(h.signed(h.manifest(3, h.app1)), served.as("alice"), 0); // restores it
+        List<String> rollback = new ArrayList<>(List.of("rollback", "--inventory", h.inventory("").toString(),
+                "--plaintext", "--app", "shop", "--to", "1", "--key", h.key.toString(), "-o",
+                dir.resolve("rb.signed.json").toString()));
+        rollback.addAll(served.as("alice"));
+        FleetHarness.Run rb = h.cli(rollback.toArray(String[]::new));
+        assertEquals(0, rb.code(), rb.all());
+
+        List<String> before = recordDerived(scrape(served.metricsPort()));
+        assertTrue(before.contains("pinfleet_rollouts_total{app=\"shop\",environment=\"\",kind=\"deploy\","
+                + "outcome=\"failed\"} 1.0"), String.join("\n", before));
+        assertTrue(before.contains("pinfleet_rollouts_total{app=\"shop\",environment=\"\",kind=\"rollback\","
+                + "outcome=\"succeeded\"} 1.0"), String.join("\n", before));
+        // Restored twice: the failed deploy by the next one, and that one by the rollback (a rollback restores).
+        assertEquals(1, before.stream().filter(l -> l.startsWith("pinfleet_rollout_restore_seconds_count")
+                && l.endsWith(" 2")).count(), String.join("\n", before));
+        assertEquals(137, served.kill(), "SIGKILL");
+        served.startProcess();
+        // A new process, the same records: the same counts, durations, times to restore and last success.
+        assertEquals(before, recordDerived(scrape(served.metricsPort())));
+    }
+
+    /**
+     * The series the records determine: rollouts by outcome, duration and restore histograms (buckets, counts, sums),
+     * last success, active rollouts and their nodes; not the histograms' decaying maxima, nor the Status poll's spread.
+     */
+    private static List<String> recordDerived(String text) {
+        return text.lines().filter(l -> l.startsWith("pinfleet_rollout") || l.startsWith("pinfleet_app_last"))
+                .filter(l -> !l.contains("_max{")).sorted().toList();
     }
 
     private static String scrape(int port) throws Exception {

@@ -15,6 +15,8 @@ import java.util.List;
  * again on the same records. Closing kills it.
  */
 final class ServedController implements AutoCloseable {
+    /** How often it polls its nodes' Status (the version spread on /metrics): often, so tests wait little for it. */
+    static final long STATUS_POLL_SECONDS = 1;
     final Path dir;
     final Path pki;
     final String database;
@@ -92,7 +94,7 @@ final class ServedController implements AutoCloseable {
                 portFile.toString(), "--database", database, "--tls-cert", pki.resolve("controller.crt").toString(),
                 "--tls-key", pki.resolve("controller.key").toString(), "--tls-ca", pki.resolve("ca.crt").toString(),
                 "--trusted-keys", trusted.toString(), "--metrics-listen", "127.0.0.1:0", "--metrics-port-file",
-                metricsPortFile.toString()));
+                metricsPortFile.toString(), "--status-poll-seconds", Long.toString(STATUS_POLL_SECONDS)));
         args.addAll(flags);
         process = ControllerProcess.start(args, dir);
         process.awaitLine("the controller serving", l -> l.startsWith("pinfleet controller: serving operators on"),

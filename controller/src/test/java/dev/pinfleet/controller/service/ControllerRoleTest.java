@@ -49,6 +49,8 @@ class ControllerRoleTest {
         Map<String, String> defaults = AnsibleRoles.yamlScalars(read("defaults/main.yml"));
         assertEquals(ServeConfig.KEYS.get("threshold")[0], defaults.get("pinfleet_controller_threshold"));
         assertEquals(ServeConfig.KEYS.get("lease-seconds")[0], defaults.get("pinfleet_controller_lease_seconds"));
+        assertEquals(ServeConfig.KEYS.get("status-poll-seconds")[0],
+                defaults.get("pinfleet_controller_status_poll_seconds"));
         assertEquals(ServeConfig.KEYS.get("listen")[0].replaceAll(".*:", ""), defaults.get("pinfleet_controller_port"));
         assertEquals(ServeConfig.KEYS.get("database")[0], defaults.get("pinfleet_controller_data_dir") + "/records.db");
         assertEquals(ServeConfig.KEYS.get("tls-cert")[0], defaults.get("pinfleet_controller_config_dir")

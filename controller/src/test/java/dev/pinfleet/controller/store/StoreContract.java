@@ -131,6 +131,22 @@ abstract class StoreContract {
     }
 
     @Test
+    void serialsAreIssuedAboveEveryOneIssuedRecordedOrSeen() {
+        assertEquals(new RolloutStore.IssuedSerial(1_700_000_000L, 0), store.issueSerial("shop", 1_700_000_000L, NOW),
+                "nothing known: the serial offered for that case");
+        assertEquals(new RolloutStore.IssuedSerial(1_700_000_001L, 1_700_000_000L), store.issueSerial("shop", 5, NOW),
+                "one above the last issued");
+        store.sawSerial("shop", 1_900_000_000L, NOW);
+        store.sawSerial("shop", 12, NOW); // a lower one seen later lowers nothing
+        assertEquals(1_900_000_001L, store.issueSerial("shop", 5, NOW).serial(), "one above the highest an agent reported");
+        store.submit(rollout("cart", "prod", "alice", "web1"), false, "c1", NOW, LEASE); // recorded with serial 7
+        assertEquals(new RolloutStore.IssuedSerial(8, 7), store.issueSerial("cart", 1_700_000_000L, NOW),
+                "one above the serial recorded in its rollout");
+        assertEquals(9, store.issueSerial("cart", 1_700_000_000L, NOW).serial());
+        assertEquals(1_900_000_002L, store.issueSerial("shop", 5, NOW).serial(), "apps are counted apart");
+    }
+
+    @Test
     void aSubmissionRecordsTheEnvelopeTargetsNodesFirstEventAndAnAuditEntry() {
         NewRollout r = rollout("shop", "", "alice", "web1", "web2", "web3");
         Submitted s = store.submit(r, false, "me", NOW, LEASE);
