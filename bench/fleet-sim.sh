@@ -8,15 +8,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/classpath.sh"
-build=""
-args=()
-for a in "$@"; do
-  if [[ "$a" == "--no-build" ]]; then build="--no-build"; else args+=("$a"); fi
-done
 # one listening socket per node in the simulator's JVM, plus the connections of the nodes in flight
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-cpfile="$(mktemp)"
-trap 'rm -f "$cpfile"' EXIT
-pinfleet_test_classpath "$cpfile" "$build"
-# the simulator's JVM (the controller runs in its own, started by FleetSim with -Xmx512m)
-java -Xmx3g -cp "$(cat "$cpfile")" dev.pinfleet.controller.sim.FleetSimMain "${args[@]}"
+# the simulator's JVM (FleetSim starts the controller in its own, with -Xmx512m)
+pinfleet_bench_java "-Xmx3g" dev.pinfleet.controller.sim.FleetSimMain "$@"

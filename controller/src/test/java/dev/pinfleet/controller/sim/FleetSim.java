@@ -215,7 +215,8 @@ public final class FleetSim {
         return max;
     }
 
-    private static int procThreads(long pid) {
+    /** Threads of process {@code pid} now (from /proc), 0 once it has ended; bench/FleetLoad.java uses it too. */
+    public static int procThreads(long pid) {
         try {
             for (String l : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
                 if (l.startsWith("Threads:")) {
