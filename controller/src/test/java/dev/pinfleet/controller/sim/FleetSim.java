@@ -49,7 +49,8 @@ public final class FleetSim {
 
     /** What a run measured. */
     public record Result(int nodes, double startSeconds, double wallSeconds, double rolloutSeconds,
-            List<Double> waveSeconds, long heapAfterGcMaxMiB, int controllerThreadsPeak, int simThreadsPeak,
+            List<Double> waveSeconds, long heapAfterGcMaxMiB, int controllerThreadsPeak,
+            double controllerCpuSeconds, int simThreadsPeak,
             long events, Map<String, Integer> outcomes, List<String> failedNodes, int offRelease, int exitCode,
             double statusSeconds, int statusExit, List<String> deployOutput, String load) {}
 
@@ -131,7 +132,7 @@ public final class FleetSim {
             long rollout = com.google.protobuf.util.Timestamps.toMillis(r.getFinished())
                     - com.google.protobuf.util.Timestamps.toMillis(r.getStarted());
             return new Result(o.nodes(), startSeconds, wall, rollout / 1000.0, waves(r), heapAfterGc(gcLog), peaks[0],
-                    peaks[1], events, outcomes, failed, off, code, statusSeconds, statusExit, output, load);
+                    peaks[2] / (double) CLOCK_TICKS, peaks[1], events, outcomes, failed, off, code, statusSeconds, statusExit, output, load);
         }
     }
 
@@ -171,14 +172,23 @@ public final class FleetSim {
                 .start();
     }
 
-    /** Waits for {@code p} (at most maxWall), sampling its and this JVM's thread counts; the two peaks. */
+    /** Clock ticks per second of /proc/PID/stat's CPU times (USER_HZ, 100 on Linux x86-64). */
+    private static final int CLOCK_TICKS = 100;
+
+    /**
+     * Waits for {@code p} (at most maxWall), sampling its and this JVM's thread counts and its CPU time: the two
+     * peaks, and its CPU time (user + system, clock ticks) at the last sample before it ended (a load-independent
+     * measure of its work, where wall time on a shared machine is not).
+     */
     private int[] watch(Process p) throws IOException, InterruptedException {
         java.lang.management.ThreadMXBean threads = ManagementFactory.getThreadMXBean();
         threads.resetPeakThreadCount();
         int peak = 0;
+        int cpu = 0;
         long deadline = System.nanoTime() + o.maxWall().toNanos();
         while (!p.waitFor(100, TimeUnit.MILLISECONDS)) {
             peak = Math.max(peak, procThreads(p.pid()));
+            cpu = Math.max(cpu, procCpuTicks(p.pid()));
             if (System.nanoTime() > deadline) {
                 p.destroyForcibly();
                 p.waitFor(10, TimeUnit.SECONDS);
@@ -186,7 +196,7 @@ public final class FleetSim {
                         + " s; killed it");
             }
         }
-        return new int[] {peak, threads.getPeakThreadCount()};
+        return new int[] {peak, threads.getPeakThreadCount(), cpu};
     }
 
     /** Per wave, from its first node's start to its last node's end, in seconds. */
@@ -227,6 +237,17 @@ public final class FleetSim {
             return 0; // the process just ended
         }
         return 0;
+    }
+
+    /** User plus system CPU time of process {@code pid} so far, in clock ticks; 0 once it has ended. */
+    static int procCpuTicks(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" "); // fields from the 3rd (state) on
+            return Integer.parseInt(f[11]) + Integer.parseInt(f[12]); // utime and stime: fields 14 and 15
+        } catch (IOException | RuntimeException e) {
+            return 0;
+        }
     }
 
     private static String loadAverage() {

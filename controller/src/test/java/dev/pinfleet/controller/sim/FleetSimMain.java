@@ -81,11 +81,12 @@ public final class FleetSimMain {
         List<Double> waves = r.waveSeconds();
         double median = waves.isEmpty() ? 0 : waves.stream().sorted().toList().get(waves.size() / 2);
         System.out.printf(Locale.ROOT, "nodes %d started in %.1f s; deploy wall %.1f s (rollout %.1f s), %.2f ms per"
-                        + " node; waves %d, median %.2f s; controller heap after GC max %d MiB (-Xmx%s), threads peak %d;"
+                        + " node; waves %d, median %.2f s; controller heap after GC max %d MiB (-Xmx%s), threads peak %d,"
+                        + " CPU %.1f s (%.2f ms per node);"
                         + " simulator threads peak %d; events %d (%.0f/s); outcomes %s; status %.1f s (exit %d);"
                         + " load average %s%n", r.nodes(), r.startSeconds(), r.wallSeconds(), r.rolloutSeconds(),
                 perNodeMs, waves.size(), median, r.heapAfterGcMaxMiB(), o.controllerHeap(), r.controllerThreadsPeak(),
-                r.simThreadsPeak(), r.events(), r.events() / r.wallSeconds(), r.outcomes(), r.statusSeconds(),
+                r.controllerCpuSeconds(), r.controllerCpuSeconds() * 1000 / r.nodes(), r.simThreadsPeak(), r.events(), r.events() / r.wallSeconds(), r.outcomes(), r.statusSeconds(),
                 r.statusExit(), r.load());
         if (!r.failedNodes().isEmpty()) {
             System.out.println("failed nodes (first 20): " + String.join(" ",
@@ -99,12 +100,14 @@ public final class FleetSimMain {
                         + "\"duration_ms\":%d,\"failure_rate\":%s,\"max_failures\":\"%s\",\"start_s\":%.2f,"
                         + "\"wall_s\":%.3f,\"rollout_s\":%.3f,\"ms_per_node\":%.3f,\"wave_s\":%s,\"wave_s_median\":%.3f,"
                         + "\"controller_heap_after_gc_max_mib\":%d,\"controller_xmx\":\"%s\","
-                        + "\"controller_threads_peak\":%d,\"sim_threads_peak\":%d,\"events\":%d,\"events_per_s\":%.1f,"
+                        + "\"controller_threads_peak\":%d,\"controller_cpu_s\":%.2f,\"controller_cpu_ms_per_node\":%.3f,"
+                        + "\"sim_threads_peak\":%d,\"events\":%d,\"events_per_s\":%.1f,"
                         + "\"outcomes\":%s,\"off_release\":%d,\"deploy_output_lines\":%d,\"status_s\":%.2f,"
                         + "\"status_exit\":%d,\"load\":\"%s\",\"exit_code\":%d}%n", r.nodes(), o.canary(), o.batch(),
                 o.forks(), o.install().toMillis(), o.failureRate(), o.maxFailures(), r.startSeconds(),
                 r.wallSeconds(), r.rolloutSeconds(), perNodeMs, waveList, median, r.heapAfterGcMaxMiB(),
-                o.controllerHeap(), r.controllerThreadsPeak(), r.simThreadsPeak(), r.events(),
+                o.controllerHeap(), r.controllerThreadsPeak(), r.controllerCpuSeconds(),
+                r.controllerCpuSeconds() * 1000 / r.nodes(), r.simThreadsPeak(), r.events(),
                 r.events() / r.wallSeconds(), outcomes, r.offRelease(), r.deployOutput().size(), r.statusSeconds(),
                 r.statusExit(), r.load(), code);
     }
