@@ -104,7 +104,7 @@ public final class FleetLoad {
                 int controllerThreads = 0;
                 long deadline = w0 + TimeUnit.SECONDS.toNanos(maxSeconds);
                 while (!p.waitFor(50, TimeUnit.MILLISECONDS)) {
-                    controllerThreads = Math.max(controllerThreads, procThreads(p.pid()));
+                    controllerThreads = Math.max(controllerThreads, dev.pinfleet.controller.sim.FleetSim.procThreads(p.pid()));
                     if (System.nanoTime() > deadline) {
                         p.destroyForcibly();
                         p.waitFor(10, TimeUnit.SECONDS);
@@ -204,19 +204,6 @@ public final class FleetLoad {
         }
         int rank = (int) Math.ceil(p / 100.0 * v.size());
         return v.get(Math.max(0, Math.min(v.size() - 1, rank - 1)));
-    }
-
-    private static int procThreads(long pid) {
-        try {
-            for (String l : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
-                if (l.startsWith("Threads:")) {
-                    return Integer.parseInt(l.substring(8).strip());
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            return 0; // the process just ended
-        }
-        return 0;
     }
 
     private static void deleteTree(Path dir) throws IOException {

@@ -7,12 +7,4 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/classpath.sh"
-build=""
-args=()
-for a in "$@"; do
-  if [[ "$a" == "--no-build" ]]; then build="--no-build"; else args+=("$a"); fi
-done
-cpfile="$(mktemp)"
-trap 'rm -f "$cpfile"' EXIT
-pinfleet_test_classpath "$cpfile" "$build"
-java -cp "$(cat "$cpfile")" "$here/FleetLoad.java" "${args[@]}"
+pinfleet_bench_java "" "$here/FleetLoad.java" "$@"

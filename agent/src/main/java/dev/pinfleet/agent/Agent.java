@@ -83,14 +83,25 @@ public final class Agent implements AutoCloseable {
                     version());
             engine.onReport(metrics::recordDeploy);
             engine.onRefused(metrics::recordRefused);
-            this.server = serverBuilder.addService(ServerInterceptors.intercept(
-                            new AgentGrpcService(engine, config.node(), version()),
-                            new RoleInterceptor(config.node(), config.plaintext())))
-                    .maxInboundMessageSize(MAX_INBOUND_BYTES).build();
+            this.server = serve(serverBuilder, engine, config).build();
         } catch (IOException | RuntimeException e) {
             closeQuietly(transport); // the agent does not start: its event loops go
             throw e;
         }
+    }
+
+    /**
+     * Puts the agent's gRPC service for {@code engine} on {@code serverBuilder}: the one role check in front of it,
+     * the bound on request size, and {@code extra} interceptors (outermost last); for the agent and the fleet
+     * simulator's nodes alike.
+     */
+    public static ServerBuilder<?> serve(ServerBuilder<?> serverBuilder, DeployEngine engine, AgentConfig config,
+            io.grpc.ServerInterceptor... extra) {
+        io.grpc.ServerServiceDefinition service = ServerInterceptors.intercept(
+                new AgentGrpcService(engine, config.node(), version()),
+                new RoleInterceptor(config.node(), config.plaintext()));
+        return serverBuilder.addService(ServerInterceptors.intercept(service, extra))
+                .maxInboundMessageSize(MAX_INBOUND_BYTES);
     }
 
     /** How this agent downloads: fetch-* keys of {@code config}, the connect timeout of {@link FetchConfig#defaults()}. */

@@ -65,8 +65,11 @@ public final class DeployEngine {
     private final AppQueries queries;
     private final Recovery recovery;
     private final Failures failures;
-    private final ScheduledExecutorService heartbeat = Executors.newSingleThreadScheduledExecutor(
-            new DaemonThreads("deploy-progress"));
+    private final ScheduledExecutorService heartbeat;
+    /** Whether {@link #close} stops {@link #heartbeat} (not when it is shared by a simulated fleet). */
+    private final boolean ownsHeartbeat;
+    /** Null on a real node; see {@link StandIn}. */
+    private final StandIn standIn;
     private volatile Consumer<DeployReport> onReport = r -> { };
     private volatile Runnable onRefused = () -> { };
 
@@ -78,7 +81,28 @@ public final class DeployEngine {
     /** With an injected {@link Sleeper} for the waits between health-check attempts. */
     public DeployEngine(AgentConfig config, TrustPolicy trust, PythonInfo python, ContentStore store, Fetcher fetcher,
             ReleaseBuilder builder, Clock clock, Sleeper sleeper) {
+        this(config, trust, python, store, fetcher, builder, clock, sleeper,
+                Executors.newSingleThreadScheduledExecutor(new DaemonThreads("deploy-progress")), true, null);
+    }
+
+    /**
+     * A simulated node's engine (the fleet simulator's hollow node): {@code standIn} replaces the downloads and the
+     * build (nothing is fetched, no mirror is contacted), and the progress events of its deploys are timed on
+     * {@code heartbeat}, shared by every node of the simulated fleet and left running by {@link #close}.
+     */
+    public static DeployEngine simulated(AgentConfig config, TrustPolicy trust, PythonInfo python, ContentStore store,
+            ReleaseBuilder builder, Clock clock, ScheduledExecutorService heartbeat, StandIn standIn) {
+        return new DeployEngine(config, trust, python, store, null, builder, clock, Sleeper.system(), heartbeat, false,
+                java.util.Objects.requireNonNull(standIn, "standIn"));
+    }
+
+    private DeployEngine(AgentConfig config, TrustPolicy trust, PythonInfo python, ContentStore store, Fetcher fetcher,
+            ReleaseBuilder builder, Clock clock, Sleeper sleeper, ScheduledExecutorService heartbeat,
+            boolean ownsHeartbeat, StandIn standIn) {
         this.config = config;
+        this.heartbeat = heartbeat;
+        this.ownsHeartbeat = ownsHeartbeat;
+        this.standIn = standIn;
         this.store = store;
         this.clock = clock;
         // crash tests' seam; a no-op unless the JVM runs with -D{@value HaltPoint#PROPERTY}
@@ -90,7 +114,7 @@ public final class DeployEngine {
         this.verify = new VerifyStep(config.node(), config.root(), config.environment(), trust, python, releases, clock);
         this.plan = new PlanStep(store, releases);
         this.fetch = new FetchStep(fetcher);
-        this.install = new InstallStep(store, builder, releases, halt);
+        this.install = new InstallStep(config.node(), store, builder, releases, halt, standIn);
         this.switcher = new SwitchStep(releases, halt);
         this.postSwitch = new PostSwitchStep(config.node(), hooks, releases, health);
         this.queries = new AppQueries(config.node(), config.root(), releases, hooks, health, verify, plan);
@@ -231,7 +255,11 @@ public final class DeployEngine {
             }
 
             run.begin(Phase.FETCH, p.needed().size());
-            fetch.run(p, run);
+            if (standIn == null) {
+                fetch.run(p, run);
+            } else {
+                FetchStep.simulate(run);
+            }
 
             run.begin(Phase.INSTALL, p.needed().size());
             install.run(p, run);
@@ -273,9 +301,11 @@ public final class DeployEngine {
         return queries.releaseManifest(app, release);
     }
 
-    /** Stops the progress ticker thread and the trash's deletion. */
+    /** Stops the progress ticker thread (unless shared) and the trash's deletion. */
     public void close() {
-        heartbeat.shutdownNow();
+        if (ownsHeartbeat) {
+            heartbeat.shutdownNow();
+        }
         releases.close();
     }
 }

@@ -69,10 +69,10 @@ final class Trash implements AutoCloseable {
         }
     }
 
-    /** Starts deleting whatever is in the trash, unless a pass is already pending; returns at once. */
+    /** Starts deleting whatever is in the trash, unless it is empty or a pass is already pending; returns at once. */
     void emptyInBackground() {
         synchronized (lock) {
-            if (queued) {
+            if (queued || !holdsEntries()) { // nothing to delete: no pass, and no deleter thread is started for it
                 return;
             }
             queued = true;

@@ -46,5 +46,8 @@
  * completes a switch the crash cut short. Each app's state ({@link dev.pinfleet.agent.deploy.StateStore}: serial,
  * release, the recent attempts with their deploy ids and times) is the agent's own record, mapped to the Status
  * RPC's reply in {@link dev.pinfleet.agent.deploy.AppQueries}.
+ *
+ * <p>The fleet simulator's hollow nodes ({@code dev.pinfleet.agent.sim}) run this engine with a {@link
+ * dev.pinfleet.agent.deploy.StandIn} in place of FETCH's downloads and INSTALL's build; every other step is the same.
  */
 package dev.pinfleet.agent.deploy;

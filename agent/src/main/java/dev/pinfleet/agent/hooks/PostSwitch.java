@@ -24,14 +24,21 @@ public final class PostSwitch {
     private final CommandRunner runner;
     private final Sleeper sleeper;
     private final Clock clock;
-    private final HttpClient http;
+    /** Made at the first HTTP health check: a client holds a selector thread, which most nodes never need. */
+    private HttpClient http;
 
     public PostSwitch(Clock clock, Sleeper sleeper) {
         this.clock = clock;
         this.sleeper = sleeper;
         this.runner = new CommandRunner(clock);
-        this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5))
-                .followRedirects(HttpClient.Redirect.NEVER).proxy(HttpClient.Builder.NO_PROXY).build();
+    }
+
+    private synchronized HttpClient http() {
+        if (http == null) {
+            http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5))
+                    .followRedirects(HttpClient.Redirect.NEVER).proxy(HttpClient.Builder.NO_PROXY).build();
+        }
+        return http;
     }
 
     /** Where a release runs its commands and what they are told about it. */
@@ -88,7 +95,7 @@ public final class PostSwitch {
         long start = clock.millis();
         CheckResult.Builder r = CheckResult.newBuilder().setKind("health").setTarget(h.getHttpUrl());
         try {
-            HttpResponse<String> resp = http.send(HttpRequest.newBuilder(URI.create(h.getHttpUrl())).timeout(timeout)
+            HttpResponse<String> resp = http().send(HttpRequest.newBuilder(URI.create(h.getHttpUrl())).timeout(timeout)
                     .GET().build(), HttpResponse.BodyHandlers.ofString());
             boolean ok = resp.statusCode() >= 200 && resp.statusCode() < 300;
             return r.setOk(ok).setCode(resp.statusCode()).setOutput(CommandRunner.limit(resp.body()))

@@ -60,7 +60,7 @@ public final class InstallException extends Exception {
     }
 
     /** The release cannot be built for a reason that is not in an artifact (the interpreter, bytecode compilation). */
-    static InstallException failed(String message) {
+    public static InstallException failed(String message) {
         return new InstallException(message, null, FailureReason.REASON_INSTALL_FAILED);
     }
 }

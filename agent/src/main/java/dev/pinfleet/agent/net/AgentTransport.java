@@ -26,13 +26,15 @@ public final class AgentTransport implements AutoCloseable {
     private final EventLoopGroup workers;
     private final ConnectionGate gate;
     private final NettyServerBuilder builder;
+    /** Whether {@link #close} stops the event loops (not when they are shared by a simulated fleet). */
+    private final boolean ownsLoops;
 
-    private AgentTransport(AgentConfig config, Clock clock) throws IOException {
+    private AgentTransport(AgentConfig config, Clock clock, EventLoopGroup boss, EventLoopGroup workers,
+            boolean ownsLoops) throws IOException {
         this.gate = new ConnectionGate(config.node(), config.grpcMaxConnections(), clock);
-        this.boss = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("agent-grpc-accept", true),
-                NioIoHandler.newFactory());
-        this.workers = new MultiThreadIoEventLoopGroup(0, new DefaultThreadFactory("agent-grpc", true),
-                NioIoHandler.newFactory());
+        this.boss = boss;
+        this.workers = workers;
+        this.ownsLoops = ownsLoops;
         NettyServerBuilder b = NettyServerBuilder.forAddress(config.listen())
                 .channelFactory(() -> new GatedServerChannel(gate, config.node()))
                 .bossEventLoopGroup(boss).workerEventLoopGroup(workers)
@@ -49,7 +51,19 @@ public final class AgentTransport implements AutoCloseable {
 
     /** The transport of {@code config}; the caller closes it after the server built from {@link #builder()}. */
     public static AgentTransport of(AgentConfig config, Clock clock) throws IOException {
-        return new AgentTransport(config, clock);
+        return new AgentTransport(config, clock, new MultiThreadIoEventLoopGroup(1,
+                new DefaultThreadFactory("agent-grpc-accept", true), NioIoHandler.newFactory()),
+                new MultiThreadIoEventLoopGroup(0, new DefaultThreadFactory("agent-grpc", true),
+                        NioIoHandler.newFactory()), true);
+    }
+
+    /**
+     * The transport of {@code config} on event loops shared with other servers of this process (the fleet
+     * simulator's thousands of nodes in one JVM); {@link #close} leaves them running.
+     */
+    public static AgentTransport shared(AgentConfig config, Clock clock, EventLoopGroup boss, EventLoopGroup workers)
+            throws IOException {
+        return new AgentTransport(config, clock, boss, workers, false);
     }
 
     public NettyServerBuilder builder() {
@@ -63,6 +77,9 @@ public final class AgentTransport implements AutoCloseable {
 
     @Override
     public void close() {
+        if (!ownsLoops) {
+            return;
+        }
         boss.shutdownGracefully(0, 5, TimeUnit.SECONDS);
         workers.shutdownGracefully(0, 5, TimeUnit.SECONDS);
     }

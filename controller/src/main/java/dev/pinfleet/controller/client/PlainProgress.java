@@ -1,36 +1,58 @@
 package dev.pinfleet.controller.client;
 
 import dev.pinfleet.proto.v1.DeployEvent;
+import dev.pinfleet.proto.v1.FleetReport;
 import dev.pinfleet.proto.v1.NodeReport;
 import java.io.PrintWriter;
+import java.time.Clock;
 import java.util.List;
 import java.util.Locale;
 
-/** Progress as plain lines (not a terminal: logs, CI): waves, phase changes, each node's end. */
+/**
+ * Progress as plain lines (not a terminal: logs, CI): waves, phase changes, each node's end; for a large fleet
+ * (see {@link FleetTally}) only the nodes not ok and a line per wave.
+ */
 final class PlainProgress implements ProgressView {
     private final PrintWriter out;
     private final boolean phases;
+    private final Clock clock;
+    private final FleetTally tally = new FleetTally();
 
-    PlainProgress(PrintWriter out, boolean phases) {
+    PlainProgress(PrintWriter out, boolean phases, Clock clock) {
         this.out = out;
         this.phases = phases;
+        this.clock = clock;
+    }
+
+    @Override
+    public void started(int nodes, long bytesPerNode) {
+        synchronized (out) {
+            tally.started(nodes);
+        }
     }
 
     @Override
     public void waveStarted(int wave, int waves, List<String> nodes) {
-        line((wave == 0 ? "canary" : "batch " + wave + " of " + (waves - 1)) + ": "
-                + String.join(" ", nodes));
+        synchronized (out) {
+            waveEnded();
+            line(tally.waveStarted(wave, waves, nodes, clock.millis()));
+        }
     }
 
     @Override
     public void event(String node, DeployEvent e) {
-        if (phases && e.hasPhaseStarted()) {
+        if (phases && e.hasPhaseStarted() && tally.listsEveryNode()) {
             line(String.format("  %-12s %s", node, e.getPhaseStarted().name().toLowerCase(Locale.ROOT)));
         }
     }
 
     @Override
     public void nodeFinished(NodeReport r) {
+        synchronized (out) {
+            if (!tally.ended(r)) {
+                return;
+            }
+        }
         line(String.format("  %-12s %s in %d ms%s", r.getNode(), ReportTable.outcome(r.getOutcome()), r.getMillis(),
                 r.getError().isEmpty() ? "" : ": " + r.getError()));
     }
@@ -43,6 +65,20 @@ final class PlainProgress implements ProgressView {
     @Override
     public void stopped(String why) {
         line("stopping: " + why + "; nodes in flight finished, no new node started");
+    }
+
+    @Override
+    public void finished(FleetReport report) {
+        synchronized (out) {
+            waveEnded();
+        }
+    }
+
+    private void waveEnded() {
+        String s = tally.waveEnded(clock.millis());
+        if (s != null) {
+            line(s);
+        }
     }
 
     private void line(String s) {

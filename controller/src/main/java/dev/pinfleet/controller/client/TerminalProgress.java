@@ -14,18 +14,22 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * Progress on a terminal: finished nodes scroll by as lines; below them one line per active node and an overall
+ * Progress on a terminal: finished nodes scroll by as lines (for a large fleet only those not ok, and a line per
+ * wave: see {@link FleetTally}); below them one line per active node (at most {@link #ACTIVE_SHOWN}) and an overall
  * bar (done / failed / left, bytes downloaded, elapsed, ETA), redrawn in place with ANSI escapes, at most every
  * {@link #REDRAW_MILLIS}.
  */
 final class TerminalProgress implements ProgressView {
     static final long REDRAW_MILLIS = 100;
+    /** Active nodes drawn above the bar; more are summed up in one line. */
+    static final int ACTIVE_SHOWN = 20;
     private static final String CLEAR_LINE = "\033[2K";
 
     private final PrintWriter out;
     private final Clock clock;
     private final int width;
     private final Map<String, String> active = new LinkedHashMap<>();
+    private final FleetTally tally = new FleetTally();
     private final List<String> pending = new ArrayList<>();
     private int total;
     private int done;
@@ -47,12 +51,13 @@ final class TerminalProgress implements ProgressView {
     public synchronized void started(int nodes, long bytesPerNode) {
         total = nodes;
         start = clock.millis();
+        tally.started(nodes);
     }
 
     @Override
     public synchronized void waveStarted(int wave, int waves, List<String> nodes) {
-        pending.add("\033[1m" + (wave == 0 ? "canary" : "batch " + wave + " of " + (waves - 1)) + "\033[0m: "
-                + String.join(" ", nodes));
+        waveEnded();
+        pending.add("\033[1m" + tally.waveStarted(wave, waves, nodes, clock.millis()).replaceFirst(": ", "\033[0m: "));
         draw(true);
     }
 
@@ -96,6 +101,10 @@ final class TerminalProgress implements ProgressView {
         if (!good) {
             failed++;
         }
+        if (!tally.ended(r)) {
+            draw(false);
+            return;
+        }
         String color = good ? "\033[32m" : "\033[31m";
         pending.add(String.format("  %-12s %s%-11s\033[0m %6d ms  %s", r.getNode(), color,
                 ReportTable.outcome(r.getOutcome()), r.getMillis(), good ? r.getReport().getRelease()
@@ -117,11 +126,19 @@ final class TerminalProgress implements ProgressView {
 
     @Override
     public synchronized void finished(dev.pinfleet.proto.v1.FleetReport report) {
+        waveEnded();
         draw(true);
         // leave the last bar on screen as the record of the run
         out.println();
         out.flush();
         drawn = -1;
+    }
+
+    private void waveEnded() {
+        String s = tally.waveEnded(clock.millis());
+        if (s != null) {
+            pending.add(s);
+        }
     }
 
     private void draw(boolean force) {
@@ -143,6 +160,11 @@ final class TerminalProgress implements ProgressView {
         pending.clear();
         int lines = 0;
         for (Map.Entry<String, String> a : active.entrySet()) {
+            if (lines == ACTIVE_SHOWN) {
+                b.append(CLEAR_LINE).append("  … and ").append(active.size() - ACTIVE_SHOWN).append(" more in flight\n");
+                lines++;
+                break;
+            }
             b.append(CLEAR_LINE).append(String.format("  %-12s %s", a.getKey(), clip(a.getValue(), width - 16))).append('\n');
             lines++;
         }

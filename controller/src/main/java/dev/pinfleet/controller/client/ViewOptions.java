@@ -33,7 +33,7 @@ public final class ViewOptions {
         return switch (mode(terminal)) {
             case "json" -> new JsonProgress(out, clock);
             case "tty" -> quiet ? new ProgressView() { } : new TerminalProgress(out, clock, terminal.width());
-            default -> quiet ? new ProgressView() { } : new PlainProgress(out, true);
+            default -> quiet ? new ProgressView() { } : new PlainProgress(out, true, clock);
         };
     }
 
