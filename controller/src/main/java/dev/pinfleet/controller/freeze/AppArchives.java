@@ -3,7 +3,7 @@ package dev.pinfleet.controller.freeze;
 import dev.pinfleet.controller.CliException;
 import dev.pinfleet.controller.ScratchDir;
 import dev.pinfleet.controller.config.AppSpec;
-import dev.pinfleet.controller.mirror.PublishTarget;
+import dev.pinfleet.controller.publish.PublishTarget;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.mirror.pack.DirectoryZip;
 import dev.pinfleet.mirror.publish.PublishResult;

@@ -5,7 +5,7 @@ import dev.pinfleet.controller.CliException;
 import dev.pinfleet.controller.Json;
 import dev.pinfleet.controller.config.AppSpec;
 import dev.pinfleet.controller.config.Settings;
-import dev.pinfleet.controller.mirror.PublishTarget;
+import dev.pinfleet.controller.publish.PublishTarget;
 import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.manifest.ManifestException;
 import dev.pinfleet.proto.v1.Artifact;

@@ -3,6 +3,7 @@ package dev.pinfleet.controller.mirror;
 import dev.pinfleet.controller.CliException;
 import dev.pinfleet.controller.Json;
 import dev.pinfleet.controller.ScratchDir;
+import dev.pinfleet.controller.publish.PublishTarget;
 import dev.pinfleet.manifest.Names;
 import dev.pinfleet.mirror.pack.InstalledDist;
 import dev.pinfleet.mirror.pack.WheelPacker;

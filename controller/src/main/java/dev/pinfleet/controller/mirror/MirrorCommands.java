@@ -2,6 +2,7 @@ package dev.pinfleet.controller.mirror;
 
 import dev.pinfleet.controller.CliException;
 import dev.pinfleet.controller.Json;
+import dev.pinfleet.controller.publish.PublishTarget;
 import dev.pinfleet.mirror.MirrorIndex;
 import dev.pinfleet.mirror.audit.Finding;
 import dev.pinfleet.mirror.audit.MirrorVerifier;

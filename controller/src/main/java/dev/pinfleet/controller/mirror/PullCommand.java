@@ -8,6 +8,7 @@ import dev.pinfleet.controller.freeze.Pep440Version;
 import dev.pinfleet.controller.freeze.Requirement;
 import dev.pinfleet.controller.freeze.RequirementsFile;
 import dev.pinfleet.controller.freeze.TargetOptions;
+import dev.pinfleet.controller.publish.PublishTarget;
 import dev.pinfleet.manifest.Names;
 import dev.pinfleet.mirror.publish.PublishResult;
 import dev.pinfleet.wheel.Tags;

@@ -1,4 +1,4 @@
-package dev.pinfleet.controller.mirror;
+package dev.pinfleet.controller.publish;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.pinfleet.controller.CliException;
