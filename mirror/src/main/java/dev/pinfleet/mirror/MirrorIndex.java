@@ -137,7 +137,7 @@ public final class MirrorIndex {
 
     /**
      * The files of one project, sorted by file name; empty when the project has none. Dot-files (temporary
-     * files of a publish in progress), symbolic links and non-files are not listed.
+     * files of a publish in progress), symbolic links, non-files and apps' code archives ({@code .zip}) are not listed.
      *
      * @param project a normalized project name
      * @throws IllegalArgumentException when {@code project} is not a normalized project name
@@ -155,7 +155,7 @@ public final class MirrorIndex {
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(projectDir)) {
             for (Path f : ds) {
                 String name = f.getFileName().toString();
-                if (name.startsWith(".") || Names.checkFileName(name) != null) {
+                if (name.startsWith(".") || Names.checkFileName(name) != null || !lists(name)) {
                     continue;
                 }
                 BasicFileAttributes a;
@@ -171,6 +171,14 @@ public final class MirrorIndex {
         }
         out.sort(Comparator.comparing(IndexedFile::filename));
         return Collections.unmodifiableList(out);
+    }
+
+    /**
+     * Whether the simple index lists a published file of this name: every file but an app's code archive
+     * ({@code .zip}), which agents fetch by its path and pip never installs.
+     */
+    public static boolean lists(String fileName) {
+        return !fileName.endsWith(".zip");
     }
 
     /** True for a PEP 503 normalized project name that is also a safe single path component. */

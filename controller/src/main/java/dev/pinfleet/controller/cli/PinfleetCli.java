@@ -11,12 +11,16 @@ import dev.pinfleet.controller.client.RollbackCommand;
 import dev.pinfleet.controller.client.RolloutCommands;
 import dev.pinfleet.controller.client.StatusCommand;
 import dev.pinfleet.controller.client.Terminal;
+import dev.pinfleet.controller.config.ConfigCommand;
+import dev.pinfleet.controller.config.OptionCatalog;
+import dev.pinfleet.controller.config.Settings;
 import dev.pinfleet.controller.freeze.FreezeCommand;
 import dev.pinfleet.controller.keys.KeyCommands;
 import dev.pinfleet.controller.mirror.MirrorCommands;
 import dev.pinfleet.controller.service.ServeCommand;
 import dev.pinfleet.controller.store.StoreException;
 import java.io.PrintWriter;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -33,13 +37,20 @@ import picocli.CommandLine.Model.OptionSpec;
         description = {"Deploy an application's exact, pinned Python dependency set to a fleet of web nodes.", "",
             "Typical flow: freeze -> sign -> plan -> deploy -> status (-> rollback -> redeploy); history, show and audit read the",
             "controller's records. Without --controller (or PINFLEET_CONTROLLER) the controller runs inside pinfleet on",
-            ".pinfleet/records.db, found from the current directory upwards."},
+            ".pinfleet/records.db, found from the current directory upwards.", "",
+            "Every option's value comes from its flag, else PINFLEET_KEY, else pinfleet.yml (found from the current",
+            "directory upwards, or -c FILE), else its default: 'pinfleet config' shows what is in force and why."},
         subcommands = {KeyCommands.Keygen.class, FreezeCommand.class, KeyCommands.Sign.class, KeyCommands.Verify.class,
             PlanCommand.class, DeployCommand.class, StatusCommand.class, RollbackCommand.class, RedeployCommand.class,
             RolloutCommands.Watch.class, RolloutCommands.Cancel.class, RolloutCommands.Resume.class,
             RecordCommands.History.class, RecordCommands.Show.class, RecordCommands.Audit.class, CertsCommand.class,
-            MirrorCommands.class, ServeCommand.class, CommandLine.HelpCommand.class})
+            MirrorCommands.class, ServeCommand.class, ConfigCommand.class, CommandLine.HelpCommand.class})
 public final class PinfleetCli {
+    @CommandLine.Option(names = {"-c", "--config"}, paramLabel = "FILE", description = {
+        "Settings file (default: PINFLEET_CONFIG, else pinfleet.yml found from the current directory upwards);",
+        "see 'pinfleet config --help'."})
+    Path config;
+
     /**
      * Held strongly: java.util.logging forgets the level of a logger nobody references. Publishing is recorded in
      * the mirror's audit log and summarised by the command itself; the records' connection pool and migrations say
@@ -76,8 +87,22 @@ public final class PinfleetCli {
 
     /** The whole command tree, wired to the given writers, clock, terminal and context, ready to execute. */
     static CommandLine commandLine(PrintWriter out, PrintWriter err, Clock clock, Terminal terminal, CliContext ctx) {
-        CommandLine cli = new CommandLine(new PinfleetCli(), new Factory(clock, terminal, ctx));
+        PinfleetCli root = new PinfleetCli();
+        CommandLine cli = new CommandLine(root, new Factory(clock, terminal, ctx));
         shareVersion(cli, new Version());
+        // flag > PINFLEET_* > pinfleet.yml > default, for every option of every command (see ConfigCommand)
+        Settings settings = new Settings(ctx, () -> root.config);
+        settings.catalog(OptionCatalog.of(cli));
+        cli.setDefaultValueProvider(settings);
+        CommandLine.IParameterExceptionHandler usage = cli.getParameterExceptionHandler();
+        cli.setParameterExceptionHandler((e, args) -> {
+            if (e.getCause() instanceof CliException ce) { // pinfleet.yml or a PINFLEET_* variable: no usage text
+                err.println("pinfleet: " + ce.getMessage());
+                err.flush();
+                return ce.exitCode();
+            }
+            return usage.handleParseException(e, args);
+        });
         cli.setOut(out);
         cli.setErr(err);
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {

@@ -8,6 +8,9 @@ import dev.pinfleet.controller.Validity;
 import dev.pinfleet.controller.client.ControllerOptions;
 import dev.pinfleet.controller.client.Serials;
 import dev.pinfleet.controller.client.Terminal;
+import dev.pinfleet.controller.config.AppSpec;
+import dev.pinfleet.controller.config.Settings;
+import dev.pinfleet.controller.publish.PublishTarget;
 import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.manifest.ManifestException;
 import dev.pinfleet.proto.v1.Artifact;
@@ -55,14 +58,21 @@ import picocli.CommandLine.Model.CommandSpec;
     + "bytes or mode, or a file where another needs a directory), read from their central "
     + "directories and RECORDs; byte-identical files are allowed and listed as shared; a "
     + "project pinned twice under two spellings and a wheel whose Requires-Python excludes "
-    + "--python are refused."})
+    + "--python are refused.",
+    "",
+    "With pinfleet.yml (see 'pinfleet config --help'), the app's spec completes the manifest: its "
+    + "requirements file (when REQUIREMENTS is not given), post-switch-hook, health-check and code archives "
+    + "(each directory packed into a deterministic zip, or a .zip as it is, published to the mirror as --as "
+    + "with the mirror's checks and audit line, pinned by sha256 as an ARCHIVE artifact extracted to its "
+    + "install-path in the release)."})
 public final class FreezeCommand implements Callable<Integer> {
     @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
     boolean help;
 
     @Spec CommandSpec spec;
 
-    @Parameters(paramLabel = "REQUIREMENTS", description = "Pinned requirements file.")
+    @Parameters(paramLabel = "REQUIREMENTS", arity = "0..1",
+            description = "Pinned requirements file (default: the app's 'requirements' in pinfleet.yml).")
     Path requirements;
 
     @Option(names = "--mirror", required = true, paramLabel = "DIR|URL", description = "Mirror directory or base URL.")
@@ -84,15 +94,7 @@ public final class FreezeCommand implements Callable<Integer> {
 
     @Mixin ControllerOptions controller;
 
-    @Option(names = "--python", defaultValue = "3.11",
-            description = "Target interpreter MAJOR.MINOR or MAJOR.MINOR.PATCH; the patch release only matters to markers "
-                    + "on python_full_version (default: ${DEFAULT-VALUE}).")
-    String python;
-
-    @Option(names = "--platform", defaultValue = "manylinux_2_36_x86_64",
-            description = "Most specific platform tag of the fleet's nodes; also gives platform_machine to markers "
-                    + "(default: ${DEFAULT-VALUE}).")
-    String platform;
+    @Mixin TargetOptions target;
 
     @Option(names = "--check-deps", description = {
         "Also check that every Requires-Dist of every pinned wheel (markers evaluated, extras "
@@ -108,6 +110,14 @@ public final class FreezeCommand implements Callable<Integer> {
 
     @Option(names = "--compile-bytecode", description = "Ask agents to compile .pyc files after install.")
     boolean compileBytecode;
+
+    @Option(names = "--as", paramLabel = "USER",
+            description = "Who publishes the app's code archives of pinfleet.yml to the mirror (signed off its policy).")
+    String user;
+
+    @Option(names = "--token-file", paramLabel = "FILE",
+            description = "Upload token (mode 0600) to publish the app's code archives to a URL mirror.")
+    Path tokenFile;
 
     private final Clock clock;
     private final CliContext ctx;
@@ -125,16 +135,20 @@ public final class FreezeCommand implements Callable<Integer> {
             default -> throw new CliException("--format '" + format + "' is not manifest or pip", 2);
         };
         if (!pipFormat && app == null) {
-            throw new CliException("--app is required to write a manifest", 2);
+            throw new CliException("--app is required to write a manifest (or 'app:' in pinfleet.yml)", 2);
         }
-        MarkerEnvironment env;
-        try {
-            env = MarkerEnvironment.cpythonLinux(python, platform);
-        } catch (IllegalArgumentException e) {
-            throw new CliException("--python/--platform: " + e.getMessage(), 2);
+        AppSpec appSpec = spec.defaultValueProvider() instanceof Settings s ? s.spec(app).orElse(null) : null;
+        if (requirements == null) {
+            if (appSpec == null || appSpec.requirements() == null) {
+                throw new CliException("no requirements file: give REQUIREMENTS, or set 'requirements' of app "
+                        + (app == null ? "NAME" : app) + " in pinfleet.yml (apps: " + (app == null ? "NAME" : app)
+                        + ": requirements: FILE)", 2);
+            }
+            requirements = appSpec.requirements();
         }
-        String minor = python.replaceFirst("^([0-9]+\\.[0-9]+).*$", "$1");
-        Tags tags = Target.tags(minor, platform);
+        MarkerEnvironment env = target.environment();
+        String minor = target.minor();
+        Tags tags = target.tags();
         RequirementsFile.Result read = RequirementsFile.read(requirements, env);
         if (read.pins().isEmpty()) {
             throw new CliException(requirements + ": no pins for " + env.description()
@@ -172,7 +186,11 @@ public final class FreezeCommand implements Callable<Integer> {
             out.flush();
             return 0;
         }
-        List<Artifact> artifacts = pinned.stream().map(Freezer.Pinned::toArtifact).toList();
+        List<Artifact> artifacts = new ArrayList<>(pinned.stream().map(Freezer.Pinned::toArtifact).toList());
+        if (appSpec != null && !appSpec.archives().isEmpty()) {
+            artifacts.addAll(AppArchives.publish(app, appSpec.archives(), PublishTarget.open(mirror, tokenFile, clock),
+                    user));
+        }
         long now = clock.millis();
         NextSerialResponse issued = serial != null ? null : Serials.fromConfiguredController(controller, ctx, clock, app);
         Manifest.Builder m = Manifest.newBuilder()
@@ -186,6 +204,12 @@ public final class FreezeCommand implements Callable<Integer> {
         if (environment != null) {
             m.setEnvironment(environment);
         }
+        if (appSpec != null && appSpec.hook() != null) {
+            m.setPostSwitchHook(appSpec.hook());
+        }
+        if (appSpec != null && appSpec.health() != null) {
+            m.setHealthCheck(appSpec.health());
+        }
         Manifest manifest = m.build();
         try {
             ManifestCodec.validate(manifest);
@@ -193,8 +217,10 @@ public final class FreezeCommand implements Callable<Integer> {
             throw new CliException("frozen manifest is invalid: " + e.getMessage());
         }
         Json.writeAtomically(output, ManifestCodec.toJson(manifest));
-        out.printf("froze %d pin(s) from %s into %s (%d bytes of wheels%s%s), serial %d%s, digest %s%n",
-                artifacts.size(), requirements, output, bytes, skipped, deps, manifest.getSerial(), issued == null ? ""
+        long archives = artifacts.size() - pinned.size();
+        out.printf("froze %d pin(s)%s from %s into %s (%d bytes of wheels%s%s), serial %d%s, digest %s%n",
+                pinned.size(), archives == 0 ? "" : " and " + archives + " code archive(s)", requirements, output, bytes,
+                skipped, deps, manifest.getSerial(), issued == null ? ""
                         : " (from the controller; highest it knew: " + issued.getLastKnown() + ")",
                 ManifestCodec.contentDigest(manifest));
         out.flush();

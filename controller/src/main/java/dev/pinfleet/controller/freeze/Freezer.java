@@ -196,7 +196,8 @@ public final class Freezer {
                 + ". A hash that disagrees with the mirror means the file changed or the pin is for other bytes");
     }
 
-    private static boolean isVersion(WheelFilename w, Pep440Version wanted, String version) {
+    /** Whether wheel {@code w} is of {@code version} (PEP 440 equality, local label included; {@code wanted} its parse or null). */
+    public static boolean isVersion(WheelFilename w, Pep440Version wanted, String version) {
         String fileVersion = w.version().replace('_', '-');
         Pep440Version v = Pep440Version.tryParse(fileVersion);
         if (v != null && wanted != null) {

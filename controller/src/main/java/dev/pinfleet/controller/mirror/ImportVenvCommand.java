@@ -2,21 +2,23 @@ package dev.pinfleet.controller.mirror;
 
 import dev.pinfleet.controller.CliException;
 import dev.pinfleet.controller.Json;
+import dev.pinfleet.controller.ScratchDir;
+import dev.pinfleet.controller.publish.PublishTarget;
 import dev.pinfleet.manifest.Names;
 import dev.pinfleet.mirror.pack.InstalledDist;
 import dev.pinfleet.mirror.pack.WheelPacker;
 import dev.pinfleet.mirror.publish.PublishResult;
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
+import java.util.concurrent.atomic.AtomicInteger;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -31,7 +33,9 @@ import picocli.CommandLine.Spec;
     + "into a wheel (from its RECORD), publishes the wheels to a mirror (as 'mirror "
     + "publish' does) and writes the pinned requirements with --hash for each: the "
     + "migration path off a vendor/ directory. Like 'pip freeze', pip, setuptools, wheel "
-    + "and distribute are left out unless --all is given."})
+    + "and distribute are left out unless --all is given; --only imports just the named "
+    + "distributions (tooling too, when named) and --exclude leaves the named ones out. Progress "
+    + "goes to stderr, one line per packed wheel (-q: none)."})
 public final class ImportVenvCommand implements Callable<Integer> {
     /** pip freeze's default exclusions: the installer tooling, not the application. */
     static final Set<String> TOOLING = Set.of("pip", "setuptools", "wheel", "distribute");
@@ -56,8 +60,16 @@ public final class ImportVenvCommand implements Callable<Integer> {
     @Option(names = {"-o", "--requirements"}, required = true, paramLabel = "FILE", description = "Pinned requirements to write.")
     Path requirements;
 
-    @Option(names = "--skip", split = ",", paramLabel = "NAME", description = "Distributions to leave out, comma-separated (names compared normalized).")
+    @Option(names = {"--exclude", "--skip"}, split = ",", paramLabel = "NAME",
+            description = "Distributions to leave out, comma-separated (names compared normalized).")
     List<String> skip = new ArrayList<>();
+
+    @Option(names = "--only", split = ",", paramLabel = "NAME",
+            description = "Import only these distributions, comma-separated (names compared normalized); each must be installed.")
+    List<String> only = new ArrayList<>();
+
+    @Option(names = {"-q", "--quiet"}, description = "No progress lines on stderr.")
+    boolean quiet;
 
     @Option(names = "--all", description = "Also import pip, setuptools, wheel and distribute.")
     boolean all;
@@ -72,15 +84,24 @@ public final class ImportVenvCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PublishTarget target = PublishTarget.open(mirror, tokenFile, clock);
         Path site = sitePackages(path);
-        Set<String> left = new java.util.TreeSet<>();
-        skip.stream().filter(s -> !s.isBlank()).map(Names::normalizeProject).forEach(left::add);
-        if (!all) {
+        Set<String> left = names(skip);
+        Set<String> wanted = names(only);
+        if (!all && wanted.isEmpty()) {
             left.addAll(TOOLING);
+        }
+        List<InstalledDist> installed = WheelPacker.scan(site);
+        Set<String> missing = new java.util.TreeSet<>(wanted);
+        installed.forEach(d -> missing.remove(Names.normalizeProject(d.name())));
+        if (!missing.isEmpty()) {
+            throw new CliException(site + ": --only names " + missing + ", not installed there; installed: "
+                    + installed.stream().map(d -> d.name() + "==" + d.version()).sorted(String.CASE_INSENSITIVE_ORDER)
+                    .toList(), 2);
         }
         List<InstalledDist> dists = new ArrayList<>();
         List<String> skipped = new ArrayList<>();
-        for (InstalledDist d : WheelPacker.scan(site)) {
-            if (left.contains(Names.normalizeProject(d.name()))) {
+        for (InstalledDist d : installed) {
+            String n = Names.normalizeProject(d.name());
+            if (left.contains(n) || !wanted.isEmpty() && !wanted.contains(n)) {
                 skipped.add(d.name() + "==" + d.version());
             } else {
                 dists.add(d);
@@ -88,19 +109,18 @@ public final class ImportVenvCommand implements Callable<Integer> {
         }
         if (dists.isEmpty()) {
             throw new CliException(site + ": no distributions to import" + (skipped.isEmpty() ? ""
-                    : " (left out: " + skipped + ")"));
+                    : " (left out: " + skipped + (all || !wanted.isEmpty() ? "" : "; --all keeps pip, setuptools, wheel"
+                    + " and distribute, --only NAME imports just NAME") + ")"));
         }
-        Path staging = Files.createTempDirectory("pinfleet-import");
+        PrintWriter err = spec.commandLine().getErr();
+        AtomicInteger packed = new AtomicInteger();
         List<PublishResult> results;
-        try {
-            List<Path> wheels = WheelPacker.packAll(site, dists, staging, Runtime.getRuntime().availableProcessors());
+        try (ScratchDir staging = ScratchDir.create("pinfleet-import")) {
+            List<Path> wheels = WheelPacker.packAll(site, dists, staging.path(), Runtime.getRuntime().availableProcessors(),
+                    wheel -> progress(err, "packed " + packed.incrementAndGet() + "/" + dists.size() + " "
+                            + wheel.getFileName()));
+            progress(err, "publishing " + wheels.size() + " wheel(s) to " + target.describe() + " (each checked as agents check it)");
             results = target.publish(wheels, user);
-        } finally {
-            try (Stream<Path> s = Files.walk(staging)) {
-                for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-                    Files.deleteIfExists(p);
-                }
-            }
         }
         List<String> pins = new ArrayList<>();
         for (int i = 0; i < dists.size(); i++) {
@@ -122,6 +142,19 @@ public final class ImportVenvCommand implements Callable<Integer> {
                 target.describe(), skipped.size(), requirements);
         spec.commandLine().getOut().flush();
         return 0;
+    }
+
+    private void progress(PrintWriter err, String line) {
+        if (!quiet) {
+            err.println(line);
+            err.flush();
+        }
+    }
+
+    private static Set<String> names(List<String> list) {
+        Set<String> out = new java.util.TreeSet<>();
+        list.stream().filter(s -> !s.isBlank()).map(s -> Names.normalizeProject(s.strip())).forEach(out::add);
+        return out;
     }
 
     static Path sitePackages(Path p) throws IOException {

@@ -2,6 +2,7 @@ package dev.pinfleet.controller.mirror;
 
 import dev.pinfleet.controller.CliException;
 import dev.pinfleet.controller.Json;
+import dev.pinfleet.controller.publish.PublishTarget;
 import dev.pinfleet.mirror.MirrorIndex;
 import dev.pinfleet.mirror.audit.Finding;
 import dev.pinfleet.mirror.audit.MirrorVerifier;
@@ -44,11 +45,11 @@ import picocli.CommandLine.Model.CommandSpec;
     "Plain files plus a PEP 503 index, append-only publishing under a signed-off upload "
     + "policy, and an audit log.",
     "",
-    "Typical flow: init -> acknowledge (each uploader) -> publish | import-venv -> serve "
+    "Typical flow: init -> acknowledge (each uploader) -> publish | import-venv | pull -> serve "
     + "(or nginx) -> verify."},
         subcommands = {MirrorCommands.Init.class, MirrorCommands.Acknowledge.class, MirrorCommands.Publish.class,
             ImportVenvCommand.class, MirrorCommands.Serve.class, MirrorCommands.Token.class,
-            MirrorCommands.Verify.class, MirrorCommands.Index.class, NginxConfCommand.class})
+            MirrorCommands.Verify.class, MirrorCommands.Index.class, NginxConfCommand.class, PullCommand.class})
 public final class MirrorCommands implements Callable<Integer> {
     @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
     boolean help;

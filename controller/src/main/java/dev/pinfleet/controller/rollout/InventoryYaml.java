@@ -1,14 +1,10 @@
 package dev.pinfleet.controller.rollout;
 
 import dev.pinfleet.controller.CliException;
-import java.io.StringReader;
+import dev.pinfleet.controller.config.YamlTree;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import org.yaml.snakeyaml.LoaderOptions;
-import org.yaml.snakeyaml.Yaml;
-import org.yaml.snakeyaml.error.Mark;
-import org.yaml.snakeyaml.error.MarkedYAMLException;
 import org.yaml.snakeyaml.nodes.MappingNode;
 import org.yaml.snakeyaml.nodes.NodeTuple;
 import org.yaml.snakeyaml.nodes.ScalarNode;
@@ -20,28 +16,16 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
  * structure). Every error names {@code file:line}.
  */
 final class InventoryYaml {
-    private final Path file;
+    private final YamlTree yaml;
     private final Inventory inv;
 
     private InventoryYaml(Path file, Inventory inv) {
-        this.file = file;
+        this.yaml = YamlTree.of(file);
         this.inv = inv;
     }
 
     static void parse(Path file, String text, Inventory inv) {
-        LoaderOptions options = new LoaderOptions();
-        options.setAllowDuplicateKeys(false);
-        options.setMaxAliasesForCollections(50);
-        org.yaml.snakeyaml.nodes.Node root;
-        try {
-            root = new Yaml(options).compose(new StringReader(text));
-        } catch (MarkedYAMLException e) {
-            Mark m = e.getProblemMark() != null ? e.getProblemMark() : e.getContextMark();
-            throw new CliException(file + ":" + (m == null ? 1 : m.getLine() + 1) + ": YAML syntax error: "
-                    + (e.getProblem() == null ? e.getMessage() : e.getProblem()));
-        } catch (org.yaml.snakeyaml.error.YAMLException e) {
-            throw new CliException(file + ": YAML error: " + e.getMessage());
-        }
+        org.yaml.snakeyaml.nodes.Node root = YamlTree.of(file).compose(text);
         if (root == null) {
             return; // an empty inventory: no hosts
         }
@@ -107,34 +91,18 @@ final class InventoryYaml {
     }
 
     private MappingNode mapping(org.yaml.snakeyaml.nodes.Node n, String what) {
-        if (n instanceof MappingNode m) {
-            java.util.Set<String> keys = new java.util.HashSet<>();
-            for (NodeTuple t : m.getValue()) {
-                if (t.getKeyNode() instanceof ScalarNode k && !keys.add(k.getValue())) {
-                    throw error(k, what + ": duplicate key '" + k.getValue() + "'");
-                }
-            }
-            return m;
-        }
-        throw error(n, what + " must be a mapping (key: value), not " + kind(n));
+        return yaml.mapping(n, what);
     }
 
     private String scalar(org.yaml.snakeyaml.nodes.Node n, String what) {
-        if (n instanceof ScalarNode s && !s.getValue().isEmpty()) {
-            return s.getValue();
-        }
-        throw error(n, what + " must be a plain name, not " + kind(n));
+        return yaml.scalar(n, what);
     }
 
     private static boolean isNull(org.yaml.snakeyaml.nodes.Node n) {
-        return n instanceof ScalarNode s && (s.getTag().getValue().endsWith(":null") || s.getValue().isEmpty());
-    }
-
-    private static String kind(org.yaml.snakeyaml.nodes.Node n) {
-        return n instanceof SequenceNode ? "a list" : n instanceof MappingNode ? "a mapping" : "'" + ((ScalarNode) n).getValue() + "'";
+        return YamlTree.isNull(n);
     }
 
     private CliException error(org.yaml.snakeyaml.nodes.Node n, String why) {
-        return new CliException(file + ":" + (n.getStartMark().getLine() + 1) + ": " + why);
+        return yaml.error(n, why);
     }
 }

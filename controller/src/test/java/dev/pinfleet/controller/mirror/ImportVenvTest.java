@@ -90,5 +90,33 @@ class ImportVenvTest {
         assertTrue(text2.contains("\nsetuptools==0.0.1 \\\n") && !text2.contains("\ncolorlib=="), text2);
         assertTrue(text2.contains("# Left out: colorlib==1.2\n"), text2);
         assertEquals(0, MirrorCliTest.cli("mirror", "verify", target.toString()).code());
+
+        // --only: just the named ones (tooling too, when named); one line of progress per wheel on stderr
+        Path pins3 = dir.resolve("only.txt");
+        MirrorCliTest.Run only = MirrorCliTest.cli("mirror", "import-venv", venv.toString(), "--mirror", target.toString(),
+                "--as", "alice", "--only", "Greet,setuptools", "-o", pins3.toString());
+        assertEquals(0, only.code(), only.err());
+        String text3 = Files.readString(pins3);
+        assertTrue(text3.contains("\ngreet==1.0 \\\n") && text3.contains("\nsetuptools==0.0.1 \\\n")
+                && !text3.contains("\ncolorlib=="), text3);
+        List<String> progress = only.err().lines().toList();
+        assertEquals(3, progress.size(), only.err());
+        assertTrue(progress.contains("packed 1/2 greet-1.0-py3-none-any.whl")
+                || progress.contains("packed 2/2 greet-1.0-py3-none-any.whl"), only.err());
+        assertTrue(progress.get(2).startsWith("publishing 2 wheel(s) to " + target), only.err());
+        // --exclude (alias --skip), and -q for no progress
+        MirrorCliTest.Run excluded = MirrorCliTest.cli("mirror", "import-venv", venv.toString(), "--mirror",
+                target.toString(), "--as", "alice", "--exclude", "greet", "-q", "-o", dir.resolve("ex.txt").toString());
+        assertEquals(0, excluded.code(), excluded.err());
+        assertEquals("", excluded.err());
+        String text4 = Files.readString(dir.resolve("ex.txt"));
+        assertTrue(text4.contains("\ncolorlib==1.2 \\\n") && !text4.contains("\ngreet=="), text4);
+        // a name --only asks for that is not installed: refused, naming what is
+        MirrorCliTest.Run missing = MirrorCliTest.cli("mirror", "import-venv", venv.toString(), "--mirror",
+                target.toString(), "--as", "alice", "--only", "greet,flask", "-o", dir.resolve("no.txt").toString());
+        assertEquals(2, missing.code());
+        assertTrue(missing.err().contains("--only names [flask], not installed there; installed: [colorlib==1.2, greet==1.0"),
+                missing.err());
+        assertFalse(Files.exists(dir.resolve("no.txt")));
     }
 }

@@ -86,6 +86,6 @@ public final class AuditLog {
             throw new IllegalArgumentException("field file: " + why);
         }
         Instant t = Instant.ofEpochSecond(e.getTime().getSeconds(), e.getTime().getNanos());
-        return new AuditRecord(t, e.getUser(), e.getFile(), e.getSha256(), e.getSize(), e.getPolicy(), e.getRefused());
+        return new AuditRecord(t, e.getUser(), e.getFile(), e.getSha256(), e.getSize(), e.getPolicy(), e.getRefused(), e.getSource());
     }
 }

@@ -92,7 +92,7 @@ public final class MirrorVerifier {
                 if (parent.getParent().equals(packages)) {
                     String project = parent.getFileName().toString();
                     String name = f.getFileName().toString();
-                    if (MirrorIndex.isNormalizedProject(project)) {
+                    if (MirrorIndex.isNormalizedProject(project) && MirrorIndex.lists(name)) {
                         projects.computeIfAbsent(project, k -> new ArrayList<>()).add(new IndexedFile(project, name,
                                 a.size(), sha, MirrorIndex.requiresPython(f, name)));
                     }

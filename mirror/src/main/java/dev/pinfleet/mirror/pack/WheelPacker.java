@@ -22,6 +22,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.function.Consumer;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ExecutionException;
@@ -141,10 +142,23 @@ public final class WheelPacker {
      */
     public static List<Path> packAll(Path sitePackages, List<InstalledDist> dists, Path outDir,
             ExecutorService pool) throws IOException {
+        return packAll(sitePackages, dists, outDir, pool, wheel -> { });
+    }
+
+    /**
+     * Like {@link #packAll(Path, List, Path, ExecutorService)}, telling {@code onPacked} of each wheel as it is
+     * written (from the pool's threads, in the order they finish): a long import's progress.
+     */
+    public static List<Path> packAll(Path sitePackages, List<InstalledDist> dists, Path outDir,
+            ExecutorService pool, Consumer<Path> onPacked) throws IOException {
         Files.createDirectories(outDir);
         List<Future<Path>> futures = new ArrayList<>();
         for (InstalledDist d : dists) {
-            futures.add(pool.submit(() -> pack(sitePackages, d, outDir)));
+            futures.add(pool.submit(() -> {
+                Path wheel = pack(sitePackages, d, outDir);
+                onPacked.accept(wheel);
+                return wheel;
+            }));
         }
         List<Path> out = new ArrayList<>();
         IOException first = null;
@@ -174,9 +188,15 @@ public final class WheelPacker {
     /** {@link #packAll(Path, List, Path, ExecutorService)} on a pool of {@code threads} threads. */
     public static List<Path> packAll(Path sitePackages, List<InstalledDist> dists, Path outDir, int threads)
             throws IOException {
+        return packAll(sitePackages, dists, outDir, threads, wheel -> { });
+    }
+
+    /** {@link #packAll(Path, List, Path, ExecutorService, Consumer)} on a pool of {@code threads} threads. */
+    public static List<Path> packAll(Path sitePackages, List<InstalledDist> dists, Path outDir, int threads,
+            Consumer<Path> onPacked) throws IOException {
         ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, threads), new DaemonThreads("wheel-packer"));
         try {
-            return packAll(sitePackages, dists, outDir, pool);
+            return packAll(sitePackages, dists, outDir, pool, onPacked);
         } finally {
             pool.shutdownNow();
         }

@@ -23,13 +23,19 @@ import java.time.Instant;
  * @param size    size in bytes
  * @param policy  the version of the upload policy in force
  * @param refused why the wheel was refused, or "" for a published file
+ * @param source  the URL the file was pulled from ({@code mirror pull}), or ""
  */
 public record AuditRecord(Instant time, String user, String file, String sha256, long size, String policy,
-        String refused) {
+        String refused, String source) {
+
+    /** A line without a source. */
+    public AuditRecord(Instant time, String user, String file, String sha256, long size, String policy, String refused) {
+        this(time, user, file, sha256, size, policy, refused, "");
+    }
 
     /** A publish line. */
     public AuditRecord(Instant time, String user, String file, String sha256, long size, String policy) {
-        this(time, user, file, sha256, size, policy, "");
+        this(time, user, file, sha256, size, policy, "", "");
     }
 
     /** Whether this line records a refusal (nothing was placed), not a published file. */
@@ -49,7 +55,7 @@ public record AuditRecord(Instant time, String user, String file, String sha256,
     public AuditEntry toProto() {
         return AuditEntry.newBuilder()
                 .setTime(Timestamp.newBuilder().setSeconds(time.getEpochSecond()).setNanos(time.getNano()))
-                .setUser(user).setFile(file).setSha256(sha256).setSize(size).setPolicy(policy).setRefused(refused)
+                .setUser(user).setFile(file).setSha256(sha256).setSize(size).setPolicy(policy).setRefused(refused).setSource(source)
                 .build();
     }
 

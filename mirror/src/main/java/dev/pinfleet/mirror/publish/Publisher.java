@@ -21,11 +21,14 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.logging.Logger;
 
 /**
  * Publishes wheels into a mirror directory, append-only: a file name, once published, never changes bytes.
+ * An application's code archive ({@code NAME-VERSION.zip}, an ARCHIVE artifact) is published the same way, checked
+ * by {@link ArchiveValidator} instead of {@link WheelValidator}.
  *
  * <p>Each file is first copied (hashing as it goes) to a temporary file in {@code DIR/.staging/} (a
  * dot-directory: never indexed or served), and that copy, not the caller's file, is validated by
@@ -102,6 +105,15 @@ public final class Publisher {
     }
 
     /**
+     * Like {@link #publishSignedOff(Path, List, String)}, recording in each file's audit line where it came from
+     * ({@code sources}: file to URL; files not in it get none).
+     */
+    public List<PublishResult> publishSignedOff(Path dir, List<Path> files, String user, Map<Path, String> sources)
+            throws PublishException, IOException {
+        return publishAll(dir, files, user, () -> requireSignOff(dir, user), sources);
+    }
+
+    /**
      * The policy version {@code user} has signed off on {@code dir} ({@link SignOff#require}).
      *
      * @throws PublishException NOT_SIGNED_OFF with the policy's message when the user may not publish
@@ -131,6 +143,11 @@ public final class Publisher {
      */
     public List<PublishResult> publishAll(Path dir, List<Path> files, String user, Authorization authorization)
             throws PublishException, IOException {
+        return publishAll(dir, files, user, authorization, Map.of());
+    }
+
+    private List<PublishResult> publishAll(Path dir, List<Path> files, String user, Authorization authorization,
+            Map<Path, String> sources) throws PublishException, IOException {
         checkUser(user);
         String policyAsked = authorization.policyVersion();
         Files.createDirectories(dir);
@@ -138,7 +155,7 @@ public final class Publisher {
         try {
             Set<String> names = new HashSet<>();
             for (Path f : files) {
-                Staged s = stage(dir, f, user, policyAsked);
+                Staged s = stage(dir, f, user, policyAsked, sources.getOrDefault(f, ""));
                 staged.add(s);
                 if (!names.add(s.relative())) {
                     throw new PublishException(PublishException.Reason.INVALID, s.fileName(),
@@ -170,18 +187,20 @@ public final class Publisher {
     }
 
     /** A validated copy waiting next to its destination. */
-    private record Staged(String fileName, String relative, Path tmp, Path target, String sha256, long size) {}
+    private record Staged(String fileName, String relative, Path tmp, Path target, String sha256, long size,
+            String source) {}
 
     /**
      * Copies {@code file} next to its destination and validates the copy; a wheel refused for its content gets an
      * audit line saying why ({@link AuditRecord#refused}), so the log shows who offered it.
      */
-    private Staged stage(Path dir, Path file, String user, String policyVersion) throws PublishException, IOException {
+    private Staged stage(Path dir, Path file, String user, String policyVersion, String source)
+            throws PublishException, IOException {
         if (file.getFileName() == null) {
             throw new IllegalArgumentException("'" + file + "' has no file name");
         }
         String fileName = file.getFileName().toString();
-        String project = Names.normalizeProject(WheelValidator.parseName(fileName).distribution());
+        String project = project(fileName);
         if (!Files.isRegularFile(file)) {
             throw new IOException(file + " is not a regular file");
         }
@@ -209,19 +228,44 @@ public final class Publisher {
             String relative = MirrorIndex.PACKAGES + "/" + project + "/" + fileName;
             String sha256 = Hashing.hex(md.digest());
             try {
-                WheelValidator.validate(tmp, fileName);
+                validate(tmp, fileName);
             } catch (PublishException e) {
                 new AuditRecord(clock.instant().truncatedTo(ChronoUnit.MILLIS), user, relative, sha256, size,
-                        policyVersion, e.getMessage()).appendTo(dir);
+                        policyVersion, e.getMessage(), source).appendTo(dir);
                 LOG.info(() -> "refused " + relative + " sha256 " + sha256 + " from " + user + ": " + e.getMessage());
                 throw e;
             }
             ok = true;
-            return new Staged(fileName, relative, tmp, projectDir.resolve(fileName), sha256, size);
+            return new Staged(fileName, relative, tmp, projectDir.resolve(fileName), sha256, size, source);
         } finally {
             if (!ok) {
                 Files.deleteIfExists(tmp);
             }
+        }
+    }
+
+    /**
+     * The normalized project a file to publish belongs to: a wheel's distribution, or an application archive's
+     * NAME ({@link ArchiveValidator#project}).
+     *
+     * @throws PublishException (INVALID) when the name is neither a wheel's nor an archive's
+     */
+    public static String project(String fileName) throws PublishException {
+        return ArchiveValidator.isArchive(fileName) ? ArchiveValidator.project(fileName)
+                : Names.normalizeProject(WheelValidator.parseName(fileName).distribution());
+    }
+
+    /**
+     * Checks a file as the mirror checks it before publishing: a wheel by {@link WheelValidator}, an application
+     * archive by {@link ArchiveValidator}.
+     *
+     * @throws PublishException (INVALID) naming the file, the entry and the rule
+     */
+    public static void validate(Path file, String fileName) throws PublishException {
+        if (ArchiveValidator.isArchive(fileName)) {
+            ArchiveValidator.validate(file, fileName);
+        } else {
+            WheelValidator.validate(file, fileName);
         }
     }
 
@@ -254,7 +298,7 @@ public final class Publisher {
             Durable.fsyncDirectory(projectDir.getParent());
         }
         AuditRecord audit = new AuditRecord(clock.instant().truncatedTo(ChronoUnit.MILLIS), user, s.relative(),
-                s.sha256(), s.size(), policyVersion);
+                s.sha256(), s.size(), policyVersion, "", s.source());
         try {
             audit.appendTo(dir);
         } catch (IOException e) {

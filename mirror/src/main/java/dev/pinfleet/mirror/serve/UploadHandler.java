@@ -5,7 +5,6 @@ import dev.pinfleet.manifest.Names;
 import dev.pinfleet.mirror.publish.PublishException;
 import dev.pinfleet.mirror.publish.PublishResult;
 import dev.pinfleet.mirror.publish.Publisher;
-import dev.pinfleet.mirror.publish.WheelValidator;
 import dev.pinfleet.proto.v1.UploadResult;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -240,7 +239,7 @@ final class UploadHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         try {
-            WheelValidator.parseName(u.fileName);
+            Publisher.project(u.fileName);
             Publisher.requireSignOff(dir, user);
         } catch (PublishException e) {
             refuse(u, status(e.reason()), e.getMessage(), hasBody);

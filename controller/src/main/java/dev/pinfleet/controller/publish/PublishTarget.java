@@ -1,4 +1,4 @@
-package dev.pinfleet.controller.mirror;
+package dev.pinfleet.controller.publish;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.pinfleet.controller.CliException;
@@ -8,7 +8,6 @@ import dev.pinfleet.manifest.Names;
 import dev.pinfleet.mirror.publish.PublishException;
 import dev.pinfleet.mirror.publish.PublishResult;
 import dev.pinfleet.mirror.publish.Publisher;
-import dev.pinfleet.mirror.publish.WheelValidator;
 import dev.pinfleet.proto.v1.UploadResult;
 import java.io.IOException;
 import java.net.URI;
@@ -25,6 +24,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -38,6 +38,15 @@ public interface PublishTarget {
 
     /** Publishes {@code files} as {@code user}; results in file order. */
     List<PublishResult> publish(List<Path> files, String user) throws IOException;
+
+    /**
+     * Publishes {@code files} pulled from another index, each audit line naming its source URL ({@code sources}).
+     * Only a mirror directory records sources; over HTTP this is refused.
+     */
+    default List<PublishResult> publishPulled(List<Path> files, String user, Map<Path, String> sources) throws IOException {
+        throw new CliException("files pulled from an index are published into a mirror directory (run on the mirror's "
+                + "host with --mirror DIR), so that each audit line names its source; " + describe() + " is a URL");
+    }
 
     /** The mirror as the operator named it. */
     String describe();
@@ -103,6 +112,16 @@ public interface PublishTarget {
         }
 
         @Override
+        public List<PublishResult> publishPulled(List<Path> files, String user, Map<Path, String> sources)
+                throws IOException {
+            try {
+                return publisher.publishSignedOff(dir, files, user, sources);
+            } catch (PublishException e) {
+                throw new CliException(e.getMessage());
+            }
+        }
+
+        @Override
         public String describe() {
             return dir.toString();
         }
@@ -124,7 +143,7 @@ public interface PublishTarget {
         public List<PublishResult> publish(List<Path> files, String user) throws IOException {
             for (Path f : files) {
                 try {
-                    WheelValidator.validate(f, f.getFileName().toString());
+                    Publisher.validate(f, f.getFileName().toString());
                 } catch (PublishException e) {
                     throw new CliException(f + ": not sent to " + base + ", nothing of this batch was: " + e.getMessage());
                 }
