@@ -298,8 +298,8 @@ CLI_ROWS = [("version", "pinfleet --version", 0.5), ("verify", "pinfleet verify"
 
 
 def cli_bench(work, python, py_ver, mirror_url, reqs, manifest, signed_file, key, trusted, runs):
-    """The operator's commands against `python -m pip --version`, timed by hyperfine in one call (so in the same
-    machine state): each command as an operator starts it, through the repository's `pinfleet` launcher (its
+    """The operator's commands against `python -m pip --version`, timed by hyperfine one after the other (pip
+    first): each command as an operator starts it, through the repository's `pinfleet` launcher (its
     class-data sharing archive and flags). plan and status ask three agents on loopback over mutual TLS, through the
     controller embedded in pinfleet (records in WORK/cli/.pinfleet). Returns {key: {"median_s", "cpu_s"}}."""
     hyperfine = shutil.which("hyperfine") or sys.exit("bench: hyperfine not found (the CLI rows need it)")
@@ -338,14 +338,19 @@ def cli_bench(work, python, py_ver, mirror_url, reqs, manifest, signed_file, key
                                env=clean_env())
             if r.returncode != 0:
                 sys.exit("bench: %s failed (exit %d):\n%s" % (cmd, r.returncode, r.stdout[-4000:]))
-        out_json = os.path.join(cli, "hyperfine.json")
-        args = [hyperfine, "-N", "--warmup", "1", "--runs", str(runs), "--export-json", out_json, "--style", "none"]
-        for key, cmd in cmds:
-            args += ["--command-name", key, cmd]
-        subprocess.run(args, cwd=cli, check=True, stdout=subprocess.DEVNULL, env=clean_env())
         res = {}
-        for r in json.load(open(out_json))["results"]:
-            res[r["command"]] = {"median_s": r["median"], "cpu_s": r["user"] + r["system"]}
+        for key, cmd in cmds:  # one hyperfine call per command, so that a failure names its command and output
+            out_json = os.path.join(cli, "hyperfine-%s.json" % key)
+            r = subprocess.run([hyperfine, "-N", "--warmup", "1", "--runs", str(runs), "--export-json", out_json,
+                                "--style", "none", "--command-name", key, cmd], cwd=cli, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True, env=clean_env())
+            if r.returncode != 0:
+                again = subprocess.run(cmd.split(), cwd=cli, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                       env=clean_env())
+                sys.exit("bench: %s failed while timed: %s\nrun again (exit %d):\n%s"
+                         % (cmd, r.stderr.strip(), again.returncode, again.stdout[-4000:]))
+            t = json.load(open(out_json))["results"][0]
+            res[key] = {"median_s": t["median"], "cpu_s": t["user"] + t["system"]}
         return res
     finally:
         for a in agents:
