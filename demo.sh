@@ -43,7 +43,7 @@ say "build"
 if [[ ! -f "$here/controller/target/pinfleet.jar" || ! -f "$here/agent/target/pinfleet-agent.jar" ]]; then
   (cd "$here" && mvn -B -q -DskipTests package)
 fi
-pinfleet() { java -jar "$here/controller/target/pinfleet.jar" "$@"; }
+pinfleet() { "$here/pinfleet" "$@"; }  # the launcher: the build's CDS archive, start-up flags
 
 rm -rf "$work"; mkdir -p "$work"/{keys,trusted,mirror,logs}
 mkdir -m 0700 "$work/.pinfleet"  # the demo's own records, whatever .pinfleet/ a directory above may hold

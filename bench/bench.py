@@ -288,6 +288,91 @@ def check_release(release_dir, pins):
     run([py, "-m", "pip", "check"], env=clean_env())
 
 
+# ---------------------------------------------------------------- the operator's commands
+
+LAUNCHER = os.path.join(REPO, "pinfleet")
+# the issue's CLI rows: (key, label, target as a multiple of `python -m pip --version` in the same run)
+CLI_ROWS = [("version", "pinfleet --version", 0.5), ("verify", "pinfleet verify", 1.0), ("sign", "pinfleet sign", 1.0),
+            ("freeze", "pinfleet freeze (loopback mirror)", 2.0), ("plan", "pinfleet plan (3 agents, mTLS)", 2.0),
+            ("status", "pinfleet status (3 agents, mTLS)", 2.0)]
+
+
+def cli_bench(work, python, py_ver, mirror_url, reqs, manifest, signed_file, key, trusted, runs):
+    """The operator's commands against `python -m pip --version`, timed by hyperfine one after the other (pip
+    first): each command as an operator starts it, through the repository's `pinfleet` launcher (its
+    class-data sharing archive and flags). plan and status ask three agents on loopback over mutual TLS, through the
+    controller embedded in pinfleet (records in WORK/cli/.pinfleet). Returns {key: {"median_s", "cpu_s"}}."""
+    hyperfine = shutil.which("hyperfine") or sys.exit("bench: hyperfine not found (the CLI rows need it)")
+    cli = os.path.join(work, "cli")
+    pki = os.path.join(cli, "pki")
+    os.makedirs(cli)
+    pinfleet("certs", "init", pki)
+    pinfleet("certs", "issue", "--role", "controller", "controller", "--dir", pki)
+    agents, inventory = [], ["[web]"]
+    try:
+        for i in (1, 2, 3):
+            name = "cli%d" % i
+            pinfleet("certs", "issue", "--role", "agent", name, "--san", "127.0.0.1", "--dir", pki)
+            port_file = os.path.join(cli, name + ".port")
+            a = Process("agent " + name, ["java", "-jar", AGENT_JAR, "--node", name, "--root", os.path.join(cli, name),
+                                          "--listen", "127.0.0.1:0", "--trusted-keys", trusted, "--mirrors", mirror_url,
+                                          "--python", python, "--tls-cert", os.path.join(pki, name + ".crt"),
+                                          "--tls-key", os.path.join(pki, name + ".key"),
+                                          "--tls-ca", os.path.join(pki, "ca.crt"), "--port-file", port_file],
+                        port_file, os.path.join(work, "logs", "agent-%s.log" % name))
+            agents.append(a)
+            inventory.append("%s ansible_host=127.0.0.1 pinfleet_agent_port=%d" % (name, a.port))
+        inv = os.path.join(cli, "inventory.ini")
+        with open(inv, "w") as f:
+            f.write("\n".join(inventory) + "\n")
+        cmds = [("pip", "%s -m pip --version" % python),
+                ("version", "%s --version" % LAUNCHER),
+                ("verify", "%s verify %s --trusted %s" % (LAUNCHER, signed_file, trusted)),
+                ("sign", "%s sign %s --key %s -o %s" % (LAUNCHER, manifest, key, os.path.join(cli, "signed.json"))),
+                ("freeze", "%s freeze %s --mirror %s --app bench --python %s -o %s" % (
+                    LAUNCHER, reqs, mirror_url, py_ver, os.path.join(cli, "manifest.json"))),
+                ("plan", "%s plan %s --inventory %s --tls-dir %s" % (LAUNCHER, signed_file, inv, pki)),
+                ("status", "%s status --inventory %s --tls-dir %s" % (LAUNCHER, inv, pki))]
+        for key, cmd in cmds:  # each must work before it is timed: a failing command is fast and meaningless
+            r = subprocess.run(cmd.split(), cwd=cli, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env=clean_env())
+            if r.returncode != 0:
+                sys.exit("bench: %s failed (exit %d):\n%s" % (cmd, r.returncode, r.stdout[-4000:]))
+        res = {}
+        for key, cmd in cmds:  # one hyperfine call per command, so that a failure names its command and output
+            out_json = os.path.join(cli, "hyperfine-%s.json" % key)
+            r = subprocess.run([hyperfine, "-N", "--warmup", "1", "--runs", str(runs), "--export-json", out_json,
+                                "--style", "none", "--command-name", key, cmd], cwd=cli, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True, env=clean_env())
+            if r.returncode != 0:
+                again = subprocess.run(cmd.split(), cwd=cli, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                       env=clean_env())
+                sys.exit("bench: %s failed while timed: %s\nrun again (exit %d):\n%s"
+                         % (cmd, r.stderr.strip(), again.returncode, again.stdout[-4000:]))
+            t = json.load(open(out_json))["results"][0]
+            res[key] = {"median_s": t["median"], "cpu_s": t["user"] + t["system"]}
+        return res
+    finally:
+        for a in agents:
+            a.stop()
+
+
+def report_cli(res, summary):
+    """Prints the CLI rows (median wall time and mean CPU, each as a multiple of pip's) and adds them to the summary."""
+    pip = res["pip"]
+    summary.update(cli_pip_version_s=round(pip["median_s"], 3), cli_pip_version_cpu_s=round(pip["cpu_s"], 3))
+    log("\nthe operator's commands (hyperfine, %d runs each, medians; CPU = user + system, mean):" % summary["cli_runs"])
+    log("  %-36s %7.3f s  cpu %6.3f s" % ("python -m pip --version", pip["median_s"], pip["cpu_s"]))
+    for key, label, target in CLI_ROWS:
+        r = res[key]
+        ratio, cpu_ratio = r["median_s"] / pip["median_s"], r["cpu_s"] / pip["cpu_s"]
+        summary["cli_%s_s" % key] = round(r["median_s"], 3)
+        summary["cli_%s_ratio" % key] = round(ratio, 3)
+        summary["cli_%s_cpu_ratio" % key] = round(cpu_ratio, 3)
+        log("  %-36s %7.3f s  cpu %6.3f s  = %5.2f x pip (cpu %5.2f x)   target <= %.1f x: %s" % (
+            label, r["median_s"], r["cpu_s"], ratio, cpu_ratio, target, "met" if ratio <= target else "NOT met"))
+
+
 # ---------------------------------------------------------------- main
 
 def median(xs):
@@ -310,9 +395,11 @@ def main():
     ap.add_argument("--fetch-parallelism", type=int, default=8, help="agent fetch-parallelism (default 8)")
     ap.add_argument("--agent-java-opts", default="", help="extra JVM options for the agent (write --agent-java-opts=\"-XX:...\"), e.g. a JFR recording")
     ap.add_argument("--skip-pip", action="store_true", help="measure the agent only (no ratios)")
+    ap.add_argument("--cli-runs", type=int, default=10, help="hyperfine runs of each operator command (default 10)")
+    ap.add_argument("--skip-cli", action="store_true", help="leave out the operator's commands (the CLI rows)")
     args = ap.parse_args()
-    if args.runs < 1:
-        sys.exit("bench: --runs must be at least 1")
+    if args.runs < 1 or args.cli_runs < 1:
+        sys.exit("bench: --runs and --cli-runs must be at least 1")
     for jar in (CONTROLLER_JAR, AGENT_JAR):
         if not os.path.isfile(jar):
             sys.exit("bench: %s is missing; build with: mvn -B -q -DskipTests package" % jar)
@@ -384,6 +471,13 @@ def main():
             return out
 
         classes = compile_driver(work)
+        load_start = os.getloadavg()
+        log("bench: load average at start %.2f %.2f %.2f (1, 5, 15 min; the machine may be shared)" % load_start)
+        cli_res = None
+        if not args.skip_cli:
+            cli_res = cli_bench(work, python, py_ver, mirror_url, reqs["a"], os.path.join(work, "manifest-a-1.json"),
+                                signed("a", 1), os.path.join(work, "keys", "bench.key"), os.path.join(work, "trusted"),
+                                args.cli_runs)
         pip_links = os.path.join(work, "wheels")
         results = {k: [] for k in ("pip", "pip_nc") + SCENARIOS}
         breakdown = {k: [] for k in SCENARIOS if not k.startswith("rollback")}
@@ -467,6 +561,14 @@ def main():
             running.stop()
 
         summary = summarize(results, args, len(pins), len(wheels), total_mb, breakdown)
+        if cli_res:
+            summary["cli_runs"] = args.cli_runs
+            report_cli(cli_res, summary)
+        load_end = os.getloadavg()
+        summary.update(load_avg_start=[round(x, 2) for x in load_start], load_avg_end=[round(x, 2) for x in load_end])
+        log("\nload average at start %.2f %.2f %.2f, at end %.2f %.2f %.2f (1, 5, 15 min): figures from a busy machine "
+            "are slower in wall time; the CPU columns and the ratios to pip in the same run are the steadier ones"
+            % (load_start + load_end))
         log("\nBENCH " + json.dumps(summary, sort_keys=True))
     finally:
         if mirror_proc:

@@ -15,6 +15,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.function.Predicate;
 
 /**
@@ -30,6 +34,7 @@ public final class Freezer {
     private final Predicate<WheelFilename> compatible;
     private final String targetDescription;
     private final InstallScheme scheme;
+    private final int parallelism;
 
     /**
      * One resolved pin.
@@ -75,6 +80,19 @@ public final class Freezer {
      */
     public Freezer(MirrorCatalog mirror, Predicate<WheelFilename> compatible, String targetDescription,
             InstallScheme scheme) {
+        this(mirror, compatible, targetDescription, scheme, DEFAULT_PARALLELISM);
+    }
+
+    /** Pins looked up at once by default: enough to hide a loopback or LAN round trip, few for the mirror. */
+    public static final int DEFAULT_PARALLELISM = 8;
+
+    /** As above, resolving up to {@code parallelism} (at least 1) pins at once. */
+    public Freezer(MirrorCatalog mirror, Predicate<WheelFilename> compatible, String targetDescription,
+            InstallScheme scheme, int parallelism) {
+        if (parallelism < 1) {
+            throw new IllegalArgumentException("parallelism " + parallelism + " is below 1");
+        }
+        this.parallelism = parallelism;
         this.mirror = mirror;
         this.compatible = compatible;
         this.targetDescription = targetDescription;
@@ -82,30 +100,62 @@ public final class Freezer {
     }
 
     /**
-     * Resolves every pin, in order, going on after a pin that fails so that every problem is found at once. A
-     * project pinned twice, under any spelling, is a problem naming both places.
+     * Resolves every pin, going on after a pin that fails so that every problem is found at once; results and
+     * problems come in the pins' order. A project pinned twice, under any spelling, is a problem naming both
+     * places. Up to {@code parallelism} pins are looked up and their wheels fetched and checked at once: each pin
+     * is one index request and one download, so a long requirements file waits on round trips, not on CPU.
      */
     public Result resolveAll(List<Requirement> requirements) {
         Map<String, Requirement> seen = new HashMap<>();
-        List<Pinned> out = new ArrayList<>();
-        List<String> problems = new ArrayList<>();
-        for (Requirement r : requirements) {
-            String project = Names.normalizeProject(r.name());
-            Requirement earlier = seen.putIfAbsent(project, r);
-            if (earlier != null) {
-                problems.add(r.source() + ": " + r.name() + " is already pinned at " + earlier.source()
-                        + (earlier.name().equals(r.name()) ? "" : " as " + earlier.name() + " (one project, "
-                        + project + ", under two spellings)"));
-                continue;
+        List<Slot> slots = new ArrayList<>();
+        ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, Math.min(parallelism, requirements.size())),
+                r -> {
+                    Thread t = new Thread(r, "freeze-lookup");
+                    t.setDaemon(true);
+                    return t;
+                });
+        try {
+            for (Requirement r : requirements) {
+                String project = Names.normalizeProject(r.name());
+                Requirement earlier = seen.putIfAbsent(project, r);
+                if (earlier != null) {
+                    slots.add(new Slot(r.source() + ": " + r.name() + " is already pinned at " + earlier.source()
+                            + (earlier.name().equals(r.name()) ? "" : " as " + earlier.name() + " (one project, "
+                            + project + ", under two spellings)"), null));
+                } else {
+                    slots.add(new Slot(null, pool.submit(() -> resolve(r, project))));
+                }
             }
-            try {
-                out.add(resolve(r, project));
-            } catch (CliException e) {
-                problems.add(e.getMessage());
+            List<Pinned> out = new ArrayList<>();
+            List<String> problems = new ArrayList<>();
+            for (Slot slot : slots) {
+                if (slot.problem() != null) {
+                    problems.add(slot.problem());
+                    continue;
+                }
+                try {
+                    out.add(slot.lookup().get());
+                } catch (ExecutionException e) {
+                    if (e.getCause() instanceof CliException ce) {
+                        problems.add(ce.getMessage());
+                    } else if (e.getCause() instanceof RuntimeException re) {
+                        throw re;
+                    } else {
+                        throw new IllegalStateException(e.getCause());
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new CliException("interrupted while resolving pins against mirror " + mirror.describe());
+                }
             }
+            return new Result(out, problems);
+        } finally {
+            pool.shutdownNow();
         }
-        return new Result(out, problems);
     }
+
+    /** One pin's place in the results: a problem found before any lookup, or the lookup under way. */
+    private record Slot(String problem, Future<Pinned> lookup) {}
 
     /** {@link #resolveAll}, failing with every problem (the problem alone when there is one). */
     public List<Pinned> freeze(List<Requirement> requirements) {

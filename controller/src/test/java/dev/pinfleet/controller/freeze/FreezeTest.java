@@ -14,6 +14,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -299,5 +301,47 @@ class FreezeTest {
         assertEquals(1, problems.size());
         assertTrue(problems.get(0).startsWith(r + ":1: future-only==1.0 requires Python >=3.12, which excludes the target "
                 + "CPython 3.11.7"), problems.get(0));
+    }
+
+    @Test
+    void pinsAreLookedUpAtOnceAndComeBackInTheirOrder() throws Exception {
+        // Four lookups must be in flight together: each waits at the latch until all four have arrived. One lookup
+        // after another would leave the first waiting alone until its generous timeout (20 s, far above how long
+        // four threads of a busy machine take to start), and that pin would come back as a problem.
+        CountDownLatch together = new CountDownLatch(4);
+        MirrorCatalog dir = MirrorCatalog.open(mirror.dir().toString());
+        MirrorCatalog waiting = new MirrorCatalog() {
+            @Override
+            public List<Listing> list(String project) throws java.io.IOException {
+                together.countDown();
+                try {
+                    if (!together.await(20, TimeUnit.SECONDS)) {
+                        throw new java.io.IOException("lookup of " + project + " was alone");
+                    }
+                } catch (InterruptedException e) {
+                    throw new java.io.IOException(e);
+                }
+                return dir.list(project);
+            }
+
+            @Override
+            public MirrorFile fetch(Listing file, InstallScheme scheme) throws java.io.IOException {
+                return dir.fetch(file, scheme);
+            }
+
+            @Override
+            public String describe() {
+                return dir.describe();
+            }
+        };
+        Tags tags = Target.tags("3.11", "manylinux_2_36_x86_64");
+        Path r = reqs("six==1.17.0\nidna==3.7\nnothere==1.0\ncertifi==2024.2.2\nSix==1.17.0\nurllib3==2.2.1\n");
+        Freezer.Result res = new Freezer(waiting, tags::isCompatible, tags.toString(), SCHEME, 4)
+                .resolveAll(RequirementsFile.read(r, ENV).pins());
+        assertEquals(List.of("six", "idna", "certifi", "urllib3"),
+                res.pins().stream().map(p -> p.requirement().name()).toList());
+        assertEquals(2, res.problems().size(), res.problems().toString());
+        assertTrue(res.problems().get(0).startsWith(r + ":3: no wheel for nothere==1.0"), res.problems().toString());
+        assertTrue(res.problems().get(1).startsWith(r + ":5: Six is already pinned at " + r + ":1"), res.problems().toString());
     }
 }
