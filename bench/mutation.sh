@@ -74,11 +74,13 @@ if ! $report_only; then
 fi
 total=$(($(date +%s) - start))
 
-printf '%s\n' "${RUNS[@]}" | python3 - "$total" "${#selected[@]}" "${#RUNS[@]}" "$threads" <<'PY'
+names=()
+for run in "${RUNS[@]}"; do names+=("${run%%|*}"); done
+python3 - "$total" "${#selected[@]}" "${#RUNS[@]}" "$threads" "${names[@]}" <<'PY'
 import collections, os, re, sys
 import xml.etree.ElementTree as ET
 total, ran, all_runs, threads = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-runs = [line.split("|")[0] for line in sys.stdin.read().split("\n") if line]
+runs = sys.argv[5:]
 reasons = {}
 with open("bench/mutation-survivors.txt") as f:
     for line in f:
@@ -90,12 +92,19 @@ for name in runs:
     module, package = name.split("/")
     report = os.path.join(module, "target", "pit-reports", package, "mutations.xml")
     wall = os.path.join(module, "target", "pit-reports", package, "wall.txt")
-    if not os.path.exists(report) or not os.path.exists(wall):
+    if not os.path.exists(report):
         missing.append(name)
         continue
-    seconds, run_threads = open(wall).read().split()
+    if os.path.exists(wall):
+        seconds, run_threads = open(wall).read().split()
+        root = ET.parse(report).getroot()
+        took = f"{seconds} s ({run_threads} thread{'s' if run_threads != '1' else ''})"
+    else:  # PIT writes mutations.xml as it goes: the mutants analysed so far of a run that did not end
+        done = re.findall(r"<mutation .*?</mutation>", open(report).read(), flags=re.S)
+        root = ET.fromstring("<mutations>" + "".join(done) + "</mutations>")
+        took = "**unfinished**: the mutants analysed so far"
     c = collections.Counter()
-    for m in ET.parse(report).getroot():
+    for m in root:
         status = m.get("status")
         c[status] += 1
         if status in ("SURVIVED", "NO_COVERAGE"):
@@ -107,7 +116,7 @@ for name in runs:
     killed = c["KILLED"] + c["TIMED_OUT"] + c["MEMORY_ERROR"] + c["RUN_ERROR"]
     score = 100.0 * killed / mutants if mutants else 100.0
     rows.append(f"| {name} | {mutants} | {killed} | {c['TIMED_OUT']} | {c['SURVIVED']} | {c['NO_COVERAGE']} "
-                f"| **{score:.1f} %** | {seconds} s ({run_threads} thread{'s' if run_threads != '1' else ''}) |")
+                f"| **{score:.1f} %** | {took} |")
 lines = ["| run (module/package) | mutants | killed | of which timed out | survived | no coverage | score | wall time |",
          "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |", *rows, ""]
 if missing:
