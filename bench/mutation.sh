@@ -1,68 +1,143 @@
 #!/usr/bin/env bash
-# Mutation testing (issue 18) with PIT: the `mutation` profile of proto, mirror and agent names the packages where a
-# surviving mutant means an attack gets through, and the fast in-process tests that must kill them (see
-# docs/mutation.md). Too slow for every CI run. Prints per package: mutants, killed, survived, no coverage, score,
-# then every surviving and uncovered mutant (file:line, mutator, what it changed), and the wall time.
-#   bench/mutation.sh [--threads N] [--incremental] [MODULE...]     MODULE: proto, mirror, agent (default: all three)
-#   extra Maven options after `--`, e.g. -- -Dpit.targetClasses='dev.pinfleet.agent.fetch.*' (narrows one module's run)
-# --incremental keeps PIT's history in target/pit-history.bin of each module (re-runs only what changed).
-# Reports: MODULE/target/pit-reports/{index.html,mutations.xml}. Exit status: Maven's (1 when the build broke).
+# Mutation testing (issue 18) with PIT, one run per package: the RUNS table below names, per package where a
+# surviving mutant means an attack gets through, the classes PIT mutates and the fast in-process unit tests that must
+# kill them (never the end-to-end tests that start agents, pip or nginx: PIT runs every covering test once per mutant).
+# Too slow for every CI run. Each run's report lands in MODULE/target/pit-reports/RUN/ (mutations.xml, index.html,
+# wall.txt); at the end the table of all runs that have a report, with their survivors, is written into
+# docs/mutation.md between its `mutation.sh` markers, each survivor with its reason from bench/mutation-survivors.txt.
+#   bench/mutation.sh [--threads N] [RUN|MODULE ...]     e.g. agent/fetch, or mirror (all of its runs); default: all
+#   bench/mutation.sh --report                           rewrites docs/mutation.md from the reports already there
+# Exit status: 1 when a run's build broke (the other runs still run), 2 on a bad argument.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here/.."
-threads=2
-modules=()
-extra=()
+
+# run name | mutated classes | tests that may kill them (comma-separated PIT globs) | test classes left out
+RUNS=(
+  "proto/trust|dev.pinfleet.trust.*|dev.pinfleet.trust.*|"
+  "proto/manifest|dev.pinfleet.manifest.*|dev.pinfleet.manifest.*|"
+  "proto/wheel|dev.pinfleet.wheel.*|dev.pinfleet.wheel.*|"
+  "proto/archive|dev.pinfleet.archive.*|dev.pinfleet.archive.*|"
+  "proto/fs|dev.pinfleet.fs.*|dev.pinfleet.fs.*|"
+  "mirror/serve|dev.pinfleet.mirror.serve.RequestTarget*,dev.pinfleet.mirror.serve.ByteRange*,dev.pinfleet.mirror.serve.UploadTokens*,dev.pinfleet.mirror.serve.MirrorHandler*|dev.pinfleet.mirror.serve.RequestTargetTest,dev.pinfleet.mirror.serve.ByteRangeTest,dev.pinfleet.mirror.serve.UploadTokensTest,dev.pinfleet.mirror.serve.UploadTest,dev.pinfleet.mirror.serve.MirrorServerTest|"
+  "mirror/publish|dev.pinfleet.mirror.publish.*|dev.pinfleet.mirror.publish.*|"
+  "agent/tls|dev.pinfleet.agent.tls.*|dev.pinfleet.agent.tls.*|"
+  "agent/fs|dev.pinfleet.agent.fs.*|dev.pinfleet.agent.fs.*|"
+  "agent/deploy|dev.pinfleet.agent.deploy.VerifyStep*,dev.pinfleet.agent.deploy.SwitchStep*|dev.pinfleet.agent.deploy.VerifyStepTest,dev.pinfleet.agent.deploy.SwitchStepTest|"
+  "agent/fetch|dev.pinfleet.agent.fetch.*|dev.pinfleet.agent.fetch.*|"
+  "agent/install|dev.pinfleet.agent.install.*|dev.pinfleet.agent.install.*|dev.pinfleet.agent.install.RealPipTest"
+)
+
+threads=1
+report_only=false
+selected=()
 while (($#)); do
   case "$1" in
     --threads) threads="$2"; shift 2 ;;
-    --incremental) extra+=("-DhistoryInputFile=target/pit-history.bin"
-                            "-DhistoryOutputFile=target/pit-history.bin"); shift ;;
-    --) shift; extra+=("$@"); break ;;
-    proto|mirror|agent) modules+=("$1"); shift ;;
-    *) echo "mutation.sh: unknown argument $1 (modules: proto mirror agent)" >&2; exit 2 ;;
+    --report) report_only=true; shift ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *)
+      match=false
+      for run in "${RUNS[@]}"; do
+        name="${run%%|*}"
+        if [[ "$name" == "$1" || "${name%%/*}" == "$1" ]]; then selected+=("$run"); match=true; fi
+      done
+      $match || { echo "mutation.sh: unknown run $1 (modules proto, mirror, agent, or MODULE/PACKAGE from the RUNS table)" >&2; exit 2; }
+      shift ;;
   esac
 done
-((${#modules[@]})) || modules=(proto mirror agent)
-pl="$(IFS=,; echo "${modules[*]}")"
-skips=()
-for m in proto mirror agent; do
-  [[ " ${modules[*]} " == *" $m "* ]] || skips+=("-Dpit.skip.$m=true")
-done
-start=$(date +%s)
+$report_only || ((${#selected[@]})) || selected=("${RUNS[@]}")
+
 status=0
-mvn -B -P mutation -pl "$pl" -am test-compile org.pitest:pitest-maven:mutationCoverage \
-    -Dpit.threads="$threads" "${skips[@]}" "${extra[@]}" || status=$?
-end=$(date +%s)
-python3 - "$((end - start))" "$threads" "${modules[@]}" <<'PY'
-import collections, os, sys
+start=$(date +%s)
+if ! $report_only; then
+  for run in "${selected[@]}"; do
+    IFS='|' read -r name classes tests excluded <<<"$run"
+    module="${name%%/*}"
+    skips=()
+    for m in proto mirror agent; do [[ "$m" == "$module" ]] || skips+=("-Dpit.skip.$m=true"); done
+    out="$module/target/pit-reports/${name#*/}"
+    rm -rf "$out"
+    mkdir -p "$out"
+    echo "== $name: $classes" >&2
+    t0=$(date +%s)
+    if mvn -B -P mutation -pl "$module" -am test-compile org.pitest:pitest-maven:mutationCoverage \
+        -Dpit.run="${name#*/}" -Dpit.threads="$threads" -Dpit.targetClasses="$classes" -Dpit.targetTests="$tests" \
+        ${excluded:+-Dpit.excludedTestClasses="$excluded"} "${skips[@]}" >"$out.log" 2>&1; then
+      echo "$(($(date +%s) - t0)) $threads" >"$out/wall.txt"
+    else
+      status=1
+      echo "mutation.sh: $name failed, see $out.log" >&2
+      tail -n 30 "$out.log" >&2
+    fi
+  done
+fi
+total=$(($(date +%s) - start))
+
+names=()
+for run in "${RUNS[@]}"; do names+=("${run%%|*}"); done
+python3 - "$total" "${#selected[@]}" "${#RUNS[@]}" "$threads" "${names[@]}" <<'PY'
+import collections, os, re, sys
 import xml.etree.ElementTree as ET
-seconds, threads, modules = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
-print(f"\nMUTATION {', '.join(modules)}: {seconds} s wall, {threads} PIT threads, {os.cpu_count()} cores")
-print(f"{'package':42} {'mutants':>7} {'killed':>7} {'survived':>8} {'no cov':>7} {'score':>6}")
-survivors = []
-for module in modules:
-    report = os.path.join(module, "target", "pit-reports", "mutations.xml")
+total, ran, all_runs, threads = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+runs = sys.argv[5:]
+reasons = {}
+with open("bench/mutation-survivors.txt") as f:
+    for line in f:
+        if line.strip() and not line.startswith("#"):
+            key, _, why = line.rstrip("\n").partition("  ")
+            reasons[key.strip()] = why.strip()
+rows, survivors, missing = [], [], []
+for name in runs:
+    module, package = name.split("/")
+    report = os.path.join(module, "target", "pit-reports", package, "mutations.xml")
+    wall = os.path.join(module, "target", "pit-reports", package, "wall.txt")
     if not os.path.exists(report):
-        print(f"{module}: no report ({report})")
+        missing.append(name)
         continue
-    by_package = collections.defaultdict(collections.Counter)
-    for m in ET.parse(report).getroot():
-        cls = m.findtext("mutatedClass")
-        package = cls.rsplit(".", 1)[0]
+    if os.path.exists(wall):
+        seconds, run_threads = open(wall).read().split()
+        root = ET.parse(report).getroot()
+        took = f"{seconds} s ({run_threads} thread{'s' if run_threads != '1' else ''})"
+    else:  # PIT writes mutations.xml as it goes: the mutants analysed so far of a run that did not end
+        done = re.findall(r"<mutation .*?</mutation>", open(report).read(), flags=re.S)
+        root = ET.fromstring("<mutations>" + "".join(done) + "</mutations>")
+        took = "**unfinished**: the mutants analysed so far"
+    c = collections.Counter()
+    for m in root:
         status = m.get("status")
-        by_package[package][status] += 1
+        c[status] += 1
         if status in ("SURVIVED", "NO_COVERAGE"):
-            survivors.append(f"{status:11} {package}.{m.findtext('sourceFile')}:{m.findtext('lineNumber')} "
-                             f"{m.findtext('mutatedMethod')} {m.findtext('mutator').rsplit('.', 1)[-1]}: "
-                             f"{m.findtext('description')}")
-    for package, c in sorted(by_package.items()):
-        total = sum(c.values())
-        killed = c["KILLED"] + c["TIMED_OUT"] + c["MEMORY_ERROR"] + c["RUN_ERROR"]
-        print(f"{package:42} {total:7} {killed:7} {c['SURVIVED']:8} {c['NO_COVERAGE']:7} "
-              f"{100.0 * killed / total:5.1f}%")
-print(f"\n{len(survivors)} surviving or uncovered mutants")
-for s in survivors:
-    print(" ", s)
+            cls = m.findtext("mutatedClass")
+            key = (f"{cls.rsplit('.', 1)[-1].split('$')[0]}:{m.findtext('lineNumber')} "
+                   f"{m.findtext('mutator').rsplit('.', 1)[-1]}")
+            survivors.append((name, key, status, m.findtext("mutatedMethod"), m.findtext("description")))
+    mutants = sum(c.values())
+    killed = c["KILLED"] + c["TIMED_OUT"] + c["MEMORY_ERROR"] + c["RUN_ERROR"]
+    score = 100.0 * killed / mutants if mutants else 100.0
+    rows.append(f"| {name} | {mutants} | {killed} | {c['TIMED_OUT']} | {c['SURVIVED']} | {c['NO_COVERAGE']} "
+                f"| **{score:.1f} %** | {took} |")
+lines = ["| run (module/package) | mutants | killed | of which timed out | survived | no coverage | score | wall time |",
+         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |", *rows, ""]
+if missing:
+    lines += [f"No report for: {', '.join(missing)}.", ""]
+if ran == all_runs:
+    lines += [f"The whole `bench/mutation.sh` (all {all_runs} runs, each with its Maven start and compile check): "
+              f"{total} s wall, {threads} PIT thread(s), {os.cpu_count()} cores shared with other builds.", ""]
+lines += [f"Survivors ({len(survivors)}), each with the reason it lives (`bench/mutation-survivors.txt`):", ""]
+unexplained = 0
+for name, key, status, method, description in survivors:
+    why = reasons.get(key)
+    unexplained += why is None
+    lines.append(f"- `{key}` ({name}, {method}, {status.lower().replace('_', ' ')}: {description}) — "
+                 f"{why or '**not explained yet**'}")
+text = "\n".join(lines)
+print(text)
+doc = "docs/mutation.md"
+body = open(doc).read()
+begin, end = "<!-- mutation.sh: begin (generated) -->", "<!-- mutation.sh: end -->"
+body = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: f"{begin}\n{text}\n{end}", body, flags=re.S)
+open(doc, "w").write(body)
+print(f"\n{doc} updated; {unexplained} survivor(s) without a reason", file=sys.stderr)
 PY
 exit "$status"

@@ -80,4 +80,38 @@ class ManifestCodecTest {
                 .setArtifacts(0, valid.getArtifacts(0).toBuilder().setSha256("b".repeat(64))).build()));
         assertEquals(16, ManifestCodec.releaseId(d).length());
     }
+
+    @Test
+    void aManifestExpiresAtItsExpiryMillisecondNotOneLater() throws Exception {
+        long expires = com.google.protobuf.util.Timestamps.toMillis(valid.getExpires());
+        ManifestCodec.checkNotExpired(valid, java.time.Instant.ofEpochMilli(expires - 1));
+        ManifestException e = assertThrows(ManifestException.class,
+                () -> ManifestCodec.checkNotExpired(valid, java.time.Instant.ofEpochMilli(expires)));
+        assertEquals(ManifestException.Reason.EXPIRED, e.reason());
+        assertTrue(e.getMessage().startsWith("manifest for app web serial 1 expired at "), e.getMessage());
+    }
+
+    @Test
+    void theNodesEnvironmentMustEqualTheManifestsAndANamedOneMustBeWellFormed() throws Exception {
+        Manifest prod = valid.toBuilder().setEnvironment("prod").build();
+        ManifestCodec.checkEnvironment(prod, "prod");
+        ManifestCodec.checkEnvironment(valid, "");
+        ManifestException e = assertThrows(ManifestException.class, () -> ManifestCodec.checkEnvironment(prod, "staging"));
+        assertEquals(ManifestException.Reason.ENVIRONMENT, e.reason());
+        assertEquals("manifest is bound to environment 'prod' but this node is in environment 'staging'", e.getMessage());
+        assertEquals(ManifestException.Reason.ENVIRONMENT,
+                assertThrows(ManifestException.class, () -> ManifestCodec.checkEnvironment(valid, "prod")).reason());
+        ManifestCodec.validate(prod);
+        ManifestException bad = assertThrows(ManifestException.class,
+                () -> ManifestCodec.validate(valid.toBuilder().setEnvironment("Prod Env").build()));
+        assertEquals(ManifestException.Reason.INVALID, bad.reason());
+        assertTrue(bad.getMessage().startsWith("manifest field environment: "), bad.getMessage());
+    }
+
+    @Test
+    void parseValidatesWhatItParsed() {
+        byte[] zeroSerial = ManifestCodec.toJson(valid.toBuilder().setSerial(0).build());
+        ManifestException e = assertThrows(ManifestException.class, () -> ManifestCodec.parse(zeroSerial));
+        assertTrue(e.getMessage().startsWith("manifest field serial: "), e.getMessage());
+    }
 }

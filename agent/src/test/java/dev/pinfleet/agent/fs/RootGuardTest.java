@@ -7,10 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pinfleet.fs.Durable;
 import java.io.IOException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -214,5 +216,30 @@ class RootGuardTest {
             assertFalse(s.findAny().isPresent(), "the probe left something in " + d);
         }
         assertFalse(Files.exists(d.resolve("not")), "probing creates no directory");
+    }
+
+    @Test
+    void aDirectoryThatRefusesWritesIsNamedWithTheSystemsReason() {
+        // sysfs takes no new files, not even from root: EACCES ("Permission denied", which the JDK reports without
+        // a reason of its own) or EROFS where it is mounted read-only
+        FileSystemException e = assertThrows(FileSystemException.class,
+                () -> RootGuard.probeWritable(Path.of("/sys/pinfleet-probe/not/there")));
+        assertEquals("/sys", e.getFile());
+        assertTrue(Set.of("Permission denied", "Read-only file system").contains(e.getReason()), e.getMessage());
+    }
+
+    @Test
+    void problemsAreListedInPathOrderWhateverOrderTheDirectoryGivesThem() throws IOException {
+        Path root = safeRoot();
+        List<String> names = List.of("r9", "r3", "r7", "r1a", "r5", "r0", "r8", "r2a", "r6", "r4");
+        for (String n : names) {
+            Files.setPosixFilePermissions(Files.createDirectories(root.resolve("apps/shop/releases/" + n)),
+                    PosixFilePermissions.fromString("rwxrwxrwx"));
+        }
+        List<String> problems = RootGuard.problems(root);
+        assertEquals(names.size(), problems.size(), problems.toString());
+        List<String> sorted = new java.util.ArrayList<>(problems);
+        java.util.Collections.sort(sorted);
+        assertEquals(sorted, problems);
     }
 }
