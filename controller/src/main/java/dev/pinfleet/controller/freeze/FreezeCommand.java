@@ -30,7 +30,9 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "freeze", description = {
+@Command(name = "freeze", customSynopsis = {
+    "pinfleet freeze REQUIREMENTS --app=APP --mirror=DIR|URL -o=FILE [OPTIONS]",
+    "       pinfleet freeze REQUIREMENTS --format=pip --mirror=DIR|URL -o=FILE [OPTIONS]"}, description = {
     "Resolve pins to the mirror's wheels: an unsigned manifest, or pip requirements with "
     + "hashes.",
     "",
@@ -75,7 +77,8 @@ public final class FreezeCommand implements Callable<Integer> {
             description = "What to write: the manifest (default) or a hash-pinned requirements file for pip.")
     String format;
 
-    @Option(names = "--app", description = "Application name ([a-z0-9][a-z0-9._-]*); required for the manifest.")
+    @Option(names = "--app", paramLabel = "APP",
+            description = "Application name ([a-z0-9][a-z0-9._-]*); required, but with --format pip.")
     String app;
 
     @Option(names = "--serial", description = {"Manifest serial, strictly increasing per app (default: the next serial from",
@@ -100,7 +103,8 @@ public final class FreezeCommand implements Callable<Integer> {
         + "(file:line) and write nothing otherwise."})
     boolean checkDeps;
 
-    @Option(names = "--expires-in", defaultValue = Validity.DEFAULT, description = "Validity from now: Nd, Nh or Nm (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--expires-in", defaultValue = Validity.DEFAULT, paramLabel = "DURATION",
+            description = "Validity from now: Nd, Nh or Nm (default: ${DEFAULT-VALUE}).")
     String expiresIn;
 
     @Option(names = "--environment", description = "Bind the manifest to agents of this environment only.")

@@ -31,7 +31,9 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import dev.pinfleet.controller.client.Terminal;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -75,14 +77,14 @@ public final class MirrorCommands implements Callable<Integer> {
 
         @Spec CommandSpec spec;
 
-        @Parameters(paramLabel = "DIR", description = "Mirror directory (created if missing).")
-        Path dir;
+        @Mixin MirrorDir mirror;
 
         @Option(names = "--policy", paramLabel = "FILE", description = "Policy text to install instead of the default one.")
         Path policy;
 
         @Override
         public Integer call() throws IOException {
+            Path dir = mirror.get();
             String text = policy == null ? null : Files.readString(policy, StandardCharsets.UTF_8);
             List<String> created = UploadPolicy.init(dir, text);
             PrintWriter out = spec.commandLine().getOut();
@@ -92,7 +94,7 @@ public final class MirrorCommands implements Callable<Integer> {
                 out.printf("laid out mirror %s: created %s%n", dir, String.join(", ", created));
             }
             out.printf("upload policy: %s (version %s)%n", UploadPolicy.policyFile(dir), version(dir));
-            out.printf("each uploader signs it off with: pinfleet mirror acknowledge %s --as USER --policy-version %s%n",
+            out.printf("each uploader signs it off with: pinfleet mirror acknowledge --mirror %s --as USER --policy-version %s%n",
                     dir, version(dir));
             out.flush();
             return 0;
@@ -102,17 +104,17 @@ public final class MirrorCommands implements Callable<Integer> {
     @Command(name = "acknowledge", description = {
         "Sign off the mirror's upload policy (required before publishing).",
         "",
-        "Without --policy-version, shows the policy; with it (the version you read, which "
-        + "must be the current one), records in DIR/uploaders that USER acknowledged it. Only "
-        + "users who acknowledged the current version may publish."})
+        "Without --policy-version, shows the policy and its version, then (on a terminal) asks "
+        + "you to type that version to sign it off, or prints the command that does; with it "
+        + "(the version you read, which must be the current one), records in DIR/uploaders that "
+        + "USER acknowledged it. Only users who acknowledged the current version may publish."})
     public static final class Acknowledge implements Callable<Integer> {
         @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
         boolean help;
 
         @Spec CommandSpec spec;
 
-        @Parameters(paramLabel = "DIR", description = "Mirror directory.")
-        Path dir;
+        @Mixin MirrorDir mirror;
 
         @Option(names = "--as", required = true, paramLabel = "USER", description = "Who signs off.")
         String user;
@@ -121,21 +123,37 @@ public final class MirrorCommands implements Callable<Integer> {
         String policyVersion;
 
         private final Clock clock;
+        private final Terminal terminal;
 
-        public Acknowledge(Clock clock) {
+        public Acknowledge(Clock clock, Terminal terminal) {
             this.clock = clock;
+            this.terminal = terminal;
         }
 
         @Override
         public Integer call() throws IOException {
+            Path dir = mirror.get();
             UploadPolicy policy = loadPolicy(dir);
             PrintWriter out = spec.commandLine().getOut();
             if (policyVersion == null) {
                 out.printf("Upload policy of mirror %s, version %s (%s):%n%n", dir, policy.version(), policy.policyFile());
                 out.println(Files.readString(policy.policyFile(), StandardCharsets.UTF_8).stripTrailing());
+                out.println();
+                if (!terminal.interactive()) {
+                    out.printf("to sign it off, run: pinfleet mirror acknowledge --mirror %s --as %s --policy-version %s%n",
+                            dir, user, policy.version());
+                    out.flush();
+                    return 0;
+                }
+                out.printf("to sign it off as %s, type its version (%s); anything else leaves it: ", user, policy.version());
                 out.flush();
-                throw new CliException("to sign off this policy, run: pinfleet mirror acknowledge " + dir + " --as "
-                        + user + " --policy-version " + policy.version(), 2);
+                String answer = terminal.readLine();
+                if (answer == null || !answer.strip().equals(policy.version())) {
+                    out.println("not signed off");
+                    out.flush();
+                    return 1;
+                }
+                policyVersion = answer.strip();
             }
             Uploaders.Entry e;
             try {
@@ -205,11 +223,11 @@ public final class MirrorCommands implements Callable<Integer> {
 
         @Spec CommandSpec spec;
 
-        @Parameters(paramLabel = "DIR", description = "Mirror directory.")
-        Path dir;
+        @Mixin MirrorDir mirror;
 
         @Override
         public Integer call() throws IOException {
+            Path dir = mirror.get();
             if (!Files.isDirectory(dir)) {
                 throw new CliException("mirror directory " + dir + " does not exist");
             }
@@ -244,8 +262,7 @@ public final class MirrorCommands implements Callable<Integer> {
 
         @Spec CommandSpec spec;
 
-        @Parameters(paramLabel = "DIR", description = "Mirror directory.")
-        Path dir;
+        @Mixin MirrorDir mirror;
 
         @Option(names = "--port", defaultValue = "8080", description = "TCP port; 0 picks a free one (default: ${DEFAULT-VALUE}).")
         int port;
@@ -272,6 +289,7 @@ public final class MirrorCommands implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
+            Path dir = mirror.get();
             if (!Files.isDirectory(dir)) {
                 throw new CliException("mirror directory " + dir + " does not exist");
             }
@@ -356,15 +374,16 @@ public final class MirrorCommands implements Callable<Integer> {
     @Command(name = "index", mixinStandardHelpOptions = true,
             description = "Rewrite the static PEP 503 index (simple/**/index.html) of a mirror directory.")
     public static final class Index implements Callable<Integer> {
-        @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
-        boolean help;
+        @Spec CommandSpec spec;
 
-        @Parameters(paramLabel = "DIR", description = "Mirror directory.")
-        Path dir;
+        @Mixin MirrorDir mirror;
 
         @Override
         public Integer call() throws IOException {
+            Path dir = mirror.get();
             MirrorIndex.rebuild(dir);
+            spec.commandLine().getOut().printf("rewrote the index of mirror %s (simple/)%n", dir);
+            spec.commandLine().getOut().flush();
             return 0;
         }
     }
