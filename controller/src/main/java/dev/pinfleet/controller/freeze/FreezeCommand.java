@@ -8,6 +8,7 @@ import dev.pinfleet.controller.Validity;
 import dev.pinfleet.controller.client.ControllerOptions;
 import dev.pinfleet.controller.client.Serials;
 import dev.pinfleet.controller.client.Terminal;
+import dev.pinfleet.controller.OutputOptions;
 import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.manifest.ManifestException;
 import dev.pinfleet.proto.v1.Artifact;
@@ -15,7 +16,6 @@ import dev.pinfleet.proto.v1.Manifest;
 import dev.pinfleet.proto.v1.NextSerialResponse;
 import dev.pinfleet.wheel.InstallScheme;
 import dev.pinfleet.wheel.Tags;
-import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -113,6 +113,8 @@ public final class FreezeCommand implements Callable<Integer> {
     @Option(names = "--compile-bytecode", description = "Ask agents to compile .pyc files after install.")
     boolean compileBytecode;
 
+    @Mixin OutputOptions print;
+
     private final Clock clock;
     private final CliContext ctx;
 
@@ -158,9 +160,11 @@ public final class FreezeCommand implements Callable<Integer> {
             throw new CliException(problems.size() + " problem(s) for " + env.description() + "; nothing was written:\n  "
                     + String.join("\n  ", problems));
         }
-        PrintWriter out = spec.commandLine().getOut();
         for (String path : whole.shared()) {
-            out.println("shared with identical bytes: " + path);
+            print.line("shared with identical bytes: %s", path);
+        }
+        for (Freezer.Pinned p : pinned) {
+            print.detail("  %s sha256 %s (%d bytes)", p.file().path(), p.file().sha256(), p.file().size());
         }
         long bytes = pinned.stream().mapToLong(p -> p.file().size()).sum();
         String skipped = read.skipped().isEmpty() ? "" : ", " + read.skipped().size() + " skipped by their markers";
@@ -171,9 +175,9 @@ public final class FreezeCommand implements Callable<Integer> {
                             + " at " + Instant.ofEpochMilli(clock.millis()) + ".",
                     "Install with: pip install --no-deps --require-hashes -r " + output.getFileName()));
             Json.writeAtomically(output, text.getBytes(StandardCharsets.UTF_8));
-            out.printf("froze %d pin(s) from %s into %s (%d bytes of wheels%s%s)%n", pinned.size(), requirements,
+            print.summary("froze %d pin(s) from %s into %s (%d bytes of wheels%s%s)", pinned.size(), requirements,
                     output, bytes, skipped, deps);
-            out.flush();
+            result(pinned.size(), bytes, read.skipped().size(), whole.shared(), null);
             return 0;
         }
         List<Artifact> artifacts = pinned.stream().map(Freezer.Pinned::toArtifact).toList();
@@ -197,11 +201,30 @@ public final class FreezeCommand implements Callable<Integer> {
             throw new CliException("frozen manifest is invalid: " + e.getMessage());
         }
         Json.writeAtomically(output, ManifestCodec.toJson(manifest));
-        out.printf("froze %d pin(s) from %s into %s (%d bytes of wheels%s%s), serial %d%s, digest %s%n",
+        print.summary("froze %d pin(s) from %s into %s (%d bytes of wheels%s%s), serial %d%s, digest %s",
                 artifacts.size(), requirements, output, bytes, skipped, deps, manifest.getSerial(), issued == null ? ""
                         : " (from the controller; highest it knew: " + issued.getLastKnown() + ")",
                 ManifestCodec.contentDigest(manifest));
-        out.flush();
+        result(artifacts.size(), bytes, read.skipped().size(), whole.shared(), manifest);
         return 0;
+    }
+
+    /** The --json result: what was written, how much, and (for a manifest) its app, serial and digest. */
+    private void result(int pins, long bytes, int skipped, List<String> shared, Manifest manifest) {
+        print.result(o -> {
+            o.addProperty("output", output.toString());
+            o.addProperty("format", format);
+            o.addProperty("pins", pins);
+            o.addProperty("bytes", bytes);
+            o.addProperty("skipped_by_markers", skipped);
+            com.google.gson.JsonArray same = new com.google.gson.JsonArray();
+            shared.forEach(same::add);
+            o.add("shared", same);
+            if (manifest != null) {
+                o.addProperty("app", manifest.getApp());
+                o.addProperty("serial", manifest.getSerial());
+                o.addProperty("manifest_digest", ManifestCodec.contentDigest(manifest));
+            }
+        });
     }
 }

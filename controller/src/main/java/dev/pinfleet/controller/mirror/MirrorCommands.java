@@ -1,7 +1,10 @@
 package dev.pinfleet.controller.mirror;
 
 import dev.pinfleet.controller.CliException;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
 import dev.pinfleet.controller.Json;
+import dev.pinfleet.controller.OutputOptions;
 import dev.pinfleet.mirror.MirrorIndex;
 import dev.pinfleet.mirror.audit.Finding;
 import dev.pinfleet.mirror.audit.MirrorVerifier;
@@ -193,6 +196,8 @@ public final class MirrorCommands implements Callable<Integer> {
         @Option(names = "--token-file", paramLabel = "FILE", description = "File holding your upload token (mode 0600); for a URL mirror.")
         Path tokenFile;
 
+        @Mixin OutputOptions print;
+
         private final Clock clock;
 
         public Publish(Clock clock) {
@@ -202,12 +207,21 @@ public final class MirrorCommands implements Callable<Integer> {
         @Override
         public Integer call() throws IOException {
             PublishTarget target = PublishTarget.open(mirror, tokenFile, clock);
-            PrintWriter out = spec.commandLine().getOut();
-            for (PublishResult r : target.publish(files, user)) {
-                out.printf("%-9s %s sha256 %s (%d bytes)%n", r.outcome() == PublishResult.Outcome.PUBLISHED
-                        ? "published" : "unchanged", r.file(), r.sha256(), r.size());
+            List<PublishResult> results = target.publish(files, user);
+            JsonArray list = new JsonArray();
+            for (PublishResult r : results) {
+                String outcome = r.outcome() == PublishResult.Outcome.PUBLISHED ? "published" : "unchanged";
+                print.line("%-9s %s sha256 %s (%d bytes)", outcome, r.file(), r.sha256(), r.size());
+                JsonObject o = new JsonObject();
+                o.addProperty("outcome", outcome);
+                o.addProperty("file", r.file());
+                o.addProperty("sha256", r.sha256());
+                o.addProperty("size", r.size());
+                list.add(o);
             }
-            out.flush();
+            long published = results.stream().filter(r -> r.outcome() == PublishResult.Outcome.PUBLISHED).count();
+            print.summary("%d file(s) published, %d unchanged", published, results.size() - published);
+            print.result(o -> o.add("files", list));
             return 0;
         }
     }
@@ -225,6 +239,8 @@ public final class MirrorCommands implements Callable<Integer> {
 
         @Mixin MirrorDir mirror;
 
+        @Mixin OutputOptions print;
+
         @Override
         public Integer call() throws IOException {
             Path dir = mirror.get();
@@ -232,19 +248,29 @@ public final class MirrorCommands implements Callable<Integer> {
                 throw new CliException("mirror directory " + dir + " does not exist");
             }
             VerifyReport r = MirrorVerifier.verify(dir);
-            PrintWriter out = spec.commandLine().getOut();
-            r.findings().forEach(out::println);
+            r.findings().forEach(f -> print.line("%s", f));
             StringBuilder counts = new StringBuilder();
+            JsonObject byKind = new JsonObject();
             for (Finding.Kind k : Finding.Kind.values()) {
                 long n = r.count(k);
+                String kind = k.name().toLowerCase(java.util.Locale.ROOT);
+                byKind.addProperty(kind, n);
                 if (n > 0) {
-                    counts.append(counts.length() == 0 ? "" : ", ").append(n).append(' ')
-                            .append(k.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
+                    counts.append(counts.length() == 0 ? "" : ", ").append(n).append(' ').append(kind.replace('_', '-'));
                 }
             }
-            out.printf("%s: %d file(s) checked against %d audit record(s): %s%n", dir, r.filesChecked(),
+            print.summary("%s: %d file(s) checked against %d audit record(s): %s", dir, r.filesChecked(),
                     r.auditRecords(), r.ok() ? "ok" : counts);
-            out.flush();
+            print.result(o -> {
+                o.addProperty("mirror", dir.toString());
+                o.addProperty("ok", r.ok());
+                o.addProperty("files_checked", r.filesChecked());
+                o.addProperty("audit_records", r.auditRecords());
+                o.add("findings_by_kind", byKind);
+                JsonArray findings = new JsonArray();
+                r.findings().forEach(f -> findings.add(f.toString()));
+                o.add("findings", findings);
+            });
             return r.ok() ? 0 : 1;
         }
     }
