@@ -96,6 +96,8 @@ public final class RollbackCommand implements Callable<Integer> {
         List<KeyPair> pairs = signing.pairs();
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
+        // With --json, standard output carries only the JSON events; what is said before them goes to stderr.
+        PrintWriter info = views.text(terminal) ? out : err;
         try (Connection conn = Connection.open(controller, fleet.agents, trust, ctx, clock)) {
             Calls.noticeInterrupted(conn, 0, err);
             List<NodeStatus> status = Calls.call("rollback of app " + app + ": asking the agents", () -> conn.blocking()
@@ -106,7 +108,7 @@ public final class RollbackCommand implements Callable<Integer> {
             Map<String, String> holder = new LinkedHashMap<>();
             for (NodeStatus a : status) {
                 if (!a.hasStatus()) {
-                    out.println("warning: " + a.getError());
+                    info.println("warning: " + a.getError());
                     continue;
                 }
                 for (AppStatus st : a.getStatus().getAppsList()) {
@@ -144,9 +146,9 @@ public final class RollbackCommand implements Callable<Integer> {
             Manifest fresh = ResignOptions.renewed(content, serial, clock.millis(), Validity.parse(expiresIn));
             Path file = output != null ? output : Path.of("rollback-" + app + "-" + fresh.getSerial() + ".signed.json");
             SignedManifest env = ResignOptions.signTo(fresh, pairs, file);
-            out.printf("rolling %s back to release %s (serial %d, from %s) as serial %d; wrote %s%n", app, release,
+            info.printf("rolling %s back to release %s (serial %d, from %s) as serial %d; wrote %s%n", app, release,
                     got.getSerial(), from, fresh.getSerial(), file);
-            out.flush();
+            info.flush();
             SubmitRequest req = SubmitRequest.newBuilder().setManifest(env).setTargets(targets)
                     .setStrategy(s.toProto(s.budget(nodes.size()))).setQueue(queue).setKind(RolloutKind.ROLLOUT_ROLLBACK)
                     .setMessage(message.isEmpty() ? "rollback to release " + release + " (serial " + got.getSerial() + ")"
