@@ -55,8 +55,8 @@ cp keys/release.pub trusted/
 
 say "mirror: pack the distributions installed in $("$python" -c 'import sys; print(sys.executable)') into wheels"
 site="$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
-pinfleet mirror init mirror
-pinfleet mirror acknowledge mirror --as demo --policy-version "$(cat mirror/policy/version)"
+pinfleet mirror init --mirror mirror
+pinfleet mirror acknowledge --mirror mirror --as demo --policy-version "$(cat mirror/policy/version)"
 pinfleet mirror import-venv "$site" --mirror mirror --as demo --all -o requirements.txt
 # The application's own code, as a wheel the demo builds (RECORD hashes and all), pinned like every other package.
 app_wheel() { # VERSION
@@ -87,7 +87,7 @@ echo "demo-app==1.0" >> requirements.txt
 echo "$(grep -c '==' requirements.txt) pins, $(du -sh mirror/packages | cut -f1) of wheels"
 
 say "start the mirror and $nodes agents on loopback"
-java -jar "$here/controller/target/pinfleet.jar" mirror serve mirror --port 0 --port-file mirror.port \
+java -jar "$here/controller/target/pinfleet.jar" mirror serve --mirror mirror --port 0 --port-file mirror.port \
   > logs/mirror.log 2>&1 & pids+=($!)
 wait_for_file mirror.port $! mirror logs/mirror.log
 mirror_url="http://127.0.0.1:$(cat mirror.port)/"

@@ -106,8 +106,8 @@ mkdir -p "$work/keys"
 java -jar "$repo/controller/target/pinfleet.jar" keygen "$work/keys/release"
 python3 -m venv "$work/venv"
 # import-venv publishes: the scratch mirror needs an upload policy, signed off by its publisher (ci).
-java -jar "$repo/controller/target/pinfleet.jar" mirror init "$work/scratch-mirror"
-java -jar "$repo/controller/target/pinfleet.jar" mirror acknowledge "$work/scratch-mirror" --as ci \
+java -jar "$repo/controller/target/pinfleet.jar" mirror init --mirror "$work/scratch-mirror"
+java -jar "$repo/controller/target/pinfleet.jar" mirror acknowledge --mirror "$work/scratch-mirror" --as ci \
   --policy-version "$(cat "$work/scratch-mirror/policy/version")"
 # --all: a fresh venv holds only pip (and setuptools), which import-venv leaves out by default; the deploy below
 # installs them and imports pip from the new release.

@@ -2,6 +2,7 @@ package dev.pinfleet.agent;
 
 import dev.pinfleet.agent.config.AgentConfig;
 import dev.pinfleet.fs.Durable;
+import dev.pinfleet.fs.IoErrors;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -114,7 +115,10 @@ public final class AgentMain implements Callable<Integer> {
         Agent agent;
         try {
             agent = new Agent(config, Clock.systemUTC()).start();
-        } catch (IOException | IllegalArgumentException e) {
+        } catch (IOException e) {
+            // e.g. ROOT/store not writable: the path and the reason (the JDK puts the reason in the type only)
+            return fail("cannot start: " + IoErrors.describe(e));
+        } catch (IllegalArgumentException e) {
             // e.g. an unsafe root (a planted link, a world-writable directory): the message names the path and why
             return fail("cannot start: " + e.getMessage());
         }

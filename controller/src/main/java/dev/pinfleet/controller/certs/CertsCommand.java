@@ -73,8 +73,11 @@ public final class CertsCommand {
         @Option(names = "--dir", defaultValue = ".", description = "Directory of the fleet CA (default: ${DEFAULT-VALUE}).")
         Path dir;
 
-        @Option(names = {"-o", "--out"}, description = "Write NAME.crt/NAME.key here instead of the CA's directory.")
+        @Option(names = {"-o", "--output"}, paramLabel = "DIR", description = "Write NAME.crt/NAME.key here instead of the CA's directory.")
         Path out;
+
+        @Option(names = "--out", hidden = true, paramLabel = "DIR", description = "Old spelling of --output.")
+        Path outOld;
 
         @Option(names = "--san", paramLabel = "NAME_OR_IP", description = "Another DNS name or IP address for the certificate (repeatable).")
         List<String> sans = new ArrayList<>();
@@ -92,7 +95,7 @@ public final class CertsCommand {
         public Integer call() {
             Path crt;
             try {
-                crt = FleetCa.load(dir).issue(role, name, sans, Duration.ofDays(days), out, clock);
+                crt = FleetCa.load(dir).issue(role, name, sans, Duration.ofDays(days), out != null ? out : outOld, clock);
             } catch (IOException e) {
                 throw new CliException("certs issue: " + e.getMessage());
             }

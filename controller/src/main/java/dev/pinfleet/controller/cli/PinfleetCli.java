@@ -19,6 +19,7 @@ import dev.pinfleet.controller.keys.KeyCommands;
 import dev.pinfleet.controller.mirror.MirrorCommands;
 import dev.pinfleet.controller.service.ServeCommand;
 import dev.pinfleet.controller.store.StoreException;
+import dev.pinfleet.fs.IoErrors;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -111,7 +112,12 @@ public final class PinfleetCli {
                 err.flush();
                 return ce.exitCode();
             }
-            if (e instanceof java.io.IOException || e instanceof StoreException) {
+            if (e instanceof java.io.IOException io) {
+                err.println("pinfleet: " + IoErrors.describe(io));
+                err.flush();
+                return 1;
+            }
+            if (e instanceof StoreException) {
                 err.println("pinfleet: " + e.getMessage());
                 err.flush();
                 return 1;

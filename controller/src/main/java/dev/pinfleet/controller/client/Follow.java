@@ -49,7 +49,7 @@ final class Follow {
      */
     static int andReport(Connection conn, long id, long afterSeq, int nodes, long bytesPerNode, ViewOptions views,
             Path reportFile, Terminal terminal, CliContext ctx, PrintWriter out, PrintWriter err, Clock clock) {
-        ProgressView view = views.view(terminal, out, clock);
+        ProgressView view = views.view(terminal, out, clock, ctx.var("NO_COLOR") == null);
         view.started(nodes, bytesPerNode);
         Result r = follow(conn, id, afterSeq, view, s -> ask(terminal, out, s), ctx, err);
         if (r.report() == null) {

@@ -1,27 +1,32 @@
 package dev.pinfleet.controller.client;
 
+import dev.pinfleet.proto.v1.ArtifactResult;
 import dev.pinfleet.proto.v1.DeployEvent;
 import dev.pinfleet.proto.v1.FleetReport;
 import dev.pinfleet.proto.v1.NodeReport;
 import java.io.PrintWriter;
 import java.time.Clock;
+import java.time.Instant;
 import java.util.List;
 import java.util.Locale;
 
 /**
- * Progress as plain lines (not a terminal: logs, CI): waves, phase changes, each node's end; for a large fleet
- * (see {@link FleetTally}) only the nodes not ok and a line per wave.
+ * Progress as plain lines (not a terminal: logs, CI), each starting with its UTC time: waves, phase changes, each
+ * node's end; with {@code artifacts} (-v) also each artifact as the node reports it. For a large fleet (see
+ * {@link FleetTally}) only the nodes not ok and a line per wave.
  */
 final class PlainProgress implements ProgressView {
     private final PrintWriter out;
     private final boolean phases;
     private final Clock clock;
+    private final boolean artifacts;
     private final FleetTally tally = new FleetTally();
 
-    PlainProgress(PrintWriter out, boolean phases, Clock clock) {
+    PlainProgress(PrintWriter out, boolean phases, Clock clock, boolean artifacts) {
         this.out = out;
         this.phases = phases;
         this.clock = clock;
+        this.artifacts = artifacts;
     }
 
     @Override
@@ -43,6 +48,11 @@ final class PlainProgress implements ProgressView {
     public void event(String node, DeployEvent e) {
         if (phases && e.hasPhaseStarted() && tally.listsEveryNode()) {
             line(String.format("  %-12s %s", node, e.getPhaseStarted().name().toLowerCase(Locale.ROOT)));
+        } else if (artifacts && e.hasArtifact()) {
+            ArtifactResult a = e.getArtifact();
+            line(String.format("  %-12s   %s %s (%s), %s, fetch %d ms, verify %d ms, install %d ms", node, a.getFilename(),
+                    a.getSha256(), ReportTable.human(a.getBytes()), a.getSource().name().toLowerCase(Locale.ROOT),
+                    a.getFetchMs(), a.getVerifyMs(), a.getInstallMs()));
         }
     }
 
@@ -83,7 +93,7 @@ final class PlainProgress implements ProgressView {
 
     private void line(String s) {
         synchronized (out) {
-            out.println(s);
+            out.println(Instant.ofEpochMilli(clock.millis()) + " " + s);
             out.flush();
         }
     }

@@ -1,7 +1,10 @@
 package dev.pinfleet.controller.client;
 
 import dev.pinfleet.controller.CliContext;
+import com.google.gson.JsonArray;
 import dev.pinfleet.controller.CliException;
+import dev.pinfleet.controller.OutputOptions;
+import dev.pinfleet.json.ProtoJson;
 import dev.pinfleet.controller.Json;
 import dev.pinfleet.controller.rollout.Node;
 import dev.pinfleet.manifest.ManifestCodec;
@@ -46,6 +49,8 @@ public final class PlanCommand implements Callable<Integer> {
 
     @Mixin ControllerOptions controller;
 
+    @Mixin OutputOptions print;
+
     private final Clock clock;
     private final CliContext ctx;
 
@@ -69,8 +74,7 @@ public final class PlanCommand implements Callable<Integer> {
             answers = Calls.call("plan", () -> conn.blocking().plan(FleetPlanRequest.newBuilder().setManifest(env)
                     .setTargets(fleet.targets(nodes)).setForks(forks).build())).getNodesList();
         }
-        PrintWriter out = spec.commandLine().getOut();
-        out.printf("plan for %s serial %d (%d artifacts) on %d node(s)%n", m.getApp(), m.getSerial(),
+        print.line("plan for %s serial %d (%d artifacts) on %d node(s)", m.getApp(), m.getSerial(),
                 m.getArtifactsCount(), nodes.size());
         int bad = 0;
         long bytes = 0;
@@ -78,13 +82,13 @@ public final class PlanCommand implements Callable<Integer> {
             String name = a.getNode();
             if (!a.hasPlan()) {
                 bad++;
-                out.printf("%n%s: UNREACHABLE: %s%n", name, a.getError());
+                print.line("%n%s: UNREACHABLE: %s", name, a.getError());
                 continue;
             }
             PlanResponse p = a.getPlan();
             if (!p.getRefused().isEmpty()) {
                 bad++;
-                out.printf("%n%s: WOULD REFUSE: %s%n", name, p.getRefused());
+                print.line("%n%s: WOULD REFUSE: %s", name, p.getRefused());
                 continue;
             }
             bytes += p.getFetchBytes();
@@ -92,27 +96,40 @@ public final class PlanCommand implements Callable<Integer> {
                     : p.getReleaseOnDisk() ? "switch to release " + p.getRelease() + " already on disk, nothing to fetch"
                     : "fetch " + p.getFetchCount() + " (" + ReportTable.human(p.getFetchBytes()) + "), install "
                             + p.getInstallCount() + " into release " + p.getRelease();
-            out.printf("%n%s: %s%s%n", name, what,
+            print.line("%n%s: %s%s", name, what,
                     p.getCurrentRelease().isEmpty() ? " (no current release)" : " (current " + p.getCurrentRelease() + ")");
             for (PackageChange c : p.getChangesList()) {
                 if (c.getFromVersion().isEmpty()) {
-                    out.printf("  + %s %s%n", c.getName(), c.getToVersion());
+                    print.line("  + %s %s", c.getName(), c.getToVersion());
                 } else if (c.getToVersion().isEmpty()) {
-                    out.printf("  - %s %s%n", c.getName(), c.getFromVersion());
+                    print.line("  - %s %s", c.getName(), c.getFromVersion());
                 } else {
-                    out.printf("  ~ %s %s -> %s%n", c.getName(), c.getFromVersion(), c.getToVersion());
+                    print.line("  ~ %s %s -> %s", c.getName(), c.getFromVersion(), c.getToVersion());
                 }
             }
             for (Artifact f : p.getFetchList()) {
-                out.printf("  fetch   %s (%s)%n", f.getFilename(), ReportTable.human(f.getSize()));
+                print.line("  fetch   %s (%s)", f.getFilename(), ReportTable.human(f.getSize()));
+                print.detail("          sha256 %s from %s", f.getSha256(), f.getPath());
             }
             for (String r : p.getRemoveReleasesList()) {
-                out.printf("  remove  release %s%n", r);
+                print.line("  remove  release %s", r);
             }
         }
-        out.printf("%n%d node(s), %s to download in total, %d would refuse or are unreachable%n", nodes.size(),
-                ReportTable.human(bytes), bad);
-        out.flush();
+        print.summary("%s%d node(s), %s to download in total, %d would refuse or are unreachable",
+                print.quiet() ? "" : System.lineSeparator(), nodes.size(), ReportTable.human(bytes), bad);
+        long total = bytes;
+        int failing = bad;
+        print.result(o -> {
+            o.addProperty("app", m.getApp());
+            o.addProperty("serial", m.getSerial());
+            o.addProperty("manifest_digest", ManifestCodec.contentDigest(m));
+            o.addProperty("artifacts", m.getArtifactsCount());
+            JsonArray list = new JsonArray();
+            answers.forEach(a -> list.add(ProtoJson.tree(a)));
+            o.add("nodes", list);
+            o.addProperty("fetch_bytes", total);
+            o.addProperty("refusing_or_unreachable", failing);
+        });
         return bad == 0 ? 0 : 1;
     }
 }

@@ -59,7 +59,9 @@ public final class ReportTable {
         if (!report.getStopped().isEmpty()) {
             out.println("stopped: " + report.getStopped());
         }
-        if (report.getInconsistenciesCount() == 0) {
+        if (ok == 0) {
+            out.println("fleet consistency: not checked, no node succeeded");
+        } else if (report.getInconsistenciesCount() == 0) {
             out.println("fleet consistency: every successful node reports the manifest's digest and artifact sha256 values");
         } else {
             out.println("fleet consistency: " + report.getInconsistenciesCount() + " difference(s):");

@@ -2,6 +2,7 @@ package dev.pinfleet.controller.client;
 
 import dev.pinfleet.controller.CliContext;
 import dev.pinfleet.controller.CliException;
+import dev.pinfleet.controller.Validity;
 import dev.pinfleet.controller.rollout.Node;
 import dev.pinfleet.controller.rollout.Strategy;
 import dev.pinfleet.manifest.ManifestCodec;
@@ -23,7 +24,6 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.security.KeyPair;
 import java.time.Clock;
-import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -60,8 +60,9 @@ public final class RollbackCommand implements Callable<Integer> {
 
     @Mixin ResignOptions signing;
 
-    @Option(names = "--expires-in", defaultValue = "24", paramLabel = "HOURS", description = "Validity of the new manifest (default: ${DEFAULT-VALUE}).")
-    int expiresHours;
+    @Option(names = "--expires-in", defaultValue = "24h", paramLabel = "DURATION",
+            description = "Validity of the new manifest: Nd, Nh or Nm, as freeze's (default: ${DEFAULT-VALUE}).")
+    String expiresIn;
 
     @Option(names = {"-o", "--output"}, paramLabel = "FILE", description = "Where to keep the new signed manifest (default: rollback-APP-SERIAL.signed.json).")
     Path output;
@@ -95,6 +96,8 @@ public final class RollbackCommand implements Callable<Integer> {
         List<KeyPair> pairs = signing.pairs();
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
+        // With --json, standard output carries only the JSON events; what is said before them goes to stderr.
+        PrintWriter info = views.text(terminal) ? out : err;
         try (Connection conn = Connection.open(controller, fleet.agents, trust, ctx, clock)) {
             Calls.noticeInterrupted(conn, 0, err);
             List<NodeStatus> status = Calls.call("rollback of app " + app + ": asking the agents", () -> conn.blocking()
@@ -105,7 +108,7 @@ public final class RollbackCommand implements Callable<Integer> {
             Map<String, String> holder = new LinkedHashMap<>();
             for (NodeStatus a : status) {
                 if (!a.hasStatus()) {
-                    out.println("warning: " + a.getError());
+                    info.println("warning: " + a.getError());
                     continue;
                 }
                 for (AppStatus st : a.getStatus().getAppsList()) {
@@ -140,12 +143,12 @@ public final class RollbackCommand implements Callable<Integer> {
             }
             // Above what the agents report and what the controller issued or recorded (a manifest frozen since).
             long serial = Math.max(maxSerial + 1, Serials.next(conn, app).getSerial());
-            Manifest fresh = ResignOptions.renewed(content, serial, clock.millis(), Duration.ofHours(expiresHours));
+            Manifest fresh = ResignOptions.renewed(content, serial, clock.millis(), Validity.parse(expiresIn));
             Path file = output != null ? output : Path.of("rollback-" + app + "-" + fresh.getSerial() + ".signed.json");
             SignedManifest env = ResignOptions.signTo(fresh, pairs, file);
-            out.printf("rolling %s back to release %s (serial %d, from %s) as serial %d; wrote %s%n", app, release,
+            info.printf("rolling %s back to release %s (serial %d, from %s) as serial %d; wrote %s%n", app, release,
                     got.getSerial(), from, fresh.getSerial(), file);
-            out.flush();
+            info.flush();
             SubmitRequest req = SubmitRequest.newBuilder().setManifest(env).setTargets(targets)
                     .setStrategy(s.toProto(s.budget(nodes.size()))).setQueue(queue).setKind(RolloutKind.ROLLOUT_ROLLBACK)
                     .setMessage(message.isEmpty() ? "rollback to release " + release + " (serial " + got.getSerial() + ")"

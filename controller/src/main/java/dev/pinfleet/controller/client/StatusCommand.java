@@ -1,6 +1,10 @@
 package dev.pinfleet.controller.client;
 
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
 import dev.pinfleet.controller.CliContext;
+import dev.pinfleet.controller.OutputOptions;
+import dev.pinfleet.json.ProtoJson;
 import dev.pinfleet.controller.rollout.Node;
 import dev.pinfleet.proto.v1.AppStatus;
 import dev.pinfleet.proto.v1.FleetStatusRequest;
@@ -43,6 +47,8 @@ public final class StatusCommand implements Callable<Integer> {
 
     @Mixin ControllerOptions controller;
 
+    @Mixin OutputOptions print;
+
     private final Clock clock;
     private final CliContext ctx;
 
@@ -62,21 +68,20 @@ public final class StatusCommand implements Callable<Integer> {
                     .setForks(forks).build())).getNodesList();
         }
         Map<String, String> expected = expected(answers);
-        PrintWriter out = spec.commandLine().getOut();
-        String fmt = "%-14s %-10s %7s  %-16s  %-16s  %-10s  %-9s %s%n";
-        out.printf(fmt, "NODE", "APP", "SERIAL", "RELEASE", "DIGEST", "HEALTH", "LAST", "");
+        String fmt = "%-14s %-10s %7s  %-16s  %-16s  %-10s  %-9s %s";
+        print.line(fmt, "NODE", "APP", "SERIAL", "RELEASE", "DIGEST", "HEALTH", "LAST", "");
         int unreachable = 0;
         int drift = 0;
         for (NodeStatus a : answers) {
             if (!a.hasStatus()) {
                 unreachable++;
-                out.printf(fmt, a.getNode(), "-", "-", "-", "-", "-", "UNREACHABLE", a.getError());
+                print.line(fmt, a.getNode(), "-", "-", "-", "-", "-", "UNREACHABLE", a.getError());
                 continue;
             }
             if (a.getStatus().getAppsCount() == 0) {
                 boolean missing = app != null || !expected.isEmpty();
                 drift += missing ? 1 : 0;
-                out.printf(fmt, a.getNode(), app == null ? "-" : app, "-", "-", "-", "-", "-",
+                print.line(fmt, a.getNode(), app == null ? "-" : app, "-", "-", "-", "-", "-",
                         missing ? "DRIFT: no release" : "");
             }
             for (AppStatus s : a.getStatus().getAppsList()) {
@@ -90,14 +95,25 @@ public final class StatusCommand implements Callable<Integer> {
                 if (!s.getHealthDetail().isEmpty()) {
                     note += (note.isEmpty() ? "" : "; ") + s.getHealthDetail();
                 }
-                out.printf(fmt, a.getNode(), s.getApp(), s.getSerial(), s.getRelease().isEmpty() ? "-" : s.getRelease(),
-                        s.getManifestDigest().isEmpty() ? "-" : s.getManifestDigest().substring(0, 16), health(s.getHealth()),
+                print.line(fmt, a.getNode(), s.getApp(), s.getSerial(), s.getRelease().isEmpty() ? "-" : s.getRelease(),
+                        s.getManifestDigest().isEmpty() ? "-" : print.verbose() ? s.getManifestDigest()
+                                : s.getManifestDigest().substring(0, 16), health(s.getHealth()),
                         s.getLastOutcome().name().toLowerCase(Locale.ROOT), note);
             }
         }
-        out.printf("%d node(s): %d unreachable, %d drifted%s%n", nodes.size(), unreachable, drift,
+        print.summary("%d node(s): %d unreachable, %d drifted%s", nodes.size(), unreachable, drift,
                 expected.isEmpty() ? "" : "; expected " + describe(expected));
-        out.flush();
+        int[] counts = {unreachable, drift};
+        print.result(o -> {
+            JsonArray list = new JsonArray();
+            answers.forEach(a -> list.add(ProtoJson.tree(a)));
+            o.add("nodes", list);
+            JsonObject want = new JsonObject();
+            expected.forEach(want::addProperty);
+            o.add("expected_digest", want);
+            o.addProperty("unreachable", counts[0]);
+            o.addProperty("drifted", counts[1]);
+        });
         return unreachable == 0 && drift == 0 ? 0 : 1;
     }
 

@@ -41,7 +41,8 @@ final class TerminalProgress implements ProgressView {
     /** Active-node lines above the bar at the last draw; -1 when nothing is drawn. */
     private int drawn = -1;
 
-    TerminalProgress(PrintWriter out, Clock clock, int width) {
+    TerminalProgress(PrintWriter out, Clock clock, int width, boolean color) {
+        this.color = color;
         this.out = out;
         this.clock = clock;
         this.width = Math.max(60, width);
@@ -141,6 +142,9 @@ final class TerminalProgress implements ProgressView {
         }
     }
 
+    /** False under NO_COLOR: lines keep their cursor movements, lose their colours and bold. */
+    private final boolean color;
+
     private void draw(boolean force) {
         long now = clock.millis();
         if (!force && now - lastDraw < REDRAW_MILLIS) {
@@ -155,7 +159,7 @@ final class TerminalProgress implements ProgressView {
         }
         b.append("\033[J");
         for (String p : pending) {
-            b.append(CLEAR_LINE).append(p).append('\n');
+            b.append(CLEAR_LINE).append(color ? p : p.replaceAll("\033\\[[0-9;]*m", "")).append('\n');
         }
         pending.clear();
         int lines = 0;

@@ -11,11 +11,15 @@ public final class ViewOptions {
             description = "Progress display: tty redraws in place, plain prints lines (default: auto, tty on a terminal).")
     String progress;
 
-    @Option(names = "--json", description = "Newline-delimited JSON events on standard output instead of text.")
+    @Option(names = "--json", description = "Newline-delimited JSON events on standard output instead of text, one object a line, "
+                    + "the last one {\"type\":\"report\",…}.")
     boolean json;
 
     @Option(names = {"-q", "--quiet"}, description = "No progress, only the summary.")
     boolean quiet;
+
+    @Option(names = {"-v", "--verbose"}, description = "Plain progress: also each artifact as a node reports it.")
+    boolean verbose;
 
     /** "json", "tty" or "plain". */
     String mode(Terminal terminal) {
@@ -29,11 +33,12 @@ public final class ViewOptions {
         return mode;
     }
 
-    ProgressView view(Terminal terminal, PrintWriter out, Clock clock) {
+    /** The display; {@code color} false (NO_COLOR set) keeps a terminal's display free of colours. */
+    ProgressView view(Terminal terminal, PrintWriter out, Clock clock, boolean color) {
         return switch (mode(terminal)) {
             case "json" -> new JsonProgress(out, clock);
-            case "tty" -> quiet ? new ProgressView() { } : new TerminalProgress(out, clock, terminal.width());
-            default -> quiet ? new ProgressView() { } : new PlainProgress(out, true, clock);
+            case "tty" -> quiet ? new ProgressView() { } : new TerminalProgress(out, clock, terminal.width(), color);
+            default -> quiet ? new ProgressView() { } : new PlainProgress(out, true, clock, verbose);
         };
     }
 

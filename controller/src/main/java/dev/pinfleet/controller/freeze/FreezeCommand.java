@@ -11,6 +11,7 @@ import dev.pinfleet.controller.client.Terminal;
 import dev.pinfleet.controller.config.AppSpec;
 import dev.pinfleet.controller.config.Settings;
 import dev.pinfleet.controller.publish.PublishTarget;
+import dev.pinfleet.controller.OutputOptions;
 import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.manifest.ManifestException;
 import dev.pinfleet.proto.v1.Artifact;
@@ -18,7 +19,6 @@ import dev.pinfleet.proto.v1.Manifest;
 import dev.pinfleet.proto.v1.NextSerialResponse;
 import dev.pinfleet.wheel.InstallScheme;
 import dev.pinfleet.wheel.Tags;
-import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -33,7 +33,9 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-@Command(name = "freeze", description = {
+@Command(name = "freeze", customSynopsis = {
+    "pinfleet freeze REQUIREMENTS --app=APP --mirror=DIR|URL -o=FILE [OPTIONS]",
+    "       pinfleet freeze REQUIREMENTS --format=pip --mirror=DIR|URL -o=FILE [OPTIONS]"}, description = {
     "Resolve pins to the mirror's wheels: an unsigned manifest, or pip requirements with "
     + "hashes.",
     "",
@@ -85,7 +87,8 @@ public final class FreezeCommand implements Callable<Integer> {
             description = "What to write: the manifest (default) or a hash-pinned requirements file for pip.")
     String format;
 
-    @Option(names = "--app", description = "Application name ([a-z0-9][a-z0-9._-]*); required for the manifest.")
+    @Option(names = "--app", paramLabel = "APP",
+            description = "Application name ([a-z0-9][a-z0-9._-]*); required, but with --format pip.")
     String app;
 
     @Option(names = "--serial", description = {"Manifest serial, strictly increasing per app (default: the next serial from",
@@ -102,7 +105,8 @@ public final class FreezeCommand implements Callable<Integer> {
         + "(file:line) and write nothing otherwise."})
     boolean checkDeps;
 
-    @Option(names = "--expires-in", defaultValue = Validity.DEFAULT, description = "Validity from now: Nd, Nh or Nm (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--expires-in", defaultValue = Validity.DEFAULT, paramLabel = "DURATION",
+            description = "Validity from now: Nd, Nh or Nm (default: ${DEFAULT-VALUE}).")
     String expiresIn;
 
     @Option(names = "--environment", description = "Bind the manifest to agents of this environment only.")
@@ -118,6 +122,8 @@ public final class FreezeCommand implements Callable<Integer> {
     @Option(names = "--token-file", paramLabel = "FILE",
             description = "Upload token (mode 0600) to publish the app's code archives to a URL mirror.")
     Path tokenFile;
+
+    @Mixin OutputOptions print;
 
     private final Clock clock;
     private final CliContext ctx;
@@ -168,9 +174,11 @@ public final class FreezeCommand implements Callable<Integer> {
             throw new CliException(problems.size() + " problem(s) for " + env.description() + "; nothing was written:\n  "
                     + String.join("\n  ", problems));
         }
-        PrintWriter out = spec.commandLine().getOut();
         for (String path : whole.shared()) {
-            out.println("shared with identical bytes: " + path);
+            print.line("shared with identical bytes: %s", path);
+        }
+        for (Freezer.Pinned p : pinned) {
+            print.detail("  %s sha256 %s (%d bytes)", p.file().path(), p.file().sha256(), p.file().size());
         }
         long bytes = pinned.stream().mapToLong(p -> p.file().size()).sum();
         String skipped = read.skipped().isEmpty() ? "" : ", " + read.skipped().size() + " skipped by their markers";
@@ -181,9 +189,9 @@ public final class FreezeCommand implements Callable<Integer> {
                             + " at " + Instant.ofEpochMilli(clock.millis()) + ".",
                     "Install with: pip install --no-deps --require-hashes -r " + output.getFileName()));
             Json.writeAtomically(output, text.getBytes(StandardCharsets.UTF_8));
-            out.printf("froze %d pin(s) from %s into %s (%d bytes of wheels%s%s)%n", pinned.size(), requirements,
+            print.summary("froze %d pin(s) from %s into %s (%d bytes of wheels%s%s)", pinned.size(), requirements,
                     output, bytes, skipped, deps);
-            out.flush();
+            result(pinned.size(), bytes, read.skipped().size(), whole.shared(), null);
             return 0;
         }
         List<Artifact> artifacts = new ArrayList<>(pinned.stream().map(Freezer.Pinned::toArtifact).toList());
@@ -218,12 +226,31 @@ public final class FreezeCommand implements Callable<Integer> {
         }
         Json.writeAtomically(output, ManifestCodec.toJson(manifest));
         long archives = artifacts.size() - pinned.size();
-        out.printf("froze %d pin(s)%s from %s into %s (%d bytes of wheels%s%s), serial %d%s, digest %s%n",
+        print.summary("froze %d pin(s)%s from %s into %s (%d bytes of wheels%s%s), serial %d%s, digest %s",
                 pinned.size(), archives == 0 ? "" : " and " + archives + " code archive(s)", requirements, output, bytes,
                 skipped, deps, manifest.getSerial(), issued == null ? ""
                         : " (from the controller; highest it knew: " + issued.getLastKnown() + ")",
                 ManifestCodec.contentDigest(manifest));
-        out.flush();
+        result(artifacts.size(), bytes, read.skipped().size(), whole.shared(), manifest);
         return 0;
+    }
+
+    /** The --json result: what was written, how much, and (for a manifest) its app, serial and digest. */
+    private void result(int pins, long bytes, int skipped, List<String> shared, Manifest manifest) {
+        print.result(o -> {
+            o.addProperty("output", output.toString());
+            o.addProperty("format", format);
+            o.addProperty("pins", pins);
+            o.addProperty("bytes", bytes);
+            o.addProperty("skipped_by_markers", skipped);
+            com.google.gson.JsonArray same = new com.google.gson.JsonArray();
+            shared.forEach(same::add);
+            o.add("shared", same);
+            if (manifest != null) {
+                o.addProperty("app", manifest.getApp());
+                o.addProperty("serial", manifest.getSerial());
+                o.addProperty("manifest_digest", ManifestCodec.contentDigest(manifest));
+            }
+        });
     }
 }

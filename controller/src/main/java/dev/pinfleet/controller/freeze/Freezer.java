@@ -136,7 +136,9 @@ public final class Freezer {
                 try {
                     out.add(slot.lookup().get());
                 } catch (ExecutionException e) {
-                    if (e.getCause() instanceof CliException ce) {
+                    if (e.getCause() instanceof MirrorDown down) {
+                        throw down; // every other pin would fail the same way: one message, not one per pin
+                    } else if (e.getCause() instanceof CliException ce) {
                         problems.add(ce.getMessage());
                     } else if (e.getCause() instanceof RuntimeException re) {
                         throw re;
@@ -173,9 +175,11 @@ public final class Freezer {
         List<MirrorCatalog.Listing> files;
         try {
             files = mirror.list(project);
+        } catch (MirrorCatalog.Unreachable e) {
+            throw new MirrorDown(e.getMessage());
         } catch (IOException e) {
             throw new CliException(r.source() + ": " + r.describe() + ": mirror " + mirror.describe() + " failed: "
-                    + e.getMessage());
+                    + dev.pinfleet.fs.IoErrors.describe(e));
         }
         String version = r.vcs() == null ? r.version() : versionForCommit(r, files);
         Pep440Version wanted = Pep440Version.tryParse(version);
@@ -207,6 +211,11 @@ public final class Freezer {
         String pin = r.name() + "==" + version;
         if (wheels.isEmpty()) {
             String why = "no wheel for " + pin + " on mirror " + mirror.describe();
+            if (files.isEmpty()) {
+                why = "no project '" + r.name() + "' on mirror " + mirror.describe() + closeNames(project);
+            } else if (incompatible.isEmpty() && otherFiles.isEmpty()) {
+                why += "; it has " + r.name() + " " + versions(files);
+            }
             if (!incompatible.isEmpty()) {
                 why += "; wheels there do not suit " + targetDescription + ": " + incompatible;
             } else if (!otherFiles.isEmpty()) {
@@ -244,6 +253,53 @@ public final class Freezer {
                 + " has a sha256 listed by --hash " + r.hashes()
                 + (seen.isEmpty() ? "" : "; the mirror's suitable wheels have " + seen)
                 + ". A hash that disagrees with the mirror means the file changed or the pin is for other bytes");
+    }
+
+    /** "; did you mean …" with the mirror's projects close to {@code project}, or a hint when none is. */
+    private String closeNames(String project) {
+        List<String> all;
+        try {
+            all = mirror.projects();
+        } catch (IOException e) {
+            return "";
+        }
+        List<String> close = all.stream().filter(p -> !p.equals(project) && (p.startsWith(project) || project.startsWith(p)
+                || distance(p, project) <= Math.max(1, project.length() / 4))).sorted().limit(5).toList();
+        return close.isEmpty() ? "; check the name, or publish it (`pinfleet mirror publish` or `import-venv`)"
+                : "; did you mean " + String.join(", ", close) + "?";
+    }
+
+    /** The versions of the wheels listed, sorted, for "it has …". */
+    private static String versions(List<MirrorCatalog.Listing> files) {
+        java.util.TreeSet<String> v = new java.util.TreeSet<>();
+        for (MirrorCatalog.Listing f : files) {
+            try {
+                v.add(WheelFilename.parse(f.filename()).version());
+            } catch (IllegalArgumentException e) {
+                // not a wheel: not installable, so not offered
+            }
+        }
+        return v.isEmpty() ? "no wheel at all" : "only " + String.join(", ", v);
+    }
+
+    /** Levenshtein distance: how many one-letter edits turn {@code a} into {@code b}. */
+    static int distance(String a, String b) {
+        int[] prev = new int[b.length() + 1];
+        int[] cur = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) {
+            prev[j] = j;
+        }
+        for (int i = 1; i <= a.length(); i++) {
+            cur[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                int sub = prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
+                cur[j] = Math.min(sub, Math.min(prev[j] + 1, cur[j - 1] + 1));
+            }
+            int[] t = prev;
+            prev = cur;
+            cur = t;
+        }
+        return prev[b.length()];
     }
 
     /** Whether wheel {@code w} is of {@code version} (PEP 440 equality, local label included; {@code wanted} its parse or null). */
@@ -297,6 +353,15 @@ public final class Freezer {
         if (!Names.normalizeProject(m.name()).equals(Names.normalizeProject(r.name())) || !versionOk) {
             throw new CliException(r.source() + ": " + f.path() + ": its METADATA says " + m.name() + " " + m.version()
                     + ", not " + r.name() + " " + version);
+        }
+    }
+
+    /** The mirror could not be asked at all. */
+    static final class MirrorDown extends CliException {
+        private static final long serialVersionUID = 1L;
+
+        MirrorDown(String message) {
+            super(message);
         }
     }
 }

@@ -45,6 +45,9 @@ public interface MirrorCatalog {
     /** Files published for a project (PEP 503 normalized name); empty when none. */
     List<Listing> list(String project) throws IOException;
 
+    /** Every project the mirror has (PEP 503 normalized names): for "did you mean" in messages. */
+    List<String> projects() throws IOException;
+
     /**
      * Reads one listed wheel: sha256 and size of its actual bytes, its METADATA and what installing it under
      * {@code scheme} creates.
@@ -70,7 +73,13 @@ public interface MirrorCatalog {
     /** A mirror directory or an http(s) base URL. */
     static MirrorCatalog open(String dirOrUrl) {
         if (dirOrUrl.startsWith("http://") || dirOrUrl.startsWith("https://")) {
-            return new Http(URI.create(dirOrUrl.endsWith("/") ? dirOrUrl : dirOrUrl + "/"));
+            // pip users give the index, .../simple/: the mirror's base is the directory above it
+            String base = dirOrUrl.replaceFirst("/simple/?$", "/");
+            try {
+                return new Http(URI.create(base.endsWith("/") ? base : base + "/"));
+            } catch (IllegalArgumentException e) {
+                throw new CliException("mirror URL '" + dirOrUrl + "' is not a valid URL: " + e.getMessage(), 2);
+            }
         }
         Path dir = Path.of(dirOrUrl);
         if (!Files.isDirectory(dir.resolve("packages"))) {
@@ -79,12 +88,34 @@ public interface MirrorCatalog {
         return new Dir(dir);
     }
 
+    /** The mirror cannot be reached at all: asking it for the next pin would fail the same way. */
+    final class Unreachable extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        Unreachable(String message) {
+            super(message);
+        }
+    }
+
     /** A mirror directory on this machine. */
     final class Dir implements MirrorCatalog {
         private final Path root;
 
         Dir(Path root) {
             this.root = root;
+        }
+
+        @Override
+        public List<String> projects() throws IOException {
+            List<String> out = new ArrayList<>();
+            try (DirectoryStream<Path> ds = Files.newDirectoryStream(root.resolve("packages"))) {
+                for (Path d : ds) {
+                    if (Files.isDirectory(d, LinkOption.NOFOLLOW_LINKS) && !d.getFileName().toString().startsWith(".")) {
+                        out.add(d.getFileName().toString());
+                    }
+                }
+            }
+            return out;
         }
 
         @Override
@@ -126,6 +157,21 @@ public interface MirrorCatalog {
 
         Http(URI base) {
             this.base = base;
+        }
+
+        @Override
+        public List<String> projects() throws IOException {
+            URI page = base.resolve("simple/");
+            HttpResponse<String> resp = send(HttpRequest.newBuilder(page).timeout(Duration.ofSeconds(30)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            List<String> out = new ArrayList<>();
+            if (resp.statusCode() == 200) {
+                Matcher m = ANCHOR.matcher(resp.body());
+                while (m.find()) {
+                    out.add(m.group(1).replaceAll("^.*?([^/]+)/?$", "$1"));
+                }
+            }
+            return out;
         }
 
         @Override
@@ -198,7 +244,21 @@ public interface MirrorCatalog {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IOException("interrupted", e);
+            } catch (java.net.http.HttpTimeoutException e) {
+                throw new Unreachable("mirror " + base + " did not answer in time (" + req.uri() + ")");
+            } catch (java.net.ConnectException e) {
+                boolean unknownHost = e.getCause() instanceof java.nio.channels.UnresolvedAddressException
+                        || e.getCause() instanceof java.net.UnknownHostException;
+                throw new Unreachable(unknownHost
+                        ? "mirror " + base + ": unknown host '" + base.getHost() + "': check the host name in --mirror"
+                        : "mirror " + base + ": nothing answers at " + base.getHost() + ":" + port(base) + " (connection "
+                                + "refused): check --mirror, and that the mirror is served there (`pinfleet mirror serve`"
+                                + " or nginx)");
             }
+        }
+
+        private static int port(URI u) {
+            return u.getPort() >= 0 ? u.getPort() : u.getScheme().equals("https") ? 443 : 80;
         }
 
         @Override

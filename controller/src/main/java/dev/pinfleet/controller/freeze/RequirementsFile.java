@@ -63,6 +63,12 @@ public final class RequirementsFile {
     public static Result read(Path file, MarkerEnvironment env) {
         Reader r = new Reader(env);
         r.read(file, new ArrayDeque<>(), null);
+        if (r.problems.size() == 1) {
+            throw new CliException(r.problems.get(0));
+        }
+        if (!r.problems.isEmpty()) { // every line's problem at once, not one per run
+            throw new CliException(r.problems.size() + " problems in " + file + ":\n  " + String.join("\n  ", r.problems));
+        }
         return new Result(r.pins, r.skipped);
     }
 
@@ -71,6 +77,7 @@ public final class RequirementsFile {
         final List<Requirement> pins = new ArrayList<>();
         final List<String> skipped = new ArrayList<>();
         final Set<Path> done = new HashSet<>();
+        final List<String> problems = new ArrayList<>();
 
         Reader(MarkerEnvironment env) {
             this.env = env;
@@ -130,13 +137,17 @@ public final class RequirementsFile {
                 return;
             }
             String where = file + ":" + lineNo;
-            if (text.startsWith("-")) {
-                option(file, where, text, stack);
-                return;
-            }
-            Requirement r = requirement(text, where);
-            if (r != null) {
-                pins.add(r);
+            try {
+                if (text.startsWith("-")) {
+                    option(file, where, text, stack);
+                    return;
+                }
+                Requirement r = requirement(text, where);
+                if (r != null) {
+                    pins.add(r);
+                }
+            } catch (CliException e) {
+                problems.add(e.getMessage());
             }
         }
 

@@ -1,6 +1,8 @@
 package dev.pinfleet.controller.keys;
 
+import com.google.gson.JsonArray;
 import dev.pinfleet.controller.CliException;
+import dev.pinfleet.controller.OutputOptions;
 import dev.pinfleet.controller.Json;
 import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.manifest.ManifestException;
@@ -20,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -82,6 +85,8 @@ public final class KeyCommands {
         @Option(names = "--add", description = "INPUT is already an envelope: add signatures to it.")
         boolean add;
 
+        @Mixin OutputOptions print;
+
         private final Clock clock;
 
         public Sign(Clock clock) {
@@ -110,9 +115,15 @@ public final class KeyCommands {
                 throw new CliException(input + ": refusing to sign: " + e.getMessage() + " (each --key once)");
             }
             Json.write(output, env);
-            PrintWriter out = spec.commandLine().getOut();
-            out.println("wrote " + output + " with " + env.getSignaturesCount() + " signature(s)");
-            out.flush();
+            SignedManifest signed = env;
+            print.summary("wrote %s with %d signature(s)", output, signed.getSignaturesCount());
+            print.result(o -> {
+                o.addProperty("output", output.toString());
+                o.addProperty("signatures", signed.getSignaturesCount());
+                JsonArray ids = new JsonArray();
+                signed.getSignaturesList().forEach(sig -> ids.add(sig.getKeyid()));
+                o.add("key_ids", ids);
+            });
             return 0;
         }
     }
@@ -138,6 +149,8 @@ public final class KeyCommands {
                 description = "Also check as an agent of environment ENV would (\"\" for an agent without one).")
         String environment;
 
+        @Mixin OutputOptions print;
+
         private final Clock clock;
 
         public Verify(Clock clock) {
@@ -149,11 +162,21 @@ public final class KeyCommands {
             SignedManifest env = Json.read(input, SignedManifest.newBuilder()).build();
             Manifest m = ManifestChecks.admit(input, env, TrustPolicy.fromDirectory(trusted, threshold), clock.instant(),
                     environment == null ? Map.of() : Map.of("--environment", environment));
-            PrintWriter out = spec.commandLine().getOut();
-            out.printf("ok: %s serial %d, %d artifact(s), expires %s, digest %s%n", m.getApp(), m.getSerial(),
+            print.summary("ok: %s serial %d, %d artifact(s), expires %s, digest %s", m.getApp(), m.getSerial(),
                     m.getArtifactsCount(), com.google.protobuf.util.Timestamps.toString(m.getExpires()),
                     ManifestCodec.contentDigest(m));
-            out.flush();
+            for (dev.pinfleet.proto.v1.Artifact a : m.getArtifactsList()) {
+                print.detail("  %s sha256 %s (%d bytes)", a.getPath(), a.getSha256(), a.getSize());
+            }
+            print.result(o -> {
+                o.addProperty("ok", true);
+                o.addProperty("app", m.getApp());
+                o.addProperty("environment", m.getEnvironment());
+                o.addProperty("serial", m.getSerial());
+                o.addProperty("artifacts", m.getArtifactsCount());
+                o.addProperty("expires", com.google.protobuf.util.Timestamps.toString(m.getExpires()));
+                o.addProperty("manifest_digest", ManifestCodec.contentDigest(m));
+            });
             return 0;
         }
     }

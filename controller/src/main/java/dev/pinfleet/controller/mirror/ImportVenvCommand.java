@@ -57,8 +57,11 @@ public final class ImportVenvCommand implements Callable<Integer> {
     @Option(names = "--token-file", paramLabel = "FILE", description = "Upload token file; for a URL mirror.")
     Path tokenFile;
 
-    @Option(names = {"-o", "--requirements"}, required = true, paramLabel = "FILE", description = "Pinned requirements to write.")
-    Path requirements;
+    @Option(names = {"-o", "--output"}, paramLabel = "FILE", description = "Pinned requirements to write (required).")
+    Path output;
+
+    @Option(names = "--requirements", hidden = true, paramLabel = "FILE", description = "Old spelling of --output.")
+    Path requirementsOld;
 
     @Option(names = {"--exclude", "--skip"}, split = ",", paramLabel = "NAME",
             description = "Distributions to leave out, comma-separated (names compared normalized).")
@@ -135,11 +138,11 @@ public final class ImportVenvCommand implements Callable<Integer> {
                     + "setuptools, wheel and distribute)").append('\n');
         }
         pins.forEach(p -> text.append(p).append('\n'));
-        Json.writeAtomically(requirements, text.toString().getBytes(StandardCharsets.UTF_8));
+        Json.writeAtomically(requirements(), text.toString().getBytes(StandardCharsets.UTF_8));
         long published = results.stream().filter(r -> r.outcome() == PublishResult.Outcome.PUBLISHED).count();
         spec.commandLine().getOut().printf("packed %d distribution(s) from %s: %d published, %d already on %s; "
                 + "%d left out; pins in %s%n", dists.size(), site, published, dists.size() - published,
-                target.describe(), skipped.size(), requirements);
+                target.describe(), skipped.size(), requirements());
         spec.commandLine().getOut().flush();
         return 0;
     }
@@ -175,5 +178,13 @@ public final class ImportVenvCommand implements Callable<Integer> {
             return p;
         }
         throw new CliException(p + " is neither a virtualenv nor a site-packages directory");
+    }
+
+    /** Where the pins go: -o/--output, or the older --requirements. */
+    private Path requirements() {
+        if (output == null && requirementsOld == null) {
+            throw new CliException("where should the pins go? give -o/--output FILE", 2);
+        }
+        return output != null ? output : requirementsOld;
     }
 }

@@ -1,8 +1,11 @@
 package dev.pinfleet.controller.mirror;
 
 import dev.pinfleet.controller.CliException;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
 import dev.pinfleet.controller.Json;
 import dev.pinfleet.controller.publish.PublishTarget;
+import dev.pinfleet.controller.OutputOptions;
 import dev.pinfleet.mirror.MirrorIndex;
 import dev.pinfleet.mirror.audit.Finding;
 import dev.pinfleet.mirror.audit.MirrorVerifier;
@@ -32,7 +35,9 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import dev.pinfleet.controller.client.Terminal;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -76,14 +81,14 @@ public final class MirrorCommands implements Callable<Integer> {
 
         @Spec CommandSpec spec;
 
-        @Parameters(paramLabel = "DIR", description = "Mirror directory (created if missing).")
-        Path dir;
+        @Mixin MirrorDir mirror;
 
         @Option(names = "--policy", paramLabel = "FILE", description = "Policy text to install instead of the default one.")
         Path policy;
 
         @Override
         public Integer call() throws IOException {
+            Path dir = mirror.get();
             String text = policy == null ? null : Files.readString(policy, StandardCharsets.UTF_8);
             List<String> created = UploadPolicy.init(dir, text);
             PrintWriter out = spec.commandLine().getOut();
@@ -93,7 +98,7 @@ public final class MirrorCommands implements Callable<Integer> {
                 out.printf("laid out mirror %s: created %s%n", dir, String.join(", ", created));
             }
             out.printf("upload policy: %s (version %s)%n", UploadPolicy.policyFile(dir), version(dir));
-            out.printf("each uploader signs it off with: pinfleet mirror acknowledge %s --as USER --policy-version %s%n",
+            out.printf("each uploader signs it off with: pinfleet mirror acknowledge --mirror %s --as USER --policy-version %s%n",
                     dir, version(dir));
             out.flush();
             return 0;
@@ -103,17 +108,17 @@ public final class MirrorCommands implements Callable<Integer> {
     @Command(name = "acknowledge", description = {
         "Sign off the mirror's upload policy (required before publishing).",
         "",
-        "Without --policy-version, shows the policy; with it (the version you read, which "
-        + "must be the current one), records in DIR/uploaders that USER acknowledged it. Only "
-        + "users who acknowledged the current version may publish."})
+        "Without --policy-version, shows the policy and its version, then (on a terminal) asks "
+        + "you to type that version to sign it off, or prints the command that does; with it "
+        + "(the version you read, which must be the current one), records in DIR/uploaders that "
+        + "USER acknowledged it. Only users who acknowledged the current version may publish."})
     public static final class Acknowledge implements Callable<Integer> {
         @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
         boolean help;
 
         @Spec CommandSpec spec;
 
-        @Parameters(paramLabel = "DIR", description = "Mirror directory.")
-        Path dir;
+        @Mixin MirrorDir mirror;
 
         @Option(names = "--as", required = true, paramLabel = "USER", description = "Who signs off.")
         String user;
@@ -122,21 +127,37 @@ public final class MirrorCommands implements Callable<Integer> {
         String policyVersion;
 
         private final Clock clock;
+        private final Terminal terminal;
 
-        public Acknowledge(Clock clock) {
+        public Acknowledge(Clock clock, Terminal terminal) {
             this.clock = clock;
+            this.terminal = terminal;
         }
 
         @Override
         public Integer call() throws IOException {
+            Path dir = mirror.get();
             UploadPolicy policy = loadPolicy(dir);
             PrintWriter out = spec.commandLine().getOut();
             if (policyVersion == null) {
                 out.printf("Upload policy of mirror %s, version %s (%s):%n%n", dir, policy.version(), policy.policyFile());
                 out.println(Files.readString(policy.policyFile(), StandardCharsets.UTF_8).stripTrailing());
+                out.println();
+                if (!terminal.interactive()) {
+                    out.printf("to sign it off, run: pinfleet mirror acknowledge --mirror %s --as %s --policy-version %s%n",
+                            dir, user, policy.version());
+                    out.flush();
+                    return 0;
+                }
+                out.printf("to sign it off as %s, type its version (%s); anything else leaves it: ", user, policy.version());
                 out.flush();
-                throw new CliException("to sign off this policy, run: pinfleet mirror acknowledge " + dir + " --as "
-                        + user + " --policy-version " + policy.version(), 2);
+                String answer = terminal.readLine();
+                if (answer == null || !answer.strip().equals(policy.version())) {
+                    out.println("not signed off");
+                    out.flush();
+                    return 1;
+                }
+                policyVersion = answer.strip();
             }
             Uploaders.Entry e;
             try {
@@ -176,6 +197,8 @@ public final class MirrorCommands implements Callable<Integer> {
         @Option(names = "--token-file", paramLabel = "FILE", description = "File holding your upload token (mode 0600); for a URL mirror.")
         Path tokenFile;
 
+        @Mixin OutputOptions print;
+
         private final Clock clock;
 
         public Publish(Clock clock) {
@@ -185,12 +208,21 @@ public final class MirrorCommands implements Callable<Integer> {
         @Override
         public Integer call() throws IOException {
             PublishTarget target = PublishTarget.open(mirror, tokenFile, clock);
-            PrintWriter out = spec.commandLine().getOut();
-            for (PublishResult r : target.publish(files, user)) {
-                out.printf("%-9s %s sha256 %s (%d bytes)%n", r.outcome() == PublishResult.Outcome.PUBLISHED
-                        ? "published" : "unchanged", r.file(), r.sha256(), r.size());
+            List<PublishResult> results = target.publish(files, user);
+            JsonArray list = new JsonArray();
+            for (PublishResult r : results) {
+                String outcome = r.outcome() == PublishResult.Outcome.PUBLISHED ? "published" : "unchanged";
+                print.line("%-9s %s sha256 %s (%d bytes)", outcome, r.file(), r.sha256(), r.size());
+                JsonObject o = new JsonObject();
+                o.addProperty("outcome", outcome);
+                o.addProperty("file", r.file());
+                o.addProperty("sha256", r.sha256());
+                o.addProperty("size", r.size());
+                list.add(o);
             }
-            out.flush();
+            long published = results.stream().filter(r -> r.outcome() == PublishResult.Outcome.PUBLISHED).count();
+            print.summary("%d file(s) published, %d unchanged", published, results.size() - published);
+            print.result(o -> o.add("files", list));
             return 0;
         }
     }
@@ -206,28 +238,40 @@ public final class MirrorCommands implements Callable<Integer> {
 
         @Spec CommandSpec spec;
 
-        @Parameters(paramLabel = "DIR", description = "Mirror directory.")
-        Path dir;
+        @Mixin MirrorDir mirror;
+
+        @Mixin OutputOptions print;
 
         @Override
         public Integer call() throws IOException {
+            Path dir = mirror.get();
             if (!Files.isDirectory(dir)) {
                 throw new CliException("mirror directory " + dir + " does not exist");
             }
             VerifyReport r = MirrorVerifier.verify(dir);
-            PrintWriter out = spec.commandLine().getOut();
-            r.findings().forEach(out::println);
+            r.findings().forEach(f -> print.line("%s", f));
             StringBuilder counts = new StringBuilder();
+            JsonObject byKind = new JsonObject();
             for (Finding.Kind k : Finding.Kind.values()) {
                 long n = r.count(k);
+                String kind = k.name().toLowerCase(java.util.Locale.ROOT);
+                byKind.addProperty(kind, n);
                 if (n > 0) {
-                    counts.append(counts.length() == 0 ? "" : ", ").append(n).append(' ')
-                            .append(k.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
+                    counts.append(counts.length() == 0 ? "" : ", ").append(n).append(' ').append(kind.replace('_', '-'));
                 }
             }
-            out.printf("%s: %d file(s) checked against %d audit record(s): %s%n", dir, r.filesChecked(),
+            print.summary("%s: %d file(s) checked against %d audit record(s): %s", dir, r.filesChecked(),
                     r.auditRecords(), r.ok() ? "ok" : counts);
-            out.flush();
+            print.result(o -> {
+                o.addProperty("mirror", dir.toString());
+                o.addProperty("ok", r.ok());
+                o.addProperty("files_checked", r.filesChecked());
+                o.addProperty("audit_records", r.auditRecords());
+                o.add("findings_by_kind", byKind);
+                JsonArray findings = new JsonArray();
+                r.findings().forEach(f -> findings.add(f.toString()));
+                o.add("findings", findings);
+            });
             return r.ok() ? 0 : 1;
         }
     }
@@ -245,8 +289,7 @@ public final class MirrorCommands implements Callable<Integer> {
 
         @Spec CommandSpec spec;
 
-        @Parameters(paramLabel = "DIR", description = "Mirror directory.")
-        Path dir;
+        @Mixin MirrorDir mirror;
 
         @Option(names = "--port", defaultValue = "8080", description = "TCP port; 0 picks a free one (default: ${DEFAULT-VALUE}).")
         int port;
@@ -273,6 +316,7 @@ public final class MirrorCommands implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
+            Path dir = mirror.get();
             if (!Files.isDirectory(dir)) {
                 throw new CliException("mirror directory " + dir + " does not exist");
             }
@@ -357,15 +401,16 @@ public final class MirrorCommands implements Callable<Integer> {
     @Command(name = "index", mixinStandardHelpOptions = true,
             description = "Rewrite the static PEP 503 index (simple/**/index.html) of a mirror directory.")
     public static final class Index implements Callable<Integer> {
-        @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
-        boolean help;
+        @Spec CommandSpec spec;
 
-        @Parameters(paramLabel = "DIR", description = "Mirror directory.")
-        Path dir;
+        @Mixin MirrorDir mirror;
 
         @Override
         public Integer call() throws IOException {
+            Path dir = mirror.get();
             MirrorIndex.rebuild(dir);
+            spec.commandLine().getOut().printf("rewrote the index of mirror %s (simple/)%n", dir);
+            spec.commandLine().getOut().flush();
             return 0;
         }
     }

@@ -7,15 +7,15 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-/** `pinfleet mirror nginx-conf`: the nginx configuration of an origin mirror (DIR) or of a cache tier (--cache-of). */
+/** `pinfleet mirror nginx-conf`: the nginx configuration of an origin mirror (--mirror DIR) or of a cache tier (--cache-of). */
 @Command(name = "nginx-conf", description = {
-    "Print the nginx configuration of a mirror (DIR) or of a cache tier (--cache-of URL).",
+    "Print the nginx configuration of a mirror (--mirror DIR) or of a cache tier (--cache-of URL).",
     "",
-    "With DIR: the server block that serves DIR read-only: /simple/ and /packages/ only; "
+    "With --mirror DIR: the server block that serves DIR read-only: /simple/ and /packages/ only; "
     + "audit.log, uploaders, policy/ and dot-files are 404; no directory listings; no "
     + "symbolic links followed.",
     "",
@@ -32,8 +32,7 @@ public final class NginxConfCommand implements Callable<Integer> {
 
     @Spec CommandSpec spec;
 
-    @Parameters(paramLabel = "DIR", arity = "0..1", description = "Mirror directory (as nginx will see it); not with --cache-of.")
-    Path dir;
+    @Mixin MirrorDir mirror;
 
     @Option(names = "--listen", defaultValue = "80", description = "nginx listen value (default: ${DEFAULT-VALUE}).")
     String listen;
@@ -88,8 +87,9 @@ public final class NginxConfCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        Path dir = mirror.given();
         if ((dir == null) == (cacheOf == null)) {
-            throw new CliException("nginx-conf needs either a mirror directory DIR (an origin) or --cache-of URL "
+            throw new CliException("nginx-conf needs either --mirror DIR (an origin, the directory as nginx will see it) or --cache-of URL "
                     + "(a cache tier), not " + (dir == null ? "neither" : "both"), 2);
         }
         if (cacheOf != null && uploadsTo != null) {

@@ -54,8 +54,7 @@ public final class FleetQuery {
                     .withDeadlineAfter(AgentClient.QUERY_DEADLINE_SECONDS, TimeUnit.SECONDS)), "", false);
         } catch (StatusRuntimeException e) {
             Status s = e.getStatus();
-            String why = s.getDescription() != null ? s.getDescription()
-                    : s.getCause() != null ? s.getCause().getMessage() : s.getCode().name();
+            String why = Unreachable.why(n, s);
             boolean unreachable = s.getCode() == Status.Code.UNAVAILABLE || s.getCode() == Status.Code.DEADLINE_EXCEEDED;
             return new Answer<>(n, null, n.name() + " (" + n.address() + "): "
                     + (unreachable ? "unreachable: " : s.getCode().name().toLowerCase() + ": ") + why, unreachable);

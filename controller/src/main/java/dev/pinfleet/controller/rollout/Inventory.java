@@ -32,8 +32,11 @@ public final class Inventory {
         String text;
         try {
             text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new CliException("inventory " + file + ": not found (no file " + file.toAbsolutePath()
+                    + "); give the Ansible inventory with -i FILE");
         } catch (IOException e) {
-            throw new CliException("inventory " + file + ": cannot read: " + e.getMessage());
+            throw new CliException("inventory " + file + ": cannot read: " + dev.pinfleet.fs.IoErrors.describe(e));
         }
         return parse(file, text);
     }

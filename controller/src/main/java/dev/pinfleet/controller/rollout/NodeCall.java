@@ -184,7 +184,8 @@ final class NodeCall implements ClientResponseObserver<DeployRequest, DeployEven
                                 + " network failed, so the node's state is unknown: see `pinfleet status`, then deploy"
                                 + " again with --retry-failed");
                     } else {
-                        nr.setOutcome(NodeOutcome.NODE_UNREACHABLE).setError(where + ": unreachable: " + why);
+                        nr.setOutcome(NodeOutcome.NODE_UNREACHABLE).setError(where + ": unreachable: "
+                                + Unreachable.why(node, s));
                     }
                 }
                 case RESOURCE_EXHAUSTED -> nr.setOutcome(NodeOutcome.NODE_FAILED).setReport(DeployReport.newBuilder()
@@ -223,7 +224,7 @@ final class NodeCall implements ClientResponseObserver<DeployRequest, DeployEven
     }
 
     private NodeReport.Builder base() {
-        return NodeReport.newBuilder().setNode(node.name()).setAddress(node.address()).setBatch(wave)
+        return NodeReport.newBuilder().setNode(node.name()).setAddress(node.address()).setWave(wave)
                 .setStartedUnixMs(started);
     }
 
@@ -237,7 +238,8 @@ final class NodeCall implements ClientResponseObserver<DeployRequest, DeployEven
         while (c.getCause() != null && c.getCause() != c) {
             c = c.getCause();
         }
-        return c.getClass().getSimpleName() + (c.getMessage() == null ? "" : ": " + c.getMessage());
+        // the message alone: an operator reads it, and a Java class name tells them nothing
+        return c.getMessage() == null || c.getMessage().isBlank() ? "connection closed" : c.getMessage().lines().findFirst().orElse("");
     }
 
 }

@@ -200,7 +200,7 @@ public final class Rollout {
         for (Node n : nodes) {
             NodeReport r = results.get(n.name());
             report.addNodes(r != null ? r : NodeReport.newBuilder().setNode(n.name()).setAddress(n.address())
-                    .setOutcome(NodeOutcome.NODE_SKIPPED).setBatch(waveOf.get(n.name()))
+                    .setOutcome(NodeOutcome.NODE_SKIPPED).setWave(waveOf.get(n.name()))
                     .setError(n.name() + ": not started: " + (stopped == null ? "rollout stopped" : stopped)).build());
         }
         report.setStopped(stopped == null ? "" : stopped);

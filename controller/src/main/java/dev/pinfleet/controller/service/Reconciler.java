@@ -77,7 +77,7 @@ public final class Reconciler {
 
     private NodeReport report(InFlight f, FleetQuery.Answer<StatusResponse> a, String app, String digest, long serial) {
         NodeReport.Builder r = NodeReport.newBuilder().setNode(f.node().name()).setAddress(f.node().address())
-                .setBatch(f.wave()).setStartedUnixMs(f.startedMs()).setMillis(Math.max(0, clock.millis() - f.startedMs()));
+                .setWave(f.wave()).setStartedUnixMs(f.startedMs()).setMillis(Math.max(0, clock.millis() - f.startedMs()));
         String where = f.node().name() + " (" + f.node().address() + "): ";
         String interrupted = "the controller stopped while this node deployed, ";
         if (a.value() == null) {

@@ -43,7 +43,7 @@ final class RecordViews {
             }
             for (NodeRecord n : store.nodes(id)) {
                 b.addNodes(n.report() != null ? n.report() : NodeReport.newBuilder().setNode(n.node())
-                        .setAddress(n.address()).setBatch(n.wave()).setStartedUnixMs(n.startedMs())
+                        .setAddress(n.address()).setWave(n.wave()).setStartedUnixMs(n.startedMs())
                         .setError(n.outcome().equals(Outcomes.RUNNING) ? "in flight" : "pending").build());
             }
             report = b.build();

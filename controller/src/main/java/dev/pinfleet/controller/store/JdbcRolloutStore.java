@@ -254,7 +254,7 @@ public final class JdbcRolloutStore implements RolloutStore {
             RecordReader.bind(ps, Outcomes.key(n.getOutcome()), n.getStartedUnixMs(), at, n.getMillis(), phases[1],
                     phases[2], phases[3], phases[4], phases[5], phases[6], phases[7], t.bytes(), t.fetched(), t.fromStore(),
                     n.getReport().getRelease(), Outcomes.reason(n), n.getError(), n.getReconciled() ? 1 : 0,
-                    n.toByteArray(), n.getBatch(), id, n.getNode());
+                    n.toByteArray(), n.getWave(), id, n.getNode());
             ps.executeUpdate();
         }
     }

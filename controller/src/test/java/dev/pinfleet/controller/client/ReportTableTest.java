@@ -59,6 +59,17 @@ class ReportTableTest {
     }
 
     @Test
+    void withNoNodeSucceededTheSummaryClaimsNoConsistency() {
+        StringWriter s = new StringWriter();
+        ReportTable.print(FleetReport.newBuilder().setApp("shop").addNodes(FAILED).build(), new PrintWriter(s));
+        assertTrue(s.toString().contains("fleet consistency: not checked, no node succeeded\n"), s.toString());
+        assertTrue(!s.toString().contains("every successful node"), s.toString());
+        StringWriter t = new StringWriter();
+        ReportTable.print(FleetReport.newBuilder().setApp("shop").addNodes(OK).addNodes(FAILED).build(), new PrintWriter(t));
+        assertTrue(t.toString().contains("fleet consistency: every successful node reports"), t.toString());
+    }
+
+    @Test
     void reasonsReadAsPhaseSlashCause() {
         assertEquals("fetch/not-found", ReportTable.reason(FailureReason.REASON_FETCH_NOT_FOUND));
         assertEquals("verify/signature", ReportTable.reason(FailureReason.REASON_VERIFY_SIGNATURE));

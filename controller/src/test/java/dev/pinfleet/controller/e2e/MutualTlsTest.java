@@ -144,6 +144,10 @@ class MutualTlsTest {
         FleetHarness.Run s = h.cli("status", "--inventory", inv.toString(), "--tls-dir", ca.toString());
         assertEquals(1, s.code(), s.all());
         assertTrue(s.out().lines().anyMatch(l -> l.startsWith("web9 ") && l.contains("UNREACHABLE")), s.out());
+        // The cause and the next step, not gRPC's "io exception" and its channel pipeline.
+        assertTrue(s.out().contains("the agent's certificate does not name 'web9' (an agent's certificate must carry its"
+                + " inventory name): reissue it with `pinfleet certs issue web9 --role agent`"), s.out());
+        assertTrue(!s.out().contains("Channel Pipeline") && !s.out().contains("io exception"), s.out());
 
         FleetHarness.Run plain = h.cli("status", "--inventory", inv.toString(), "--plaintext");
         assertEquals(1, plain.code(), "a TLS agent does not speak plaintext");

@@ -64,13 +64,13 @@ class RolloutCliTest {
         FleetReport r = h.deploy(h.signed(h.manifest(1, h.app1)),
                 List.of("--canary", "1", "--batch", "3", "--max-failures", "0"), 1);
         Map<String, NodeReport> n = byNode(r);
-        assertEquals(List.of(0, 1, 1, 1, 2, 2, 2, 3, 3, 3), r.getNodesList().stream().map(NodeReport::getBatch).toList());
+        assertEquals(List.of(0, 1, 1, 1, 2, 2, 2, 3, 3, 3), r.getNodesList().stream().map(NodeReport::getWave).toList());
         // every wave starts after the one before it ended
         for (int wave = 1; wave <= 2; wave++) {
             int w = wave;
-            long prevEnd = r.getNodesList().stream().filter(x -> x.getBatch() == w - 1)
+            long prevEnd = r.getNodesList().stream().filter(x -> x.getWave() == w - 1)
                     .mapToLong(x -> x.getStartedUnixMs() + x.getMillis()).max().orElseThrow();
-            long start = r.getNodesList().stream().filter(x -> x.getBatch() == w).mapToLong(NodeReport::getStartedUnixMs)
+            long start = r.getNodesList().stream().filter(x -> x.getWave() == w).mapToLong(NodeReport::getStartedUnixMs)
                     .min().orElseThrow();
             assertTrue(start >= prevEnd, "wave " + w + " started " + start + " before wave " + (w - 1) + " ended " + prevEnd);
         }

@@ -50,8 +50,8 @@ class FreezeWholeSetTest {
         wheels.add(TestWheels.wheel("flat", "1.0").file("tools", "a file named like a package\n").build(in));
         wheels.add(TestWheels.wheel("nested", "1.0").file("tools/__init__.py", "").build(in));
         wheels.add(TestWheels.wheel("future-only", "1.0").requiresPython(">=3.12").file("future_only.py", "").build(in));
-        assertEquals(0, MirrorCliTest.cli("mirror", "init", mirror.toString()).code());
-        assertEquals(0, MirrorCliTest.cli("mirror", "acknowledge", mirror.toString(), "--as", "ci", "--policy-version",
+        assertEquals(0, MirrorCliTest.cli("mirror", "init", "--mirror", mirror.toString()).code());
+        assertEquals(0, MirrorCliTest.cli("mirror", "acknowledge", "--mirror", mirror.toString(), "--as", "ci", "--policy-version",
                 "1").code());
         List<String> args = new ArrayList<>(List.of("mirror", "publish"));
         wheels.forEach(w -> args.add(w.toString()));

@@ -37,8 +37,8 @@ class ImportVenvTest {
                 TestWheels.wheel("colorlib", "1.2").file("colorlib/__init__.py", "def paint(s):\n    return '*' + s + '*'\n")
                         .build(in),
                 TestWheels.wheel("setuptools", "0.0.1").file("fake_setuptools.py", "").build(in));
-        MirrorCliTest.cli("mirror", "init", source.toString());
-        MirrorCliTest.cli("mirror", "acknowledge", source.toString(), "--as", "ci", "--policy-version", "1");
+        MirrorCliTest.cli("mirror", "init", "--mirror", source.toString());
+        MirrorCliTest.cli("mirror", "acknowledge", "--mirror", source.toString(), "--as", "ci", "--policy-version", "1");
         List<String> publish = new java.util.ArrayList<>(List.of("mirror", "publish"));
         wheels.forEach(w -> publish.add(w.toString()));
         publish.addAll(List.of("--mirror", source.toString(), "--as", "ci"));
@@ -55,14 +55,14 @@ class ImportVenvTest {
 
         Path target = dir.resolve("new-mirror");
         Path pins = dir.resolve("requirements.txt");
-        MirrorCliTest.cli("mirror", "init", target.toString());
+        MirrorCliTest.cli("mirror", "init", "--mirror", target.toString());
         MirrorCliTest.Run unsigned = MirrorCliTest.cli("mirror", "import-venv", venv.toString(), "--mirror", target.toString(),
                 "--as", "alice", "-o", pins.toString());
         assertEquals(1, unsigned.code());
         assertTrue(unsigned.err().contains("does not list alice"), unsigned.err());
         assertFalse(Files.exists(pins), "nothing written when the publish is refused");
 
-        MirrorCliTest.cli("mirror", "acknowledge", target.toString(), "--as", "alice", "--policy-version", "1");
+        MirrorCliTest.cli("mirror", "acknowledge", "--mirror", target.toString(), "--as", "alice", "--policy-version", "1");
         MirrorCliTest.Run imported = MirrorCliTest.cli("mirror", "import-venv", venv.toString(), "--mirror",
                 target.toString(), "--as", "alice", "-o", pins.toString());
         assertEquals(0, imported.code(), imported.err());
@@ -89,7 +89,7 @@ class ImportVenvTest {
         String text2 = Files.readString(pins2);
         assertTrue(text2.contains("\nsetuptools==0.0.1 \\\n") && !text2.contains("\ncolorlib=="), text2);
         assertTrue(text2.contains("# Left out: colorlib==1.2\n"), text2);
-        assertEquals(0, MirrorCliTest.cli("mirror", "verify", target.toString()).code());
+        assertEquals(0, MirrorCliTest.cli("mirror", "verify", "--mirror", target.toString()).code());
 
         // --only: just the named ones (tooling too, when named); one line of progress per wheel on stderr
         Path pins3 = dir.resolve("only.txt");

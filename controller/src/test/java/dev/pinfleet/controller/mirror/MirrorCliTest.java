@@ -58,7 +58,7 @@ class MirrorCliTest {
 
     @Test
     void initSignOffPublishAndVerifyLocally() throws Exception {
-        Run init = cli("mirror", "init", mirror.toString());
+        Run init = cli("mirror", "init", "--mirror", mirror.toString());
         assertEquals(0, init.code(), init.err());
         assertTrue(init.out().contains("created packages/, policy/POLICY.md, policy/version, uploaders, simple/index.html"),
                 init.out());
@@ -66,18 +66,22 @@ class MirrorCliTest {
         Run refused = cli("mirror", "publish", wheel.toString(), "--mirror", mirror.toString(), "--as", "alice");
         assertEquals(1, refused.code());
         assertTrue(refused.err().contains("does not list alice") && refused.err().contains(
-                "pinfleet mirror acknowledge " + mirror + " --as alice --policy-version 1"), refused.err());
+                "pinfleet mirror acknowledge --mirror " + mirror + " --as alice --policy-version 1"), refused.err());
         assertFalse(Files.exists(mirror.resolve("audit.log")));
 
-        Run show = cli("mirror", "acknowledge", mirror.toString(), "--as", "alice");
-        assertEquals(2, show.code());
+        // Without --policy-version (and not on a terminal): the policy, its version and the command that signs it off;
+        // showing it is what was asked, so it succeeds, and signs off nothing.
+        Run show = cli("mirror", "acknowledge", "--mirror", mirror.toString(), "--as", "alice");
+        assertEquals(0, show.code(), show.err());
         assertTrue(show.out().contains("Upload policy of mirror " + mirror + ", version 1") && show.out().contains("append-only"),
                 show.out());
-        assertTrue(show.err().contains("--policy-version 1"), show.err());
-        Run wrong = cli("mirror", "acknowledge", mirror.toString(), "--as", "alice", "--policy-version", "0");
+        assertTrue(show.out().endsWith("to sign it off, run: pinfleet mirror acknowledge --mirror " + mirror
+                + " --as alice --policy-version 1\n"), show.out());
+        assertFalse(Files.readString(mirror.resolve("uploaders")).contains("alice"), "showing the policy signs off nothing");
+        Run wrong = cli("mirror", "acknowledge", "--mirror", mirror.toString(), "--as", "alice", "--policy-version", "0");
         assertEquals(1, wrong.code());
         assertTrue(wrong.err().contains("the current version is 1"), wrong.err());
-        Run ack = cli("mirror", "acknowledge", mirror.toString(), "--as", "alice", "--policy-version", "1");
+        Run ack = cli("mirror", "acknowledge", "--mirror", mirror.toString(), "--as", "alice", "--policy-version", "1");
         assertEquals(0, ack.code(), ack.err());
         assertTrue(ack.out().startsWith("alice signed off upload policy version 1 of mirror " + mirror
                 + " at 2024-05-06T07:08:09Z"), ack.out());
@@ -94,14 +98,14 @@ class MirrorCliTest {
         assertEquals(1, overwrite.code());
         assertTrue(overwrite.err().contains("is already published with sha256 " + Hashing.sha256Hex(wheel)), overwrite.err());
 
-        Run ok = cli("mirror", "verify", mirror.toString());
+        Run ok = cli("mirror", "verify", "--mirror", mirror.toString());
         assertEquals(0, ok.code(), ok.out() + ok.err());
         assertTrue(ok.out().endsWith(": 1 file(s) checked against 1 audit record(s): ok\n"), ok.out());
 
         Path placed = mirror.resolve("packages/greet/greet-1.0-py3-none-any.whl");
         Files.copy(otherBytes, placed, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         Files.writeString(mirror.resolve("packages/greet/greet-0.9-py3-none-any.whl"), "dropped in by hand");
-        Run bad = cli("mirror", "verify", mirror.toString());
+        Run bad = cli("mirror", "verify", "--mirror", mirror.toString());
         assertEquals(1, bad.code(), bad.out());
         assertTrue(bad.out().contains("tampered packages/greet/greet-1.0-py3-none-any.whl: sha256 "
                 + Hashing.sha256Hex(otherBytes)), bad.out());
@@ -111,8 +115,8 @@ class MirrorCliTest {
 
     @Test
     void publishOverHttpNeedsATokenAndASignOff() throws Exception {
-        assertEquals(0, cli("mirror", "init", mirror.toString()).code());
-        assertEquals(0, cli("mirror", "acknowledge", mirror.toString(), "--as", "alice", "--policy-version", "1").code());
+        assertEquals(0, cli("mirror", "init", "--mirror", mirror.toString()).code());
+        assertEquals(0, cli("mirror", "acknowledge", "--mirror", mirror.toString(), "--as", "alice", "--policy-version", "1").code());
         Path tokens = dir.resolve("server/tokens");
         Files.createDirectories(tokens.getParent());
         Run t1 = cli("mirror", "token", "alice", "--token-file", dir.resolve("alice.token").toString(), "--tokens",
@@ -165,12 +169,27 @@ class MirrorCliTest {
         List<String> audit = Files.readAllLines(mirror.resolve("audit.log"));
         assertEquals(1, audit.size());
         assertTrue(audit.get(0).contains("\"user\":\"alice\"") && audit.get(0).contains("\"policy\":\"1\""), audit.get(0));
-        assertEquals(0, cli("mirror", "verify", mirror.toString()).code());
+        assertEquals(0, cli("mirror", "verify", "--mirror", mirror.toString()).code());
+    }
+
+    @Test
+    void theMirrorAsABareDirStillWorksWithANote() throws Exception {
+        Run init = cli("mirror", "init", mirror.toString());
+        assertEquals(0, init.code(), init.err());
+        assertEquals("pinfleet: note: the mirror as a bare DIR is deprecated; write pinfleet mirror init --mirror "
+                + mirror + "\n", init.err());
+        assertTrue(Files.exists(mirror.resolve("policy/version")));
+        Run none = cli("mirror", "verify");
+        assertEquals(2, none.code());
+        assertEquals("pinfleet: which mirror? give its directory as --mirror DIR\n", none.err());
+        Run two = cli("mirror", "verify", "--mirror", mirror.toString(), dir.toString());
+        assertEquals(2, two.code());
+        assertTrue(two.err().contains("two mirror directories given"), two.err());
     }
 
     @Test
     void nginxConfPrintsAServerBlockThatServesOnlyTheIndexAndPackages() {
-        Run r = cli("mirror", "nginx-conf", "/srv/pinfleet-mirror", "--listen", "8081", "--server-name",
+        Run r = cli("mirror", "nginx-conf", "--mirror", "/srv/pinfleet-mirror", "--listen", "8081", "--server-name",
                 "mirror.internal", "--uploads-to", "http://127.0.0.1:8080");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().startsWith("server {\n    listen 8081;\n    server_name mirror.internal;\n"
@@ -178,7 +197,7 @@ class MirrorCliTest {
         assertTrue(r.out().contains("location ~ /\\. { return 404; }"), r.out());
         assertTrue(r.out().contains("proxy_pass http://127.0.0.1:8080;"), r.out());
         assertTrue(r.out().endsWith("    location / { return 404; }\n}\n"), r.out());
-        Run bad = cli("mirror", "nginx-conf", "/srv/mirror; evil", "--listen", "80");
+        Run bad = cli("mirror", "nginx-conf", "--mirror", "/srv/mirror; evil", "--listen", "80");
         assertEquals(2, bad.code());
     }
 
@@ -193,9 +212,10 @@ class MirrorCliTest {
                 Path.of("/etc/ssl/certs/ca-certificates.crt")).render(), r.out());
         assertTrue(r.out().contains("\n        proxy_pass http://mirror1.internal/packages/;\n"), r.out());
 
-        Run both = cli("mirror", "nginx-conf", "/srv/mirror", "--cache-of", "http://mirror1.internal/");
+        Run both = cli("mirror", "nginx-conf", "--mirror", "/srv/mirror", "--cache-of", "http://mirror1.internal/");
         assertEquals(2, both.code());
-        assertTrue(both.err().contains("either a mirror directory DIR (an origin) or --cache-of URL"), both.err());
+        assertTrue(both.err().contains("either --mirror DIR (an origin, the directory as nginx will see it) or --cache-of URL"),
+                both.err());
         assertEquals(2, cli("mirror", "nginx-conf").code());
         Run uploads = cli("mirror", "nginx-conf", "--cache-of", "http://m/", "--uploads-to", "http://127.0.0.1:8080");
         assertEquals(2, uploads.code());

@@ -86,8 +86,8 @@ class MirrorTierTest {
             pins.append(name).append("==").append(version).append('\n');
         }
         publish.addAll(List.of("--mirror", mirror.toString(), "--as", "ci"));
-        assertEquals(0, MirrorCliTest.cli("mirror", "init", mirror.toString()).code());
-        assertEquals(0, MirrorCliTest.cli("mirror", "acknowledge", mirror.toString(), "--as", "ci", "--policy-version", "1")
+        assertEquals(0, MirrorCliTest.cli("mirror", "init", "--mirror", mirror.toString()).code());
+        assertEquals(0, MirrorCliTest.cli("mirror", "acknowledge", "--mirror", mirror.toString(), "--as", "ci", "--policy-version", "1")
                 .code());
         MirrorCliTest.Run pub = MirrorCliTest.cli(publish.toArray(String[]::new));
         assertEquals(0, pub.code(), pub.err());

@@ -41,8 +41,8 @@ class PipRoundTripTest {
                 .file("greet/__init__.py", "import colorlib\nHELLO = colorlib.paint('hello')\n").build(in);
         colors = TestWheels.wheel("colorlib", "1.2").file("colorlib/__init__.py", "def paint(s):\n    return '*' + s + '*'\n")
                 .build(in);
-        assertEquals(0, MirrorCliTest.cli("mirror", "init", mirror.toString()).code());
-        assertEquals(0, MirrorCliTest.cli("mirror", "acknowledge", mirror.toString(), "--as", "ci", "--policy-version", "1")
+        assertEquals(0, MirrorCliTest.cli("mirror", "init", "--mirror", mirror.toString()).code());
+        assertEquals(0, MirrorCliTest.cli("mirror", "acknowledge", "--mirror", mirror.toString(), "--as", "ci", "--policy-version", "1")
                 .code());
         MirrorCliTest.Run pub = MirrorCliTest.cli("mirror", "publish", greet.toString(), colors.toString(), "--mirror",
                 mirror.toString(), "--as", "ci");

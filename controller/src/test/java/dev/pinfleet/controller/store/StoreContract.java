@@ -90,7 +90,7 @@ abstract class StoreContract {
     }
 
     static NodeReport nodeReport(String node, NodeOutcome o) {
-        return NodeReport.newBuilder().setNode(node).setAddress("127.0.0.1:7400").setOutcome(o).setBatch(0)
+        return NodeReport.newBuilder().setNode(node).setAddress("127.0.0.1:7400").setOutcome(o).setWave(0)
                 .setStartedUnixMs(NOW + 2).setMillis(1500)
                 .setReport(DeployReport.newBuilder().setRelease("r1").setManifestDigest("d".repeat(64))
                         .addPhases(PhaseTiming.newBuilder().setPhase(Phase.FETCH).setMillis(700))
@@ -260,7 +260,7 @@ abstract class StoreContract {
         Lease l = s.lease();
         NodeReport cancelled = nodeReport("web1", NodeOutcome.NODE_CANCELLED);
         store.apply(List.of(Change.events(l, List.of(event(l, 2, RolloutEvent.newBuilder().setNodeFinished(cancelled))))));
-        NodeReport skipped = NodeReport.newBuilder().setNode("web2").setAddress("127.0.0.1:7400").setBatch(1)
+        NodeReport skipped = NodeReport.newBuilder().setNode("web2").setAddress("127.0.0.1:7400").setWave(1)
                 .setOutcome(NodeOutcome.NODE_SKIPPED).setError("web2: not started: cancelled by bob").build();
         FleetReport report = FleetReport.newBuilder().setDeployId(Long.toString(l.rolloutId())).setApp("shop")
                 .addNodes(cancelled).addNodes(skipped).build();

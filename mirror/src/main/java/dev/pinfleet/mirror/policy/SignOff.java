@@ -33,7 +33,7 @@ public final class SignOff {
             throw new PolicyException(e.getMessage() + "; publishing is refused");
         }
         String how = "read the upload policy " + policy.policyFile() + " (version " + policy.version()
-                + ") and sign it off: pinfleet mirror acknowledge " + mirror + " --as " + Names.printable(user)
+                + ") and sign it off: pinfleet mirror acknowledge --mirror " + mirror + " --as " + Names.printable(user)
                 + " --policy-version " + policy.version();
         if (Uploaders.checkUser(user) != null) {
             throw new PolicyException("cannot publish to mirror " + mirror + ": " + Uploaders.checkUser(user));

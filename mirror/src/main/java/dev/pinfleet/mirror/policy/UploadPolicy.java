@@ -40,7 +40,7 @@ public record UploadPolicy(Path mirror, String version) {
             # Upload policy of this package mirror
 
             Everything published here can reach every production node. By acknowledging this policy
-            (`pinfleet mirror acknowledge DIR --as YOU --policy-version VERSION`) you confirm that for
+            (`pinfleet mirror acknowledge --mirror DIR --as YOU --policy-version VERSION`) you confirm that for
             every file you publish:
 
             1. You built it, or obtained it from its upstream project, yourself, and you can say from
@@ -87,7 +87,7 @@ public record UploadPolicy(Path mirror, String version) {
             content = LineFile.read(versionFile).stream().map(LineFile.Line::text).toList();
         } catch (NoSuchFileException e) {
             throw new PolicyException("mirror " + mirror + " has no upload policy (" + versionFile
-                    + " is missing), so nobody may publish to it; create one with: pinfleet mirror init " + mirror);
+                    + " is missing), so nobody may publish to it; create one with: pinfleet mirror init --mirror " + mirror);
         }
         if (content.size() != 1 || !VERSION_PATTERN.matcher(content.get(0)).matches()) {
             throw new PolicyException(versionFile + " must hold exactly one policy version matching "

@@ -35,7 +35,7 @@ public final class Uploaders {
     static final String HEADER = """
             # Who has signed off which version of this mirror's upload policy (policy/POLICY.md).
             # One line per acknowledgement: USER POLICY-VERSION TIME. Written by
-            # 'pinfleet mirror acknowledge DIR --as USER --policy-version VERSION'; lines are only appended.
+            # 'pinfleet mirror acknowledge --mirror DIR --as USER --policy-version VERSION'; lines are only appended.
             """;
 
     /**

@@ -57,7 +57,7 @@ class SignOffTest {
         assertEquals(PublishException.Reason.NOT_SIGNED_OFF, e.reason());
         assertTrue(e.getMessage().contains("does not list mallory"), e.getMessage());
         assertTrue(e.getMessage().contains(mirror.resolve("policy/POLICY.md") + " (version 1)"), e.getMessage());
-        assertTrue(e.getMessage().contains("pinfleet mirror acknowledge " + mirror + " --as mallory --policy-version 1"),
+        assertTrue(e.getMessage().contains("pinfleet mirror acknowledge --mirror " + mirror + " --as mallory --policy-version 1"),
                 e.getMessage());
         assertFalse(Files.exists(mirror.resolve("packages/demo")));
         assertFalse(Files.exists(mirror.resolve("audit.log")));
@@ -105,7 +105,7 @@ class SignOffTest {
         PublishException e = assertThrows(PublishException.class,
                 () -> publisher.publishSignedOff(mirror, List.of(wheel), "alice"));
         assertEquals(PublishException.Reason.NOT_SIGNED_OFF, e.reason());
-        assertTrue(e.getMessage().contains("has no upload policy") && e.getMessage().contains("pinfleet mirror init " + mirror),
+        assertTrue(e.getMessage().contains("has no upload policy") && e.getMessage().contains("pinfleet mirror init --mirror " + mirror),
                 e.getMessage());
         assertThrows(PolicyException.class, () -> Uploaders.acknowledge(mirror, "alice", "1", NOW));
     }
