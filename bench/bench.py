@@ -447,16 +447,16 @@ def main():
                 f.write("%s==%s\n" % (changed_name, ver))
 
         mirror = os.path.join(work, "mirror")
-        pinfleet("mirror", "init", mirror)
+        pinfleet("mirror", "init", "--mirror", mirror)
         with open(os.path.join(mirror, "policy", "version")) as f:
             policy = f.read().strip()
-        pinfleet("mirror", "acknowledge", "--as", "bench", "--policy-version", policy, mirror)
+        pinfleet("mirror", "acknowledge", "--as", "bench", "--policy-version", policy, "--mirror", mirror)
         pinfleet("mirror", "publish", "--mirror", mirror, "--as", "bench", *wheels, *[c for c, _ in changed])
         pinfleet("keygen", os.path.join(work, "keys", "bench"))
         os.makedirs(os.path.join(work, "trusted"))
         os.makedirs(os.path.join(work, "logs"))
         shutil.copy(os.path.join(work, "keys", "bench.pub"), os.path.join(work, "trusted", "bench.pub"))
-        mirror_proc = Process("mirror", ["java", "-jar", CONTROLLER_JAR, "mirror", "serve", mirror, "--port", "0",
+        mirror_proc = Process("mirror", ["java", "-jar", CONTROLLER_JAR, "mirror", "serve", "--mirror", mirror, "--port", "0",
                                          "--port-file", os.path.join(work, "mirror.port")],
                               os.path.join(work, "mirror.port"), os.path.join(work, "logs", "mirror.log"))
         mirror_url = "http://127.0.0.1:%d/" % mirror_proc.port

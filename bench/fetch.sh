@@ -38,10 +38,10 @@ pinfleet() { java -jar "$cli_jar" "$@"; }
 mapfile -t files < <(find "$wheels" -name '*.whl' -type f | sort)
 [[ ${#files[@]} -gt 0 ]] || { echo "fetch.sh: no .whl under $wheels" >&2; exit 2; }
 echo "setting up a mirror of ${#files[@]} wheels in $work/mirror (not measured)..."
-pinfleet mirror init "$work/mirror" >/dev/null
-pinfleet mirror acknowledge --as bench --policy-version "$(cat "$work/mirror/policy/version")" "$work/mirror" >/dev/null
+pinfleet mirror init --mirror "$work/mirror" >/dev/null
+pinfleet mirror acknowledge --as bench --policy-version "$(cat "$work/mirror/policy/version")" --mirror "$work/mirror" >/dev/null
 pinfleet mirror publish --mirror "$work/mirror" --as bench "${files[@]}" >/dev/null
-java -jar "$cli_jar" mirror serve "$work/mirror" --port 0 --port-file "$work/mirror.port" >"$work/mirror.log" 2>&1 &
+java -jar "$cli_jar" mirror serve --mirror "$work/mirror" --port 0 --port-file "$work/mirror.port" >"$work/mirror.log" 2>&1 &
 mirror_pid=$!
 for _ in $(seq 1 600); do
   [[ -s "$work/mirror.port" ]] && break

@@ -31,8 +31,8 @@ train --version
 train --help
 train deploy --help
 train keygen "$work/keys/release"
-train mirror init "$work/mirror"
-train mirror acknowledge "$work/mirror" --as build --policy-version "$(cat "$work/mirror/policy/version")"
+train mirror init --mirror "$work/mirror"
+train mirror acknowledge --mirror "$work/mirror" --as build --policy-version "$(cat "$work/mirror/policy/version")"
 train mirror import-venv "$site" --all --mirror "$work/mirror" --as build -o "$work/reqs.txt"
 train freeze "$work/reqs.txt" --mirror "$work/mirror" --app cds --python 3.11 -o "$work/manifest.json"
 train sign "$work/manifest.json" --key "$work/keys/release.key" -o "$work/manifest.signed.json"

@@ -58,8 +58,8 @@ class ConfigDeployTest {
     void setUp() throws Exception {
         mirrorDir = dir.resolve("mirror");
         work = Files.createDirectories(dir.resolve("work/deeper"));
-        assertEquals(0, cli(Map.of(), "mirror", "init", mirrorDir.toString()).code());
-        assertEquals(0, cli(Map.of(), "mirror", "acknowledge", mirrorDir.toString(), "--as", "alice",
+        assertEquals(0, cli(Map.of(), "mirror", "init", "--mirror", mirrorDir.toString()).code());
+        assertEquals(0, cli(Map.of(), "mirror", "acknowledge", "--mirror", mirrorDir.toString(), "--as", "alice",
                 "--policy-version", "1").code());
         Path wheels = Files.createDirectories(dir.resolve("wheels"));
         new Publisher().publishAll(mirrorDir, List.of(
@@ -148,7 +148,7 @@ class ConfigDeployTest {
         assertEquals(dev.pinfleet.manifest.Hashing.sha256Hex(mirrorDir.resolve(code.getPath())), code.getSha256());
         String audit = Files.readString(mirrorDir.resolve("audit.log"));
         assertTrue(audit.lines().anyMatch(l -> l.contains(code.getPath()) && l.contains("\"user\":\"alice\"")), audit);
-        Run verified = cli(Map.of(), "mirror", "verify", mirrorDir.toString());
+        Run verified = cli(Map.of(), "mirror", "verify", "--mirror", mirrorDir.toString());
         assertEquals(0, verified.code(), "the archive is logged and untouched: " + verified.out() + verified.err());
 
         Path signed = dir.resolve("manifest.signed.json");

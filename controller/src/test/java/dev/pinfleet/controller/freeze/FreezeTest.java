@@ -332,6 +332,11 @@ class FreezeTest {
             }
 
             @Override
+            public List<String> projects() throws java.io.IOException {
+                return dir.projects();
+            }
+
+            @Override
             public String describe() {
                 return dir.describe();
             }

@@ -39,11 +39,11 @@ class MirrorPullTest {
         app = TestWheels.wheel("mypkg", "1.0").requires("core-lib==1.0").file("mypkg/__init__.py", "X = 1\n").build(in);
         Path app2 = TestWheels.wheel("mypkg", "2.0").file("mypkg/__init__.py", "X = 2\n").build(in);
         for (Path m : List.of(upstream, target = dir.resolve("target"))) {
-            assertEquals(0, MirrorCliTest.cli("mirror", "init", m.toString()).code());
+            assertEquals(0, MirrorCliTest.cli("mirror", "init", "--mirror", m.toString()).code());
         }
-        assertEquals(0, MirrorCliTest.cli("mirror", "acknowledge", upstream.toString(), "--as", "up", "--policy-version", "1")
+        assertEquals(0, MirrorCliTest.cli("mirror", "acknowledge", "--mirror", upstream.toString(), "--as", "up", "--policy-version", "1")
                 .code());
-        assertEquals(0, MirrorCliTest.cli("mirror", "acknowledge", target.toString(), "--as", "alice", "--policy-version", "1")
+        assertEquals(0, MirrorCliTest.cli("mirror", "acknowledge", "--mirror", target.toString(), "--as", "alice", "--policy-version", "1")
                 .code());
         assertEquals(0, MirrorCliTest.cli("mirror", "publish", core.toString(), app.toString(), app2.toString(), "--mirror",
                 upstream.toString(), "--as", "up").code());
@@ -71,7 +71,7 @@ class MirrorPullTest {
             String audit = Files.readString(target.resolve("audit.log"));
             assertTrue(audit.lines().anyMatch(l -> l.contains("\"user\":\"alice\"")
                     && l.contains("\"source\":\"" + base + "packages/mypkg/mypkg-1.0-py3-none-any.whl\"")), audit);
-            assertEquals(0, MirrorCliTest.cli("mirror", "verify", target.toString()).code());
+            assertEquals(0, MirrorCliTest.cli("mirror", "verify", "--mirror", target.toString()).code());
             assertTrue(Files.readString(target.resolve("simple/mypkg/index.html")).contains("mypkg-1.0-py3-none-any.whl"));
 
             // a range is refused naming file:line; nothing is published

@@ -206,7 +206,7 @@ public final class FleetSim {
             if (n.getStartedUnixMs() == 0) {
                 continue; // never started (skipped)
             }
-            long[] s = span.computeIfAbsent(n.getBatch(), b -> new long[] {Long.MAX_VALUE, 0});
+            long[] s = span.computeIfAbsent(n.getWave(), b -> new long[] {Long.MAX_VALUE, 0});
             s[0] = Math.min(s[0], n.getStartedUnixMs());
             s[1] = Math.max(s[1], n.getStartedUnixMs() + n.getMillis());
         }
