@@ -90,7 +90,7 @@ class EmbeddedControllerTest {
                 h.inventory("").toString(), "--plaintext", "--progress", "plain"));
         String out;
         try (ControllerProcess cli = ControllerProcess.start(args, dir)) {
-            cli.awaitLine("web1 fetching", l -> l.matches(" +web1 +fetch"), WAIT);
+            cli.awaitLine("web1 fetching", l -> l.matches("\\S+ +web1 +fetch"), WAIT);
             cli.interrupt();
             out = cli.output();
         }

@@ -76,14 +76,14 @@ class FleetThreatTest {
         int status;
         try (ControllerProcess c = ControllerProcess.start(t.deployArgs(signed, killedReport, strategy), dir)) {
             c.awaitLine("the second batch starting", l -> l.equals("batch 2 of 3: web4 web5"), WAIT);
-            c.awaitLine("web4 fetching", l -> l.matches(" +web4 +fetch"), WAIT);
-            c.awaitLine("web5 fetching", l -> l.matches(" +web5 +fetch"), WAIT);
+            c.awaitLine("web4 fetching", l -> l.matches("\\S+ +web4 +fetch"), WAIT);
+            c.awaitLine("web5 fetching", l -> l.matches("\\S+ +web5 +fetch"), WAIT);
             status = c.kill();
             out = c.output();
         }
         assertEquals(137, status, "killed by SIGKILL");
-        assertTrue(out.lines().anyMatch(l -> l.matches(" +web2 +ok in .*")) && out.lines().anyMatch(l -> l.matches(
-                " +web3 +ok in .*")), "the first batch had finished:\n" + out);
+        assertTrue(out.lines().anyMatch(l -> l.matches("\\S+ +web2 +ok in .*")) && out.lines().anyMatch(l -> l.matches(
+                "\\S+ +web3 +ok in .*")), "the first batch had finished:\n" + out);
         assertFalse(Files.exists(killedReport), "a killed controller leaves no report behind");
         for (String n : List.of("web1", "web2", "web3")) {
             assertEquals(release(v2), t.current(n), n);
@@ -158,7 +158,7 @@ class FleetThreatTest {
         CompletableFuture<ThreatFleet.Run> rollout = CompletableFuture.supplyAsync(() -> t.cli(args, progress));
         ThreatFleet.await("web3 downloading mypkg 2.0, and the controller seeing it fetch", WAIT,
                 () -> held.requests(t.app2.getFilename()) > 0
-                        && progress.toString().lines().anyMatch(l -> l.matches(" +web3 +fetch")));
+                        && progress.toString().lines().anyMatch(l -> l.matches("\\S+ +web3 +fetch")));
         web3.process().destroyForcibly();
         assertTrue(web3.process().waitFor(10, TimeUnit.SECONDS), "web3 gone after SIGKILL");
         AgentProcess restarted = t.agentProcess("web3", held.baseUri().toString(),

@@ -167,7 +167,7 @@ class NetworkFaultRolloutTest {
                 CompletableFuture<ThreatFleet.Run> rollout = CompletableFuture.supplyAsync(() -> t.cli(args, progress));
                 ThreatFleet.await(PARTITIONED + " fetching, its download of mypkg 2.0 in flight", WAIT,
                         () -> rollout.isDone() || held.requests(t.app2.getFilename()) > 0
-                                && progress.toString().lines().anyMatch(l -> l.matches(" +" + PARTITIONED + " +fetch.*")));
+                                && progress.toString().lines().anyMatch(l -> l.matches("\\S+ +" + PARTITIONED + " +fetch.*")));
                 assertTrue(!rollout.isDone(), "the rollout ended before " + PARTITIONED + " fetched:\n" + progress);
                 p.partition();
                 gate.countDown(); // the held answer now goes nowhere
