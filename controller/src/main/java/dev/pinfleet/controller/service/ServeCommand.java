@@ -134,7 +134,7 @@ public final class ServeCommand {
                 c = ServeConfig.load(config, flags(), Path.of("").toAbsolutePath());
                 TrustPolicy trust = TrustPolicy.fromDirectory(c.trustedKeys(), c.threshold());
                 ControllerTls tls = ControllerTls.load(c.tlsCert(), c.tlsKey(), c.tlsCa());
-                store = new JdbcRolloutStore(Database.open(c.database(), clock), clock);
+                store = new JdbcRolloutStore(Database.open(c.database(), clock, c.lease()), clock);
                 try {
                     agents = new Agents(t -> tls);
                     Controller controller = new Controller(store, new Controller.Config(agents, trust,

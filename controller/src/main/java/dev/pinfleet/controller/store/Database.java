@@ -9,6 +9,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.Optional;
 import org.flywaydb.core.Flyway;
@@ -43,14 +44,33 @@ public final class Database implements AutoCloseable {
         this.pool = pool;
     }
 
+    /**
+     * How long a PostgreSQL session of this controller may sit inside an open transaction before the server ends it,
+     * when the caller names none: the default lease.
+     */
+    public static final Duration DEFAULT_STALL = Duration.ofSeconds(30);
+
     /** Opens (creating a SQLite file on first use), migrates and probes the database. */
     public static Database open(DatabaseUrl url, Clock clock) {
+        return open(url, clock, DEFAULT_STALL);
+    }
+
+    /**
+     * Opens the database as {@link #open(DatabaseUrl, Clock)}; on PostgreSQL the server ends any of this
+     * controller's transactions left open longer than {@code stall} ({@code idle_in_transaction_session_timeout}),
+     * which frees the rows it locked. Why: a controller paused inside a transaction (SIGSTOP, a long GC or VM pause)
+     * would otherwise hold the lease row, or a rollout's row, locked for as long as it is paused, and the standby's
+     * takeover would wait on that lock instead of on the lease. A served controller passes its lease: a controller
+     * stalled that long is no longer the leader by its own rule (it steps down once it has not renewed within the
+     * lease), so ending its transaction takes nothing from a holder entitled to act.
+     */
+    public static Database open(DatabaseUrl url, Clock clock, Duration stall) {
         if (url.dialect() == Dialect.SQLITE) {
             checkFile(url.file());
         }
         HikariDataSource pool;
         try {
-            pool = new HikariDataSource(config(url));
+            pool = new HikariDataSource(config(url, stall));
         } catch (RuntimeException e) {
             Throwable c = e.getCause() instanceof SQLException s ? s : e;
             throw new StoreException("database " + url + ": cannot open: "
@@ -82,7 +102,7 @@ public final class Database implements AutoCloseable {
         }
     }
 
-    private static HikariConfig config(DatabaseUrl url) {
+    private static HikariConfig config(DatabaseUrl url, Duration stall) {
         HikariConfig c = new HikariConfig();
         c.setPoolName("pinfleet-records");
         c.setConnectionTimeout(10_000);
@@ -109,6 +129,7 @@ public final class Database implements AutoCloseable {
             }
             c.setMaximumPoolSize(8);
             c.setMinimumIdle(1);
+            c.setConnectionInitSql("SET idle_in_transaction_session_timeout = " + Math.max(1, stall.toMillis()));
         }
         return c;
     }
