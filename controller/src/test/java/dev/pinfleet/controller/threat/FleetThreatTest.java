@@ -75,7 +75,7 @@ class FleetThreatTest {
         String out;
         int status;
         try (ControllerProcess c = ControllerProcess.start(t.deployArgs(signed, killedReport, strategy), dir)) {
-            c.awaitLine("the second batch starting", l -> l.equals("batch 2 of 3: web4 web5"), WAIT);
+            c.awaitLine("the second batch starting", l -> l.matches("\\S+ batch 2 of 3: web4 web5"), WAIT);
             c.awaitLine("web4 fetching", l -> l.matches("\\S+ +web4 +fetch"), WAIT);
             c.awaitLine("web5 fetching", l -> l.matches("\\S+ +web5 +fetch"), WAIT);
             status = c.kill();
