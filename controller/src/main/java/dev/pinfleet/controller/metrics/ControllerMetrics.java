@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 
 /**
  * The controller's Prometheus metrics, read from its records (the record is the truth; nothing is counted beside
@@ -45,6 +46,11 @@ import java.util.concurrent.atomic.AtomicLong;
  *       spread, nodes per app by the digest of the release they run, as the controller's last Status poll found
  *       them (see {@link #releases}); a digest no node runs any more is removed, so the series are the digests
  *       running at once: one per app, two or three while a rollout or a drift lasts</li>
+ *   <li>{@link #CONTROLLER_ACTIVE} [{@code pinfleet_controller_active}]: 1 on the served controller that runs the
+ *       rollouts (holds the leadership lease), 0 on a standby. Every other series here is read from the shared records,
+ *       so an active and a standby controller on one database show the same values: aggregate them across controllers
+ *       with {@code max without (instance)}, never {@code sum} (the dashboard and the alert rules do); only the active
+ *       one polls the agents, so the version spread is the active's alone</li>
  * </ul>
  *
  * <p>Labels are bounded by the apps and environments of the records and fixed sets of kinds, outcomes and states:
@@ -58,6 +64,7 @@ public final class ControllerMetrics implements AutoCloseable {
     public static final String ACTIVE = "pinfleet.rollouts.active";
     public static final String NODES = "pinfleet.rollout.nodes";
     public static final String RELEASE_NODES = "pinfleet.fleet.release.nodes";
+    public static final String CONTROLLER_ACTIVE = "pinfleet.controller.active";
 
     /** Bucket bounds of rollout durations and times to restore: seconds (a one-node rollout) to a day. */
     public static final List<Duration> BUCKETS = List.of(Duration.ofSeconds(1), Duration.ofSeconds(5),
@@ -94,6 +101,15 @@ public final class ControllerMetrics implements AutoCloseable {
 
     public ControllerMetrics(RolloutStore store) {
         this.store = store;
+    }
+
+    /** Registers {@link #CONTROLLER_ACTIVE}: 1 while {@code leads} says this controller runs the rollouts, else 0. */
+    public synchronized void leading(BooleanSupplier leads) {
+        // The Supplier form: Micrometer holds it strongly (an object-and-function gauge holds its object weakly, and a
+        // method reference nobody else keeps would be collected, leaving NaN).
+        Gauge.builder(CONTROLLER_ACTIVE, () -> leads.getAsBoolean() ? 1 : 0).description("1 on the controller that"
+                + " runs the rollouts (holds the leadership lease), 0 on a standby; the other controller series come from"
+                + " the shared records: aggregate them across controllers with max, not sum").register(registry);
     }
 
     /** The Prometheus text (format 0.0.4) after reading what changed in the records. */

@@ -394,6 +394,14 @@ public final class Controller implements AutoCloseable, RolloutRun.Context {
         }
     }
 
+    /**
+     * Whether this controller runs the rollouts now: embedded, or served and holding the leadership lease (a standby,
+     * or a served controller not started yet, does not).
+     */
+    public boolean leads() {
+        return mayRun();
+    }
+
     /** Whether this controller may run rollouts now: embedded, or served and holding the leadership lease. */
     private boolean mayRun() {
         Leadership l = leadership;

@@ -158,8 +158,10 @@ public final class ServeCommand {
                 }
             }
             MetricsServer metricsServer = metrics;
+            Controller running = server.controller();
+            meters.leading(running::leads);
             StatusPoller poller = new StatusPoller(store, agents, clock, new StatusPoller.Config(c.statusPoll(),
-                    StatusPoller.IN_FLIGHT), meters::releases);
+                    StatusPoller.IN_FLIGHT), meters::releases, running::leads);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 poller.close();
                 if (metricsServer != null) {

@@ -29,6 +29,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.logging.Logger;
 
@@ -73,6 +74,7 @@ public final class StatusPoller implements AutoCloseable {
     private final Clock clock;
     private final Config config;
     private final Consumer<List<ReleaseNodes>> sink;
+    private final BooleanSupplier leads;
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(
             new DaemonThreads("status-poll"));
     /** Per app and environment, its nodes by name, the newest rollout naming a node giving its address. */
@@ -81,6 +83,17 @@ public final class StatusPoller implements AutoCloseable {
     private long highestRead;
 
     public StatusPoller(RolloutStore store, Agents agents, Clock clock, Config config, Consumer<List<ReleaseNodes>> sink) {
+        this(store, agents, clock, config, sink, () -> true);
+    }
+
+    /**
+     * A poller that asks the agents only while {@code leads} (the active controller of an active and a standby):
+     * one controller's polls are enough, and a standby hands on an empty spread, so that its version-spread series
+     * are gone instead of stale.
+     */
+    public StatusPoller(RolloutStore store, Agents agents, Clock clock, Config config, Consumer<List<ReleaseNodes>> sink,
+            BooleanSupplier leads) {
+        this.leads = leads;
         this.store = store;
         this.agents = agents;
         this.clock = clock;
@@ -99,6 +112,10 @@ public final class StatusPoller implements AutoCloseable {
 
     private void safePoll() {
         try {
+            if (!leads.getAsBoolean()) {
+                sink.accept(List.of());
+                return;
+            }
             pollOnce();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

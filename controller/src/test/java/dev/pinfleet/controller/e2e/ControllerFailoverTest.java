@@ -180,6 +180,9 @@ class ControllerFailoverTest {
                 + a.pid() + " on " + java.net.InetAddress.getLocalHost().getHostName() + " at " + a.address()
                 + "; send it there (pinfleet does by itself when --controller lists both)",
                 refused.getStatus().getDescription());
+        // Both read the same records; only the active one says it runs the rollouts (dashboards take max, not sum).
+        assertTrue(a.scrape().contains("\npinfleet_controller_active 1.0\n"), "the active's /metrics");
+        assertTrue(b.scrape().contains("\npinfleet_controller_active 0.0\n"), "the standby's /metrics");
         StatusRuntimeException cancel = assertThrows(StatusRuntimeException.class,
                 () -> raw(b).cancel(CancelRolloutRequest.newBuilder().setRolloutId(1).build()));
         assertEquals(a.address(), notActive(cancel).getActiveAddress(), "cancel is a write too");

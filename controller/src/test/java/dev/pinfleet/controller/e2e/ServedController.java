@@ -108,6 +108,23 @@ final class ServedController implements AutoCloseable {
         return metricsPort;
     }
 
+    /** One scrape of its {@code GET /metrics} (must answer 200). */
+    String scrape() throws Exception {
+        return scrape(metricsPort);
+    }
+
+    /** One scrape of the {@code GET /metrics} on a loopback {@code port} (must answer 200). */
+    static String scrape(int port) throws Exception {
+        java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(
+                java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + port + "/metrics"))
+                        .timeout(Duration.ofSeconds(30)).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString(java.nio.charset.StandardCharsets.UTF_8));
+        if (r.statusCode() != 200) {
+            throw new AssertionError("GET /metrics on port " + port + ": " + r.statusCode() + " " + r.body());
+        }
+        return r.body();
+    }
+
     int port() {
         return port;
     }
