@@ -70,7 +70,33 @@ expect_status() { # URL WANT [RANGE [CACHE-STATUS]]
   [[ -z "${4:-}" || "${got##* }" == "$4" ]] || die "GET $1 answered X-Pinfleet-Cache ${got##* }, expected $4"
   echo "GET ${1#http://127.0.0.1:*/} ${3:+($3) }-> ${got%% *}${4:+ $4}"
 }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# N distinct loopback ports free now, below the kernel's ephemeral range (net.ipv4.ip_local_port_range): the services
+# bind them minutes later, and a port the kernel handed out as ephemeral (the bind-to-0 way) can be taken meanwhile
+# by any outgoing connection on the machine; a port below the range is only ever taken by an explicit bind.
+free_ports() {
+    python3 - "$1" <<'PY'
+import random, socket, sys
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+chosen = []
+for _ in range(10000):
+    if len(chosen) == int(sys.argv[1]):
+        break
+    p = random.randrange(10000, low)
+    if p in chosen:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+        chosen.append(p)
+    except OSError:
+        pass
+    finally:
+        s.close()
+if len(chosen) < int(sys.argv[1]):
+    sys.exit("converge.sh: no %s free loopback ports below %d" % (sys.argv[1], low))
+print(" ".join(map(str, chosen)))
+PY
+}
 wait_until() { # WHAT PID CMD...
   local what="$1" pid="$2"; shift 2
   for _ in $(seq 1 300); do
@@ -128,8 +154,8 @@ java -jar "$repo/controller/target/pinfleet.jar" certs init "$work/pki"
 java -jar "$repo/controller/target/pinfleet.jar" certs issue --role controller controller --san 127.0.0.1 --dir "$work/pki"
 java -jar "$repo/controller/target/pinfleet.jar" certs issue --role operator ci --dir "$work/pki"
 
-grpc_port="$(free_port)"; metrics_port="$(free_port)"; nginx_port="$(free_port)"; tier_port="$(free_port)"
-controller_port="$(free_port)"
+read -r grpc_port metrics_port nginx_port tier_port controller_port <<<"$(free_ports 5)"
+[[ -n "$controller_port" ]] || { echo "converge.sh: cannot choose loopback ports" >&2; exit 1; }
 user="$(id -un)"; group="$(id -gn)"
 python="$(python3 -c 'import sys; print(sys.executable)')"
 cat > "$work/inventory.ini" <<EOF
