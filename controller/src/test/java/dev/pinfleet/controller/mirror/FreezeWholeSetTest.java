@@ -112,4 +112,24 @@ class FreezeWholeSetTest {
         assertEquals(List.of("six", "vendored-six", "ns-alpha", "ns-beta"),
                 m.getArtifactsList().stream().map(a -> a.getName()).toList());
     }
+
+    @Test
+    void aRealInstalledWheelWhoseModuleAnotherWheelShipsIsRefusedNamingBothAndThePath() throws Exception {
+        Path in = Files.createDirectories(dir.resolve("real"));
+        Path pip = TestWheels.packInstalled("python3", "pip", in);
+        String version = pip.getFileName().toString().split("-")[1];
+        Path overlay = TestWheels.wheel("pip-overlay", "1.0").file("pip_overlay/__init__.py", "")
+                .file("pip/__init__.py", "print('overlaid')\n").build(in);
+        MirrorCliTest.Run pub = MirrorCliTest.cli("mirror", "publish", pip.toString(), overlay.toString(),
+                "--mirror", mirror.toString(), "--as", "ci");
+        assertEquals(0, pub.code(), pub.err());
+        Path reqs = dir.resolve("requirements.txt");
+        Files.writeString(reqs, "pip==" + version + "\npip-overlay==1.0\n");
+        Path out = dir.resolve("manifest.json");
+        MirrorCliTest.Run r = freeze(reqs, out);
+        assertEquals(1, r.code(), r.out());
+        assertContains(r.err(), reqs + ":2: pip-overlay==1.0 and pip==" + version + " both install 'pip/__init__.py' "
+                + "(different content); pip==" + version + " is pinned at " + reqs + ":1");
+        assertTrue(Files.notExists(out), "nothing is written when the set is refused");
+    }
 }
