@@ -1,12 +1,11 @@
 package dev.pinfleet.agent.testing;
 
+import dev.pinfleet.testing.LoopbackPorts;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -69,10 +68,7 @@ public final class PrometheusServer implements AutoCloseable {
         Path config = Files.writeString(dir.resolve("prometheus.yml"), cfg, StandardCharsets.UTF_8);
         IOException last = null;
         for (int attempt = 1; attempt <= PORT_ATTEMPTS; attempt++) {
-            int port;
-            try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-                port = s.getLocalPort(); // free now; another process may take it before Prometheus binds: then retry
-            }
+            int port = LoopbackPorts.unclaimed(); // free now; if taken before the server binds it, the start retries
             Path log = dir.resolve("prometheus-" + attempt + ".log");
             Process p = new ProcessBuilder(BINARY.toString(), "--config.file=" + config,
                     "--storage.tsdb.path=" + Files.createDirectories(dir.resolve("data-" + attempt)),

@@ -1,8 +1,7 @@
 package dev.pinfleet.controller.store;
 
+import dev.pinfleet.testing.LoopbackPorts;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -79,10 +78,7 @@ public final class PostgresServer implements AutoCloseable {
                 "--no-sync", "-E", "UTF8"));
         IOException last = null;
         for (int attempt = 0; attempt < 3; attempt++) {
-            int port;
-            try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-                port = s.getLocalPort();
-            }
+            int port = LoopbackPorts.unclaimed(); // free now; if taken before the server binds it, the start retries
             try {
                 run(asOwner, List.of(BIN.resolve("pg_ctl").toString(), "-D", data.toString(), "-o",
                         "-p " + port + " -k " + data + " -c listen_addresses=127.0.0.1 -c fsync=off", "-l",

@@ -1,8 +1,8 @@
 package dev.pinfleet.mirror.serve;
 
+import dev.pinfleet.testing.LoopbackPorts;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -62,10 +62,7 @@ public final class NginxProcess implements AutoCloseable {
         String user = System.getProperty("user.name").equals("root") ? "nobody " + nobodyGroup() : null;
         IOException last = null;
         for (int attempt = 0; attempt < 3; attempt++) {
-            int port;
-            try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-                port = s.getLocalPort();
-            }
+            int port = LoopbackPorts.unclaimed();
             Path conf = prefix.resolve("nginx.conf");
             Files.writeString(conf, NginxConfig.standalone(httpContext.apply(port), prefix, user));
             Path log = prefix.resolve("stdout.log");
@@ -74,18 +71,34 @@ public final class NginxProcess implements AutoCloseable {
                     .start();
             long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos(); // a busy machine starts it late
             while (System.nanoTime() < deadline && p.isAlive()) {
-                try (Socket s = new Socket()) {
-                    s.connect(new InetSocketAddress("127.0.0.1", port), 200);
+                if (answersAsNginx(port) && p.isAlive()) {
                     return new NginxProcess(p, prefix, port);
-                } catch (IOException notYet) {
-                    Thread.sleep(50);
                 }
+                Thread.sleep(50);
             }
             stop(p);
             last = new IOException("nginx did not start on port " + port + ":\n" + Files.readString(log)
                     + readIfExists(prefix.resolve("error.log")));
         }
         throw last;
+    }
+
+    /**
+     * Whether an HTTP request to {@code port} is answered by nginx (its {@code Server} header), not merely whether
+     * something accepts connections there: another process that took the port first would accept too (a gRPC server
+     * answers an HTTP/1.1 request with an HTTP/2 GOAWAY), while this nginx failed to bind it.
+     */
+    private static boolean answersAsNginx(int port) {
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", port), 1000);
+            s.setSoTimeout(5000);
+            s.getOutputStream().write(("HEAD /nginx-start-probe HTTP/1.0\r\nHost: localhost\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            String head = new String(s.getInputStream().readNBytes(1024), StandardCharsets.ISO_8859_1);
+            return head.startsWith("HTTP/1.") && head.toLowerCase(java.util.Locale.ROOT).contains("\r\nserver: nginx");
+        } catch (IOException notYet) {
+            return false;
+        }
     }
 
     public int port() {
