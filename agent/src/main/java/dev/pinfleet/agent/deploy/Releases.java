@@ -54,6 +54,8 @@ public final class Releases implements AutoCloseable {
     private final Trash trash;
     /** The artifacts (by sha256) each complete release references; a release's content never changes. */
     private final Map<Path, Map<String, Artifact>> referencedBy = new ConcurrentHashMap<>();
+    /** The last prune of store and cache by this process; null before the first. Used by the deploy's thread only. */
+    private volatile Pruned lastPrune;
 
     /** Without a size cap. */
     public Releases(Path root, int keep, ContentStore store, ReleaseBuilder builder) {
@@ -365,7 +367,13 @@ public final class Releases implements AutoCloseable {
         trash.close();
     }
 
-    /** Prunes store and cache down to what the releases on disk reference; false when that is unknown. */
+    /**
+     * Prunes store and cache down to what the releases on disk reference; false when that is unknown. Skipped (the
+     * two directory walks, which a rollback would otherwise spend most of its clean-up on) when it cannot remove
+     * anything: an earlier prune of this process left store and cache within a referenced set that the releases now
+     * on disk still reference in full, and neither has grown since ({@link ContentStore#commits},
+     * {@link ReleaseBuilder#cacheUnpacks}).
+     */
     private boolean free(long[] freed) throws IOException {
         Set<String> referenced = new HashSet<>();
         for (String app : apps()) {
@@ -379,9 +387,24 @@ public final class Releases implements AutoCloseable {
                 referenced.addAll(refs.keySet());
             }
         }
+        Pruned now = new Pruned(Set.copyOf(referenced), store.commits(), builder.cacheUnpacks());
+        Pruned before = lastPrune;
+        if (before != null && now.covers(before)) {
+            return true;
+        }
         freed[0] += store.prune(referenced);
         freed[1] += builder.pruneCache(referenced);
+        lastPrune = now; // counts read before pruning: whatever arrived meanwhile makes the next one prune
         return true;
+    }
+
+    /** What a prune kept (every entry left is in {@code kept}) and the store's and cache's growth counts then. */
+    private record Pruned(Set<String> kept, long storeCommits, long cacheUnpacks) {
+        /** Pruning now would remove nothing that {@code earlier} left: no growth since, and all it kept still kept. */
+        boolean covers(Pruned earlier) {
+            return earlier.cacheUnpacks >= 0 && storeCommits == earlier.storeCommits
+                    && cacheUnpacks == earlier.cacheUnpacks && kept.containsAll(earlier.kept);
+        }
     }
 
     private Map<String, Artifact> referenced(Path release) {

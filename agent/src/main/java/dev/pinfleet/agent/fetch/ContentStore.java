@@ -16,6 +16,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 
 /**
@@ -30,6 +31,8 @@ public final class ContentStore {
     private final Path root;
     private final Path entries;
     private final Path tmp;
+    /** Entries committed since this store was opened; see {@link #commits}. */
+    private final AtomicLong commits = new AtomicLong();
 
     /** Opens (creating when needed) the store at {@code root}, with its {@code sha256/} and {@code tmp/} directories. */
     public ContentStore(Path root) throws IOException {
@@ -82,9 +85,18 @@ public final class ContentStore {
      * @return the entry's path
      */
     public Path commit(Path verifiedTemp, String sha256) throws IOException {
+        commits.incrementAndGet(); // counted before the rename: a prune that reads the count after it sees the entry
         Path target = path(sha256);
         AppReadable.createDirectories(target.getParent());
         return Files.move(verifiedTemp, target, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /**
+     * How many entries {@link #commit} has put into the store since it was opened. A caller that pruned the store at
+     * count N and sees N again knows that nothing was added since (the store only grows through commit).
+     */
+    public long commits() {
+        return commits.get();
     }
 
     /** Removes everything in {@code tmp/} (leftovers of an agent that stopped mid-download); call at agent start. */

@@ -179,6 +179,15 @@ public final class ReleaseBuilder {
         }
     }
 
+    /**
+     * How many wheel unpacks the cache started since this builder was made, or -1 while one is still pending: the
+     * cache grows only through them, so a {@link #pruneCache} with the same keep set at the same count (not -1) has
+     * nothing to remove.
+     */
+    public long cacheUnpacks() {
+        return cache.unpacks();
+    }
+
     /** Bytes of unpacked wheels in the cache (releases hard-link these files rather than holding copies). */
     public long cacheBytes() throws IOException {
         return cache.totalBytes();

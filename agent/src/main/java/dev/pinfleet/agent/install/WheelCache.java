@@ -108,6 +108,8 @@ final class WheelCache {
     private final Map<String, WheelIndex> indexes = new java.util.concurrent.ConcurrentHashMap<>();
     /** Unpacked bytes per published entry, remembered once read. */
     private final Map<String, Long> sizes = new java.util.concurrent.ConcurrentHashMap<>();
+    /** Unpacks started since this cache was opened; see {@link #unpacks}. */
+    private final java.util.concurrent.atomic.AtomicLong unpacks = new java.util.concurrent.atomic.AtomicLong();
 
     /**
      * @param pool runs the unpacking; its threads should not wait on each other (none of these tasks does)
@@ -297,6 +299,15 @@ final class WheelCache {
      * Bytes of the unpacked files of the entries in place (pending ones not counted), from their indexes: each
      * entry's size is read once, then remembered (an entry never changes).
      */
+    /**
+     * How many unpacks were started since this cache was opened, or -1 while one is pending (not yet in place,
+     * not yet dropped: a prune may leave it behind). Every entry and {@code .tmp} directory comes from an unpack, so
+     * a prune at count N (not -1) leaves nothing for another prune with the same keep set while the count stays N.
+     */
+    synchronized long unpacks() {
+        return pending.isEmpty() ? unpacks.get() : -1;
+    }
+
     long totalBytes() throws IOException {
         long sum = 0;
         if (!Files.isDirectory(wheels)) {
@@ -361,6 +372,7 @@ final class WheelCache {
                 }
                 return other;
             }
+            unpacks.incrementAndGet();
             AppReadable.createDirectories(tmp);
             p = new Pending(sha256, tmp.resolve(sha256 + "-" + UUID.randomUUID()));
             if (withUser) {

@@ -230,6 +230,51 @@ class ReleasesGcTest {
     }
 
     @Test
+    void aCollectionThatCanFreeNothingSkipsThePruneYetNeverMissesWhatArrivedSince() throws Exception {
+        Releases r = releases(2, 0);
+        String r1 = build(r, "shop", 1, 0);
+        switchAndCollect(r, "shop", r1);
+        String r2 = build(r, "shop", 2, 1);
+        switchAndCollect(r, "shop", r2);
+        assertEquals(shas(0, 1), storeShas());
+
+        // a rollback: no release removed, nothing fetched or unpacked since the last prune, so it prunes nothing;
+        // it does not even walk store and cache: a file planted there behind the agent's back stays for now
+        Path planted = store.path(wheels.get(6).getSha256());
+        Files.createDirectories(planted.getParent());
+        Files.copy(files.get(6), planted);
+        Releases.Collected c = switchAndCollect(r, "shop", r1);
+        assertEquals(List.of(), c.removedReleases());
+        assertEquals(0, c.storeBytesFreed());
+        assertTrue(Files.exists(planted), "no walk of the store when nothing can be freed");
+
+        // a wheel fetched by a deploy that then failed: the next collection removes no release, yet frees it
+        fetch(7);
+        c = switchAndCollect(r, "shop", r2);
+        assertEquals(List.of(), c.removedReleases());
+        assertEquals(shas(0, 1), storeShas(), "the fetched wheel (and the planted file) freed");
+        assertTrue(c.storeBytesFreed() > 0);
+
+        // a wheel unpacked into the cache for a deploy that failed (still unpacking, maybe, when a collection runs):
+        // collections go on pruning until it is gone, however the unpack and they interleave
+        builder.prepare(wheels.get(5), files.get(5));
+        Path unpacks = root.resolve("cache/wheels/.tmp");
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60); // a bound, not a verdict
+        boolean gone = false;
+        for (int i = 0; i < 600 && !gone && System.nanoTime() < deadline; i++) {
+            switchAndCollect(r, "shop", i % 2 == 0 ? r1 : r2);
+            try (Stream<Path> left = Files.exists(unpacks) ? Files.list(unpacks) : Stream.empty()) {
+                gone = left.findAny().isEmpty() && cacheShas().equals(shas(0, 1));
+            }
+            if (!gone) {
+                Thread.sleep(100);
+            }
+        }
+        assertTrue(gone, "the unpack no release references was pruned");
+        assertEquals(shas(0, 1), storeShas());
+    }
+
+    @Test
     void aReleaseWithoutAReadableManifestKeepsStoreAndCacheAsTheyAre() throws Exception {
         AppLayout shop = AppLayout.of(root, "shop");
         String r1 = build(releases(5, 0), "shop", 1, 0);
