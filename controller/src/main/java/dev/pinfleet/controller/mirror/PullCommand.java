@@ -43,7 +43,8 @@ import picocli.CommandLine.Spec;
     + "#sha256=) and, when the requirement has --hash options, one of them; a file with neither to check against is "
     + "refused. All problems are listed at once and nothing is published then. Otherwise the files are published "
     + "into the mirror directory with the publisher's checks (the agents' wheel rules) under the mirror's sign-off "
-    + "policy, each audit line naming the URL it came from."})
+    + "policy, each audit line naming the URL it came from. Progress goes to stderr, one line per file (-q or "
+    + "--json: none); --json prints the result as one object."})
 public final class PullCommand implements Callable<Integer> {
     @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
     boolean help;
