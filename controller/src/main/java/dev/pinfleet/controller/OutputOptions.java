@@ -59,6 +59,15 @@ public final class OutputOptions {
         }
     }
 
+    /** A progress line on standard error, printed unless --json or -q: standard output stays the result's. */
+    public void progress(String line) {
+        if (!json && !quiet) {
+            PrintWriter err = command.commandLine().getErr();
+            err.println(line);
+            err.flush();
+        }
+    }
+
     /** The result as one JSON object, printed only with --json; {@code result} fills it. */
     public void result(java.util.function.Consumer<JsonObject> result) {
         if (json) {

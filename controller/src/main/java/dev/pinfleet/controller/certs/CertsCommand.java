@@ -3,7 +3,7 @@ package dev.pinfleet.controller.certs;
 import dev.pinfleet.controller.CliException;
 import dev.pinfleet.trust.FleetRole;
 import java.io.IOException;
-import java.io.PrintWriter;
+import dev.pinfleet.controller.OutputOptions;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -35,6 +36,8 @@ public final class CertsCommand {
         @Option(names = "--days", defaultValue = "3650", description = "Validity in days (default: ${DEFAULT-VALUE}).")
         int days;
 
+        @Mixin OutputOptions print;
+
         private final Clock clock;
 
         public Init(Clock clock) {
@@ -48,9 +51,12 @@ public final class CertsCommand {
             } catch (IOException e) {
                 throw new CliException("certs init: " + e.getMessage());
             }
-            PrintWriter out = spec.commandLine().getOut();
-            out.println("wrote " + dir.resolve("ca.crt") + " and " + dir.resolve("ca.key") + " (EC P-256, " + days + " days)");
-            out.flush();
+            print.summary("wrote %s and %s (EC P-256, %d days)", dir.resolve("ca.crt"), dir.resolve("ca.key"), days);
+            print.result(o -> {
+                o.addProperty("certificate", dir.resolve("ca.crt").toString());
+                o.addProperty("key", dir.resolve("ca.key").toString());
+                o.addProperty("days", days);
+            });
             return 0;
         }
     }
@@ -85,6 +91,8 @@ public final class CertsCommand {
         @Option(names = "--days", defaultValue = "825", description = "Validity in days (default: ${DEFAULT-VALUE}).")
         int days;
 
+        @Mixin OutputOptions print;
+
         private final Clock clock;
 
         public Issue(Clock clock) {
@@ -99,9 +107,15 @@ public final class CertsCommand {
             } catch (IOException e) {
                 throw new CliException("certs issue: " + e.getMessage());
             }
-            PrintWriter w = spec.commandLine().getOut();
-            w.println("wrote " + crt + " and " + crt.resolveSibling(name + ".key") + " (role " + role + ")");
-            w.flush();
+            Path key = crt.resolveSibling(name + ".key");
+            print.summary("wrote %s and %s (role %s)", crt, key, role);
+            print.result(o -> {
+                o.addProperty("name", name);
+                o.addProperty("role", role);
+                o.addProperty("certificate", crt.toString());
+                o.addProperty("key", key.toString());
+                o.addProperty("days", days);
+            });
             return 0;
         }
     }

@@ -6,6 +6,7 @@ import com.google.protobuf.Timestamp;
 import com.google.protobuf.util.Timestamps;
 import dev.pinfleet.json.ProtoJson;
 import dev.pinfleet.controller.CliContext;
+import dev.pinfleet.controller.OutputOptions;
 import dev.pinfleet.controller.store.Outcomes;
 import dev.pinfleet.proto.v1.OperatorAction;
 import dev.pinfleet.proto.v1.AuditRequest;
@@ -64,9 +65,11 @@ public final class RecordCommands {
     }
 
     @Command(mixinStandardHelpOptions = true, name = "history", description = {
-        "List rollouts, newest first: id, app, serial, digest, operator, started, duration, outcome, nodes, message.",
-        "With --json: a JSON array of the rollouts' records (id, app, environment, kind, serial, digest, key_ids,",
-        "operator, message, outcome, submitted, started, ended, duration_ms, nodes_total, nodes by outcome, stopped)."})
+        "List rollouts, newest first: id, app, serial, digest, operator, started, duration, outcome, nodes, message;",
+        "then a summary line (all that -q prints). -v adds a line per rollout: environment, kind, signing keys, ended,",
+        "why it stopped. With --json: a JSON array of the rollouts' records (id, app, environment, kind, serial, digest,",
+        "key_ids, operator, message, outcome, submitted, started, ended, duration_ms, nodes_total, nodes by outcome,",
+        "stopped)."})
     public static final class History implements Callable<Integer> {
         @Spec CommandSpec spec;
 
@@ -78,8 +81,7 @@ public final class RecordCommands {
         @Option(names = {"-n", "--limit"}, defaultValue = "20", paramLabel = "N", description = "At most N rollouts (default: ${DEFAULT-VALUE}).")
         int limit;
 
-        @Option(names = "--json", description = "A JSON array instead of a table.")
-        boolean json;
+        @Mixin OutputOptions print;
 
         private final Clock clock;
         private final CliContext ctx;
@@ -94,31 +96,37 @@ public final class RecordCommands {
             PrintWriter out = spec.commandLine().getOut();
             List<RolloutSummary> rows;
             try (Connection conn = Connection.open(controller, new AgentTlsOptions(), null, ctx, clock)) {
-                if (!json) {
+                if (!print.json()) {
                     Calls.noticeInterrupted(conn, 0, spec.commandLine().getErr());
                 }
                 rows = Calls.call("history", () -> conn.blocking().history(HistoryRequest.newBuilder()
                         .setApp(app == null ? "" : app).setLimit(Math.max(1, limit)).build())).getRolloutsList();
             }
-            if (json) {
+            if (print.json()) {
                 jsonArray(rows, out);
                 return 0;
             }
-            String fmt = "%5s  %-12s %11s  %-12s  %-10s %-19s  %8s  %-11s  %-24s %s%n";
-            out.printf(fmt, "ID", "APP", "SERIAL", "DIGEST", "OPERATOR", "STARTED (UTC)", "DURATION", "OUTCOME", "NODES",
+            String fmt = "%5s  %-12s %11s  %-12s  %-10s %-19s  %8s  %-11s  %-24s %s";
+            print.line(fmt, "ID", "APP", "SERIAL", "DIGEST", "OPERATOR", "STARTED (UTC)", "DURATION", "OUTCOME", "NODES",
                     "MESSAGE");
             for (RolloutSummary r : rows) {
-                out.printf(fmt, r.getId(), r.getApp(), r.getSerial(), r.getDigest().substring(0, Math.min(12,
+                print.line(fmt, r.getId(), r.getApp(), r.getSerial(), r.getDigest().substring(0, Math.min(12,
                         r.getDigest().length())), r.getOperator(), time(r.getStarted()), duration(r.getDurationMs()),
                         Outcomes.key(r.getOutcome()), nodes(r.getNodesMap()), r.getMessage());
+                print.detail("%5s  %s%s, signed by %s, ended %s UTC%s", "", Outcomes.key(r.getKind()),
+                        r.getEnvironment().isEmpty() ? "" : " (environment " + r.getEnvironment() + ")",
+                        r.getKeyIdsList().isEmpty() ? "-" : String.join(" ", r.getKeyIdsList()), time(r.getEnded()),
+                        r.getStopped().isEmpty() ? "" : "; stopped: " + r.getStopped());
             }
-            out.flush();
+            print.summary("%d rollout(s)%s%s", rows.size(), app == null ? "" : " of " + app, rows.isEmpty() ? ""
+                    : "; newest: " + rows.get(0).getId() + " (" + Outcomes.key(rows.get(0).getOutcome()) + ")");
             return 0;
         }
     }
 
     @Command(mixinStandardHelpOptions = true, name = "show", description = {
         "Show one rollout's record: who, what, why, when; the report so far (or the final one); the event timeline.",
+        "-q prints its first line only (id, kind, app, serial, outcome, nodes by outcome); -v adds the strategy.",
         "With --json: the whole record (summary, targets with the inventory snapshot, strategy, the signed",
         "envelope, report, events) as JSON."})
     public static final class Show implements Callable<Integer> {
@@ -129,8 +137,7 @@ public final class RecordCommands {
         @Parameters(paramLabel = "ID", description = "The rollout's id (see history).")
         long id;
 
-        @Option(names = "--json", description = "JSON instead of text.")
-        boolean json;
+        @Mixin OutputOptions print;
 
         private final Clock clock;
         private final CliContext ctx;
@@ -147,24 +154,34 @@ public final class RecordCommands {
             try (Connection conn = Connection.open(controller, new AgentTlsOptions(), null, ctx, clock)) {
                 r = Calls.call("show " + id, () -> conn.blocking().show(ShowRequest.newBuilder().setRolloutId(id).build()));
             }
-            if (json) {
+            if (print.json()) {
                 out.print(json(r));
                 out.flush();
                 return 0;
             }
             RolloutSummary s = r.getRollout();
-            out.printf("rollout %d: %s of %s%s serial %d, digest %s%n", s.getId(), Outcomes.key(s.getKind()), s.getApp(),
-                    s.getEnvironment().isEmpty() ? "" : " (" + s.getEnvironment() + ")", s.getSerial(), s.getDigest());
-            out.printf("outcome:   %s%s%n", Outcomes.key(s.getOutcome()), s.getStopped().isEmpty() ? ""
+            print.summary("rollout %d: %s of %s%s serial %d: %s%s", s.getId(), Outcomes.key(s.getKind()), s.getApp(),
+                    s.getEnvironment().isEmpty() ? "" : " (" + s.getEnvironment() + ")", s.getSerial(),
+                    Outcomes.key(s.getOutcome()), s.getNodesMap().isEmpty() ? "" : " (" + nodes(s.getNodesMap()) + ")");
+            print.line("digest:    %s", s.getDigest());
+            print.line("outcome:   %s%s", Outcomes.key(s.getOutcome()), s.getStopped().isEmpty() ? ""
                     : " (stopped: " + s.getStopped() + ")");
-            out.printf("operator:  %s%s%n", s.getOperator(), s.getMessage().isEmpty() ? "" : ", message: " + s.getMessage());
-            out.printf("times:     submitted %s, started %s, ended %s UTC (%s)%n", time(s.getSubmitted()),
+            print.line("operator:  %s%s", s.getOperator(), s.getMessage().isEmpty() ? "" : ", message: " + s.getMessage());
+            print.line("times:     submitted %s, started %s, ended %s UTC (%s)", time(s.getSubmitted()),
                     time(s.getStarted()), time(s.getEnded()), duration(s.getDurationMs()));
-            out.printf("signed by: %s%n", String.join(", ", s.getKeyIdsList()));
-            out.printf("targets:   %d node(s) of %s%s%s%n", s.getNodesTotal(), r.getTargets().getInventory(),
+            print.line("signed by: %s", String.join(", ", s.getKeyIdsList()));
+            print.line("targets:   %d node(s) of %s%s%s", s.getNodesTotal(), r.getTargets().getInventory(),
                     r.getTargets().getLimit().isEmpty() ? "" : " --limit " + r.getTargets().getLimit(),
                     s.getRetryOf().isEmpty() ? "" : ", retrying " + s.getRetryOf());
-            out.printf("nodes:     %s%n%n", Outcomes.progress(s));
+            dev.pinfleet.proto.v1.Strategy st = r.getStrategy();
+            print.detail("strategy:  canary %d, batch %s, max failures %s (%d node(s)), %d at once, stuck after %d s, node"
+                    + " deadline %d s%s", st.getCanary(), st.getBatch(), st.getMaxFailures(), st.getMaxFailuresNodes(),
+                    st.getForks(), st.getStuckSeconds(), st.getNodeDeadlineSeconds(), st.getPauseAfterCanary()
+                    ? ", pause after the canary" : "");
+            print.line("nodes:     %s%n", Outcomes.progress(s));
+            if (print.quiet()) {
+                return 0;
+            }
             ReportTable.print(r.getReport(), out);
             out.println();
             out.println("events:");
@@ -199,7 +216,8 @@ public final class RecordCommands {
 
     @Command(mixinStandardHelpOptions = true, name = "audit", description = {
         "List operator actions, newest first: every submit, queue, cancel, rollback, retry, resume and pause answer",
-        "(who, when, which rollout, what). With --json: a JSON array (id, at, operator, action, rollout_id, detail)."})
+        "(who, when, which rollout, what); then a summary line (all that -q prints); -v adds each entry's position",
+        "in the audit log. With --json: a JSON array (id, at, operator, action, rollout_id, detail)."})
     public static final class Audit implements Callable<Integer> {
         @Spec CommandSpec spec;
 
@@ -211,8 +229,7 @@ public final class RecordCommands {
         @Option(names = {"-n", "--limit"}, defaultValue = "50", paramLabel = "N", description = "At most N entries (default: ${DEFAULT-VALUE}).")
         int limit;
 
-        @Option(names = "--json", description = "A JSON array instead of a table.")
-        boolean json;
+        @Mixin OutputOptions print;
 
         private final Clock clock;
         private final CliContext ctx;
@@ -230,17 +247,17 @@ public final class RecordCommands {
                 rows = Calls.call("audit", () -> conn.blocking().audit(AuditRequest.newBuilder().setRolloutId(rollout)
                         .setLimit(Math.max(1, limit)).build())).getEntriesList();
             }
-            if (json) {
+            if (print.json()) {
                 jsonArray(rows, out);
                 return 0;
             }
-            String fmt = "%-19s  %-12s %-8s %7s  %s%n";
-            out.printf(fmt, "TIME (UTC)", "OPERATOR", "ACTION", "ROLLOUT", "DETAIL");
+            String fmt = (print.verbose() ? "%6s  " : "%s") + "%-19s  %-12s %-8s %7s  %s";
+            print.line(fmt, print.verbose() ? "ENTRY" : "", "TIME (UTC)", "OPERATOR", "ACTION", "ROLLOUT", "DETAIL");
             for (OperatorAction a : rows) {
-                out.printf(fmt, time(a.getAt()), a.getOperator(), a.getAction(), a.getRolloutId() == 0 ? "-"
-                        : Long.toString(a.getRolloutId()), a.getDetail());
+                print.line(fmt, print.verbose() ? Long.toString(a.getId()) : "", time(a.getAt()), a.getOperator(),
+                        a.getAction(), a.getRolloutId() == 0 ? "-" : Long.toString(a.getRolloutId()), a.getDetail());
             }
-            out.flush();
+            print.summary("%d operator action(s)%s", rows.size(), rollout == 0 ? "" : " on rollout " + rollout);
             return 0;
         }
     }

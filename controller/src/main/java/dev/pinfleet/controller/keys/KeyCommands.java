@@ -44,6 +44,8 @@ public final class KeyCommands {
         @Option(names = "--force", description = "Overwrite existing key files.")
         boolean force;
 
+        @Mixin OutputOptions print;
+
         @Override
         public Integer call() throws IOException {
             Path priv = Path.of(name + ".key");
@@ -57,10 +59,13 @@ public final class KeyCommands {
             KeyPair kp = Keys.generate();
             Keys.writePrivate(priv, kp.getPrivate());
             Keys.writePublic(pub, kp.getPublic());
-            PrintWriter out = spec.commandLine().getOut();
-            out.println("wrote " + priv + " (private, 0600) and " + pub);
-            out.println("keyid " + Keys.keyId(kp.getPublic()));
-            out.flush();
+            String keyId = Keys.keyId(kp.getPublic());
+            print.summary("wrote %s (private, 0600) and %s, keyid %s", priv, pub, keyId);
+            print.result(o -> {
+                o.addProperty("private_key", priv.toString());
+                o.addProperty("public_key", pub.toString());
+                o.addProperty("key_id", keyId);
+            });
             return 0;
         }
     }

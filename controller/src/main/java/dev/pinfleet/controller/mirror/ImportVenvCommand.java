@@ -1,6 +1,7 @@
 package dev.pinfleet.controller.mirror;
 
 import dev.pinfleet.controller.CliException;
+import dev.pinfleet.controller.OutputOptions;
 import dev.pinfleet.controller.Json;
 import dev.pinfleet.controller.ScratchDir;
 import dev.pinfleet.controller.publish.PublishTarget;
@@ -9,7 +10,6 @@ import dev.pinfleet.mirror.pack.InstalledDist;
 import dev.pinfleet.mirror.pack.WheelPacker;
 import dev.pinfleet.mirror.publish.PublishResult;
 import java.io.IOException;
-import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,6 +21,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicInteger;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -35,7 +36,7 @@ import picocli.CommandLine.Spec;
     + "migration path off a vendor/ directory. Like 'pip freeze', pip, setuptools, wheel "
     + "and distribute are left out unless --all is given; --only imports just the named "
     + "distributions (tooling too, when named) and --exclude leaves the named ones out. Progress "
-    + "goes to stderr, one line per packed wheel (-q: none)."})
+    + "goes to stderr, one line per packed wheel (-q or --json: none)."})
 public final class ImportVenvCommand implements Callable<Integer> {
     /** pip freeze's default exclusions: the installer tooling, not the application. */
     static final Set<String> TOOLING = Set.of("pip", "setuptools", "wheel", "distribute");
@@ -71,8 +72,7 @@ public final class ImportVenvCommand implements Callable<Integer> {
             description = "Import only these distributions, comma-separated (names compared normalized); each must be installed.")
     List<String> only = new ArrayList<>();
 
-    @Option(names = {"-q", "--quiet"}, description = "No progress lines on stderr.")
-    boolean quiet;
+    @Mixin OutputOptions print;
 
     @Option(names = "--all", description = "Also import pip, setuptools, wheel and distribute.")
     boolean all;
@@ -115,14 +115,13 @@ public final class ImportVenvCommand implements Callable<Integer> {
                     : " (left out: " + skipped + (all || !wanted.isEmpty() ? "" : "; --all keeps pip, setuptools, wheel"
                     + " and distribute, --only NAME imports just NAME") + ")"));
         }
-        PrintWriter err = spec.commandLine().getErr();
         AtomicInteger packed = new AtomicInteger();
         List<PublishResult> results;
         try (ScratchDir staging = ScratchDir.create("pinfleet-import")) {
             List<Path> wheels = WheelPacker.packAll(site, dists, staging.path(), Runtime.getRuntime().availableProcessors(),
-                    wheel -> progress(err, "packed " + packed.incrementAndGet() + "/" + dists.size() + " "
+                    wheel -> print.progress("packed " + packed.incrementAndGet() + "/" + dists.size() + " "
                             + wheel.getFileName()));
-            progress(err, "publishing " + wheels.size() + " wheel(s) to " + target.describe() + " (each checked as agents check it)");
+            print.progress("publishing " + wheels.size() + " wheel(s) to " + target.describe() + " (each checked as agents check it)");
             results = target.publish(wheels, user);
         }
         List<String> pins = new ArrayList<>();
@@ -140,18 +139,21 @@ public final class ImportVenvCommand implements Callable<Integer> {
         pins.forEach(p -> text.append(p).append('\n'));
         Json.writeAtomically(requirements(), text.toString().getBytes(StandardCharsets.UTF_8));
         long published = results.stream().filter(r -> r.outcome() == PublishResult.Outcome.PUBLISHED).count();
-        spec.commandLine().getOut().printf("packed %d distribution(s) from %s: %d published, %d already on %s; "
-                + "%d left out; pins in %s%n", dists.size(), site, published, dists.size() - published,
-                target.describe(), skipped.size(), requirements());
-        spec.commandLine().getOut().flush();
+        print.summary("packed %d distribution(s) from %s: %d published, %d already on %s; %d left out; pins in %s",
+                dists.size(), site, published, dists.size() - published, target.describe(), skipped.size(),
+                requirements());
+        print.result(o -> {
+            o.addProperty("site_packages", site.toString());
+            o.addProperty("mirror", target.describe());
+            o.addProperty("distributions", dists.size());
+            o.addProperty("published", published);
+            o.addProperty("already_there", dists.size() - published);
+            com.google.gson.JsonArray leftOut = new com.google.gson.JsonArray();
+            skipped.forEach(leftOut::add);
+            o.add("left_out", leftOut);
+            o.addProperty("output", requirements().toString());
+        });
         return 0;
-    }
-
-    private void progress(PrintWriter err, String line) {
-        if (!quiet) {
-            err.println(line);
-            err.flush();
-        }
     }
 
     private static Set<String> names(List<String> list) {

@@ -86,21 +86,30 @@ public final class MirrorCommands implements Callable<Integer> {
         @Option(names = "--policy", paramLabel = "FILE", description = "Policy text to install instead of the default one.")
         Path policy;
 
+        @Mixin OutputOptions print;
+
         @Override
         public Integer call() throws IOException {
             Path dir = mirror.get();
             String text = policy == null ? null : Files.readString(policy, StandardCharsets.UTF_8);
             List<String> created = UploadPolicy.init(dir, text);
-            PrintWriter out = spec.commandLine().getOut();
+            String version = version(dir);
             if (created.isEmpty()) {
-                out.printf("mirror %s is already laid out; nothing changed%n", dir);
+                print.summary("mirror %s is already laid out; nothing changed", dir);
             } else {
-                out.printf("laid out mirror %s: created %s%n", dir, String.join(", ", created));
+                print.summary("laid out mirror %s: created %s", dir, String.join(", ", created));
             }
-            out.printf("upload policy: %s (version %s)%n", UploadPolicy.policyFile(dir), version(dir));
-            out.printf("each uploader signs it off with: pinfleet mirror acknowledge --mirror %s --as USER --policy-version %s%n",
-                    dir, version(dir));
-            out.flush();
+            print.line("upload policy: %s (version %s)", UploadPolicy.policyFile(dir), version);
+            print.line("each uploader signs it off with: pinfleet mirror acknowledge --mirror %s --as USER"
+                    + " --policy-version %s", dir, version);
+            print.result(o -> {
+                o.addProperty("mirror", dir.toString());
+                JsonArray made = new JsonArray();
+                created.forEach(made::add);
+                o.add("created", made);
+                o.addProperty("policy_file", UploadPolicy.policyFile(dir).toString());
+                o.addProperty("policy_version", version);
+            });
             return 0;
         }
     }
@@ -372,6 +381,8 @@ public final class MirrorCommands implements Callable<Integer> {
         @Option(names = "--tokens", required = true, paramLabel = "FILE", description = "The server's tokens file to append to (created if missing).")
         Path tokens;
 
+        @Mixin OutputOptions print;
+
         @Override
         public Integer call() throws IOException {
             if (Uploaders.checkUser(user) != null) {
@@ -391,9 +402,13 @@ public final class MirrorCommands implements Callable<Integer> {
                 ch.write(java.nio.ByteBuffer.wrap((UploadTokens.line(user, token) + "\n").getBytes(StandardCharsets.UTF_8)));
                 ch.force(false);
             }
-            spec.commandLine().getOut().printf("token for %s written to %s; %s lists its sha256 (restart 'mirror serve' "
-                    + "to accept it)%n", user, tokenFile, tokens);
-            spec.commandLine().getOut().flush();
+            print.summary("token for %s written to %s; %s lists its sha256 (restart 'mirror serve' to accept it)", user,
+                    tokenFile, tokens);
+            print.result(o -> { // the token itself stays in its file: standard output ends up in logs
+                o.addProperty("user", user);
+                o.addProperty("token_file", tokenFile.toString());
+                o.addProperty("tokens", tokens.toString());
+            });
             return 0;
         }
     }
@@ -405,12 +420,17 @@ public final class MirrorCommands implements Callable<Integer> {
 
         @Mixin MirrorDir mirror;
 
+        @Mixin OutputOptions print;
+
         @Override
         public Integer call() throws IOException {
             Path dir = mirror.get();
             MirrorIndex.rebuild(dir);
-            spec.commandLine().getOut().printf("rewrote the index of mirror %s (simple/)%n", dir);
-            spec.commandLine().getOut().flush();
+            print.summary("rewrote the index of mirror %s (simple/)", dir);
+            print.result(o -> {
+                o.addProperty("mirror", dir.toString());
+                o.addProperty("index", dir.resolve("simple").toString());
+            });
             return 0;
         }
     }

@@ -1,6 +1,7 @@
 package dev.pinfleet.controller.mirror;
 
 import dev.pinfleet.controller.CliException;
+import dev.pinfleet.controller.OutputOptions;
 import dev.pinfleet.controller.ScratchDir;
 import dev.pinfleet.controller.freeze.Freezer;
 import dev.pinfleet.controller.freeze.MarkerEnvironment;
@@ -14,7 +15,6 @@ import dev.pinfleet.mirror.publish.PublishResult;
 import dev.pinfleet.wheel.Tags;
 import dev.pinfleet.wheel.WheelFilename;
 import java.io.IOException;
-import java.io.PrintWriter;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.nio.file.Files;
@@ -43,7 +43,8 @@ import picocli.CommandLine.Spec;
     + "#sha256=) and, when the requirement has --hash options, one of them; a file with neither to check against is "
     + "refused. All problems are listed at once and nothing is published then. Otherwise the files are published "
     + "into the mirror directory with the publisher's checks (the agents' wheel rules) under the mirror's sign-off "
-    + "policy, each audit line naming the URL it came from."})
+    + "policy, each audit line naming the URL it came from. Progress goes to stderr, one line per file (-q or "
+    + "--json: none); --json prints the result as one object."})
 public final class PullCommand implements Callable<Integer> {
     @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
     boolean help;
@@ -65,8 +66,7 @@ public final class PullCommand implements Callable<Integer> {
 
     @Mixin TargetOptions target;
 
-    @Option(names = {"-q", "--quiet"}, description = "No progress lines on stderr.")
-    boolean quiet;
+    @Mixin OutputOptions print;
 
     private final Clock clock;
 
@@ -85,12 +85,11 @@ public final class PullCommand implements Callable<Integer> {
         RequirementsFile.Result read = RequirementsFile.read(requirements, env);
         SimpleIndex upstream = new SimpleIndex(URI.create(index), HttpClient.newBuilder()
                 .connectTimeout(Duration.ofSeconds(10)).followRedirects(HttpClient.Redirect.NORMAL).build());
-        PrintWriter err = spec.commandLine().getErr();
         List<String> problems = new ArrayList<>();
         Map<Path, String> sources = new LinkedHashMap<>();
         try (ScratchDir scratch = ScratchDir.create("pinfleet-pull")) {
             for (Requirement r : read.pins()) {
-                pull(r, upstream, tags, env, scratch.path(), sources, problems, err);
+                pull(r, upstream, tags, env, scratch.path(), sources, problems);
             }
             if (!problems.isEmpty()) {
                 throw new CliException(problems.size() + " problem(s) pulling from " + upstream.base()
@@ -99,20 +98,26 @@ public final class PullCommand implements Callable<Integer> {
             if (sources.isEmpty()) {
                 throw new CliException(requirements + ": no pins for " + env.description());
             }
-            progress(err, "publishing " + sources.size() + " file(s) to " + into.describe()
+            print.progress("publishing " + sources.size() + " file(s) to " + into.describe()
                     + " (each checked as agents check it)");
             List<PublishResult> results = into.publishPulled(List.copyOf(sources.keySet()), user, sources);
             long published = results.stream().filter(x -> x.outcome() == PublishResult.Outcome.PUBLISHED).count();
-            PrintWriter out = spec.commandLine().getOut();
-            out.printf("pulled %d file(s) for %d pin(s) from %s: %d published, %d already on %s%n", results.size(),
+            print.summary("pulled %d file(s) for %d pin(s) from %s: %d published, %d already on %s", results.size(),
                     read.pins().size(), upstream.base(), published, results.size() - published, into.describe());
-            out.flush();
+            print.result(o -> {
+                o.addProperty("index", upstream.base().toString());
+                o.addProperty("mirror", into.describe());
+                o.addProperty("pins", read.pins().size());
+                o.addProperty("files", results.size());
+                o.addProperty("published", published);
+                o.addProperty("already_there", results.size() - published);
+            });
             return 0;
         }
     }
 
     private void pull(Requirement r, SimpleIndex upstream, Tags tags, MarkerEnvironment env, Path scratch,
-            Map<Path, String> sources, List<String> problems, PrintWriter err) {
+            Map<Path, String> sources, List<String> problems) {
         String where = r.source() + ": " + r.describe();
         if (r.vcs() != null) {
             problems.add(where + ": a git pin is not on an index; build its wheel and 'pinfleet mirror publish' it");
@@ -171,16 +176,9 @@ public final class PullCommand implements Callable<Integer> {
                         + "--hash values " + r.hashes());
             } else {
                 sources.put(d.path(), f.url().toString());
-                progress(err, "pulled " + f.filename() + " (" + d.size() + " bytes, sha256 " + d.sha256() + ") from "
+                print.progress("pulled " + f.filename() + " (" + d.size() + " bytes, sha256 " + d.sha256() + ") from "
                         + f.url());
             }
-        }
-    }
-
-    private void progress(PrintWriter err, String line) {
-        if (!quiet) {
-            err.println(line);
-            err.flush();
         }
     }
 }

@@ -4,6 +4,7 @@ import dev.pinfleet.proto.v1.AgentServiceGrpc;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
@@ -27,11 +28,17 @@ public final class FleetQuery {
 
     public static <T> List<Answer<T>> ask(List<Node> nodes, AgentClient client, int parallelism, Call<T> call)
             throws InterruptedException {
+        return ask(nodes, client, parallelism, Duration.ofSeconds(AgentClient.QUERY_DEADLINE_SECONDS), call);
+    }
+
+    /** As {@link #ask(List, AgentClient, int, Call)}, each call with {@code deadline}. */
+    public static <T> List<Answer<T>> ask(List<Node> nodes, AgentClient client, int parallelism, Duration deadline,
+            Call<T> call) throws InterruptedException {
         ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, Math.min(parallelism, nodes.size())));
         try {
             List<Future<Answer<T>>> fs = new ArrayList<>();
             for (Node n : nodes) {
-                fs.add(pool.submit(() -> one(n, client, call)));
+                fs.add(pool.submit(() -> one(n, client, deadline, call)));
             }
             List<Answer<T>> out = new ArrayList<>();
             for (Future<Answer<T>> f : fs) {
@@ -47,11 +54,11 @@ public final class FleetQuery {
         }
     }
 
-    private static <T> Answer<T> one(Node n, AgentClient client, Call<T> call) {
+    private static <T> Answer<T> one(Node n, AgentClient client, Duration deadline, Call<T> call) {
         ManagedChannel ch = client.open(n);
         try {
             return new Answer<>(n, call.on(AgentServiceGrpc.newBlockingStub(ch)
-                    .withDeadlineAfter(AgentClient.QUERY_DEADLINE_SECONDS, TimeUnit.SECONDS)), "", false);
+                    .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)), "", false);
         } catch (StatusRuntimeException e) {
             Status s = e.getStatus();
             String why = Unreachable.why(n, s);

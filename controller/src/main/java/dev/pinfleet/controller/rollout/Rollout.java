@@ -27,7 +27,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Rolls a signed manifest out to the targeted nodes by {@link Strategy}: the canary wave, then batches, at most
  * {@code forks} nodes at once, with one failure budget for the whole fleet. Once the budget is spent (or the rollout
  * is {@link #stop stopped}) no new node starts, nodes in flight finish, and the nodes never started are reported
- * {@code NODE_SKIPPED}; {@link #cancel} also asks the agents of the nodes in flight to stop their deploys before they
+ * {@code NODE_SKIPPED}. Before any node changes, every node to start on is asked whether it answers ({@link StartCheck}):
+ * the unreachable ones end at once and spend the budget then, so a budget they exhaust starts no node at all;
+ * {@link #cancel} also asks the agents of the nodes in flight to stop their deploys before they
  * switch (those end {@code NODE_CANCELLED}). A resumed rollout passes the nodes that already ended: they are not started again, and their
  * failures count against the budget. One instance runs one rollout.
  */
@@ -35,6 +37,13 @@ public final class Rollout {
     /** Sees the rollout as it happens (called from several threads); may throw to stop the rollout at once. */
     public interface Listener {
         default void started(int nodes, long bytesPerNode) { }
+
+        /**
+         * Called once the nodes to start on were asked before any of them changed: {@code asked} nodes, of which
+         * {@code unreachable} did not answer (each also ends by {@link #nodeFinished}), leaving {@code failures} of the
+         * {@code budget}.
+         */
+        default void checked(int asked, List<NodeReport> unreachable, int failures, int budget) { }
 
         default void waveStarted(int wave, int waves, List<Node> nodes) { }
 
@@ -121,6 +130,17 @@ public final class Rollout {
         String stopped = null;
         long bytes = m.getArtifactsList().stream().mapToLong(a -> a.getSize()).sum();
         listener.started(nodes.size(), bytes);
+        Map<String, Integer> waveOf = waveOf(nodes);
+        List<Node> toAsk = nodes.stream().filter(n -> !results.containsKey(n.name())).toList();
+        if (stopRequested == null && !toAsk.isEmpty()) {
+            List<NodeReport> gone = StartCheck.unreachable(toAsk, client, strategy, m.getApp(), waveOf, clock);
+            for (NodeReport r : gone) {
+                failures.incrementAndGet();
+                results.put(r.getNode(), r);
+                listener.nodeFinished(r);
+            }
+            listener.checked(toAsk.size(), gone, failures.get(), budget);
+        }
         ScheduledExecutorService watch = Executors.newSingleThreadScheduledExecutor(
                 new DaemonThreads("rollout-watch-" + deployId));
         watch.scheduleAtFixedRate(() -> active.forEach(NodeCall::checkStuck), WATCH_MILLIS, WATCH_MILLIS,
@@ -196,7 +216,6 @@ public final class Rollout {
         } finally {
             watch.shutdownNow();
         }
-        Map<String, Integer> waveOf = waveOf(nodes);
         for (Node n : nodes) {
             NodeReport r = results.get(n.name());
             report.addNodes(r != null ? r : NodeReport.newBuilder().setNode(n.name()).setAddress(n.address())

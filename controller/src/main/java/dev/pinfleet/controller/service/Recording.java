@@ -109,6 +109,17 @@ final class Recording implements Rollout.Listener {
     }
 
     @Override
+    public void checked(int asked, List<NodeReport> unreachable, int failures, int budget) {
+        if (unreachable.isEmpty()) {
+            return;
+        }
+        note("asked " + asked + " node(s) before changing any: " + unreachable.size() + " unreachable ("
+                + String.join(" ", unreachable.stream().limit(10).map(NodeReport::getNode).toList())
+                + (unreachable.size() > 10 ? " …" : "") + "), not started on; failures " + failures + " of a budget of "
+                + budget + (failures > budget ? ": spent, no node is started" : ""));
+    }
+
+    @Override
     public void waveStarted(int wave, int waves, List<Node> nodes) {
         record(List.of(RolloutEvent.newBuilder().setWave(WaveStarted.newBuilder().setWave(wave).setWaves(waves)
                 .addAllNodes(nodes.stream().map(Node::name).toList()))), null, 0, 0, null, null, false, true);

@@ -8,8 +8,12 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.pinfleet.controller.Json;
+import dev.pinfleet.controller.mirror.Processes;
+import dev.pinfleet.mirror.serve.MirrorServer;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import dev.pinfleet.manifest.ManifestCodec;
 import dev.pinfleet.proto.v1.FleetReport;
+import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -75,7 +79,7 @@ class JsonOutputTest {
         outputs.put("audit", List.of(wrap(h.cli("audit", "--json"))));
 
         Path mirror = dir.resolve("mirror");
-        assertEquals(0, h.cli("mirror", "init", "--mirror", mirror.toString()).code());
+        outputs.put("mirror init", one(h.cli("mirror", "init", "--mirror", mirror.toString(), "--json")));
         assertEquals(0, h.cli("mirror", "acknowledge", "--mirror", mirror.toString(), "--as", "ci", "--policy-version",
                 "1").code());
         Path wheels = dir.resolve("wheels");
@@ -89,6 +93,31 @@ class JsonOutputTest {
         outputs.put("sign", one(h.cli("sign", dir.resolve("m.json").toString(), "--key", h.key.toString(), "-o",
                 dir.resolve("m.signed.json").toString(), "--json")));
         outputs.put("mirror verify", one(h.cli("mirror", "verify", "--mirror", mirror.toString(), "--json")));
+        outputs.put("mirror index", one(h.cli("mirror", "index", "--mirror", mirror.toString(), "--json")));
+        outputs.put("mirror token", one(h.cli("mirror", "token", "ci", "--token-file", dir.resolve("ci.token").toString(),
+                "--tokens", dir.resolve("tokens").toString(), "--json")));
+        outputs.put("keygen", one(h.cli("keygen", dir.resolve("keys/release").toString(), "--json")));
+        Path pki = dir.resolve("pki");
+        outputs.put("certs init", one(h.cli("certs", "init", pki.toString(), "--json")));
+        outputs.put("certs issue", one(h.cli("certs", "issue", "web1", "--role", "agent", "--dir", pki.toString(),
+                "--json")));
+        try (MirrorServer server = new MirrorServer(mirror, new InetSocketAddress("127.0.0.1", 0),
+                new SimpleMeterRegistry())) {
+            String index = "http://127.0.0.1:" + server.start() + "/simple/";
+            Path pulled = signedOffMirror("pulled");
+            outputs.put("mirror pull", one(h.cli("mirror", "pull", "-r", reqs.toString(), "--index", index, "--mirror",
+                    pulled.toString(), "--as", "ci", "--python", dev.pinfleet.agent.testing.TestFleet.pythonVersion(),
+                    "--json")));
+            // a real virtualenv with the two wheels installed by real pip from the mirror, imported onto another one
+            Path venv = dir.resolve("venv");
+            Path python = Processes.venv(venv);
+            Processes.Result pip = Processes.run("python3", "-m", "pip", "--python", python.toString(), "install",
+                    "--no-deps", "--no-cache-dir", "--index-url", index, "mypkg==1.0", "core-lib==1.0");
+            assertEquals(0, pip.exit(), pip.output());
+            outputs.put("mirror import-venv", one(h.cli("mirror", "import-venv", venv.toString(), "--mirror",
+                    signedOffMirror("imported").toString(), "--as", "ci", "-o", dir.resolve("pins.txt").toString(),
+                    "--json")));
+        }
 
         for (Map.Entry<String, List<JsonObject>> e : outputs.entrySet()) {
             assertFalse(e.getValue().isEmpty(), e.getKey());
@@ -101,6 +130,11 @@ class JsonOutputTest {
 
         // Spot checks of values: numbers are JSON numbers, the canary has its wave, the same in events and report.
         assertEquals(2, outputs.get("verify").get(0).get("serial").getAsLong());
+        assertEquals(3650, outputs.get("certs init").get(0).get("days").getAsInt());
+        assertEquals(2, outputs.get("mirror pull").get(0).get("published").getAsInt());
+        assertEquals(2, outputs.get("mirror import-venv").get(0).get("distributions").getAsInt());
+        assertTrue(Files.exists(dir.resolve("keys/release.pub")), "keygen wrote the public key");
+        assertFalse(outputs.get("keygen").get(0).get("key_id").getAsString().isEmpty());
         assertTrue(outputs.get("plan").get(0).get("fetch_bytes").getAsJsonPrimitive().isNumber());
         Map<String, Integer> startedIn = new HashMap<>();
         JsonObject report = null;
@@ -126,6 +160,44 @@ class JsonOutputTest {
         assertEquals(2, Json.read(oldFile, FleetReport.newBuilder()).build().getNodes(0).getWave());
         assertEquals(ManifestCodec.contentDigest(h.manifest(2, h.app2)),
                 outputs.get("plan").get(0).get("manifest_digest").getAsString());
+    }
+
+    @Test
+    void historyShowAndAuditTakeQuietAndVerboseAsEveryCommandDoes() throws Exception {
+        h.start(1);
+        h.deploy(h.signed(h.manifest(1, h.app1)), List.of("--message", "first"), 0);
+
+        FleetHarness.Run history = h.cli("history");
+        assertEquals(0, history.code(), history.all());
+        assertTrue(history.out().startsWith(String.format("%5s  %-12s", "ID", "APP")), history.out());
+        assertTrue(history.out().lines().anyMatch(l -> l.matches(" +1  shop +1 .* succeeded +1 ok +first")), history.out());
+        assertTrue(history.out().endsWith("1 rollout(s); newest: 1 (succeeded)\n"), history.out());
+        FleetHarness.Run historyQ = h.cli("history", "-q");
+        assertEquals("1 rollout(s); newest: 1 (succeeded)\n", historyQ.out(), "-q: the summary line only");
+        FleetHarness.Run historyV = h.cli("history", "-v");
+        assertTrue(historyV.out().contains("deploy, signed by "), "-v: kind and signing keys of each:\n" + historyV.out());
+        assertFalse(history.out().contains("signed by "), history.out());
+
+        String first = "rollout 1: deploy of shop serial 1: succeeded (1 ok)\n";
+        FleetHarness.Run show = h.cli("show", "1");
+        assertTrue(show.out().startsWith(first) && show.out().contains("\nevents:\n"), show.out());
+        assertFalse(show.out().contains("strategy:"), show.out());
+        assertEquals(first, h.cli("show", "1", "-q").out(), "-q: the summary line only");
+        assertTrue(h.cli("show", "1", "-v").out().contains("\nstrategy:  canary "), "-v adds the strategy");
+
+        FleetHarness.Run audit = h.cli("audit");
+        assertTrue(audit.out().startsWith("TIME (UTC)") && audit.out().endsWith("1 operator action(s)\n"), audit.out());
+        assertEquals("1 operator action(s)\n", h.cli("audit", "-q").out());
+        assertTrue(h.cli("audit", "--verbose").out().startsWith(" ENTRY  TIME (UTC)"), "-v adds each entry's position");
+    }
+
+    /** A mirror directory laid out and signed off by "ci", ready to publish into. */
+    private Path signedOffMirror(String name) {
+        Path m = dir.resolve(name);
+        assertEquals(0, h.cli("mirror", "init", "--mirror", m.toString()).code());
+        assertEquals(0, h.cli("mirror", "acknowledge", "--mirror", m.toString(), "--as", "ci", "--policy-version", "1")
+                .code());
+        return m;
     }
 
     private static String[] cat(String[] a, String[] b) {

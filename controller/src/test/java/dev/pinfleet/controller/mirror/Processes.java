@@ -11,13 +11,13 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /** Real python3/pip processes for tests, bounded by a timeout, with this machine's pip configuration removed. */
-final class Processes {
+public final class Processes {
     private Processes() {}
 
     static final Duration PIP_TIMEOUT = Duration.ofSeconds(180);
 
     /** Exit code and combined output. */
-    record Result(int exit, String output) {}
+    public record Result(int exit, String output) {}
 
     private static Boolean pipAvailable;
 
@@ -37,7 +37,7 @@ final class Processes {
      * Runs a command with every {@code PIP_*} variable removed and {@code PIP_CONFIG_FILE=/dev/null}, so only the
      * index on the command line (or in the requirements file) is used, and loopback is never proxied.
      */
-    static Result run(String... command) throws IOException {
+    public static Result run(String... command) throws IOException {
         ProcessBuilder pb = new ProcessBuilder(List.of(command)).redirectErrorStream(true);
         Map<String, String> env = pb.environment();
         env.keySet().removeIf(k -> k.toUpperCase(Locale.ROOT).startsWith("PIP_"));
@@ -69,7 +69,7 @@ final class Processes {
     }
 
     /** A fresh virtualenv without pip (pip runs from outside with --python); returns its python. */
-    static Path venv(Path dir) throws IOException {
+    public static Path venv(Path dir) throws IOException {
         Result r = run("python3", "-m", "venv", "--without-pip", dir.toString());
         if (r.exit() != 0) {
             throw new IOException("python3 -m venv failed: " + r.output());
