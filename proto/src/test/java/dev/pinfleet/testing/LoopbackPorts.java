@@ -2,7 +2,9 @@ package dev.pinfleet.testing;
 
 import java.io.IOException;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.ThreadLocalRandom;
@@ -34,6 +36,22 @@ public final class LoopbackPorts {
         }
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             return s.getLocalPort(); // no room below the range (or no /proc): the kernel's choice
+        }
+    }
+
+    /**
+     * A loopback port where a connection is refused for as long as the returned socket stays open (close it when
+     * done): the socket is bound to the port but never listens. A port merely found free and closed again would
+     * refuse only until another program on the machine takes it, which on a busy machine happens.
+     */
+    public static Socket refusing() throws IOException {
+        Socket s = new Socket();
+        try {
+            s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            return s;
+        } catch (IOException e) {
+            s.close();
+            throw e;
         }
     }
 

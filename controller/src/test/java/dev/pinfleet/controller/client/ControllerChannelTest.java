@@ -1,5 +1,6 @@
 package dev.pinfleet.controller.client;
 
+import dev.pinfleet.testing.LoopbackPorts;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -23,7 +24,6 @@ import io.grpc.protobuf.StatusProto;
 import io.grpc.stub.StreamObserver;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -81,10 +81,10 @@ class ControllerChannelTest {
         return "127.0.0.1:" + s.getPort();
     }
 
-    private static String dead() throws Exception {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return "127.0.0.1:" + s.getLocalPort(); // closed again: connecting is refused
-        }
+    /** A loopback address where connecting is refused until the test ends. */
+    private String dead() throws Exception {
+        refusing.add(LoopbackPorts.refusing());
+        return "127.0.0.1:" + refusing.get(refusing.size() - 1).getLocalPort();
     }
 
     private ControllerServiceGrpc.ControllerServiceBlockingStub stub(String... addresses) {
@@ -97,8 +97,18 @@ class ControllerChannelTest {
         return ControllerServiceGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
     }
 
+    /** Ports kept refusing connections until the test ends (bound, never listening). */
+    final java.util.List<java.net.Socket> refusing = new java.util.ArrayList<>();
+
     @AfterEach
     void stop() throws InterruptedException {
+        for (java.net.Socket s : refusing) {
+            try {
+                s.close();
+            } catch (java.io.IOException ignored) {
+                // closing a socket that never connected: nothing to lose
+            }
+        }
         if (channel != null) {
             channel.shutdown();
         }

@@ -1,5 +1,6 @@
 package dev.pinfleet.controller.e2e;
 
+import dev.pinfleet.testing.LoopbackPorts;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -22,7 +23,6 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -59,8 +59,18 @@ class DeployCliTest {
         Files.writeString(dir.resolve("requirements.txt"), "# app pins\nmypkg==1.0\ncore-lib==1.0\n");
     }
 
+    /** Ports kept refusing connections until the test ends (bound, never listening). */
+    final java.util.List<java.net.Socket> refusing = new java.util.ArrayList<>();
+
     @AfterEach
     void tearDown() {
+        for (java.net.Socket s : refusing) {
+            try {
+                s.close();
+            } catch (java.io.IOException ignored) {
+                // closing a socket that never connected: nothing to lose
+            }
+        }
         fleet.close();
         mirror.close();
     }
@@ -135,10 +145,8 @@ class DeployCliTest {
     @Test
     void anAgentThatIsNotListeningIsReportedUnreachableAndTheOthersProceed() throws Exception {
         Agent a1 = fleet.start("web1");
-        int closedPort;
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            closedPort = s.getLocalPort();
-        }
+        refusing.add(LoopbackPorts.refusing());
+        int closedPort = refusing.get(0).getLocalPort();
         Path inventory = dir.resolve("hosts.ini");
         Files.writeString(inventory, "[web]\nweb1 ansible_host=127.0.0.1 pinfleet_agent_port=" + a1.port()
                 + "\nweb9 ansible_host=127.0.0.1 pinfleet_agent_port=" + closedPort + "\n");

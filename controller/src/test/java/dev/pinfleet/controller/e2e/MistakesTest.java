@@ -1,5 +1,6 @@
 package dev.pinfleet.controller.e2e;
 
+import dev.pinfleet.testing.LoopbackPorts;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -8,9 +9,7 @@ import dev.pinfleet.agent.testing.TestFleet;
 import dev.pinfleet.mirror.publish.Publisher;
 import dev.pinfleet.mirror.serve.MirrorServer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -41,8 +40,18 @@ class MistakesTest {
                 wheels.resolve(h.app1.getFilename())), "tester", "");
     }
 
+    /** Ports kept refusing connections until the test ends (bound, never listening). */
+    final java.util.List<java.net.Socket> refusing = new java.util.ArrayList<>();
+
     @AfterEach
     void tearDown() {
+        for (java.net.Socket s : refusing) {
+            try {
+                s.close();
+            } catch (java.io.IOException ignored) {
+                // closing a socket that never connected: nothing to lose
+            }
+        }
         h.close();
     }
 
@@ -62,10 +71,10 @@ class MistakesTest {
             TestFleet.pythonVersion(), "-o", dir.resolve("manifest.json").toString()};
     }
 
-    private static int closedPort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        }
+    /** A loopback port that refuses connections until the test ends. */
+    private int closedPort() throws Exception {
+        refusing.add(LoopbackPorts.refusing());
+        return refusing.get(refusing.size() - 1).getLocalPort();
     }
 
     @Test

@@ -1,5 +1,6 @@
 package dev.pinfleet.controller.e2e;
 
+import dev.pinfleet.testing.LoopbackPorts;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -20,8 +21,6 @@ import dev.pinfleet.proto.v1.HookCommand;
 import dev.pinfleet.proto.v1.Manifest;
 import dev.pinfleet.proto.v1.NodeOutcome;
 import dev.pinfleet.proto.v1.NodeReport;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -45,8 +44,18 @@ class RolloutCliTest {
         h = new FleetHarness(dir);
     }
 
+    /** Ports kept refusing connections until the test ends (bound, never listening). */
+    final java.util.List<java.net.Socket> refusing = new java.util.ArrayList<>();
+
     @AfterEach
     void tearDown() {
+        for (java.net.Socket s : refusing) {
+            try {
+                s.close();
+            } catch (java.io.IOException ignored) {
+                // closing a socket that never connected: nothing to lose
+            }
+        }
         h.close();
     }
 
@@ -98,10 +107,8 @@ class RolloutCliTest {
     @Test
     void unreachableAndStuckNodesCountAgainstTheBudgetAndRetryFailedRerunsOnlyThem() throws Exception {
         h.start(8);
-        int closedPort;
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            closedPort = s.getLocalPort();
-        }
+        refusing.add(LoopbackPorts.refusing());
+        int closedPort = refusing.get(0).getLocalPort();
         h.inventoryLines.put("web9", "web9 ansible_host=127.0.0.1 pinfleet_agent_port=" + closedPort);
         // web10's first mirror holds every download far longer than the stuck timeout; the real one comes second.
         try (FakeMirror slow = FakeMirror.start()) {
