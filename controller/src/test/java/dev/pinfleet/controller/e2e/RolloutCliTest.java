@@ -135,6 +135,7 @@ class RolloutCliTest {
             assertNull(h.fleet.current("web10", "shop"), "the stuck node switched to nothing");
 
             // Fix both: an agent now listens on web9's port; web10's slow mirror goes away (failover to the real one).
+            refusing.get(0).close(); // let go of web9's port for its agent
             h.start("web9", Map.of("listen", "127.0.0.1:" + closedPort));
             h.inventoryLines.put("web9", "web9 ansible_host=127.0.0.1 pinfleet_agent_port=" + closedPort);
             slow.close();
