@@ -101,13 +101,4 @@ public final class AgentClient {
             return null; // not a valid literal after all (300.1.1.1): resolved as a name, which fails with its reason
         }
     }
-
-    public static void close(ManagedChannel channel) {
-        channel.shutdownNow();
-        try {
-            channel.awaitTermination(5, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
 }

@@ -11,6 +11,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.function.Consumer;
 
 /**
  * One unary call to many agents, results in node order. The calls are asynchronous on one {@link SharedTransport}
@@ -67,12 +68,8 @@ public final class FleetQuery {
         return list;
     }
 
-    /** A consumer of one answer, called once. */
-    private interface Done<T> {
-        void accept(Answer<T> a);
-    }
-
-    private static <T> void start(Node n, AgentClient client, SharedTransport shared, Call<T> call, Done<T> done) {
+    private static <T> void start(Node n, AgentClient client, SharedTransport shared, Call<T> call,
+            Consumer<Answer<T>> done) {
         ManagedChannel ch;
         try {
             ch = client.open(n, shared);
