@@ -81,8 +81,9 @@ final class StatusTable {
         }
         shown.forEach(r -> print.line(FMT, r.cells()));
         if (!all) {
-            print.line("(%d node(s) listed: those that need a look%s; --json holds every node)", shown.stream()
-                    .map(r -> r.cells()[0]).distinct().count(), unlisted > 0 ? ", " + unlisted + " more not listed" : "");
+            long listed = shown.stream().map(r -> r.cells()[0]).distinct().count();
+            print.line("(%s%s; --json holds every node)", listed == 0 ? "no node needs a look"
+                    : listed + " node(s) listed: those that need a look", unlisted > 0 ? ", " + unlisted + " more not listed" : "");
             byRelease.forEach((a, m) -> print.line("%s by release: %s", a, join(m)));
             byHealth.forEach((a, m) -> print.line("%s by health: %s", a, join(m)));
             byLast.forEach((a, m) -> print.line("%s by last deploy: %s", a, join(m)));
