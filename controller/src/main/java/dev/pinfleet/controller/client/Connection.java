@@ -4,6 +4,7 @@ import dev.pinfleet.controller.CliContext;
 import dev.pinfleet.controller.CliException;
 import dev.pinfleet.trust.FleetRole;
 import dev.pinfleet.controller.certs.Pem;
+import dev.pinfleet.controller.rollout.FleetQuery;
 import dev.pinfleet.controller.service.Agents;
 import dev.pinfleet.controller.service.Controller;
 import dev.pinfleet.controller.service.ControllerServer;
@@ -137,7 +138,19 @@ final class Connection implements AutoCloseable {
     }
 
     ControllerServiceGrpc.ControllerServiceBlockingStub blocking() {
-        return ControllerServiceGrpc.newBlockingStub(channel()).withDeadlineAfter(CALL_SECONDS, TimeUnit.SECONDS);
+        return blocking(CALL_SECONDS);
+    }
+
+    /**
+     * A stub whose calls wait {@code seconds}: a question the controller puts to {@code nodes} agents,
+     * {@code parallelism} at once, may take as long as its agents' deadlines add up to, plus {@link #CALL_SECONDS}.
+     */
+    ControllerServiceGrpc.ControllerServiceBlockingStub fleetQuestion(int nodes, int parallelism) {
+        return blocking(FleetQuery.worstCaseSeconds(nodes, parallelism) + CALL_SECONDS);
+    }
+
+    private ControllerServiceGrpc.ControllerServiceBlockingStub blocking(long seconds) {
+        return ControllerServiceGrpc.newBlockingStub(channel()).withDeadlineAfter(seconds, TimeUnit.SECONDS);
     }
 
     io.grpc.Channel channel() {

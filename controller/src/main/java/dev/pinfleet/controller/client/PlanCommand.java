@@ -44,7 +44,7 @@ public final class PlanCommand implements Callable<Integer> {
 
     @Mixin FleetOptions fleet;
 
-    @Option(names = "--forks", defaultValue = "50", description = "Agents asked at once (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--forks", defaultValue = "200", description = "Agents asked at once (default: ${DEFAULT-VALUE}).")
     int forks;
 
     @Mixin ControllerOptions controller;
@@ -71,8 +71,8 @@ public final class PlanCommand implements Callable<Integer> {
         List<Node> nodes = fleet.nodes();
         List<NodePlan> answers;
         try (Connection conn = Connection.open(controller, fleet.agents, null, ctx, clock)) {
-            answers = Calls.call("plan", () -> conn.blocking().plan(FleetPlanRequest.newBuilder().setManifest(env)
-                    .setTargets(fleet.targets(nodes)).setForks(forks).build())).getNodesList();
+            answers = Calls.call("plan", () -> conn.fleetQuestion(nodes.size(), forks).plan(FleetPlanRequest.newBuilder()
+                    .setManifest(env).setTargets(fleet.targets(nodes)).setForks(forks).build())).getNodesList();
         }
         print.line("plan for %s serial %d (%d artifacts) on %d node(s)", m.getApp(), m.getSerial(),
                 m.getArtifactsCount(), nodes.size());

@@ -8,13 +8,10 @@ import dev.pinfleet.json.ProtoJson;
 import dev.pinfleet.controller.rollout.Node;
 import dev.pinfleet.proto.v1.AppStatus;
 import dev.pinfleet.proto.v1.FleetStatusRequest;
-import dev.pinfleet.proto.v1.Health;
 import dev.pinfleet.proto.v1.NodeStatus;
-import java.io.PrintWriter;
 import java.time.Clock;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -27,7 +24,11 @@ import picocli.CommandLine.Model.CommandSpec;
     "Show per node and app the release, serial, digest, health and last outcome; mark drift.", "",
     "Asks every agent (through the controller) what it runs: per node and app the current release, serial,",
     "manifest digest, health and the last deploy's outcome. Nodes not on the expected digest (--expect, else the",
-    "most common one per app) are marked DRIFT. Exit code 1 when a node is unreachable or drifted."})
+    "most common one per app) are marked DRIFT. Exit code 1 when a node is unreachable or drifted.", "",
+    "Up to 50 nodes get a row per node and app. A larger fleet gets rows only for the nodes that need a look",
+    "(unreachable, drifted, unhealthy, last deploy failed or reverted; at most 50), then per app its nodes by",
+    "release, health and last deploy; --json holds every node. The controller asks --forks agents at once, each",
+    "with its own deadline (30 s): an agent that does not answer is listed UNREACHABLE and holds up no other."})
 public final class StatusCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 
@@ -42,7 +43,7 @@ public final class StatusCommand implements Callable<Integer> {
     @Option(names = "--probe-health", description = "Run each app's health check now instead of reporting the last result.")
     boolean probe;
 
-    @Option(names = "--forks", defaultValue = "50", description = "Agents asked at once (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--forks", defaultValue = "200", description = "Agents asked at once (default: ${DEFAULT-VALUE}).")
     int forks;
 
     @Mixin ControllerOptions controller;
@@ -63,47 +64,14 @@ public final class StatusCommand implements Callable<Integer> {
         List<NodeStatus> answers;
         try (Connection conn = Connection.open(controller, fleet.agents, null, ctx, clock)) {
             Calls.noticeInterrupted(conn, 0, spec.commandLine().getErr());
-            answers = Calls.call("status", () -> conn.blocking().status(FleetStatusRequest.newBuilder()
+            answers = Calls.call("status", () -> conn.fleetQuestion(nodes.size(), forks).status(FleetStatusRequest.newBuilder()
                     .setTargets(fleet.targets(nodes)).setApp(app == null ? "" : app).setProbeHealth(probe)
                     .setForks(forks).build())).getNodesList();
         }
         Map<String, String> expected = expected(answers);
-        String fmt = "%-14s %-10s %7s  %-16s  %-16s  %-10s  %-9s %s";
-        print.line(fmt, "NODE", "APP", "SERIAL", "RELEASE", "DIGEST", "HEALTH", "LAST", "");
-        int unreachable = 0;
-        int drift = 0;
-        for (NodeStatus a : answers) {
-            if (!a.hasStatus()) {
-                unreachable++;
-                print.line(fmt, a.getNode(), "-", "-", "-", "-", "-", "UNREACHABLE", a.getError());
-                continue;
-            }
-            if (a.getStatus().getAppsCount() == 0) {
-                boolean missing = app != null || !expected.isEmpty();
-                drift += missing ? 1 : 0;
-                print.line(fmt, a.getNode(), app == null ? "-" : app, "-", "-", "-", "-", "-",
-                        missing ? "DRIFT: no release" : "");
-            }
-            for (AppStatus s : a.getStatus().getAppsList()) {
-                String want = expected.get(s.getApp());
-                boolean drifted = want != null && !s.getManifestDigest().startsWith(want);
-                drift += drifted ? 1 : 0;
-                String note = drifted ? "DRIFT: expected " + want.substring(0, Math.min(16, want.length())) : "";
-                if (!s.getLastError().isEmpty()) {
-                    note += (note.isEmpty() ? "" : "; ") + s.getLastError();
-                }
-                if (!s.getHealthDetail().isEmpty()) {
-                    note += (note.isEmpty() ? "" : "; ") + s.getHealthDetail();
-                }
-                print.line(fmt, a.getNode(), s.getApp(), s.getSerial(), s.getRelease().isEmpty() ? "-" : s.getRelease(),
-                        s.getManifestDigest().isEmpty() ? "-" : print.verbose() ? s.getManifestDigest()
-                                : s.getManifestDigest().substring(0, 16), health(s.getHealth()),
-                        s.getLastOutcome().name().toLowerCase(Locale.ROOT), note);
-            }
-        }
-        print.summary("%d node(s): %d unreachable, %d drifted%s", nodes.size(), unreachable, drift,
+        StatusTable.Counts counts = new StatusTable(expected, app, print).print(answers);
+        print.summary("%d node(s): %d unreachable, %d drifted%s", nodes.size(), counts.unreachable(), counts.drifted(),
                 expected.isEmpty() ? "" : "; expected " + describe(expected));
-        int[] counts = {unreachable, drift};
         print.result(o -> {
             JsonArray list = new JsonArray();
             answers.forEach(a -> list.add(ProtoJson.tree(a)));
@@ -111,10 +79,10 @@ public final class StatusCommand implements Callable<Integer> {
             JsonObject want = new JsonObject();
             expected.forEach(want::addProperty);
             o.add("expected_digest", want);
-            o.addProperty("unreachable", counts[0]);
-            o.addProperty("drifted", counts[1]);
+            o.addProperty("unreachable", counts.unreachable());
+            o.addProperty("drifted", counts.drifted());
         });
-        return unreachable == 0 && drift == 0 ? 0 : 1;
+        return counts.unreachable() == 0 && counts.drifted() == 0 ? 0 : 1;
     }
 
     /** Per app: --expect, or the digest most nodes run (ties: the first seen). */
@@ -141,14 +109,5 @@ public final class StatusCommand implements Callable<Integer> {
         expected.forEach((a, d) -> b.append(b.length() == 0 ? "" : ", ").append(a).append(' ')
                 .append(d.isEmpty() ? "(none)" : d.substring(0, Math.min(16, d.length()))));
         return b.toString();
-    }
-
-    private static String health(Health h) {
-        return switch (h) {
-            case HEALTHY -> "healthy";
-            case UNHEALTHY -> "UNHEALTHY";
-            case HEALTH_NONE -> "-";
-            default -> "unknown";
-        };
     }
 }

@@ -3,8 +3,11 @@ package dev.pinfleet.controller.rollout;
 import dev.pinfleet.controller.CliException;
 import dev.pinfleet.controller.certs.ControllerTls;
 import io.grpc.ManagedChannel;
+import io.grpc.netty.InternalNettyChannelBuilder;
 import io.grpc.netty.NettyChannelBuilder;
+import io.netty.channel.socket.nio.NioSocketChannel;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -52,26 +55,50 @@ public final class AgentClient {
         return tls != null;
     }
 
+    /** A channel on gRPC's process-wide event loops and executor (a rollout's few nodes in flight). */
     public ManagedChannel open(Node node) {
-        NettyChannelBuilder b = NettyChannelBuilder.forAddress(node.host(), node.port())
+        return builder(node).build();
+    }
+
+    /**
+     * A channel on {@code shared}'s event loops, its callbacks run on them (they must not block), its name resolution
+     * on {@code shared}'s small pool: many channels of one fleet question, no thread per node.
+     */
+    public ManagedChannel open(Node node, SharedTransport shared) {
+        return builder(node).eventLoopGroup(shared.loops()).channelType(NioSocketChannel.class)
+                .offloadExecutor(shared.offload()).directExecutor().build();
+    }
+
+    private NettyChannelBuilder builder(Node node) {
+        // An address literal is dialed as is, without a name resolver's round on another thread; a host name resolves.
+        InetAddress literal = literal(node.host());
+        NettyChannelBuilder b = (literal != null ? NettyChannelBuilder.forAddress(new InetSocketAddress(literal, node.port()))
+                : NettyChannelBuilder.forAddress(node.host(), node.port()))
                 .maxInboundMessageSize(MAX_INBOUND_BYTES)
                 .keepAliveTime(30, TimeUnit.SECONDS)
                 .keepAliveTimeout(10, TimeUnit.SECONDS)
                 .keepAliveWithoutCalls(false);
+        // no OpenCensus on the class path: skip gRPC's look-up of it (a failed class load per channel)
+        InternalNettyChannelBuilder.setStatsEnabled(b, false);
+        InternalNettyChannelBuilder.setTracingEnabled(b, false);
         if (tls == null) {
             b.usePlaintext();
         } else {
             b.sslContext(tls.context()).overrideAuthority(node.name());
         }
-        return b.build();
+        return b;
     }
 
-    public static void close(ManagedChannel channel) {
-        channel.shutdownNow();
+    /** The address {@code host} spells (an IPv4 or IPv6 literal, brackets allowed), or null for a host name. */
+    static InetAddress literal(String host) {
+        String h = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+        if (!h.matches("[0-9]{1,3}(\\.[0-9]{1,3}){3}|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*(%[\\w.]+)?")) {
+            return null;
+        }
         try {
-            channel.awaitTermination(5, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            return InetAddress.getByName(h); // a literal's form: parsed, never looked up
+        } catch (UnknownHostException e) {
+            return null; // not a valid literal after all (300.1.1.1): resolved as a name, which fails with its reason
         }
     }
 }

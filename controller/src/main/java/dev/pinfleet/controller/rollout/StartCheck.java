@@ -45,7 +45,7 @@ final class StartCheck {
         long t0 = clock.millis();
         StatusRequest ask = StatusRequest.newBuilder().setApp(app).build();
         List<FleetQuery.Answer<dev.pinfleet.proto.v1.StatusResponse>> answers = FleetQuery.ask(nodes, client,
-                Math.max(PARALLELISM, strategy.forks()), deadline(strategy), stub -> stub.status(ask));
+                Math.max(PARALLELISM, strategy.forks()), deadline(strategy), (stub, answer) -> stub.status(ask, answer));
         long millis = clock.millis() - t0;
         List<NodeReport> out = new ArrayList<>();
         for (FleetQuery.Answer<?> a : answers) {

@@ -11,9 +11,11 @@ import dev.pinfleet.proto.v1.NodePlan;
 import dev.pinfleet.proto.v1.NodeReleaseManifestRequest;
 import dev.pinfleet.proto.v1.NodeStatus;
 import dev.pinfleet.proto.v1.PlanRequest;
+import dev.pinfleet.proto.v1.PlanResponse;
 import dev.pinfleet.proto.v1.ReleaseManifestRequest;
 import dev.pinfleet.proto.v1.ReleaseManifestResponse;
 import dev.pinfleet.proto.v1.StatusRequest;
+import dev.pinfleet.proto.v1.StatusResponse;
 import dev.pinfleet.proto.v1.Targets;
 import io.grpc.Status;
 import java.util.List;
@@ -21,7 +23,7 @@ import java.util.List;
 /** Questions the controller puts to many agents at once for an operator: plan, status, a kept release's manifest. */
 public final class Fleet {
     /** Agents asked at once when the request does not say. */
-    static final int DEFAULT_FORKS = 50;
+    static final int DEFAULT_FORKS = 200;
 
     private final Agents agents;
 
@@ -43,8 +45,9 @@ public final class Fleet {
     public FleetPlanResponse plan(FleetPlanRequest req) throws InterruptedException {
         List<Node> nodes = Agents.nodes(req.getTargets());
         FleetPlanResponse.Builder out = FleetPlanResponse.newBuilder();
-        for (FleetQuery.Answer<dev.pinfleet.proto.v1.PlanResponse> a : FleetQuery.ask(nodes, client(req.getTargets(), nodes),
-                forks(req.getForks()), stub -> stub.plan(PlanRequest.newBuilder().setManifest(req.getManifest()).build()))) {
+        PlanRequest ask = PlanRequest.newBuilder().setManifest(req.getManifest()).build();
+        for (FleetQuery.Answer<PlanResponse> a : FleetQuery.<PlanResponse>ask(nodes, client(req.getTargets(), nodes),
+                forks(req.getForks()), (stub, answer) -> stub.plan(ask, answer))) {
             NodePlan.Builder p = NodePlan.newBuilder().setNode(a.node().name()).setError(a.error());
             if (a.value() != null) {
                 p.setPlan(a.value());
@@ -58,8 +61,8 @@ public final class Fleet {
         List<Node> nodes = Agents.nodes(req.getTargets());
         FleetStatusResponse.Builder out = FleetStatusResponse.newBuilder();
         StatusRequest ask = StatusRequest.newBuilder().setApp(req.getApp()).setProbeHealth(req.getProbeHealth()).build();
-        for (FleetQuery.Answer<dev.pinfleet.proto.v1.StatusResponse> a : FleetQuery.ask(nodes,
-                client(req.getTargets(), nodes), forks(req.getForks()), stub -> stub.status(ask))) {
+        for (FleetQuery.Answer<StatusResponse> a : FleetQuery.<StatusResponse>ask(nodes,
+                client(req.getTargets(), nodes), forks(req.getForks()), (stub, answer) -> stub.status(ask, answer))) {
             NodeStatus.Builder s = NodeStatus.newBuilder().setNode(a.node().name()).setError(a.error());
             if (a.value() != null) {
                 s.setStatus(a.value());
@@ -75,9 +78,10 @@ public final class Fleet {
         if (nodes.isEmpty()) {
             throw ControllerException.invalid("node " + req.getNode() + " is not among the targets");
         }
-        FleetQuery.Answer<ReleaseManifestResponse> a = FleetQuery.ask(nodes, client(t, nodes), 1,
-                stub -> stub.releaseManifest(ReleaseManifestRequest.newBuilder().setApp(req.getApp())
-                        .setRelease(req.getRelease()).build())).get(0);
+        ReleaseManifestRequest ask = ReleaseManifestRequest.newBuilder().setApp(req.getApp())
+                .setRelease(req.getRelease()).build();
+        FleetQuery.Answer<ReleaseManifestResponse> a = FleetQuery.<ReleaseManifestResponse>ask(nodes, client(t, nodes), 1,
+                (stub, answer) -> stub.releaseManifest(ask, answer)).get(0);
         if (a.value() == null) {
             throw new ControllerException(a.unreachable() ? Status.Code.UNAVAILABLE : Status.Code.FAILED_PRECONDITION,
                     "cannot get release " + req.getRelease() + "'s manifest of app " + req.getApp() + ": " + a.error());

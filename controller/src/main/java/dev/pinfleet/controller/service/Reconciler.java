@@ -55,7 +55,7 @@ public final class Reconciler {
         List<InFlight> ask = new ArrayList<>(inFlight);
         while (!ask.isEmpty()) {
             List<FleetQuery.Answer<StatusResponse>> answers = FleetQuery.ask(ask.stream().map(InFlight::node).toList(),
-                    client, parallelism, stub -> stub.status(StatusRequest.newBuilder().setApp(app).build()));
+                    client, parallelism, (stub, answer) -> stub.status(StatusRequest.newBuilder().setApp(app).build(), answer));
             List<InFlight> again = new ArrayList<>();
             for (int i = 0; i < ask.size(); i++) {
                 InFlight f = ask.get(i);

@@ -52,7 +52,8 @@ public final class FleetSim {
             List<Double> waveSeconds, long heapAfterGcMaxMiB, int controllerThreadsPeak,
             double controllerCpuSeconds, int simThreadsPeak,
             long events, Map<String, Integer> outcomes, List<String> failedNodes, int offRelease, int exitCode,
-            double statusSeconds, int statusExit, List<String> deployOutput, String load) {}
+            double statusSeconds, int statusExit, List<String> deployOutput, String load, List<String> statusOutput,
+            int statusJsonNodes, int statusJsonAnswered) {}
 
     private static final Pattern GC_AFTER = Pattern.compile("Pause.* (\\d+)M->(\\d+)M\\((\\d+)M\\)");
 
@@ -94,7 +95,7 @@ public final class FleetSim {
             String loadBefore = loadAverage();
             long events0 = fleet.eventsSent();
             long w0 = System.nanoTime();
-            Process p = controller(deploy, gcLog, log);
+            Process p = controller(List.of(), deploy, gcLog, log);
             int[] peaks = watch(p);
             double wall = (System.nanoTime() - w0) / 1e9;
             long events = fleet.eventsSent() - events0;
@@ -121,18 +122,24 @@ public final class FleetSim {
             }
             double statusSeconds = 0;
             int statusExit = -1;
+            List<String> statusOutput = List.of();
+            int[] json = {0, 0};
             if (o.status()) {
+                List<String> status = List.of("status", "--inventory", inventory.toString(), "--plaintext", "--app",
+                        "shop");
                 long s0 = System.nanoTime();
-                Process s = controller(List.of("status", "--inventory", inventory.toString(), "--plaintext", "--app",
-                        "shop"), dir.resolve("status-gc.log"), dir.resolve("status.log"));
+                Process s = controller(STATUS_JVM, status, dir.resolve("status-gc.log"), dir.resolve("status.log"));
                 watch(s);
                 statusSeconds = (System.nanoTime() - s0) / 1e9;
                 statusExit = s.exitValue();
+                statusOutput = Files.readAllLines(dir.resolve("status.log"), StandardCharsets.UTF_8);
+                json = statusJson(status);
             }
             long rollout = com.google.protobuf.util.Timestamps.toMillis(r.getFinished())
                     - com.google.protobuf.util.Timestamps.toMillis(r.getStarted());
             return new Result(o.nodes(), startSeconds, wall, rollout / 1000.0, waves(r), heapAfterGc(gcLog), peaks[0],
-                    peaks[2] / (double) CLOCK_TICKS, peaks[1], events, outcomes, failed, off, code, statusSeconds, statusExit, output, load);
+                    peaks[2] / (double) CLOCK_TICKS, peaks[1], events, outcomes, failed, off, code, statusSeconds, statusExit, output, load,
+                    statusOutput, json[0], json[1]);
         }
     }
 
@@ -162,11 +169,44 @@ public final class FleetSim {
         }
     }
 
-    /** {@code pinfleet ARGS} as a separate JVM in the work directory, heap capped, GC logged. */
-    private Process controller(List<String> args, Path gcLog, Path log) throws IOException {
+    /**
+     * The JVM options the {@code ./pinfleet} launcher gives {@code status} (a command that ends in seconds): the client
+     * compiler alone and the serial collector.
+     */
+    private static final List<String> STATUS_JVM = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC");
+
+    /**
+     * {@code status --json} of the same fleet, untimed: how many nodes it lists, and how many of them answered. The
+     * timed run prints text, which for a large fleet lists only the nodes that need a look.
+     */
+    private int[] statusJson(List<String> status) throws IOException, InterruptedException {
+        List<String> args = new ArrayList<>(status);
+        args.add("--json");
+        Path out = dir.resolve("status.json");
+        Process p = controller(STATUS_JVM, args, dir.resolve("status-json-gc.log"), out);
+        watch(p);
+        String text = Files.readString(out, StandardCharsets.UTF_8);
+        try { // standard error shares the file: the object is the line that starts with '{'
+            String line = text.lines().filter(l -> l.startsWith("{")).reduce((a, b) -> b).orElse("");
+            com.google.gson.JsonArray nodes = com.google.gson.JsonParser.parseString(line).getAsJsonObject()
+                    .getAsJsonArray("nodes");
+            int answered = 0;
+            for (com.google.gson.JsonElement n : nodes) {
+                answered += n.getAsJsonObject().has("status") ? 1 : 0;
+            }
+            return new int[] {nodes.size(), answered};
+        } catch (RuntimeException e) {
+            throw new IOException("pinfleet status --json printed no JSON object with nodes: " + e.getMessage()
+                    + "; its output:\n" + text.lines().limit(20).collect(java.util.stream.Collectors.joining("\n")));
+        }
+    }
+
+    /** {@code pinfleet ARGS} as a separate JVM (with {@code jvm} options) in the work directory, heap capped, GC logged. */
+    private Process controller(List<String> jvm, List<String> args, Path gcLog, Path log) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx" + o.controllerHeap(), "-Xlog:gc:file=" + gcLog, "-cp", System.getProperty("java.class.path"),
-                PinfleetCli.class.getName()));
+                "-Xmx" + o.controllerHeap(), "-Xlog:gc:file=" + gcLog));
+        cmd.addAll(jvm);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), PinfleetCli.class.getName()));
         cmd.addAll(args);
         return new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).redirectOutput(log.toFile())
                 .start();

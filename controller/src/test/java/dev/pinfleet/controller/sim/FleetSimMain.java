@@ -68,7 +68,8 @@ public final class FleetSimMain {
                 deleteTree(dir);
             }
         }
-        int code = r.exitCode() != 0 ? r.exitCode() : r.offRelease() > 0 || (status && r.statusExit() != 0) ? 1 : 0;
+        int code = r.exitCode() != 0 ? r.exitCode() : r.offRelease() > 0 || (status && (r.statusExit() != 0
+                || r.statusJsonAnswered() != r.nodes())) ? 1 : 0;
         print(o, r, code);
         System.exit(code);
     }
@@ -77,17 +78,23 @@ public final class FleetSimMain {
         List<String> tail = r.deployOutput().subList(Math.max(0, r.deployOutput().size() - 15), r.deployOutput().size());
         System.out.println("pinfleet deploy printed " + r.deployOutput().size() + " lines; the last ones:");
         tail.forEach(l -> System.out.println("  | " + l));
+        if (!r.statusOutput().isEmpty()) {
+            System.out.println("pinfleet status printed " + r.statusOutput().size() + " lines; the last ones:");
+            r.statusOutput().subList(Math.max(0, r.statusOutput().size() - 5), r.statusOutput().size())
+                    .forEach(l -> System.out.println("  | " + l));
+        }
         double perNodeMs = r.wallSeconds() * 1000 / r.nodes();
         List<Double> waves = r.waveSeconds();
         double median = waves.isEmpty() ? 0 : waves.stream().sorted().toList().get(waves.size() / 2);
         System.out.printf(Locale.ROOT, "nodes %d started in %.1f s; deploy wall %.1f s (rollout %.1f s), %.2f ms per"
                         + " node; waves %d, median %.2f s; controller heap after GC max %d MiB (-Xmx%s), threads peak %d,"
                         + " CPU %.1f s (%.2f ms per node);"
-                        + " simulator threads peak %d; events %d (%.0f/s); outcomes %s; status %.1f s (exit %d);"
+                        + " simulator threads peak %d; events %d (%.0f/s); outcomes %s; status %.1f s (exit %d, --json: %d of %d"
+                        + " node(s) answered);"
                         + " load average %s%n", r.nodes(), r.startSeconds(), r.wallSeconds(), r.rolloutSeconds(),
                 perNodeMs, waves.size(), median, r.heapAfterGcMaxMiB(), o.controllerHeap(), r.controllerThreadsPeak(),
                 r.controllerCpuSeconds(), r.controllerCpuSeconds() * 1000 / r.nodes(), r.simThreadsPeak(), r.events(), r.events() / r.wallSeconds(), r.outcomes(), r.statusSeconds(),
-                r.statusExit(), r.load());
+                r.statusExit(), r.statusJsonAnswered(), r.statusJsonNodes(), r.load());
         if (!r.failedNodes().isEmpty()) {
             System.out.println("failed nodes (first 20): " + String.join(" ",
                     r.failedNodes().subList(0, Math.min(20, r.failedNodes().size()))));
@@ -103,13 +110,14 @@ public final class FleetSimMain {
                         + "\"controller_threads_peak\":%d,\"controller_cpu_s\":%.2f,\"controller_cpu_ms_per_node\":%.3f,"
                         + "\"sim_threads_peak\":%d,\"events\":%d,\"events_per_s\":%.1f,"
                         + "\"outcomes\":%s,\"off_release\":%d,\"deploy_output_lines\":%d,\"status_s\":%.2f,"
-                        + "\"status_exit\":%d,\"load\":\"%s\",\"exit_code\":%d}%n", r.nodes(), o.canary(), o.batch(),
+                        + "\"status_exit\":%d,\"status_output_lines\":%d,\"status_json_nodes\":%d,"
+                        + "\"status_json_answered\":%d,\"load\":\"%s\",\"exit_code\":%d}%n", r.nodes(), o.canary(), o.batch(),
                 o.forks(), o.install().toMillis(), o.failureRate(), o.maxFailures(), r.startSeconds(),
                 r.wallSeconds(), r.rolloutSeconds(), perNodeMs, waveList, median, r.heapAfterGcMaxMiB(),
                 o.controllerHeap(), r.controllerThreadsPeak(), r.controllerCpuSeconds(),
                 r.controllerCpuSeconds() * 1000 / r.nodes(), r.simThreadsPeak(), r.events(),
                 r.events() / r.wallSeconds(), outcomes, r.offRelease(), r.deployOutput().size(), r.statusSeconds(),
-                r.statusExit(), r.load(), code);
+                r.statusExit(), r.statusOutput().size(), r.statusJsonNodes(), r.statusJsonAnswered(), r.load(), code);
     }
 
     private static void deleteTree(Path dir) throws java.io.IOException {

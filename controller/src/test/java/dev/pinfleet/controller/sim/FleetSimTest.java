@@ -36,7 +36,19 @@ class FleetSimTest {
         assertEquals(Map.of("NODE_OK", NODES), r.outcomes());
         assertEquals(0, r.offRelease(), "nodes whose `current` disagrees with their outcome");
         assertEquals(11, r.waveSeconds().size(), "a canary and ten batches of 10%");
-        assertEquals(0, r.statusExit(), "status of the whole fleet: none unreachable, none drifted");
+        assertEquals(0, r.statusExit(), "status of the whole fleet: none unreachable, none drifted\n"
+                + String.join("\n", r.statusOutput()));
+        // past ReportTable.LISTED nodes status lists only nodes that need a look (none here) and counts the rest
+        String statusText = String.join("\n", r.statusOutput());
+        String digest = r.statusOutput().get(r.statusOutput().size() - 1).replaceFirst(".*; expected shop ", "");
+        assertTrue(digest.matches("[0-9a-f]{16}"), statusText);
+        assertTrue(r.statusOutput().contains("shop by release: " + NODES + " " + digest), statusText);
+        assertTrue(r.statusOutput().contains("shop by last deploy: " + NODES + " ok"), statusText);
+        assertEquals(NODES + " node(s): 0 unreachable, 0 drifted; expected shop " + digest,
+                r.statusOutput().get(r.statusOutput().size() - 1), statusText);
+        assertTrue(r.statusOutput().size() < 10, statusText);
+        assertEquals(NODES, r.statusJsonNodes(), "status --json holds every node");
+        assertEquals(NODES, r.statusJsonAnswered(), "every node answered");
         assertTrue(r.events() >= NODES * 5L, "each node streams its phases and its report: " + r.events());
         // a fleet past ReportTable.LISTED nodes: a line per wave and the summary, not a line per node
         assertTrue(r.deployOutput().size() < 80, String.join("\n", r.deployOutput()));
@@ -53,7 +65,7 @@ class FleetSimTest {
         assertTrue(!failing.isEmpty() && failing.size() < NODES / 4, "the seed picks a few nodes: " + failing);
 
         // a budget of exactly the failures: the rollout runs to its end, and ends FAILED (exit 1)
-        FleetSim.Result within = new FleetSim(options(rate, Integer.toString(failing.size()), false),
+        FleetSim.Result within = new FleetSim(options(rate, Integer.toString(failing.size()), true),
                 dir.resolve("within")).run();
         assertEquals(1, within.exitCode(), String.join("\n", within.deployOutput()));
         assertEquals(failing, within.failedNodes());
@@ -61,6 +73,21 @@ class FleetSimTest {
         assertEquals(0, within.offRelease(), "failed nodes keep `current` unchanged, ok ones are on the release");
         assertTrue(within.deployOutput().stream().anyMatch(l -> l.contains(failing.get(0) + ": install: node "
                 + failing.get(0) + ": simulated install failure")), String.join("\n", within.deployOutput()));
+        // status lists exactly the failed nodes (not on the release the others run, last deploy failed), counts the rest
+        String statusText = String.join("\n", within.statusOutput());
+        assertEquals(1, within.statusExit(), statusText);
+        List<String> rows = within.statusOutput().stream().filter(l -> l.startsWith("sim")).toList();
+        assertEquals(failing, rows.stream().map(l -> l.split(" ")[0]).toList(), statusText);
+        assertTrue(rows.stream().allMatch(l -> l.contains(" failed ") && l.contains("DRIFT: expected ")
+                && l.contains("simulated install failure")), statusText);
+        String digest = within.statusOutput().get(within.statusOutput().size() - 1).replaceFirst(".*; expected shop ", "");
+        assertTrue(within.statusOutput().contains("shop by release: " + (NODES - failing.size()) + " " + digest + ", "
+                + failing.size() + " no release"), statusText);
+        assertTrue(within.statusOutput().contains("shop by last deploy: " + (NODES - failing.size()) + " ok, "
+                + failing.size() + " failed"), statusText);
+        assertEquals(NODES + " node(s): 0 unreachable, " + failing.size() + " drifted; expected shop " + digest,
+                within.statusOutput().get(within.statusOutput().size() - 1), statusText);
+        assertEquals(NODES, within.statusJsonAnswered(), "every node answered");
 
         // one failure fewer allowed: the budget is spent at the last failing node, later waves are skipped
         FleetSim.Result spent = new FleetSim(options(rate, Integer.toString(failing.size() - 1), false),
