@@ -55,6 +55,18 @@ public final class LoopbackPorts {
         }
     }
 
+    /** Closes every socket {@link #refusing()} gave (their ports may be taken again) and forgets them. */
+    public static void release(java.util.List<Socket> held) {
+        for (Socket s : held) {
+            try {
+                s.close();
+            } catch (IOException ignored) {
+                // a socket that never connected: nothing to lose
+            }
+        }
+        held.clear();
+    }
+
     private static int ephemeralLow() {
         try {
             return Integer.parseInt(Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim()

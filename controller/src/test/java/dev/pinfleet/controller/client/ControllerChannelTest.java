@@ -102,13 +102,7 @@ class ControllerChannelTest {
 
     @AfterEach
     void stop() throws InterruptedException {
-        for (java.net.Socket s : refusing) {
-            try {
-                s.close();
-            } catch (java.io.IOException ignored) {
-                // closing a socket that never connected: nothing to lose
-            }
-        }
+        LoopbackPorts.release(refusing);
         if (channel != null) {
             channel.shutdown();
         }

@@ -64,13 +64,7 @@ class DeployCliTest {
 
     @AfterEach
     void tearDown() {
-        for (java.net.Socket s : refusing) {
-            try {
-                s.close();
-            } catch (java.io.IOException ignored) {
-                // closing a socket that never connected: nothing to lose
-            }
-        }
+        LoopbackPorts.release(refusing);
         fleet.close();
         mirror.close();
     }

@@ -45,13 +45,7 @@ class MistakesTest {
 
     @AfterEach
     void tearDown() {
-        for (java.net.Socket s : refusing) {
-            try {
-                s.close();
-            } catch (java.io.IOException ignored) {
-                // closing a socket that never connected: nothing to lose
-            }
-        }
+        LoopbackPorts.release(refusing);
         h.close();
     }
 
