@@ -309,7 +309,9 @@ echo "publish before sign-off refused: $refused"
 say "sign off with the installed pinfleet-mirror-acknowledge"
 shown=0
 "$mirror_bin/pinfleet-mirror-acknowledge" > "$work/policy-shown.txt" 2>&1 || shown=$?
-((shown == 2)) || die "pinfleet-mirror-acknowledge without --policy-version exited $shown, expected 2 (shows the policy)"
+# Not on a terminal it shows the policy and the command that signs it off, and exits 0: nothing went wrong.
+((shown == 0)) || die "pinfleet-mirror-acknowledge without --policy-version exited $shown, expected 0 (shows the policy)"
+grep -q -- "--policy-version $policy_version" "$work/policy-shown.txt" || die "pinfleet-mirror-acknowledge did not show the command that signs the policy off"
 grep -q "^Publish only wheels built by this test" "$work/policy-shown.txt" || die "pinfleet-mirror-acknowledge did not show the policy"
 "$mirror_bin/pinfleet-mirror-acknowledge" --policy-version "$policy_version"
 grep -Eq "^$publisher +$policy_version +" "$mirror/uploaders" || die "$mirror/uploaders lacks $publisher's sign-off"
