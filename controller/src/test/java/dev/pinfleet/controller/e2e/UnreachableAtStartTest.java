@@ -1,5 +1,6 @@
 package dev.pinfleet.controller.e2e;
 
+import dev.pinfleet.testing.LoopbackPorts;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -8,8 +9,6 @@ import dev.pinfleet.proto.v1.FleetReport;
 import dev.pinfleet.proto.v1.Manifest;
 import dev.pinfleet.proto.v1.NodeOutcome;
 import dev.pinfleet.proto.v1.NodeReport;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -43,8 +42,7 @@ class UnreachableAtStartTest {
     void setUp() throws Exception {
         h = new FleetHarness(dir);
         h.start(3);
-        reserved = new Socket();
-        reserved.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        reserved = LoopbackPorts.refusing();
         closedPort = reserved.getLocalPort();
         // last in the inventory: in the last batch, which a rollout without the check would reach last
         h.inventoryLines.put("web4", "web4 ansible_host=127.0.0.1 pinfleet_agent_port=" + closedPort);
