@@ -27,10 +27,10 @@ import java.util.regex.Pattern;
  */
 public final class DashboardCheck {
     /**
-     * The controller's metric names (pinfleet_rollout*, pinfleet_app_last_successful_rollout*, pinfleet_fleet_*); the
+     * The controller's metric names (pinfleet_rollout*, pinfleet_app_last_(successful|failed)_rollout*, pinfleet_fleet_*); the
      * rest are agents'.
      */
-    public static final Pattern CONTROLLER_METRIC = Pattern.compile("\\bpinfleet_(rollout|app_last_successful_rollout|fleet_)");
+    public static final Pattern CONTROLLER_METRIC = Pattern.compile("\\bpinfleet_(rollout|app_last_(?:successful|failed)_rollout|fleet_)");
     /** Queries of the controller's metrics (the Rollouts row and its annotation). */
     public static final Predicate<Query> READS_CONTROLLER = q -> CONTROLLER_METRIC.matcher(q.expr()).find();
     /** The rule group of the controller's alerts in pinfleet-alerts.yml. */

@@ -38,6 +38,12 @@ import java.util.function.BooleanSupplier;
  *   <li>{@link #RESTORE} [{@code pinfleet_rollout_restore_seconds_bucket{app,environment,le}}, …]: time to restore,
  *       from the end of a failed rollout (or of a deploy later rolled back) to the end of the next successful one</li>
  *   <li>{@link #LAST_SUCCESS} [{@code pinfleet_app_last_successful_rollout_timestamp_seconds{app,environment}}]</li>
+ *   <li>{@link #LAST_FAILURE} [{@code pinfleet_app_last_failed_rollout_timestamp_seconds{app,environment}}]: when the
+ *       app's last failed rollout ended, 0 while none has. The failed-rollout alert reads this, not
+ *       {@code increase(pinfleet_rollouts_total[1h])}: a new app's first rollouts can be submitted and end between two
+ *       scrapes, so its counters appear with their first counts already in them, which {@code increase()} never sees
+ *       (it needs a sample before the change); a timestamp has no such blind spot, nor one at a controller's restart
+ *       or a new standby's first scrape</li>
  *   <li>{@link #ACTIVE} [{@code pinfleet_rollouts_active{app,environment,state}}]: rollouts not ended, by state
  *       (queued, running, paused, cancelling, interrupted)</li>
  *   <li>{@link #NODES} [{@code pinfleet_rollout_nodes{app,environment,state}}]: nodes of those rollouts by state
@@ -61,6 +67,7 @@ public final class ControllerMetrics implements AutoCloseable {
     public static final String ROLLOUT_DURATION = "pinfleet.rollout.duration";
     public static final String RESTORE = "pinfleet.rollout.restore";
     public static final String LAST_SUCCESS = "pinfleet.app.last.successful.rollout.timestamp";
+    public static final String LAST_FAILURE = "pinfleet.app.last.failed.rollout.timestamp";
     public static final String ACTIVE = "pinfleet.rollouts.active";
     public static final String NODES = "pinfleet.rollout.nodes";
     public static final String RELEASE_NODES = "pinfleet.fleet.release.nodes";
@@ -91,6 +98,8 @@ public final class ControllerMetrics implements AutoCloseable {
     private final Map<Tags, Long> failedSince = new HashMap<>();
     /** Per app and environment: when its last successful rollout ended (ms). */
     private final Map<Tags, AtomicLong> lastSuccess = new HashMap<>();
+    /** Per app and environment: when its last failed rollout ended (ms). */
+    private final Map<Tags, AtomicLong> lastFailure = new HashMap<>();
     /** Gauges of rollouts and nodes by state: their current values, kept after they drop to zero. */
     private final Map<Tags, AtomicLong> active = new HashMap<>();
     private final Map<Tags, AtomicLong> nodes = new HashMap<>();
@@ -172,7 +181,8 @@ public final class ControllerMetrics implements AutoCloseable {
     /**
      * Registers every series of an app and environment the first time one of its rollouts is seen, at zero: a
      * series that appears with its first count already in it is invisible to {@code increase()}, and a failure
-     * rate needs its failed series before the first failure.
+     * rate needs its failed series before the first failure. (A rollout submitted and ended between two scrapes is
+     * first seen ended: its count is in the first sample; see {@link #LAST_FAILURE}.)
      */
     private void known(Tags where) {
         if (!known.add(where)) {
@@ -187,6 +197,9 @@ public final class ControllerMetrics implements AutoCloseable {
             duration(where, outcome);
         }
         restore(where);
+        timestamp(LAST_SUCCESS, "When the app's last successful rollout ended (Unix seconds)", lastSuccess, where);
+        timestamp(LAST_FAILURE, "When the app's last failed rollout ended (Unix seconds; 0 while none has)",
+                lastFailure, where);
         for (String state : ACTIVE_STATES) {
             gauge(ACTIVE, ACTIVE_HELP, active, where.and("state", state));
         }
@@ -217,13 +230,7 @@ public final class ControllerMetrics implements AutoCloseable {
         rollouts(where, Outcomes.key(s.getKind()), outcome).increment();
         duration(where, outcome).record(Math.max(0, s.getDurationMs()), TimeUnit.MILLISECONDS);
         long endedMs = millis(s.getEnded());
-        AtomicLong last = lastSuccess.computeIfAbsent(where, w -> {
-            AtomicLong v = new AtomicLong();
-            Gauge.builder(LAST_SUCCESS, v, x -> x.get() / 1000.0).baseUnit("seconds")
-                    .description("When the app's last successful rollout ended (Unix seconds)").tags(w)
-                    .register(registry);
-            return v;
-        });
+        AtomicLong last = lastSuccess.get(where);
         if (s.getOutcome() == RolloutState.ROLLOUT_SUCCEEDED) {
             // A rollback that succeeds restores what the rollout before it broke, failed or not.
             Long since = failedSince.remove(where);
@@ -236,7 +243,15 @@ public final class ControllerMetrics implements AutoCloseable {
             last.set(endedMs);
         } else if (s.getOutcome() == RolloutState.ROLLOUT_FAILED) {
             failedSince.putIfAbsent(where, endedMs);
+            lastFailure.get(where).accumulateAndGet(endedMs, Math::max);
         }
+    }
+
+    /** A gauge of Unix seconds from milliseconds held in {@code values}, registered at zero. */
+    private void timestamp(String name, String description, Map<Tags, AtomicLong> values, Tags where) {
+        AtomicLong v = values.computeIfAbsent(where, w -> new AtomicLong());
+        Gauge.builder(name, v, x -> x.get() / 1000.0).baseUnit("seconds").description(description).tags(where)
+                .register(registry);
     }
 
     private static Timer.Builder histogram(String name, String description) {

@@ -108,7 +108,9 @@ class ControllerMetricsTest {
             assertEquals(1.0, value(text, "pinfleet_rollout_restore_seconds_count", ""), text);
             assertEquals(3.0, value(text, "pinfleet_rollout_duration_seconds_count", ""), text);
             assertEquals(0.0, value(text, "pinfleet_rollouts_active", "state=\"running\""), text);
-            assertTrue(value(text, "pinfleet_app_last_successful_rollout_timestamp_seconds", "") > 1.7e9, text);
+            double lastSuccess = value(text, "pinfleet_app_last_successful_rollout_timestamp_seconds", "");
+            double lastFailure = value(text, "pinfleet_app_last_failed_rollout_timestamp_seconds", "");
+            assertTrue(lastFailure > 1.7e9 && lastSuccess >= lastFailure, text);
             assertTrue(text.lines().noneMatch(l -> l.contains("node=") || l.contains("rollout=")
                     || l.contains("operator=")), "no node, rollout or operator label:\n" + text);
             promtoolCheckMetrics(text);
