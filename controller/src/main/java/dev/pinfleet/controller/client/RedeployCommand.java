@@ -102,7 +102,8 @@ public final class RedeployCommand implements Callable<Integer> {
                         + e.getMessage());
             }
             String app = content.getApp();
-            List<NodeStatus> status = Calls.call("redeploy of rollout " + id + ": asking its agents", () -> conn.blocking()
+            List<NodeStatus> status = Calls.call("redeploy of rollout " + id + ": asking its agents", () -> conn
+                    .fleetQuestion(old.getTargets().getNodesCount(), old.getStrategy().getForks())
                     .status(FleetStatusRequest.newBuilder().setTargets(old.getTargets()).setApp(app)
                             .setForks(old.getStrategy().getForks()).build())).getNodesList();
             for (NodeStatus n : status) {

@@ -100,8 +100,9 @@ public final class RollbackCommand implements Callable<Integer> {
         PrintWriter info = views.text(terminal) ? out : err;
         try (Connection conn = Connection.open(controller, fleet.agents, trust, ctx, clock)) {
             Calls.noticeInterrupted(conn, 0, err);
-            List<NodeStatus> status = Calls.call("rollback of app " + app + ": asking the agents", () -> conn.blocking()
-                    .status(FleetStatusRequest.newBuilder().setTargets(targets).setApp(app).setForks(strategy.forks).build()))
+            List<NodeStatus> status = Calls.call("rollback of app " + app + ": asking the agents", () -> conn
+                    .fleetQuestion(targets.getNodesCount(), strategy.forks).status(FleetStatusRequest.newBuilder()
+                            .setTargets(targets).setApp(app).setForks(strategy.forks).build()))
                     .getNodesList();
             long maxSerial = 0;
             Map<String, Integer> votes = new LinkedHashMap<>();
