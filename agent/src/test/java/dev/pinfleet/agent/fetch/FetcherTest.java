@@ -560,7 +560,8 @@ class FetcherTest {
         }
     }
 
-    private static void assertContains(String message, String... parts) {
+    /** Fails naming the first of {@code parts} that {@code message} lacks. */
+    static void assertContains(String message, String... parts) {
         for (String p : parts) {
             assertTrue(message.contains(p), "message lacks '" + p + "': " + message);
         }
