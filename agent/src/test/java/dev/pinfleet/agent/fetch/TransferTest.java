@@ -164,6 +164,21 @@ class TransferTest {
         assertContains(e.getMessage(), "local file system failure writing the download: IOException");
     }
 
+    // --- resumeOffset ---
+
+    @Test
+    void onlyAProperPrefixIsResumedAWholeOrLongerFileStartsOver() throws Exception {
+        part.append(new byte[3], 3);
+        assertEquals(3, Transfer.resumeOffset(artifact(5), URL, part), "3 of 5 bytes: resumed");
+        assertEquals(3, part.bytes(), "and kept");
+        part.append(new byte[2], 2);
+        assertEquals(0, Transfer.resumeOffset(artifact(5), URL, part), "all 5 bytes: nothing to ask a range for");
+        assertEquals(0, part.bytes(), "emptied to start over");
+        part.append(new byte[6], 6);
+        assertEquals(0, Transfer.resumeOffset(artifact(5), URL, part), "6 of 5 bytes");
+        assertEquals(0, part.bytes());
+    }
+
     // --- helpers of the messages ---
 
     @Test
