@@ -42,6 +42,10 @@ class PlainHttpDownloadTest {
     private ServerSocket server;
     private Thread serving;
     private final CountDownLatch done = new CountDownLatch(1);
+    /** Where the raw server listens: IPv4 loopback unless a test asks for IPv6's. */
+    private InetAddress listenOn = InetAddress.getLoopbackAddress();
+    /** Close each connection with a TCP reset (SO_LINGER 0) instead of an orderly FIN. */
+    private boolean reset;
 
     /** Serves every connection with {@code response}; keeps the connection open afterwards when asked. */
     private URI serve(byte[] response, boolean keepOpen) throws IOException {
@@ -50,7 +54,7 @@ class PlainHttpDownloadTest {
 
     /** Serves the n-th connection with the n-th response (the last one repeating). */
     private URI serveInTurn(boolean keepOpen, byte[]... responses) throws IOException {
-        server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        server = new ServerSocket(0, 50, listenOn);
         serving = new Thread(() -> {
             for (int n = 0; !server.isClosed(); n++) {
                 byte[] response = responses[Math.min(n, responses.length - 1)];
@@ -62,6 +66,9 @@ class PlainHttpDownloadTest {
                     if (keepOpen) {
                         done.await(60, TimeUnit.SECONDS); // longer than ONE_TRY's idle timeout
                     }
+                    if (reset) {
+                        s.setSoLinger(true, 0);
+                    }
                 } catch (IOException | InterruptedException e) {
                     return;
                 }
@@ -69,7 +76,8 @@ class PlainHttpDownloadTest {
         }, "raw-http");
         serving.setDaemon(true);
         serving.start();
-        return URI.create("http://127.0.0.1:" + server.getLocalPort() + "/");
+        String host = listenOn.getHostAddress();
+        return URI.create("http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + server.getLocalPort() + "/");
     }
 
     private static void readHead(InputStream in) throws IOException {
@@ -211,5 +219,95 @@ class PlainHttpDownloadTest {
         FetchException e = assertThrows(FetchException.class, () -> fetch(serve(response, false), a));
         assertEquals(FetchException.Kind.CONNECTION, e.kind());
         assertTrue(e.getMessage().contains("malformed chunk size line 'zz'"), e.getMessage());
+    }
+
+    // --- the response head: what a server may send, and what ends it ---
+
+    @Test
+    void aMirrorAtAnIpv6LiteralIsReachedWithoutItsBrackets() throws Exception {
+        listenOn = InetAddress.getByName("::1");
+        byte[] content = randomBytes(1000, 9);
+        URI mirror = serve(ok(content), false);
+        assertTrue(mirror.toString().startsWith("http://[0:0:0:0:0:0:0:1]:"), mirror.toString());
+        assertArrayEquals(content, Files.readAllBytes(fetch(mirror, artifact(content))));
+    }
+
+    @Test
+    void aTransferEncodingOtherThanChunkedLeavesTheBodyAsItIs() throws Exception {
+        byte[] content = randomBytes(1000, 10);
+        byte[] response = concat(bytes("HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\nContent-Length: "
+                + content.length + "\r\n\r\n"), content);
+        assertArrayEquals(content, Files.readAllBytes(fetch(serve(response, false), artifact(content))));
+    }
+
+    @Test
+    void aStatusLineWithoutReasonPhraseBareLineFeedsAndANulInAHeaderAreAccepted() throws Exception {
+        byte[] content = randomBytes(1000, 11);
+        byte[] response = concat(bytes("HTTP/1.1 200\nX-Odd: a\u0000b\nContent-Length: " + content.length + "\n\n"),
+                content);
+        assertArrayEquals(content, Files.readAllBytes(fetch(serve(response, false), artifact(content))));
+    }
+
+    @Test
+    void aHeadOfExactlyTheLimitIsAcceptedOneByteMoreIsNot() throws Exception {
+        byte[] content = randomBytes(100, 12);
+        assertArrayEquals(content, Files.readAllBytes(fetch(serve(concat(headOf(PlainHttpDownload.MAX_HEAD, content),
+                content), false), artifact(content))));
+        stop();
+        byte[] other = randomBytes(100, 16);   // not in the store yet
+        FetchException e = assertThrows(FetchException.class, () -> fetch(serve(concat(
+                headOf(PlainHttpDownload.MAX_HEAD + 1, other), other), false), artifact(other)));
+        assertTrue(e.getMessage().contains("response head longer than " + PlainHttpDownload.MAX_HEAD), e.getMessage());
+    }
+
+    @Test
+    void statusZeroIsAnHttpStatusNotAStatusLineReadTwice() throws Exception {
+        Artifact a = artifact(randomBytes(100, 13));
+        FetchException e = assertThrows(FetchException.class,
+                () -> fetch(serve(bytes("HTTP/1.1 000 Zero\r\nContent-Length: 0\r\n\r\n"), false), a));
+        assertEquals(FetchException.Kind.HTTP_STATUS, e.kind());
+        assertEquals(0, e.httpStatus());
+    }
+
+    @Test
+    void aMalformedStatusLineIsShownWholeUpToEightyCharacters() throws Exception {
+        Artifact a = artifact(randomBytes(100, 14));
+        String eighty = "X".repeat(80);
+        FetchException whole = assertThrows(FetchException.class,
+                () -> fetch(serve(bytes(eighty + "\r\n\r\n"), false), a));
+        assertTrue(whole.getMessage().contains("malformed response status line '" + eighty + "'"), whole.getMessage());
+        stop();
+        FetchException cut = assertThrows(FetchException.class,
+                () -> fetch(serve(bytes(eighty + "Y\r\n\r\n"), false), a));
+        assertTrue(cut.getMessage().contains("malformed response status line '" + eighty + "...'"), cut.getMessage());
+    }
+
+    @Test
+    void aConnectionClosedOrResetBeforeTheHeadIsALostConnectionNamingWhere() throws Exception {
+        Artifact a = artifact(randomBytes(100, 15));
+        FetchException closed = assertThrows(FetchException.class, () -> fetch(serve(new byte[0], false), a));
+        assertEquals(FetchException.Kind.CONNECTION, closed.kind());
+        assertTrue(closed.getMessage().contains("connection closed before a complete response head (0 bytes)"),
+                closed.getMessage());
+        stop();
+        reset = true;
+        FetchException lost = assertThrows(FetchException.class,
+                () -> fetch(serve(bytes("HTTP/1.1 200 OK\r\nContent-Le"), false), a));
+        assertEquals(FetchException.Kind.CONNECTION, lost.kind());
+        assertTrue(lost.getMessage().contains("connection lost before the response head: SocketException"),
+                lost.getMessage());
+    }
+
+    private static byte[] ok(byte[] content) {
+        return concat(bytes("HTTP/1.1 200 OK\r\nContent-Length: " + content.length + "\r\n\r\n"), content);
+    }
+
+    /** A 200 head for {@code content} padded with a filler header to exactly {@code length} bytes. */
+    private static byte[] headOf(int length, byte[] content) {
+        String start = "HTTP/1.1 200 OK\r\nContent-Length: " + content.length + "\r\nX-Pad: ";
+        String end = "\r\n\r\n";
+        byte[] head = bytes(start + "p".repeat(length - start.length() - end.length()) + end);
+        assertEquals(length, head.length);
+        return head;
     }
 }

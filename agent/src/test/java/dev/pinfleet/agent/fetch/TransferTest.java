@@ -195,6 +195,39 @@ class TransferTest {
     }
 
     @Test
+    void aTooSlowTripNamesTheBytesAndTheWindowInMilliseconds() {
+        Watchdog slow = new Watchdog(timer, timer, Duration.ofSeconds(1), Duration.ofSeconds(60), 1000);
+        timer.advance(Duration.ofMillis(500));
+        slow.progress(100);
+        timer.advance(Duration.ofMillis(500));   // the first 1 s window: 100 bytes where 1,000 were due
+        assertEquals(Watchdog.Trip.SLOW, slow.tripped());
+        FetchException e = Transfer.tripped(slow, artifact(5), URL, 3, batch, CFG);
+        assertEquals(Kind.TIMEOUT, e.kind());
+        assertContains(e.getMessage(), "too slow: 100 bytes in 1 s, below the minimum speed of " + CFG.minSpeed()
+                + " bytes/s (3 of 5 bytes received)");
+    }
+
+    @Test
+    void aCancelledTripSaysWhyTheBatchWasCancelledOrThatItWasStopped() {
+        dog.trip(Watchdog.Trip.CANCELLED);
+        FetchException stopped = Transfer.tripped(dog, artifact(5), URL, 0, batch, CFG);
+        assertEquals(Kind.CANCELLED, stopped.kind());
+        assertContains(stopped.getMessage(), "cancelled: stopped");
+        batch.cancel("b-2.0-py3-none-any.whl failed");
+        FetchException why = Transfer.tripped(dog, artifact(5), URL, 0, batch, CFG);
+        assertEquals(Kind.CANCELLED, why.kind());
+        assertContains(why.getMessage(), "cancelled: b-2.0-py3-none-any.whl failed");
+    }
+
+    @Test
+    void aMirrorsValueIsShownWholeUpToThreeHundredCharacters() {
+        String v = "v".repeat(300);
+        assertEquals(v, Transfer.shown(v));
+        assertEquals(v + "...", Transfer.shown(v + "w"));
+        assertEquals("a\\u001bb", Transfer.shown("a\u001bb"), "control characters escaped");
+    }
+
+    @Test
     void closeQuietlyClosesAndSwallowsTheStreamsComplaint() {
         boolean[] closed = {false};
         Transfer.closeQuietly(new InputStream() {
