@@ -22,6 +22,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -41,11 +42,14 @@ class PlainHttpDownloadTest {
     @TempDir Path dir;
     private ServerSocket server;
     private Thread serving;
-    private final CountDownLatch done = new CountDownLatch(1);
     /** Where the raw server listens: IPv4 loopback unless a test asks for IPv6's. */
     private InetAddress listenOn = InetAddress.getLoopbackAddress();
     /** Close each connection with a TCP reset (SO_LINGER 0) instead of an orderly FIN. */
     private boolean reset;
+    /** The request heads the server received, in order. */
+    private final List<String> requests = new CopyOnWriteArrayList<>();
+    /** Counted down when a connection kept open was closed by the client (the server read its end). */
+    private final CountDownLatch clientClosed = new CountDownLatch(1);
 
     /** Serves every connection with {@code response}; keeps the connection open afterwards when asked. */
     private URI serve(byte[] response, boolean keepOpen) throws IOException {
@@ -59,17 +63,20 @@ class PlainHttpDownloadTest {
             for (int n = 0; !server.isClosed(); n++) {
                 byte[] response = responses[Math.min(n, responses.length - 1)];
                 try (Socket s = server.accept()) {
-                    readHead(s.getInputStream());
+                    requests.add(readHead(s.getInputStream()));
                     OutputStream out = s.getOutputStream();
                     out.write(response);
                     out.flush();
                     if (keepOpen) {
-                        done.await(60, TimeUnit.SECONDS); // longer than ONE_TRY's idle timeout
+                        s.setSoTimeout(60_000); // longer than ONE_TRY's idle timeout
+                        if (s.getInputStream().read() < 0) {
+                            clientClosed.countDown();
+                        }
                     }
                     if (reset) {
                         s.setSoLinger(true, 0);
                     }
-                } catch (IOException | InterruptedException e) {
+                } catch (IOException e) {
                     return;
                 }
             }
@@ -80,20 +87,20 @@ class PlainHttpDownloadTest {
         return URI.create("http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + server.getLocalPort() + "/");
     }
 
-    private static void readHead(InputStream in) throws IOException {
+    private static String readHead(InputStream in) throws IOException {
         ByteArrayOutputStream b = new ByteArrayOutputStream();
         while (!b.toString(StandardCharsets.ISO_8859_1).endsWith("\r\n\r\n")) {
             int c = in.read();
             if (c < 0) {
-                return;
+                break;
             }
             b.write(c);
         }
+        return b.toString(StandardCharsets.ISO_8859_1);
     }
 
     @AfterEach
     void stop() throws Exception {
-        done.countDown();
         if (server != null) {
             server.close();
             serving.join(10_000);
@@ -153,6 +160,11 @@ class PlainHttpDownloadTest {
         // The server keeps the connection open for 60 s: a client that read on after Content-Length would only be
         // stopped by the 10 s idle timeout, and that is a failed fetch. No clock is read.
         assertArrayEquals(content, Files.readAllBytes(fetch(serve(response, true), a)));
+        // ... and the client closes its end once done (30 s: far beyond any scheduler delay; it is at once)
+        assertTrue(clientClosed.await(30, TimeUnit.SECONDS), "the client closed the connection after the body");
+        assertEquals("GET /a-1.0-py3-none-any.whl HTTP/1.1\r\nHost: " + requestedAuthority() + "\r\nUser-Agent: "
+                + "pinfleet-agent\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n", requests.get(0),
+                "the request: the path alone, no query, no Range for a download from byte 0");
     }
 
     @Test
@@ -196,6 +208,7 @@ class PlainHttpDownloadTest {
             assertTrue(e.getMessage().contains("HTTP 206 with Content-Range '" + absurd
                     + "' where bytes 400-999/1000 were asked; starting over (2 tries)"), e.getMessage());
         }
+        assertTrue(requests.get(1).contains("\r\nRange: bytes=400-\r\n"), requests.get(1));
         try (var tmp = Files.list(store.tmpDir())) {
             assertEquals(0, tmp.count(), "no partial download left");
         }
@@ -296,6 +309,10 @@ class PlainHttpDownloadTest {
         assertEquals(FetchException.Kind.CONNECTION, lost.kind());
         assertTrue(lost.getMessage().contains("connection lost before the response head: SocketException"),
                 lost.getMessage());
+    }
+
+    private String requestedAuthority() {
+        return "127.0.0.1:" + server.getLocalPort();
     }
 
     private static byte[] ok(byte[] content) {
