@@ -10,6 +10,8 @@ import dev.pinfleet.agent.state.PendingChecks;
 import dev.pinfleet.agent.testing.ManualClock;
 import dev.pinfleet.fs.Durable;
 import dev.pinfleet.manifest.ManifestCodec;
+import dev.pinfleet.proto.v1.Artifact;
+import dev.pinfleet.proto.v1.ArtifactResult;
 import dev.pinfleet.proto.v1.DeployRequest;
 import dev.pinfleet.proto.v1.FailureReason;
 import dev.pinfleet.proto.v1.HealthCheck;
@@ -17,6 +19,7 @@ import dev.pinfleet.proto.v1.HookCommand;
 import dev.pinfleet.proto.v1.Manifest;
 import dev.pinfleet.proto.v1.Outcome;
 import dev.pinfleet.proto.v1.SignedManifest;
+import dev.pinfleet.proto.v1.Source;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -106,6 +109,22 @@ class SwitchStepTest {
         assertEquals(T0.plusSeconds(3).toEpochMilli(), settled.getLast().getEndedUnixMs());
         assertEquals(1, settled.getHistoryCount(), "the settled attempt replaces the one recorded at the switch");
         assertEquals(Outcome.OK, run.report().getOutcome());
+    }
+
+    @Test
+    void theReportListsEveryArtifactOfTheManifestWithItsResultOnceTheReleaseIsSwitchedTo() throws Exception {
+        Manifest m = manifest().addArtifacts(Artifact.newBuilder().setFilename("a-1.0-py3-none-any.whl"))
+                .addArtifacts(Artifact.newBuilder().setFilename("b-2.0-py3-none-any.whl")).build();
+        DeployRun run = run(m, AppState.getDefaultInstance(), "r-old");
+        run.verified(run.baseline().verified());
+        run.result("b-2.0-py3-none-any.whl").setSource(Source.STORE);
+        assertEquals(List.of(), run.report().getArtifactsList(), "no rows before the switch");
+
+        step.run(plan("r-new", false, false), run);
+
+        assertEquals(List.of(ArtifactResult.newBuilder().setFilename("a-1.0-py3-none-any.whl").build(),
+                ArtifactResult.newBuilder().setFilename("b-2.0-py3-none-any.whl").setSource(Source.STORE)
+                        .build()), run.report().getArtifactsList(), "one row per artifact, in manifest order");
     }
 
     @Test

@@ -4,6 +4,7 @@ import static dev.pinfleet.agent.testing.FakeMirror.randomBytes;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -24,7 +25,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -50,6 +53,8 @@ class FetcherTest {
     private ContentStore store;
     private final RecordingSleeper sleeper = new RecordingSleeper();
     private final List<AutoCloseable> toClose = new ArrayList<>();
+    /** The mirror of {@link #fetcherOfAHungMirror}. */
+    private FakeMirror hungMirror;
 
     @BeforeEach
     void openStore() throws IOException {
@@ -513,6 +518,114 @@ class FetcherTest {
         assertTrue(store.contains(Hashing.sha256Hex(new byte[0]), 0));
     }
 
+    @Test
+    void theLargestArtifactsStartFirst() throws Exception {
+        FakeMirror m = mirror();
+        List<Artifact> artifacts = new ArrayList<>();
+        for (int size : new int[] {1000, 30_000, 5000}) {
+            byte[] content = randomBytes(size, size);
+            Artifact a = artifact("s" + size + "-1.0-py3-none-any.whl", content);
+            m.put(a.getPath(), content);
+            artifacts.add(a);
+        }
+        FetchConfig oneAtATime = new FetchConfig(1, PATIENT.connectTimeout(), PATIENT.requestTimeout(),
+                PATIENT.idleTimeout(), PATIENT.maxTries(), PATIENT.backoffBase());
+        List<String> order = new CopyOnWriteArrayList<>();
+
+        List<FetchResult> results = fetcher(oneAtATime, m).fetchAll(artifacts, r -> order.add(r.filename()));
+
+        assertEquals(List.of("s30000-1.0-py3-none-any.whl", "s5000-1.0-py3-none-any.whl", "s1000-1.0-py3-none-any.whl"),
+                order, "one download at a time, largest first");
+        assertEquals(artifacts.stream().map(Artifact::getFilename).toList(),
+                results.stream().map(FetchResult::filename).toList(), "results in the order given");
+    }
+
+    @Test
+    void onlyWhatWasDownloadedIsHandedToTheCommitListener() throws Exception {
+        byte[] had = randomBytes(2000, 1);
+        byte[] fresh = randomBytes(3000, 2);
+        Artifact inStore = artifact("had-1.0-py3-none-any.whl", had);
+        Artifact downloaded = artifact("fresh-1.0-py3-none-any.whl", fresh);
+        FakeMirror m = mirror();
+        m.put(inStore.getPath(), had);
+        m.put(downloaded.getPath(), fresh);
+        Fetcher f = fetcher(PATIENT, m);
+        f.fetchAll(List.of(inStore), null);
+        List<String> committed = new CopyOnWriteArrayList<>();
+        f.onCommitted((a, path) -> committed.add(a.getFilename() + " " + path.equals(store.path(a.getSha256()))));
+
+        f.fetchAll(List.of(inStore, downloaded), null);
+
+        assertEquals(List.of("fresh-1.0-py3-none-any.whl true"), committed);
+    }
+
+    @Test
+    void closingTheFetcherCancelsADownloadInFlightAndRefusesNewOnes() throws Exception {
+        Artifact a = artifact("hung-1.0-py3-none-any.whl", randomBytes(1000, 3));
+        Fetcher f = fetcherOfAHungMirror(a);
+        CompletableFuture<Throwable> outcome = new CompletableFuture<>();
+        fetchInFlight(f, a, outcome);
+
+        f.close();
+
+        FetchException e = assertInstanceOf(FetchException.class, outcome.get(50, TimeUnit.SECONDS));
+        assertEquals(Kind.CANCELLED, e.kind());
+        assertContains(e.getMessage(), "cancelled: the fetcher was closed");
+        IllegalStateException closed = assertThrows(IllegalStateException.class, () -> f.fetchAll(List.of(a), null));
+        assertEquals("the fetcher is closed", closed.getMessage());
+    }
+
+    @Test
+    void anInterruptedFetchCancelsItsDownloadsAndWaitsForThemBeforeItThrows() throws Exception {
+        Artifact a = artifact("hung-1.0-py3-none-any.whl", randomBytes(1000, 4));
+        CompletableFuture<Throwable> outcome = new CompletableFuture<>();
+        Thread deploy = fetchInFlight(fetcherOfAHungMirror(a), a, outcome);
+
+        deploy.interrupt();
+
+        assertInstanceOf(InterruptedException.class, outcome.get(50, TimeUnit.SECONDS));
+    }
+
+    /**
+     * A fetcher whose one mirror never answers {@code a}: only a cancel ends its download before the idle timeout of
+     * 300 s, so a test that waits for the end fails by its own limit of 60 s unless the cancel came.
+     */
+    private Fetcher fetcherOfAHungMirror(Artifact a) throws IOException {
+        FakeMirror m = mirror();
+        hungMirror = m;
+        m.put(a.getPath(), new byte[(int) a.getSize()], Reply.hang());
+        return fetcher(new FetchConfig(2, Duration.ofSeconds(10), Duration.ofSeconds(600), Duration.ofSeconds(300), 1,
+                Duration.ZERO), m);
+    }
+
+    /**
+     * Runs {@code f.fetchAll([a])} on a thread of its own and returns once the request reached the mirror (polled,
+     * at most 40 s). {@code outcome} gets what fetchAll threw, or an assertion error when a temp file was still there
+     * as it threw (a fetch must wait for its cancelled downloads).
+     */
+    private Thread fetchInFlight(Fetcher f, Artifact a, CompletableFuture<Throwable> outcome) throws Exception {
+        Thread t = new Thread(() -> {
+            try {
+                f.fetchAll(List.of(a), null);
+                outcome.complete(new AssertionError("fetchAll of a hung mirror returned"));
+            } catch (Throwable thrown) {
+                try {
+                    assertTmpEmpty();
+                    outcome.complete(thrown);
+                } catch (Throwable left) {
+                    outcome.complete(left);
+                }
+            }
+        }, "fetch-all");
+        t.start();
+        FakeMirror m = hungMirror;
+        for (int i = 0; i < 400 && m.requests(a.getPath()) == 0; i++) {
+            Thread.sleep(100);
+        }
+        assertEquals(1, m.requests(a.getPath()), "the request reached the mirror");
+        return t;
+    }
+
     // --- helpers
 
     private FakeMirror mirror() throws IOException {
@@ -560,7 +673,8 @@ class FetcherTest {
         }
     }
 
-    private static void assertContains(String message, String... parts) {
+    /** Fails naming the first of {@code parts} that {@code message} lacks. */
+    static void assertContains(String message, String... parts) {
         for (String p : parts) {
             assertTrue(message.contains(p), "message lacks '" + p + "': " + message);
         }

@@ -22,6 +22,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -41,7 +42,14 @@ class PlainHttpDownloadTest {
     @TempDir Path dir;
     private ServerSocket server;
     private Thread serving;
-    private final CountDownLatch done = new CountDownLatch(1);
+    /** Where the raw server listens: IPv4 loopback unless a test asks for IPv6's. */
+    private InetAddress listenOn = InetAddress.getLoopbackAddress();
+    /** Close each connection with a TCP reset (SO_LINGER 0) instead of an orderly FIN. */
+    private boolean reset;
+    /** The request heads the server received, in order. */
+    private final List<String> requests = new CopyOnWriteArrayList<>();
+    /** Counted down when a connection kept open was closed by the client (the server read its end). */
+    private final CountDownLatch clientClosed = new CountDownLatch(1);
 
     /** Serves every connection with {@code response}; keeps the connection open afterwards when asked. */
     private URI serve(byte[] response, boolean keepOpen) throws IOException {
@@ -50,42 +58,49 @@ class PlainHttpDownloadTest {
 
     /** Serves the n-th connection with the n-th response (the last one repeating). */
     private URI serveInTurn(boolean keepOpen, byte[]... responses) throws IOException {
-        server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        server = new ServerSocket(0, 50, listenOn);
         serving = new Thread(() -> {
             for (int n = 0; !server.isClosed(); n++) {
                 byte[] response = responses[Math.min(n, responses.length - 1)];
                 try (Socket s = server.accept()) {
-                    readHead(s.getInputStream());
+                    requests.add(readHead(s.getInputStream()));
                     OutputStream out = s.getOutputStream();
                     out.write(response);
                     out.flush();
                     if (keepOpen) {
-                        done.await(60, TimeUnit.SECONDS); // longer than ONE_TRY's idle timeout
+                        s.setSoTimeout(60_000); // longer than ONE_TRY's idle timeout
+                        if (s.getInputStream().read() < 0) {
+                            clientClosed.countDown();
+                        }
                     }
-                } catch (IOException | InterruptedException e) {
+                    if (reset) {
+                        s.setSoLinger(true, 0);
+                    }
+                } catch (IOException e) {
                     return;
                 }
             }
         }, "raw-http");
         serving.setDaemon(true);
         serving.start();
-        return URI.create("http://127.0.0.1:" + server.getLocalPort() + "/");
+        String host = listenOn.getHostAddress();
+        return URI.create("http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + server.getLocalPort() + "/");
     }
 
-    private static void readHead(InputStream in) throws IOException {
+    private static String readHead(InputStream in) throws IOException {
         ByteArrayOutputStream b = new ByteArrayOutputStream();
         while (!b.toString(StandardCharsets.ISO_8859_1).endsWith("\r\n\r\n")) {
             int c = in.read();
             if (c < 0) {
-                return;
+                break;
             }
             b.write(c);
         }
+        return b.toString(StandardCharsets.ISO_8859_1);
     }
 
     @AfterEach
     void stop() throws Exception {
-        done.countDown();
         if (server != null) {
             server.close();
             serving.join(10_000);
@@ -145,6 +160,11 @@ class PlainHttpDownloadTest {
         // The server keeps the connection open for 60 s: a client that read on after Content-Length would only be
         // stopped by the 10 s idle timeout, and that is a failed fetch. No clock is read.
         assertArrayEquals(content, Files.readAllBytes(fetch(serve(response, true), a)));
+        // ... and the client closes its end once done (30 s: far beyond any scheduler delay; it is at once)
+        assertTrue(clientClosed.await(30, TimeUnit.SECONDS), "the client closed the connection after the body");
+        assertEquals("GET /a-1.0-py3-none-any.whl HTTP/1.1\r\nHost: " + requestedAuthority() + "\r\nUser-Agent: "
+                + "pinfleet-agent\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n", requests.get(0),
+                "the request: the path alone, no query, no Range for a download from byte 0");
     }
 
     @Test
@@ -188,6 +208,7 @@ class PlainHttpDownloadTest {
             assertTrue(e.getMessage().contains("HTTP 206 with Content-Range '" + absurd
                     + "' where bytes 400-999/1000 were asked; starting over (2 tries)"), e.getMessage());
         }
+        assertTrue(requests.get(1).contains("\r\nRange: bytes=400-\r\n"), requests.get(1));
         try (var tmp = Files.list(store.tmpDir())) {
             assertEquals(0, tmp.count(), "no partial download left");
         }
@@ -211,5 +232,99 @@ class PlainHttpDownloadTest {
         FetchException e = assertThrows(FetchException.class, () -> fetch(serve(response, false), a));
         assertEquals(FetchException.Kind.CONNECTION, e.kind());
         assertTrue(e.getMessage().contains("malformed chunk size line 'zz'"), e.getMessage());
+    }
+
+    // --- the response head: what a server may send, and what ends it ---
+
+    @Test
+    void aMirrorAtAnIpv6LiteralIsReachedWithoutItsBrackets() throws Exception {
+        listenOn = InetAddress.getByName("::1");
+        byte[] content = randomBytes(1000, 9);
+        URI mirror = serve(ok(content), false);
+        assertTrue(mirror.toString().startsWith("http://[0:0:0:0:0:0:0:1]:"), mirror.toString());
+        assertArrayEquals(content, Files.readAllBytes(fetch(mirror, artifact(content))));
+    }
+
+    @Test
+    void aTransferEncodingOtherThanChunkedLeavesTheBodyAsItIs() throws Exception {
+        byte[] content = randomBytes(1000, 10);
+        byte[] response = concat(bytes("HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\nContent-Length: "
+                + content.length + "\r\n\r\n"), content);
+        assertArrayEquals(content, Files.readAllBytes(fetch(serve(response, false), artifact(content))));
+    }
+
+    @Test
+    void aStatusLineWithoutReasonPhraseBareLineFeedsAndANulInAHeaderAreAccepted() throws Exception {
+        byte[] content = randomBytes(1000, 11);
+        byte[] response = concat(bytes("HTTP/1.1 200\nX-Odd: a\u0000b\nContent-Length: " + content.length + "\n\n"),
+                content);
+        assertArrayEquals(content, Files.readAllBytes(fetch(serve(response, false), artifact(content))));
+    }
+
+    @Test
+    void aHeadOfExactlyTheLimitIsAcceptedOneByteMoreIsNot() throws Exception {
+        byte[] content = randomBytes(100, 12);
+        assertArrayEquals(content, Files.readAllBytes(fetch(serve(concat(headOf(PlainHttpDownload.MAX_HEAD, content),
+                content), false), artifact(content))));
+        stop();
+        byte[] other = randomBytes(100, 16);   // not in the store yet
+        FetchException e = assertThrows(FetchException.class, () -> fetch(serve(concat(
+                headOf(PlainHttpDownload.MAX_HEAD + 1, other), other), false), artifact(other)));
+        assertTrue(e.getMessage().contains("response head longer than " + PlainHttpDownload.MAX_HEAD), e.getMessage());
+    }
+
+    @Test
+    void statusZeroIsAnHttpStatusNotAStatusLineReadTwice() throws Exception {
+        Artifact a = artifact(randomBytes(100, 13));
+        FetchException e = assertThrows(FetchException.class,
+                () -> fetch(serve(bytes("HTTP/1.1 000 Zero\r\nContent-Length: 0\r\n\r\n"), false), a));
+        assertEquals(FetchException.Kind.HTTP_STATUS, e.kind());
+        assertEquals(0, e.httpStatus());
+    }
+
+    @Test
+    void aMalformedStatusLineIsShownWholeUpToEightyCharacters() throws Exception {
+        Artifact a = artifact(randomBytes(100, 14));
+        String eighty = "X".repeat(80);
+        FetchException whole = assertThrows(FetchException.class,
+                () -> fetch(serve(bytes(eighty + "\r\n\r\n"), false), a));
+        assertTrue(whole.getMessage().contains("malformed response status line '" + eighty + "'"), whole.getMessage());
+        stop();
+        FetchException cut = assertThrows(FetchException.class,
+                () -> fetch(serve(bytes(eighty + "Y\r\n\r\n"), false), a));
+        assertTrue(cut.getMessage().contains("malformed response status line '" + eighty + "...'"), cut.getMessage());
+    }
+
+    @Test
+    void aConnectionClosedOrResetBeforeTheHeadIsALostConnectionNamingWhere() throws Exception {
+        Artifact a = artifact(randomBytes(100, 15));
+        FetchException closed = assertThrows(FetchException.class, () -> fetch(serve(new byte[0], false), a));
+        assertEquals(FetchException.Kind.CONNECTION, closed.kind());
+        assertTrue(closed.getMessage().contains("connection closed before a complete response head (0 bytes)"),
+                closed.getMessage());
+        stop();
+        reset = true;
+        FetchException lost = assertThrows(FetchException.class,
+                () -> fetch(serve(bytes("HTTP/1.1 200 OK\r\nContent-Le"), false), a));
+        assertEquals(FetchException.Kind.CONNECTION, lost.kind());
+        assertTrue(lost.getMessage().contains("connection lost before the response head: SocketException"),
+                lost.getMessage());
+    }
+
+    private String requestedAuthority() {
+        return "127.0.0.1:" + server.getLocalPort();
+    }
+
+    private static byte[] ok(byte[] content) {
+        return concat(bytes("HTTP/1.1 200 OK\r\nContent-Length: " + content.length + "\r\n\r\n"), content);
+    }
+
+    /** A 200 head for {@code content} padded with a filler header to exactly {@code length} bytes. */
+    private static byte[] headOf(int length, byte[] content) {
+        String start = "HTTP/1.1 200 OK\r\nContent-Length: " + content.length + "\r\nX-Pad: ";
+        String end = "\r\n\r\n";
+        byte[] head = bytes(start + "p".repeat(length - start.length() - end.length()) + end);
+        assertEquals(length, head.length);
+        return head;
     }
 }

@@ -143,4 +143,17 @@ class WatchdogTest {
         Watchdog dog = watchdog(IDLE, DEADLINE, 0);
         assertEquals(Trip.CANCELLED, dog.tripped(), "the fetcher was closed");
     }
+
+    @Test
+    void theMinimumSpeedScalesWithTheWindowTwoSecondsAskTwiceTheBytesOfOne() {
+        Watchdog dog = watchdog(Duration.ofSeconds(2), DEADLINE, 1000);
+        for (int i = 0; i < 3; i++) { // 1,500 bytes in the 2 s window: 750 bytes/s where 1,000 are asked
+            dog.progress(500);
+            timer.advance(Duration.ofMillis(600));
+        }
+        timer.advance(Duration.ofMillis(200));
+        assertEquals(Trip.SLOW, dog.tripped());
+        assertEquals(1500, dog.slowBytes());
+        assertEquals(Duration.ofSeconds(2).toNanos(), dog.slowNanos());
+    }
 }

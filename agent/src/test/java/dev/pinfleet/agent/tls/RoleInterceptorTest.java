@@ -1,6 +1,7 @@
 package dev.pinfleet.agent.tls;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -104,11 +105,20 @@ class RoleInterceptorTest {
     /** What the service saw: null when the call never reached it, else the caller the interceptor named. */
     private String reached;
     private boolean started;
+    /** The caller the service's listener saw when the call's half-close was delivered to it; null when never. */
+    private String halfClosedAs;
+    /** The listener the interceptor returned for the last call: gRPC delivers the call's messages to it. */
+    private ServerCall.Listener<Object> listener;
 
     private final ServerCallHandler<Object, Object> service = (call, headers) -> {
         started = true;
         reached = RoleInterceptor.CALLER.get();
-        return new ServerCall.Listener<>() { };
+        return new ServerCall.Listener<>() {
+            @Override
+            public void onHalfClose() {
+                halfClosedAs = RoleInterceptor.CALLER.get();
+            }
+        };
     };
 
     private Call call(MethodDescriptor<?, ?> method, boolean plaintext, SSLSession session) {
@@ -119,7 +129,11 @@ class RoleInterceptorTest {
         Call call = new Call(method, a.build());
         started = false;
         reached = null;
-        new RoleInterceptor("n1", plaintext).interceptCall(call, new Metadata(), service);
+        halfClosedAs = null;
+        listener = new RoleInterceptor("n1", plaintext).interceptCall(call, new Metadata(), service);
+        assertNotNull(listener, "gRPC fails a call whose interceptor returns no listener");
+        listener.onMessage("request");
+        listener.onHalfClose();
         return call;
     }
 
@@ -162,6 +176,7 @@ class RoleInterceptorTest {
         assertNull(call.closed);
         assertTrue(started);
         assertEquals("controller 'CN=ctl'", reached);
+        assertEquals("controller 'CN=ctl'", halfClosedAs, "the request reaches the service's listener, as the caller");
     }
 
     @Test
@@ -182,6 +197,7 @@ class RoleInterceptorTest {
         assertClosed(asAgent, Status.Code.PERMISSION_DENIED, "node n1: client 'CN=n2' has role 'agent', but "
                 + "pinfleet.v1.AgentService/Status needs role controller");
         assertTrue(!started);
+        assertNull(halfClosedAs, "a refused call's request reaches no listener of the service");
         Call noRole = call(AgentServiceGrpc.getCancelMethod(), false, session(ca));
         assertClosed(noRole, Status.Code.PERMISSION_DENIED, "node n1: client 'CN=ca' has role 'none', but "
                 + "pinfleet.v1.AgentService/Cancel needs role controller");
@@ -204,5 +220,6 @@ class RoleInterceptorTest {
         Call call = call(AgentServiceGrpc.getPlanMethod(), true, null);
         assertNull(call.closed);
         assertEquals("plaintext client " + PEER, reached);
+        assertEquals("plaintext client " + PEER, halfClosedAs);
     }
 }
