@@ -10,6 +10,7 @@ import dev.pinfleet.archive.ArchiveLimits;
 import dev.pinfleet.archive.ZipArchive;
 import dev.pinfleet.wheel.testing.WheelBuilder;
 import dev.pinfleet.wheel.testing.ZipBuilder;
+import java.nio.channels.ClosedChannelException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -177,8 +178,61 @@ class WheelArchiveTest {
         Path file = alpha().tamper("alpha/__init__.py", "X = 2\n").build(tmp); // same size: only the hash tells
         try (WheelArchive w = WheelArchive.open(file, file.getFileName().toString())) {
             ArchiveException e = assertThrows(ArchiveException.class, w::verifyContents);
-            assertContains(e.getMessage(), "entry 'alpha/__init__.py': content does not match its RECORD hash (sha256=");
+            // both hashes in full, the actual one with the declared one's algorithm prefix
+            assertContains(e.getMessage(), "entry 'alpha/__init__.py': content does not match its RECORD hash (sha256="
+                    + b64(bytes("X = 1\n"), "SHA-256") + ", actual sha256=" + b64(bytes("X = 2\n"), "SHA-256") + ")");
             assertTrue(e.inflatedBytes() > 0, "a hash is checked on inflated bytes");
+        }
+    }
+
+    @Test
+    void recordsSignaturesAreTheOnlyFilesRecordNeedNotList() throws Exception {
+        String distInfo = "alpha-1.0.dist-info";
+        Path file = alpha().rawEntry(distInfo + "/RECORD.jws", bytes("{}"), 0100644)
+                .rawEntry(distInfo + "/RECORD.p7s", bytes("sig"), 0100644).build(tmp);
+        try (WheelArchive w = WheelArchive.open(file, file.getFileName().toString())) {
+            w.verifyContents();
+            assertEquals(List.of("alpha/__init__.py", distInfo + "/METADATA", distInfo + "/WHEEL"),
+                    w.payload().stream().map(ZipArchive.Entry::name).toList(), "signatures are not installed");
+        }
+        // names that only resemble a signature of the .dist-info directory are files like any other
+        for (String lookalike : List.of("alpha/RECORD.jws", "alpha-1.0.dist-infx/RECORD.jws",
+                "alpha-1.0.dist-infoXRECORD.jws", distInfo + "/sub/RECORD.jws", distInfo + "/RECORD.asc")) {
+            Path dir = Files.createDirectories(tmp.resolve("lookalike" + lookalike.length() + lookalike.hashCode()));
+            Path bad = alpha().rawEntry(lookalike, bytes("sig"), 0100644).build(dir);
+            ArchiveException e = assertThrows(ArchiveException.class,
+                    () -> WheelArchive.open(bad, bad.getFileName().toString()).close(), lookalike);
+            assertContains(e.getMessage(), "entry '" + lookalike + "': is not listed with a hash in " + distInfo + "/RECORD");
+        }
+    }
+
+    @Test
+    void anEmptyDirectoryEntryNamedDistInfoCountsAsASecondDistInfo() throws Exception {
+        assertContains(refusal(alpha().rawEntry("other-1.0.dist-info/", new byte[0], 040755)).getMessage(),
+                "more than one .dist-info directory: [alpha-1.0.dist-info, other-1.0.dist-info]");
+        // a top-level file whose name ends in .dist-info is no directory: listed in RECORD, it is payload
+        Path file = alpha().file("notes.dist-info", "n").build(tmp);
+        try (WheelArchive w = WheelArchive.open(file, file.getFileName().toString())) {
+            assertEquals("alpha-1.0.dist-info", w.distInfo());
+        }
+    }
+
+    @Test
+    void withTheCallersScratchTheCallerKeepsItAndCloseReleasesTheFile() throws Exception {
+        Path file = alpha().build(tmp);
+        try (ZipArchive.Scratch scratch = new ZipArchive.Scratch()) {
+            WheelArchive w = WheelArchive.open(file, file.getFileName().toString(), scratch);
+            assertEquals(WheelFilename.parse(file.getFileName().toString()), w.fileName());
+            assertThrows(IllegalStateException.class, w::verifyContents, "no buffers of its own to verify with");
+            w.verifyContents(scratch);
+            ZipArchive.Entry init = w.payload().get(0);
+            w.close();
+            assertThrows(ClosedChannelException.class, () -> w.zip().read(init, scratch),
+                    "close releases the file");
+            // the scratch is still the caller's to use: close did not end its inflater
+            try (WheelArchive again = WheelArchive.open(file, file.getFileName().toString(), scratch)) {
+                again.verifyContents(scratch);
+            }
         }
     }
 
