@@ -11,6 +11,7 @@ import dev.pinfleet.archive.ArchiveException;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.mirror.TestWheels;
 import dev.pinfleet.mirror.audit.AuditLog;
+import dev.pinfleet.wheel.WheelMetadata;
 import dev.pinfleet.wheel.testing.HostileWheels;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -61,6 +62,9 @@ class PublisherTest {
                 Files.readAllLines(mirror().resolve("audit.log")));
         assertTrue(Files.readString(mirror().resolve("simple/demo-pkg/index.html")).contains("#sha256=" + sha));
         assertEquals(List.of(), tempFiles());
+        WheelMetadata checked = WheelValidator.validate(whl, whl.getFileName().toString());
+        assertEquals(List.of("Demo_Pkg", "1.0"), List.of(checked.name(), checked.version()),
+                "the validator gives the METADATA it checked");
     }
 
     @Test
