@@ -2,6 +2,7 @@ package dev.pinfleet.wheel;
 
 import static dev.pinfleet.testing.Messages.assertContains;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -10,6 +11,7 @@ import dev.pinfleet.archive.ArchiveLimits;
 import dev.pinfleet.archive.ZipArchive;
 import dev.pinfleet.wheel.testing.WheelBuilder;
 import dev.pinfleet.wheel.testing.ZipBuilder;
+import java.io.IOException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -17,6 +19,7 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.Base64;
 import java.util.List;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -37,7 +40,24 @@ class WheelArchiveTest {
         ArchiveException e = assertThrows(ArchiveException.class,
                 () -> WheelArchive.open(file, file.getFileName().toString()).close());
         assertTrue(e.getMessage().startsWith(w.filename() + ": "), e.getMessage());
+        assertEquals(0, descriptorsOpenOn(file), "a refused wheel leaves no file open");
         return e;
+    }
+
+    /** How many of this process's file descriptors are open on {@code file} (Linux: /proc/self/fd). */
+    private static long descriptorsOpenOn(Path file) throws Exception {
+        Path real = file.toRealPath();
+        long n = 0;
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            for (Path fd : fds.toList()) {
+                try {
+                    n += Files.readSymbolicLink(fd).equals(real) ? 1 : 0;
+                } catch (IOException closedMeanwhile) {
+                    // the listing's own descriptor, closed by now
+                }
+            }
+        }
+        return n;
     }
 
 
@@ -159,6 +179,10 @@ class WheelArchiveTest {
         Path sha512 = alpha().packed(extra, "sha512=" + b64(m, "SHA-512")).build(Files.createDirectories(tmp.resolve("ok")));
         try (WheelArchive w = WheelArchive.open(sha512, sha512.getFileName().toString())) {
             w.verifyContents();
+            // the agent hashes with SHA-256 anyway and asks for a second digest only for another algorithm
+            ZipArchive.Entry m1 = w.payload().stream().filter(x -> x.name().equals("alpha/m.py")).findFirst().orElseThrow();
+            assertEquals("SHA-512", w.otherDigest(m1).getAlgorithm());
+            assertNull(w.otherDigest(w.payload().get(0)), "alpha/__init__.py has a sha256 row");
         }
         Path wrong = alpha().packed(extra, "sha512=" + b64(bytes("m = 2\n"), "SHA-512")).build(Files.createDirectories(tmp.resolve("bad")));
         try (WheelArchive w = WheelArchive.open(wrong, wrong.getFileName().toString())) {
@@ -226,7 +250,9 @@ class WheelArchiveTest {
             assertThrows(IllegalStateException.class, w::verifyContents, "no buffers of its own to verify with");
             w.verifyContents(scratch);
             ZipArchive.Entry init = w.payload().get(0);
+            assertEquals(1, descriptorsOpenOn(file));
             w.close();
+            assertEquals(0, descriptorsOpenOn(file));
             assertThrows(ClosedChannelException.class, () -> w.zip().read(init, scratch),
                     "close releases the file");
             // the scratch is still the caller's to use: close did not end its inflater
