@@ -80,6 +80,10 @@ class WheelArchiveTest {
                 "path separator");
         e = refusal(new WheelBuilder("beta", "1.0").guiScript("a..b", "beta:main"));
         assertContains(e.getMessage(), "entry point name 'a..b'", "'..'");
+        assertContains(refusal(alpha().consoleScript("", "alpha:main")).getMessage(),
+                "entry 'alpha-1.0.dist-info/entry_points.txt': line '= alpha:main' in [console_scripts] is not name = module:attr");
+        assertContains(refusal(alpha().consoleScript("hello", "alpha")).getMessage(),
+                "entry point 'hello' target 'alpha' is not module:attr");
     }
 
     @Test
