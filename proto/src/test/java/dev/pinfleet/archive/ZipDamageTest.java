@@ -10,15 +10,20 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pinfleet.wheel.testing.ZipBuilder;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Consumer;
+import java.util.stream.Stream;
+import java.util.zip.CRC32;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
 import org.junit.jupiter.api.Test;
@@ -168,20 +173,24 @@ class ZipDamageTest {
 
     @Test
     void eachCentralDirectoryEntryIsCheckedBeforeAnythingIsInflated() throws Exception {
-        Map<String, Consumer<Layout>> cases = new LinkedHashMap<>();
-        cases.put("x.zip: central directory entry 1 is malformed (corrupt zip)", l -> l.b().putInt(l.cenB(), 0));
-        cases.put("x.zip: central directory entry 1 overruns (corrupt zip)", l -> l.b().putShort(l.cenB() + 32, (short) 400));
-        cases.put("x.zip: entry 'a.txt': encrypted entries are not supported", l -> l.b().putShort(l.cenA() + 8, (short) 0x0801));
-        cases.put("x.zip: entry 'b.txt': compression method 12 is not supported (only stored and deflate)",
-                l -> l.b().putShort(l.cenB() + 10, (short) 12));
-        cases.put("x.zip: entry 'b.txt': sizes or offset out of range (corrupt zip)",
-                l -> l.b().putInt(l.cenB() + 42, l.cenA() + 1));
-        cases.put("x.zip: entry 'a.txt': stored entry declares 6 bytes but holds 7", l -> l.b().putInt(l.cenA() + 20, 7));
-        cases.put("x.zip: entry 'a.txt': is not a regular file or directory (mode 10644)",
-                l -> l.b().putInt(l.cenA() + 38, 0010644 << 16));
-        cases.put("x.zip: entry 'a.txt': shares its local header with another entry (zip bomb guard)",
-                l -> l.b().putInt(l.cenB() + 42, 0));
-        for (Map.Entry<String, Consumer<Layout>> c : cases.entrySet()) {
+        List<Map.Entry<String, Consumer<Layout>>> cases = new ArrayList<>();
+        cases.add(Map.entry("x.zip: central directory entry 1 is malformed (corrupt zip)", l -> l.b().putInt(l.cenB(), 0)));
+        cases.add(Map.entry("x.zip: central directory entry 1 overruns (corrupt zip)", l -> l.b().putShort(l.cenB() + 32, (short) 400)));
+        cases.add(Map.entry("x.zip: central directory entry 1 overruns (corrupt zip)", l -> l.b().putShort(l.cenB() + 28, (short) 400)));
+        cases.add(Map.entry("x.zip: central directory entry 1 overruns (corrupt zip)", l -> l.b().putShort(l.cenB() + 30, (short) 400)));
+        cases.add(Map.entry("x.zip: central directory entry 2 is malformed (corrupt zip)", l -> l.b().putShort(l.eocd() + 10, (short) 3)));
+        cases.add(Map.entry("x.zip: entry 'a.txt': symbolic link entries are not allowed", l -> l.b().putInt(l.cenA() + 38, 0120777 << 16)));
+        cases.add(Map.entry("x.zip: entry 'a.txt': encrypted entries are not supported", l -> l.b().putShort(l.cenA() + 8, (short) 0x0801)));
+        cases.add(Map.entry("x.zip: entry 'b.txt': compression method 12 is not supported (only stored and deflate)",
+                l -> l.b().putShort(l.cenB() + 10, (short) 12)));
+        cases.add(Map.entry("x.zip: entry 'b.txt': sizes or offset out of range (corrupt zip)",
+                l -> l.b().putInt(l.cenB() + 42, l.cenA() + 1)));
+        cases.add(Map.entry("x.zip: entry 'a.txt': stored entry declares 6 bytes but holds 7", l -> l.b().putInt(l.cenA() + 20, 7)));
+        cases.add(Map.entry("x.zip: entry 'a.txt': is not a regular file or directory (mode 10644)",
+                l -> l.b().putInt(l.cenA() + 38, 0010644 << 16)));
+        cases.add(Map.entry("x.zip: entry 'a.txt': shares its local header with another entry (zip bomb guard)",
+                l -> l.b().putInt(l.cenB() + 42, 0)));
+        for (Map.Entry<String, Consumer<Layout>> c : cases) {
             ArchiveException e = refusedOnOpen(damaged(c.getValue()));
             assertEquals(c.getKey(), e.getMessage());
             assertEquals(0, e.inflatedBytes());
@@ -280,6 +289,14 @@ class ZipDamageTest {
                     + " bytes is larger than the limit of " + ArchiveLimits.MAX_METADATA_BYTES, e.getMessage());
             assertEquals(0, z.inflatedBytes());
         }
+        // exactly at the limit it is read (and here found to be no deflate data)
+        ZipBuilder.Packed atLimit = new ZipBuilder.Packed("METADATA", new byte[packed], true, 0,
+                ArchiveLimits.MAX_METADATA_BYTES, 0100644);
+        Path edge = write("edge.zip", ZipBuilder.zipPacked(List.of(pad, atLimit)));
+        try (ZipArchive z = ZipArchive.open(edge, "edge.zip"); ZipArchive.Scratch s = new ZipArchive.Scratch()) {
+            ArchiveException e = assertThrows(ArchiveException.class, () -> z.read(z.entries().get(1), s));
+            assertFalse(e.getMessage().contains("larger than the limit"), e.getMessage());
+        }
     }
 
     @Test
@@ -295,5 +312,157 @@ class ZipDamageTest {
             z.extract(z.entries().get(0), got::write, s);
         }
         assertArrayEquals(content, got.toByteArray(), "read in several 256 KiB steps");
+    }
+
+    /** How many of this process's file descriptors are open on {@code file} (Linux: /proc/self/fd). */
+    private static long descriptorsOpenOn(Path file) throws Exception {
+        Path real = file.toRealPath();
+        long n = 0;
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            for (Path fd : fds.toList()) {
+                try {
+                    n += Files.readSymbolicLink(fd).equals(real) ? 1 : 0;
+                } catch (IOException closedMeanwhile) {
+                    // the listing's own descriptor, closed by now
+                }
+            }
+        }
+        return n;
+    }
+
+    @Test
+    void aRefusedZipAndAClosedOneLeaveNoFileOpen() throws Exception {
+        Path bad = write("bad.zip", damaged(l -> l.b().putShort(l.cenA() + 8, (short) 1)));
+        assertThrows(ArchiveException.class, () -> ZipArchive.open(bad, "bad.zip"));
+        assertEquals(0, descriptorsOpenOn(bad));
+        Path ok = write("ok.zip", twoEntries());
+        ZipArchive z = ZipArchive.open(ok, "ok.zip");
+        assertEquals(1, descriptorsOpenOn(ok));
+        z.close();
+        assertEquals(0, descriptorsOpenOn(ok));
+    }
+
+    @Test
+    void oneScratchServesEntryAfterEntryAndLargeEntriesArriveWhole() throws Exception {
+        // more than the 1 MiB output buffer and several 256 KiB reads of incompressible data, last in the file
+        byte[] big = new byte[(3 << 19) + 1000];
+        new java.util.Random(11).nextBytes(big);
+        Path file = write("seq.zip", ZipBuilder.zipPacked(List.of(
+                ZipBuilder.pack(new ZipBuilder.Item("one.txt", TEXT, 0100644, true), TEXT.length),
+                ZipBuilder.pack(new ZipBuilder.Item("two.txt", HELLO, 0100644, true), HELLO.length),
+                ZipBuilder.pack(new ZipBuilder.Item("big.bin", big, 0100644, true), big.length))));
+        try (ZipArchive z = ZipArchive.open(file, "seq.zip"); ZipArchive.Scratch s = new ZipArchive.Scratch()) {
+            assertArrayEquals(TEXT, z.read(z.entries().get(0), s));
+            assertArrayEquals(HELLO, z.read(z.entries().get(1), s), "the inflater starts afresh for each entry");
+            ByteArrayOutputStream got = new ByteArrayOutputStream();
+            z.extract(z.entries().get(2), got::write, s);
+            assertArrayEquals(big, got.toByteArray());
+        }
+    }
+
+    @Test
+    void aFileCutShortAfterOpenIsAnIoErrorNamingTheOffset() throws Exception {
+        byte[] zip = twoEntries();
+        Path file = write("cut.zip", zip);
+        try (ZipArchive z = ZipArchive.open(file, "cut.zip"); ZipArchive.Scratch s = new ZipArchive.Scratch()) {
+            try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file,
+                    java.nio.file.StandardOpenOption.WRITE)) {
+                ch.truncate(10);
+            }
+            IOException e = assertThrows(IOException.class, () -> z.read(z.entries().get(1), s));
+            assertEquals("cut.zip: unexpected end of file at offset " + z.entries().get(1).localOffset(), e.getMessage());
+        }
+    }
+
+    @Test
+    void limitsHoldAtTheirEdges() throws Exception {
+        // exactly 8 GiB declared: within the cap, refused only as a whole-archive ratio (nothing backs it)
+        Path eight = write("eight.zip", ZipBuilder.declaredOnly(List.of("a", "b", "c", "d"), 1L << 31, (1L << 31) / 10));
+        assertContains(assertThrows(ArchiveException.class, () -> ZipArchive.open(eight, "eight.zip")).getMessage(),
+                "eight.zip: whole archive compression ratio");
+        // exactly the entry limit: counted, then the (missing) central directory is what is wrong
+        ByteBuffer b = ByteBuffer.allocate(22).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(0x06054b50).putShort((short) 0).putShort((short) 0).putShort((short) 0).putShort((short) 0xFFFF);
+        ByteBuffer z64 = ByteBuffer.allocate(56 + 20).order(ByteOrder.LITTLE_ENDIAN);
+        z64.putInt(0x06064b50).putLong(44).putShort((short) 45).putShort((short) 45).putInt(0).putInt(0)
+                .putLong(ArchiveLimits.MAX_ENTRIES).putLong(ArchiveLimits.MAX_ENTRIES).putLong(0).putLong(0);
+        z64.putInt(0x07064b50).putInt(0).putLong(0).putInt(1);
+        byte[] max = new byte[76 + 22];
+        System.arraycopy(z64.array(), 0, max, 0, 76);
+        System.arraycopy(b.array(), 0, max, 76, 22);
+        assertEquals("x.zip: central directory entry 0 is malformed (corrupt zip)", refusedOnOpen(max).getMessage());
+        // an empty zip: a central directory of nothing at offset 0
+        byte[] empty = new byte[22];
+        ByteBuffer.wrap(empty).order(ByteOrder.LITTLE_ENDIAN).putInt(0, 0x06054b50);
+        try (ZipArchive z = ZipArchive.open(write("empty.zip", empty), "empty.zip")) {
+            assertEquals(List.of(), z.entries());
+        }
+    }
+
+    /**
+     * a.txt and b.txt stored; a.txt's central directory entry has {@code extra} fields and a comment, and the
+     * 32-bit fields named in {@code inExtra} ("size", "csize", "offset") set to 0xFFFFFFFF.
+     */
+    private static byte[] withExtra(byte[] extra, Set<String> inExtra) {
+        ByteBuffer out = ByteBuffer.allocate(1024).order(ByteOrder.LITTLE_ENDIAN);
+        CRC32 crc = new CRC32();
+        crc.update(HELLO);
+        int[] offsets = new int[2];
+        for (int i = 0; i < 2; i++) {
+            offsets[i] = out.position();
+            out.putInt(0x04034b50).putShort((short) 20).putShort((short) 0x0800).putShort((short) 0).putShort((short) 0)
+                    .putShort((short) 0x21).putInt((int) crc.getValue()).putInt(6).putInt(6).putShort((short) 5)
+                    .putShort((short) 0).put((i == 0 ? "a.txt" : "b.txt").getBytes(StandardCharsets.UTF_8)).put(HELLO);
+        }
+        int cen = out.position();
+        byte[] comment = "a comment".getBytes(StandardCharsets.UTF_8);
+        for (int i = 0; i < 2; i++) {
+            boolean a = i == 0;
+            out.putInt(0x02014b50).putShort((short) (3 << 8 | 30)).putShort((short) 20).putShort((short) 0x0800)
+                    .putShort((short) 0).putShort((short) 0).putShort((short) 0x21).putInt((int) crc.getValue())
+                    .putInt(a && inExtra.contains("csize") ? -1 : 6).putInt(a && inExtra.contains("size") ? -1 : 6)
+                    .putShort((short) 5).putShort((short) (a ? extra.length : 0)).putShort((short) (a ? comment.length : 0))
+                    .putShort((short) 0).putShort((short) 0).putInt(0100644 << 16)
+                    .putInt(a && inExtra.contains("offset") ? -1 : offsets[i])
+                    .put((a ? "a.txt" : "b.txt").getBytes(StandardCharsets.UTF_8));
+            if (a) {
+                out.put(extra).put(comment);
+            }
+        }
+        int cenSize = out.position() - cen;
+        out.putInt(0x06054b50).putInt(0).putShort((short) 2).putShort((short) 2).putInt(cenSize).putInt(cen)
+                .putShort((short) 0);
+        return Arrays.copyOf(out.array(), out.position());
+    }
+
+    private static byte[] extraField(int id, long... values) {
+        ByteBuffer f = ByteBuffer.allocate(4 + 8 * values.length).order(ByteOrder.LITTLE_ENDIAN);
+        f.putShort((short) id).putShort((short) (8 * values.length));
+        for (long v : values) {
+            f.putLong(v);
+        }
+        return f.array();
+    }
+
+    @Test
+    void zip64SizesAndOffsetsComeFromTheExtraFieldInItsOrder() throws Exception {
+        byte[] other = {0x55, 0x54, 5, 0, 1, 2, 3, 4, 5}; // a timestamp field (0x5455, 5 bytes) before it
+        byte[] all = extraField(1, 6, 6, 0);
+        byte[] both = Arrays.copyOf(other, other.length + all.length);
+        System.arraycopy(all, 0, both, other.length, all.length);
+        for (byte[] zip : List.of(withExtra(both, Set.of("size", "csize", "offset")),
+                withExtra(extraField(1, 0), Set.of("offset")), withExtra(extraField(1, 6, 6), Set.of("size", "csize")))) {
+            Path file = write("z64.zip", zip);
+            try (ZipArchive z = ZipArchive.open(file, "z64.zip"); ZipArchive.Scratch s = new ZipArchive.Scratch()) {
+                assertEquals(List.of("a.txt", "b.txt"), z.entries().stream().map(ZipArchive.Entry::name).toList());
+                assertArrayEquals(HELLO, z.read(z.entries().get(0), s));
+                assertArrayEquals(HELLO, z.read(z.entries().get(1), s));
+            }
+        }
+        // a field too short for what is marked as in it: the 32-bit marker stays, and is refused
+        assertEquals("x.zip: entry 'a.txt': stored entry declares 6 bytes but holds 4294967295",
+                refusedOnOpen(withExtra(extraField(1, 6), Set.of("size", "csize"))).getMessage());
+        assertEquals("x.zip: entry 'a.txt': sizes or offset out of range (corrupt zip)",
+                refusedOnOpen(withExtra(extraField(1, 6, 6), Set.of("size", "csize", "offset"))).getMessage());
     }
 }
