@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.pinfleet.testing.Descriptors;
 import dev.pinfleet.wheel.testing.ZipBuilder;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -22,7 +23,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Consumer;
-import java.util.stream.Stream;
 import java.util.zip.CRC32;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
@@ -314,32 +314,17 @@ class ZipDamageTest {
         assertArrayEquals(content, got.toByteArray(), "read in several 256 KiB steps");
     }
 
-    /** How many of this process's file descriptors are open on {@code file} (Linux: /proc/self/fd). */
-    private static long descriptorsOpenOn(Path file) throws Exception {
-        Path real = file.toRealPath();
-        long n = 0;
-        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
-            for (Path fd : fds.toList()) {
-                try {
-                    n += Files.readSymbolicLink(fd).equals(real) ? 1 : 0;
-                } catch (IOException closedMeanwhile) {
-                    // the listing's own descriptor, closed by now
-                }
-            }
-        }
-        return n;
-    }
 
     @Test
     void aRefusedZipAndAClosedOneLeaveNoFileOpen() throws Exception {
         Path bad = write("bad.zip", damaged(l -> l.b().putShort(l.cenA() + 8, (short) 1)));
         assertThrows(ArchiveException.class, () -> ZipArchive.open(bad, "bad.zip"));
-        assertEquals(0, descriptorsOpenOn(bad));
+        assertEquals(0, Descriptors.openOn(bad));
         Path ok = write("ok.zip", twoEntries());
         ZipArchive z = ZipArchive.open(ok, "ok.zip");
-        assertEquals(1, descriptorsOpenOn(ok));
+        assertEquals(1, Descriptors.openOn(ok));
         z.close();
-        assertEquals(0, descriptorsOpenOn(ok));
+        assertEquals(0, Descriptors.openOn(ok));
     }
 
     @Test

@@ -9,9 +9,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.pinfleet.archive.ArchiveException;
 import dev.pinfleet.archive.ArchiveLimits;
 import dev.pinfleet.archive.ZipArchive;
+import dev.pinfleet.testing.Descriptors;
 import dev.pinfleet.wheel.testing.WheelBuilder;
 import dev.pinfleet.wheel.testing.ZipBuilder;
-import java.io.IOException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -19,7 +19,6 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.Base64;
 import java.util.List;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -40,25 +39,10 @@ class WheelArchiveTest {
         ArchiveException e = assertThrows(ArchiveException.class,
                 () -> WheelArchive.open(file, file.getFileName().toString()).close());
         assertTrue(e.getMessage().startsWith(w.filename() + ": "), e.getMessage());
-        assertEquals(0, descriptorsOpenOn(file), "a refused wheel leaves no file open");
+        assertEquals(0, Descriptors.openOn(file), "a refused wheel leaves no file open");
         return e;
     }
 
-    /** How many of this process's file descriptors are open on {@code file} (Linux: /proc/self/fd). */
-    private static long descriptorsOpenOn(Path file) throws Exception {
-        Path real = file.toRealPath();
-        long n = 0;
-        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
-            for (Path fd : fds.toList()) {
-                try {
-                    n += Files.readSymbolicLink(fd).equals(real) ? 1 : 0;
-                } catch (IOException closedMeanwhile) {
-                    // the listing's own descriptor, closed by now
-                }
-            }
-        }
-        return n;
-    }
 
 
     private static byte[] bytes(String s) {
@@ -254,9 +238,9 @@ class WheelArchiveTest {
             assertThrows(IllegalStateException.class, w::verifyContents, "no buffers of its own to verify with");
             w.verifyContents(scratch);
             ZipArchive.Entry init = w.payload().get(0);
-            assertEquals(1, descriptorsOpenOn(file));
+            assertEquals(1, Descriptors.openOn(file));
             w.close();
-            assertEquals(0, descriptorsOpenOn(file));
+            assertEquals(0, Descriptors.openOn(file));
             assertThrows(ClosedChannelException.class, () -> w.zip().read(init, scratch),
                     "close releases the file");
             // the scratch is still the caller's to use: close did not end its inflater
