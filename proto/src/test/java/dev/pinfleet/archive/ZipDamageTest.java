@@ -176,6 +176,8 @@ class ZipDamageTest {
         List<Map.Entry<String, Consumer<Layout>>> cases = new ArrayList<>();
         cases.add(Map.entry("x.zip: central directory entry 1 is malformed (corrupt zip)", l -> l.b().putInt(l.cenB(), 0)));
         cases.add(Map.entry("x.zip: central directory entry 1 overruns (corrupt zip)", l -> l.b().putShort(l.cenB() + 32, (short) 400)));
+        // one byte too many: the record's own 46 bytes count
+        cases.add(Map.entry("x.zip: central directory entry 1 overruns (corrupt zip)", l -> l.b().putShort(l.cenB() + 32, (short) 1)));
         cases.add(Map.entry("x.zip: central directory entry 1 overruns (corrupt zip)", l -> l.b().putShort(l.cenB() + 28, (short) 400)));
         cases.add(Map.entry("x.zip: central directory entry 1 overruns (corrupt zip)", l -> l.b().putShort(l.cenB() + 30, (short) 400)));
         cases.add(Map.entry("x.zip: central directory entry 2 is malformed (corrupt zip)", l -> l.b().putShort(l.eocd() + 10, (short) 3)));
@@ -193,6 +195,7 @@ class ZipDamageTest {
         for (Map.Entry<String, Consumer<Layout>> c : cases) {
             ArchiveException e = refusedOnOpen(damaged(c.getValue()));
             assertEquals(c.getKey(), e.getMessage());
+            assertEquals("x.zip", e.file());
             assertEquals(0, e.inflatedBytes());
         }
         // made on another system than unix: no mode, a plain file
@@ -391,6 +394,11 @@ class ZipDamageTest {
      * 32-bit fields named in {@code inExtra} ("size", "csize", "offset") set to 0xFFFFFFFF.
      */
     private static byte[] withExtra(byte[] extra, Set<String> inExtra) {
+        return withExtra(extra, inExtra, "a comment".getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** As {@link #withExtra(byte[], Set)} with {@code comment} after the extra fields. */
+    private static byte[] withExtra(byte[] extra, Set<String> inExtra, byte[] comment) {
         ByteBuffer out = ByteBuffer.allocate(1024).order(ByteOrder.LITTLE_ENDIAN);
         CRC32 crc = new CRC32();
         crc.update(HELLO);
@@ -402,7 +410,6 @@ class ZipDamageTest {
                     .putShort((short) 0).put((i == 0 ? "a.txt" : "b.txt").getBytes(StandardCharsets.UTF_8)).put(HELLO);
         }
         int cen = out.position();
-        byte[] comment = "a comment".getBytes(StandardCharsets.UTF_8);
         for (int i = 0; i < 2; i++) {
             boolean a = i == 0;
             out.putInt(0x02014b50).putShort((short) (3 << 8 | 30)).putShort((short) 20).putShort((short) 0x0800)
@@ -451,5 +458,10 @@ class ZipDamageTest {
                 refusedOnOpen(withExtra(extraField(1, 6), Set.of("size", "csize"))).getMessage());
         assertEquals("x.zip: entry 'a.txt': sizes or offset out of range (corrupt zip)",
                 refusedOnOpen(withExtra(extraField(1, 6, 6), Set.of("size", "csize", "offset"))).getMessage());
+        assertEquals("x.zip: entry 'a.txt': stored entry declares 4294967295 bytes but holds 6",
+                refusedOnOpen(withExtra(extraField(1), Set.of("size"))).getMessage(), "an empty field holds no size");
+        // what follows the field (a comment of zeros here) is never read as its offset
+        assertEquals("x.zip: entry 'a.txt': sizes or offset out of range (corrupt zip)",
+                refusedOnOpen(withExtra(extraField(1, 6, 6), Set.of("size", "csize", "offset"), new byte[8])).getMessage());
     }
 }
