@@ -2,6 +2,7 @@ package dev.pinfleet.wheel;
 
 import static dev.pinfleet.testing.Messages.assertContains;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -89,6 +90,7 @@ class WheelArchiveTest {
             assertEquals("alpha", w.metadata().name());
             assertEquals(List.of("idna>=2"), w.metadata().requiresDist());
             assertEquals("alpha-1.0.dist-info", w.distInfo());
+            assertTrue(w.purelib());
             assertEquals(List.of(new EntryPoints.Script("alpha-hello", "alpha.cli", "main")), w.scripts());
             assertEquals(0, w.zip().inflatedBytes() - metadataBytes(w), "open inflates the metadata files only");
             w.verifyContents();
@@ -131,6 +133,7 @@ class WheelArchiveTest {
         // a platlib wheel: the root goes to platlib, which a scheme may keep apart from purelib
         Path file = alpha().purelib(false).build(tmp);
         try (WheelArchive w = WheelArchive.open(file, file.getFileName().toString())) {
+            assertFalse(w.purelib());
             long before = w.zip().inflatedBytes();
             List<String> paths = w.installPaths(new InstallScheme("pure", "plat", "bin", "inc", "data"));
             assertEquals(before, w.zip().inflatedBytes());
