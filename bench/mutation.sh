@@ -21,7 +21,7 @@ RUNS=(
   "proto/archive|dev.pinfleet.archive.*|dev.pinfleet.archive.*|"
   "proto/fs|dev.pinfleet.fs.*|dev.pinfleet.fs.*|"
   "mirror/serve|dev.pinfleet.mirror.serve.RequestTarget*,dev.pinfleet.mirror.serve.ByteRange*,dev.pinfleet.mirror.serve.UploadTokens*,dev.pinfleet.mirror.serve.MirrorHandler*|dev.pinfleet.mirror.serve.RequestTargetTest,dev.pinfleet.mirror.serve.ByteRangeTest,dev.pinfleet.mirror.serve.UploadTokensTest,dev.pinfleet.mirror.serve.UploadTest,dev.pinfleet.mirror.serve.MirrorServerTest|"
-  "mirror/publish|dev.pinfleet.mirror.publish.*|dev.pinfleet.mirror.publish.*|"
+  "mirror/publish|dev.pinfleet.mirror.publish.*|dev.pinfleet.mirror.publish.*,dev.pinfleet.mirror.policy.SignOffTest|"
   "agent/tls|dev.pinfleet.agent.tls.*|dev.pinfleet.agent.tls.*|"
   "agent/fs|dev.pinfleet.agent.fs.*|dev.pinfleet.agent.fs.*|"
   "agent/deploy|dev.pinfleet.agent.deploy.VerifyStep*,dev.pinfleet.agent.deploy.SwitchStep*|dev.pinfleet.agent.deploy.VerifyStepTest,dev.pinfleet.agent.deploy.SwitchStepTest|"

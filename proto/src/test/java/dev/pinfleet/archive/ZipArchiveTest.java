@@ -86,6 +86,8 @@ class ZipArchiveTest {
         assertEquals("path is absolute", EntryNames.check("/etc/passwd"));
         assertEquals("path has a drive letter", EntryNames.check("C:evil"));
         assertEquals("path contains a backslash", EntryNames.check("a\\b"));
+        assertEquals("path contains a backslash", EntryNames.check("\\b"));
+        assertEquals("path contains a NUL character", EntryNames.check("\0b"));
         assertEquals(null, EntryNames.check("pkg/__init__.py"));
     }
 }

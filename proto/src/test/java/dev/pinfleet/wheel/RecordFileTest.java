@@ -96,6 +96,28 @@ class RecordFileTest {
     }
 
     @Test
+    void aQuotedFieldMayEndTheText() {
+        assertEquals(List.of(new RecordFile.Row("a", "sha256=x", "5")), RecordFile.parse("a,sha256=x,\"5\""));
+    }
+
+    @Test
+    void aFieldStartingWithASpecialCharacterIsQuoted() {
+        for (String path : List.of(",a", "\"a", "\na", "\ra")) {
+            RecordFile.Row row = new RecordFile.Row(path, "sha256=x", "1");
+            assertEquals("\"" + path.replace("\"", "\"\"") + "\",sha256=x,1\n", RecordFile.format(row));
+            assertEquals(List.of(row), RecordFile.parse(RecordFile.format(row)));
+        }
+    }
+
+    @Test
+    void aHashFieldNeedsAnAlgorithmBeforeItsEqualsSign() {
+        assertEquals("RECORD hash '=abc' is not algorithm=digest",
+                assertThrows(IllegalArgumentException.class, () -> RecordFile.algorithm("=abc")).getMessage());
+        assertEquals("RECORD hash 'abc' is not algorithm=digest",
+                assertThrows(IllegalArgumentException.class, () -> RecordFile.algorithm("abc")).getMessage());
+    }
+
+    @Test
     void formatQuotesLikePythonAndRoundTrips() {
         RecordFile.Row row = new RecordFile.Row("we,ird \"q\".py", "sha256=x", "3");
         assertEquals("\"we,ird \"\"q\"\".py\",sha256=x,3\n", RecordFile.format(row));

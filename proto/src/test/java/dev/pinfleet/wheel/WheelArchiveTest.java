@@ -2,14 +2,18 @@ package dev.pinfleet.wheel;
 
 import static dev.pinfleet.testing.Messages.assertContains;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pinfleet.archive.ArchiveException;
 import dev.pinfleet.archive.ArchiveLimits;
 import dev.pinfleet.archive.ZipArchive;
+import dev.pinfleet.testing.Descriptors;
 import dev.pinfleet.wheel.testing.WheelBuilder;
 import dev.pinfleet.wheel.testing.ZipBuilder;
+import java.nio.channels.ClosedChannelException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,8 +40,10 @@ class WheelArchiveTest {
         ArchiveException e = assertThrows(ArchiveException.class,
                 () -> WheelArchive.open(file, file.getFileName().toString()).close());
         assertTrue(e.getMessage().startsWith(w.filename() + ": "), e.getMessage());
+        assertEquals(0, Descriptors.openOn(file), "a refused wheel leaves no file open");
         return e;
     }
+
 
 
     private static byte[] bytes(String s) {
@@ -59,6 +65,10 @@ class WheelArchiveTest {
                 "path separator");
         e = refusal(new WheelBuilder("beta", "1.0").guiScript("a..b", "beta:main"));
         assertContains(e.getMessage(), "entry point name 'a..b'", "'..'");
+        assertContains(refusal(alpha().consoleScript("", "alpha:main")).getMessage(),
+                "entry 'alpha-1.0.dist-info/entry_points.txt': line '= alpha:main' in [console_scripts] is not name = module:attr");
+        assertContains(refusal(alpha().consoleScript("hello", "alpha")).getMessage(),
+                "entry point 'hello' target 'alpha' is not module:attr");
     }
 
     @Test
@@ -80,6 +90,7 @@ class WheelArchiveTest {
             assertEquals("alpha", w.metadata().name());
             assertEquals(List.of("idna>=2"), w.metadata().requiresDist());
             assertEquals("alpha-1.0.dist-info", w.distInfo());
+            assertTrue(w.purelib());
             assertEquals(List.of(new EntryPoints.Script("alpha-hello", "alpha.cli", "main")), w.scripts());
             assertEquals(0, w.zip().inflatedBytes() - metadataBytes(w), "open inflates the metadata files only");
             w.verifyContents();
@@ -122,6 +133,7 @@ class WheelArchiveTest {
         // a platlib wheel: the root goes to platlib, which a scheme may keep apart from purelib
         Path file = alpha().purelib(false).build(tmp);
         try (WheelArchive w = WheelArchive.open(file, file.getFileName().toString())) {
+            assertFalse(w.purelib());
             long before = w.zip().inflatedBytes();
             List<String> paths = w.installPaths(new InstallScheme("pure", "plat", "bin", "inc", "data"));
             assertEquals(before, w.zip().inflatedBytes());
@@ -158,6 +170,10 @@ class WheelArchiveTest {
         Path sha512 = alpha().packed(extra, "sha512=" + b64(m, "SHA-512")).build(Files.createDirectories(tmp.resolve("ok")));
         try (WheelArchive w = WheelArchive.open(sha512, sha512.getFileName().toString())) {
             w.verifyContents();
+            // the agent hashes with SHA-256 anyway and asks for a second digest only for another algorithm
+            ZipArchive.Entry m1 = w.payload().stream().filter(x -> x.name().equals("alpha/m.py")).findFirst().orElseThrow();
+            assertEquals("SHA-512", w.otherDigest(m1).getAlgorithm());
+            assertNull(w.otherDigest(w.payload().get(0)), "alpha/__init__.py has a sha256 row");
         }
         Path wrong = alpha().packed(extra, "sha512=" + b64(bytes("m = 2\n"), "SHA-512")).build(Files.createDirectories(tmp.resolve("bad")));
         try (WheelArchive w = WheelArchive.open(wrong, wrong.getFileName().toString())) {
@@ -177,8 +193,63 @@ class WheelArchiveTest {
         Path file = alpha().tamper("alpha/__init__.py", "X = 2\n").build(tmp); // same size: only the hash tells
         try (WheelArchive w = WheelArchive.open(file, file.getFileName().toString())) {
             ArchiveException e = assertThrows(ArchiveException.class, w::verifyContents);
-            assertContains(e.getMessage(), "entry 'alpha/__init__.py': content does not match its RECORD hash (sha256=");
+            // both hashes in full, the actual one with the declared one's algorithm prefix
+            assertContains(e.getMessage(), "entry 'alpha/__init__.py': content does not match its RECORD hash (sha256="
+                    + b64(bytes("X = 1\n"), "SHA-256") + ", actual sha256=" + b64(bytes("X = 2\n"), "SHA-256") + ")");
             assertTrue(e.inflatedBytes() > 0, "a hash is checked on inflated bytes");
+        }
+    }
+
+    @Test
+    void recordsSignaturesAreTheOnlyFilesRecordNeedNotList() throws Exception {
+        String distInfo = "alpha-1.0.dist-info";
+        Path file = alpha().rawEntry(distInfo + "/RECORD.jws", bytes("{}"), 0100644)
+                .rawEntry(distInfo + "/RECORD.p7s", bytes("sig"), 0100644).build(tmp);
+        try (WheelArchive w = WheelArchive.open(file, file.getFileName().toString())) {
+            w.verifyContents();
+            assertEquals(List.of("alpha/__init__.py", distInfo + "/METADATA", distInfo + "/WHEEL"),
+                    w.payload().stream().map(ZipArchive.Entry::name).toList(), "signatures are not installed");
+        }
+        // names that only resemble a signature of the .dist-info directory are files like any other
+        for (String lookalike : List.of("alpha/RECORD.jws", "alpha-1.0.dist-infx/RECORD.jws",
+                "alpha-1.0.dist-infoXRECORD.jws", distInfo + "/sub/RECORD.jws", distInfo + "/RECORD.asc")) {
+            Path dir = Files.createDirectories(tmp.resolve("lookalike" + lookalike.length() + lookalike.hashCode()));
+            Path bad = alpha().rawEntry(lookalike, bytes("sig"), 0100644).build(dir);
+            ArchiveException e = assertThrows(ArchiveException.class,
+                    () -> WheelArchive.open(bad, bad.getFileName().toString()).close(), lookalike);
+            assertContains(e.getMessage(), "entry '" + lookalike + "': is not listed with a hash in " + distInfo + "/RECORD");
+        }
+    }
+
+    @Test
+    void anEmptyDirectoryEntryNamedDistInfoCountsAsASecondDistInfo() throws Exception {
+        assertContains(refusal(alpha().rawEntry("other-1.0.dist-info/", new byte[0], 040755)).getMessage(),
+                "more than one .dist-info directory: [alpha-1.0.dist-info, other-1.0.dist-info]");
+        // a top-level file whose name ends in .dist-info is no directory: listed in RECORD, it is payload
+        Path file = alpha().file("notes.dist-info", "n").build(tmp);
+        try (WheelArchive w = WheelArchive.open(file, file.getFileName().toString())) {
+            assertEquals("alpha-1.0.dist-info", w.distInfo());
+        }
+    }
+
+    @Test
+    void withTheCallersScratchTheCallerKeepsItAndCloseReleasesTheFile() throws Exception {
+        Path file = alpha().build(tmp);
+        try (ZipArchive.Scratch scratch = new ZipArchive.Scratch()) {
+            WheelArchive w = WheelArchive.open(file, file.getFileName().toString(), scratch);
+            assertEquals(WheelFilename.parse(file.getFileName().toString()), w.fileName());
+            assertThrows(IllegalStateException.class, w::verifyContents, "no buffers of its own to verify with");
+            w.verifyContents(scratch);
+            ZipArchive.Entry init = w.payload().get(0);
+            assertEquals(1, Descriptors.openOn(file));
+            w.close();
+            assertEquals(0, Descriptors.openOn(file));
+            assertThrows(ClosedChannelException.class, () -> w.zip().read(init, scratch),
+                    "close releases the file");
+            // the scratch is still the caller's to use: close did not end its inflater
+            try (WheelArchive again = WheelArchive.open(file, file.getFileName().toString(), scratch)) {
+                again.verifyContents(scratch);
+            }
         }
     }
 

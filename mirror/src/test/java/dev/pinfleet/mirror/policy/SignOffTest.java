@@ -78,6 +78,27 @@ class SignOffTest {
     }
 
     @Test
+    void aSignedOffPublishRecordsWhereEachFileCameFrom() throws Exception {
+        UploadPolicy.init(mirror, null);
+        Uploaders.acknowledge(mirror, "alice", "1", NOW);
+        Path other = TestWheels.wheel(tmp.resolve("in2"), "other", "2.0", "", Map.of("other.py", ""));
+        List<PublishResult> r = publisher.publishSignedOff(mirror, List.of(wheel, other), "alice",
+                Map.of(wheel, "https://pypi.example/demo-1.0-py3-none-any.whl"));
+        assertEquals(List.of("packages/demo/demo-1.0-py3-none-any.whl", "packages/other/other-2.0-py3-none-any.whl"),
+                r.stream().map(PublishResult::file).toList());
+        List<String> audit = Files.readAllLines(mirror.resolve("audit.log"));
+        assertEquals(2, audit.size());
+        assertTrue(audit.get(0).endsWith("\"policy\":\"1\",\"source\":\"https://pypi.example/demo-1.0-py3-none-any.whl\"}"),
+                audit.get(0));
+        assertTrue(audit.get(1).endsWith("\"policy\":\"1\"}"), "a file not in the sources gets none: " + audit.get(1));
+
+        PublishException e = assertThrows(PublishException.class, () -> publisher.publishSignedOff(mirror,
+                List.of(other), "mallory", Map.of(other, "https://pypi.example/x.whl")));
+        assertEquals(PublishException.Reason.NOT_SIGNED_OFF, e.reason());
+        assertEquals(2, Files.readAllLines(mirror.resolve("audit.log")).size());
+    }
+
+    @Test
     void aNewPolicyVersionNeedsANewSignOff() throws Exception {
         UploadPolicy.init(mirror, null);
         Uploaders.acknowledge(mirror, "alice", "1", NOW);

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.mirror.pack.DirectoryZip;
+import dev.pinfleet.wheel.testing.ZipBuilder;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -62,6 +63,21 @@ class ArchivePublishTest {
         assertEquals(PublishException.Reason.INVALID, e.reason());
         assertTrue(e.getMessage().contains("../escape.py"), e.getMessage());
         assertFalse(Files.exists(mirror.resolve("packages/shop-app/shop-app-1.zip")));
+
+        // a central directory the rules accept, but an entry whose bytes are not what it declares: found only
+        // by inflating every file, as an agent would before it installs
+        byte[] content = "X = 1\n".getBytes(StandardCharsets.UTF_8);
+        ZipBuilder.Packed good = ZipBuilder.pack(new ZipBuilder.Item("pkg/__init__.py", content, 0100644, false),
+                content.length);
+        Path damaged = dir.resolve("shop-app-2.zip");
+        Files.write(damaged, ZipBuilder.zipPacked(List.of(
+                ZipBuilder.pack(new ZipBuilder.Item("pkg/", new byte[0], 040755, false), 0),
+                new ZipBuilder.Packed(good.name(), good.data(), false, good.crc() ^ 1, good.size(), good.mode()))));
+        PublishException crc = assertThrows(PublishException.class,
+                () -> new Publisher().publish(mirror, damaged, "alice", "1"));
+        assertEquals(PublishException.Reason.INVALID, crc.reason());
+        assertTrue(crc.getMessage().contains("shop-app-2.zip: entry 'pkg/__init__.py': CRC mismatch"), crc.getMessage());
+        assertFalse(Files.exists(mirror.resolve("packages/shop-app")));
 
         Path noVersion = packed("justaname.zip");
         PublishException n = assertThrows(PublishException.class,

@@ -11,6 +11,7 @@ import dev.pinfleet.archive.ArchiveException;
 import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.mirror.TestWheels;
 import dev.pinfleet.mirror.audit.AuditLog;
+import dev.pinfleet.wheel.WheelMetadata;
 import dev.pinfleet.wheel.testing.HostileWheels;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -61,6 +62,9 @@ class PublisherTest {
                 Files.readAllLines(mirror().resolve("audit.log")));
         assertTrue(Files.readString(mirror().resolve("simple/demo-pkg/index.html")).contains("#sha256=" + sha));
         assertEquals(List.of(), tempFiles());
+        WheelMetadata checked = WheelValidator.validate(whl, whl.getFileName().toString());
+        assertEquals(List.of("Demo_Pkg", "1.0"), List.of(checked.name(), checked.version()),
+                "the validator gives the METADATA it checked");
     }
 
     @Test
@@ -84,6 +88,7 @@ class PublisherTest {
                 () -> publisher.publish(mirror(), second, "mallory", "1"));
 
         assertEquals(PublishException.Reason.CONFLICT, e.reason());
+        assertEquals("demo-1.0-py3-none-any.whl", e.fileName(), "the upload endpoint names the refused file");
         assertTrue(e.getMessage().contains("demo-1.0-py3-none-any.whl"), e.getMessage());
         assertTrue(e.getMessage().contains(Hashing.sha256Hex(first)), e.getMessage());
         assertTrue(e.getMessage().contains(Hashing.sha256Hex(second)), e.getMessage());
@@ -251,6 +256,32 @@ class PublisherTest {
         String root = Files.readString(mirror().resolve("simple/index.html"));
         assertTrue(root.contains("alpha/") && root.contains("beta/"), root);
         assertEquals(List.of(), tempFiles());
+    }
+
+    @Test
+    void theSameFileTwiceInOneRequestIsRefusedNamingIt() throws Exception {
+        Path a = TestWheels.wheel(tmp.resolve("in"), "alpha", "1.0", "", Map.of("alpha.py", ""));
+        PublishException e = assertThrows(PublishException.class,
+                () -> publisher.publishAll(mirror(), List.of(a, a), "ci", "3"));
+        assertEquals(PublishException.Reason.INVALID, e.reason());
+        assertEquals("alpha-1.0-py3-none-any.whl", e.fileName());
+        assertTrue(e.getMessage().contains("alpha-1.0-py3-none-any.whl appears twice in one publish request"),
+                e.getMessage());
+        assertFalse(Files.exists(mirror().resolve("packages/alpha")));
+        assertEquals(List.of(), tempFiles());
+    }
+
+    @Test
+    void aPublishWithoutAUserTheAuditLogCanRecordTouchesNothing() throws Exception {
+        Path whl = TestWheels.wheel(tmp.resolve("in"), "demo", "1.0", "", Map.of("demo.py", ""));
+        for (String user : Arrays.asList(null, "", "  ", "ali\nce", "bob\u001b[2J")) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> publisher.publish(mirror(), whl, user, "1"), String.valueOf(user));
+            assertTrue(e.getMessage().contains(user == null || user.isBlank()
+                    ? "a publish needs a user for the audit log" : "contains control characters"), e.getMessage());
+            // asked before anything is written: not even the mirror directory is created
+            assertFalse(Files.exists(mirror()), String.valueOf(user));
+        }
     }
 
     @Test
