@@ -92,8 +92,17 @@ class ControllerMetricsTest {
             prom.await("the controller and every agent scraped at least twice",
                     "count(count_over_time(up[1m]) >= 2) == 4", r -> r.size() == 1, WAIT);
 
+            // Prometheus never sees a counter's first count (a series' first sample has nothing before it), and on a
+            // quiet machine these one-wheel rollouts end within one 1 s scrape of each other. Real rollouts are spaced
+            // by more than a scrape interval; so is each one here: Prometheus has scraped the count of the one before
+            // it (the wait is for a state, bounded by WAIT), so the next one is an increase the outcome panels and
+            // the rollout annotation see. The failed-rollout alert reads a timestamp and needs no such spacing.
             h.deploy(h.signed(h.manifest(1, h.app1)), served.as("alice"), 0);
+            prom.await("the first rollout scraped", "sum(pinfleet_rollouts_total{job=\"pinfleet-controller\"}) == 1",
+                    r -> r.size() == 1, WAIT);
             FleetReport failed = h.deploy(h.signed(h.manifest(2, h.app2)), served.as("alice"), 1);
+            prom.await("the failed rollout scraped", "sum(pinfleet_rollouts_total{job=\"pinfleet-controller\"}) == 2",
+                    r -> r.size() == 1, WAIT);
             NodeReport w3 = failed.getNodesList().stream().filter(n -> n.getNode().equals("web3")).findFirst()
                     .orElseThrow();
             assertEquals(NodeOutcome.NODE_FAILED, w3.getOutcome(), w3.toString());
