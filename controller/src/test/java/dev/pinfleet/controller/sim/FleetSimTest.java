@@ -89,11 +89,15 @@ class FleetSimTest {
                 within.statusOutput().get(within.statusOutput().size() - 1), statusText);
         assertEquals(NODES, within.statusJsonAnswered(), "every node answered");
 
-        // one failure fewer allowed: the budget is spent at the last failing node, later waves are skipped
-        FleetSim.Result spent = new FleetSim(options(rate, Integer.toString(failing.size() - 1), false),
+        // two failures fewer allowed: the budget is spent at the last but one failing node. With this seed the last
+        // failing node (sim00182) is alone in the last wave, so that wave is never started and is skipped whatever the
+        // timing. (With one fewer, the budget was spent in the last wave itself: whether any node was left to skip
+        // then depended on how fast that wave's nodes had been started, and a quiet machine started them all.)
+        List<String> last = failing.subList(failing.size() - 1, failing.size());
+        FleetSim.Result spent = new FleetSim(options(rate, Integer.toString(failing.size() - 2), false),
                 dir.resolve("spent")).run();
         assertEquals(1, spent.exitCode(), String.join("\n", spent.deployOutput()));
-        assertEquals(failing, spent.failedNodes());
+        assertEquals(failing.subList(0, failing.size() - 1), spent.failedNodes(), "skipped: " + last);
         assertTrue(spent.deployOutput().stream().anyMatch(l -> l.startsWith("stopped: failure budget spent")),
                 String.join("\n", spent.deployOutput()));
         assertEquals(0, spent.offRelease());
