@@ -62,11 +62,13 @@ public final class AgentClient {
 
     /**
      * A channel on {@code shared}'s event loops, its callbacks run on them (they must not block), its name resolution
-     * on {@code shared}'s small pool: many channels of one fleet question, no thread per node.
+     * on {@code shared}'s small pool: many channels of one fleet question, no thread per node. Without gRPC's retry
+     * machinery (which buffers every message of a call for a replay): a question is one call on a new channel, and a
+     * node whose call fails is reported with its reason, never asked twice.
      */
     public ManagedChannel open(Node node, SharedTransport shared) {
         return builder(node).eventLoopGroup(shared.loops()).channelType(NioSocketChannel.class)
-                .offloadExecutor(shared.offload()).directExecutor().build();
+                .offloadExecutor(shared.offload()).directExecutor().disableRetry().build();
     }
 
     private NettyChannelBuilder builder(Node node) {
