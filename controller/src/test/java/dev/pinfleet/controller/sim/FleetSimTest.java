@@ -25,7 +25,7 @@ class FleetSimTest {
 
     private static FleetSim.Options options(double failureRate, String maxFailures, boolean status) {
         return new FleetSim.Options(NODES, "1", "10%", 50, maxFailures, Duration.ofMillis(20), failureRate, 7, 1, 64,
-                "512m", MAX_WALL, status);
+                "512m", MAX_WALL, status, 1, null);
     }
 
     @Test
