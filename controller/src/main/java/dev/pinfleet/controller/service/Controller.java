@@ -187,7 +187,7 @@ public final class Controller implements AutoCloseable, RolloutRun.Context {
     // --- submissions -------------------------------------------------------------------------------------------
 
     /**
-     * Refuses a write (submit, cancel, resume, proceed) unless this controller runs the rollouts: embedded, or the
+     * Refuses a write (submit, cancel, resume, proceed, a serial) unless this controller runs the rollouts: embedded, or the
      * served controller holding the leadership lease. The refusal names the active controller.
      */
     void requireActive(String what) {
@@ -301,6 +301,7 @@ public final class Controller implements AutoCloseable, RolloutRun.Context {
         if (bad != null) {
             throw ControllerException.invalid(bad);
         }
+        requireActive("serial of app " + app); // a write: the records it raises are the active one's to keep
         long now = clock.millis();
         RolloutStore.IssuedSerial s = store.issueSerial(app, now / 1000, now);
         store.audit(operator, "serial", 0, "app " + app + ": serial " + s.serial() + (s.lastKnown() == 0

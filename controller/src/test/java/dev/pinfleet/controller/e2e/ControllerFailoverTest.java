@@ -15,6 +15,7 @@ import dev.pinfleet.proto.v1.ControllerServiceGrpc;
 import dev.pinfleet.proto.v1.FleetReport;
 import dev.pinfleet.proto.v1.HistoryRequest;
 import dev.pinfleet.proto.v1.Manifest;
+import dev.pinfleet.proto.v1.NextSerialRequest;
 import dev.pinfleet.proto.v1.NodeOutcome;
 import dev.pinfleet.proto.v1.NodeReport;
 import dev.pinfleet.proto.v1.NotActive;
@@ -186,6 +187,13 @@ class ControllerFailoverTest {
         StatusRuntimeException cancel = assertThrows(StatusRuntimeException.class,
                 () -> raw(b).cancel(CancelRolloutRequest.newBuilder().setRolloutId(1).build()));
         assertEquals(a.address(), notActive(cancel).getActiveAddress(), "cancel is a write too");
+        StatusRuntimeException serial = assertThrows(StatusRuntimeException.class,
+                () -> raw(b).nextSerial(NextSerialRequest.newBuilder().setApp("shop").build()));
+        assertEquals(a.address(), notActive(serial).getActiveAddress(), "issuing a serial is a write too");
+        assertTrue(serial.getStatus().getDescription().startsWith("serial of app shop: refused by the standby"),
+                serial.getStatus().getDescription());
+        assertTrue(raw(a).nextSerial(NextSerialRequest.newBuilder().setApp("shop").build()).getSerial() > 0,
+                "the active issues it");
 
         // The CLI given only the standby follows its refusal to the active; the records are the same on both.
         FleetHarness.Run first = cli(deploy(h.signed(h.manifest(1, h.app1))), ServedController.as("alice", b));
