@@ -6,16 +6,34 @@ import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
-/** Sends exact request bytes over a plain socket, for targets no HTTP client would send. */
+/**
+ * Sends exact request bytes over a plain socket, for targets no HTTP client would send, and shows what a client
+ * sees: status line, header lines, body bytes, and when the server closes. (No JDK {@code HttpClient}: it
+ * loads the TLS stack when it is built, seconds of a cold JVM that PIT's per-test timeout cannot spare.)
+ */
 final class RawHttp {
     private RawHttp() {}
 
-    /** A response read to the end of the connection. */
+    /** A response: status, the head without the blank line, the body. */
     record Response(int status, String head, byte[] body) {
         String bodyText() {
             return new String(body, StandardCharsets.ISO_8859_1);
+        }
+
+        /** The value of the first header line named {@code name} (any case), or null. */
+        String header(String name) {
+            String[] lines = head.split("\r\n");
+            for (int i = 1; i < lines.length; i++) {
+                int colon = lines[i].indexOf(':');
+                if (colon > 0 && lines[i].substring(0, colon).strip().equalsIgnoreCase(name)) {
+                    return lines[i].substring(colon + 1).strip();
+                }
+            }
+            return null;
         }
     }
 
@@ -24,14 +42,68 @@ final class RawHttp {
         return send(port, "GET " + target + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
     }
 
+    /**
+     * Sends {@code METHOD target} with the header lines given (each {@code Name: value}) and Connection: close,
+     * and reads the whole response.
+     */
+    static Response request(int port, String method, String target, String... headerLines) throws IOException {
+        return send(port, head(method, target, true, headerLines));
+    }
+
+    /** The head of an HTTP/1.1 request, ending with its blank line. */
+    static String head(String method, String target, boolean close, String... headerLines) {
+        StringBuilder b = new StringBuilder(method).append(' ').append(target).append(" HTTP/1.1\r\nHost: localhost\r\n");
+        for (String h : headerLines) {
+            b.append(h).append("\r\n");
+        }
+        if (close) {
+            b.append("Connection: close\r\n");
+        }
+        return b.append("\r\n").toString();
+    }
+
     /** Sends {@code request} verbatim and reads until the server closes. */
     static Response send(int port, String request) throws IOException {
+        return parse(exchange(port, request));
+    }
+
+    /**
+     * Sends {@code requests} at once on one connection (pipelined) and reads until the server closes; the answers
+     * are split by their Content-Length (no body for the answer to a HEAD request, nor for a 304). The list holds
+     * one response per answer the bytes frame; bytes that frame no answer come last, with status -1.
+     */
+    static List<Response> pipelined(int port, String... requests) throws IOException {
+        byte[] raw = exchange(port, String.join("", requests));
+        List<Response> out = new ArrayList<>();
+        int pos = 0;
+        for (int i = 0; pos < raw.length; i++) {
+            String rest = new String(raw, pos, raw.length - pos, StandardCharsets.ISO_8859_1);
+            int end = rest.indexOf("\r\n\r\n");
+            if (end < 0 || !rest.startsWith("HTTP/")) {
+                out.add(new Response(-1, rest, new byte[0]));
+                break;
+            }
+            Response head = parse(Arrays.copyOfRange(raw, pos, pos + end + 4));
+            boolean noBody = head.status() == 304 || (i < requests.length && requests[i].startsWith("HEAD "));
+            String length = head.header("content-length");
+            int bodyStart = pos + end + 4;
+            int n = noBody ? 0 : length == null ? raw.length - bodyStart : Math.min(Integer.parseInt(length),
+                    raw.length - bodyStart);
+            out.add(new Response(head.status(), head.head(), Arrays.copyOfRange(raw, bodyStart, bodyStart + n)));
+            pos = bodyStart + n;
+        }
+        return out;
+    }
+
+    private static byte[] exchange(int port, String bytes) throws IOException {
         try (Socket s = new Socket()) {
             s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+            // Only a broken server lets this expire (a working one answers a loopback request at once and closes
+            // the connection as asked); 10 s is seconds of margin for a busy box.
             s.setSoTimeout(10_000);
-            s.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+            s.getOutputStream().write(bytes.getBytes(StandardCharsets.ISO_8859_1));
             s.getOutputStream().flush();
-            return parse(readAll(s.getInputStream()));
+            return readAll(s.getInputStream());
         }
     }
 
