@@ -68,39 +68,80 @@ final class RawHttp {
     }
 
     /**
-     * Sends {@code requests} at once on one connection (pipelined) and reads until the server closes; the answers
-     * are split by their Content-Length (no body for the answer to a HEAD request, nor for a 304). The list holds
-     * one response per answer the bytes frame; bytes that frame no answer come last, with status -1.
+     * Sends {@code requests} at once on one connection (pipelined) and reads their answers, split by Content-Length
+     * (no body for the answer to a HEAD request, nor for a 304), until there is one for each request or the server
+     * closes the connection: a server that answers everything but does not close is not waited for. Bytes after the
+     * last complete answer come last, with status -1.
      */
     static List<Response> pipelined(int port, String... requests) throws IOException {
-        byte[] raw = exchange(port, String.join("", requests));
-        List<Response> out = new ArrayList<>();
+        try (Socket s = connect(port)) {
+            s.getOutputStream().write(String.join("", requests).getBytes(StandardCharsets.ISO_8859_1));
+            s.getOutputStream().flush();
+            ByteArrayOutputStream got = new ByteArrayOutputStream();
+            byte[] buf = new byte[64 * 1024];
+            List<Response> answers = new ArrayList<>();
+            int consumed = 0;
+            while (answers.size() < requests.length) {
+                int n = s.getInputStream().read(buf);
+                if (n < 0) {
+                    break;
+                }
+                got.write(buf, 0, n);
+                consumed = frame(got.toByteArray(), requests, answers);
+            }
+            byte[] raw = got.toByteArray();
+            if (consumed < raw.length) {
+                answers.add(new Response(-1, new String(raw, consumed, raw.length - consumed,
+                        StandardCharsets.ISO_8859_1), new byte[0]));
+            }
+            return answers;
+        }
+    }
+
+    /** Replaces {@code answers} by the complete answers at the start of {@code raw}; returns the bytes they take. */
+    private static int frame(byte[] raw, String[] requests, List<Response> answers) {
+        answers.clear();
         int pos = 0;
-        for (int i = 0; pos < raw.length; i++) {
+        while (pos < raw.length) {
             String rest = new String(raw, pos, raw.length - pos, StandardCharsets.ISO_8859_1);
             int end = rest.indexOf("\r\n\r\n");
             if (end < 0 || !rest.startsWith("HTTP/")) {
-                out.add(new Response(-1, rest, new byte[0]));
                 break;
             }
             Response head = parse(Arrays.copyOfRange(raw, pos, pos + end + 4));
+            int i = answers.size();
             boolean noBody = head.status() == 304 || (i < requests.length && requests[i].startsWith("HEAD "));
             String length = head.header("content-length");
+            if (!noBody && length == null) {
+                break; // delimited by the end of the connection: complete only then
+            }
             int bodyStart = pos + end + 4;
-            int n = noBody ? 0 : length == null ? raw.length - bodyStart : Math.min(Integer.parseInt(length),
-                    raw.length - bodyStart);
-            out.add(new Response(head.status(), head.head(), Arrays.copyOfRange(raw, bodyStart, bodyStart + n)));
+            int n = noBody ? 0 : Integer.parseInt(length);
+            if (raw.length - bodyStart < n) {
+                break;
+            }
+            answers.add(new Response(head.status(), head.head(), Arrays.copyOfRange(raw, bodyStart, bodyStart + n)));
             pos = bodyStart + n;
         }
-        return out;
+        return pos;
     }
 
-    private static byte[] exchange(int port, String bytes) throws IOException {
-        try (Socket s = new Socket()) {
+    private static Socket connect(int port) throws IOException {
+        Socket s = new Socket();
+        try {
             s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
             // Only a broken server lets this expire (a working one answers a loopback request at once and closes
             // the connection as asked); 10 s is seconds of margin for a busy box.
             s.setSoTimeout(10_000);
+            return s;
+        } catch (IOException e) {
+            s.close();
+            throw e;
+        }
+    }
+
+    private static byte[] exchange(int port, String bytes) throws IOException {
+        try (Socket s = connect(port)) {
             s.getOutputStream().write(bytes.getBytes(StandardCharsets.ISO_8859_1));
             s.getOutputStream().flush();
             return readAll(s.getInputStream());
