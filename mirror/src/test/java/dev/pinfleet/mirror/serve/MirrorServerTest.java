@@ -11,6 +11,7 @@ import dev.pinfleet.mirror.SimplePages;
 import dev.pinfleet.mirror.TestWheels;
 import dev.pinfleet.mirror.publish.Publisher;
 import dev.pinfleet.testing.Descriptors;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
@@ -94,7 +95,13 @@ class MirrorServerTest {
      * restarts its JVM, which costs far more than a failed assertion.
      */
     private RawHttp.Response send(String method, String target, String... headerLines) throws IOException {
-        List<RawHttp.Response> rs = RawHttp.pipelined(port, RawHttp.head(method, target, false, headerLines), SENTINEL);
+        return sendTo(port, method, target, headerLines);
+    }
+
+    /** As {@link #send}, to the server on {@code to}. */
+    private static RawHttp.Response sendTo(int to, String method, String target, String... headerLines)
+            throws IOException {
+        List<RawHttp.Response> rs = RawHttp.pipelined(to, RawHttp.head(method, target, false, headerLines), SENTINEL);
         String what = method + " " + target + " answered " + rs.stream().map(RawHttp.Response::head).toList();
         assertFalse(rs.isEmpty(), what);
         RawHttp.Response first = rs.get(0);
@@ -573,6 +580,18 @@ class MirrorServerTest {
         }
         assertTrue(prometheusValue(text, series) >= atLeast, series + " below " + atLeast + ":\n" + text);
         return text;
+    }
+
+    /** /metrics is Prometheus text: a server whose meters are not in a Prometheus registry has no such page. */
+    @Test
+    void withoutAPrometheusRegistryMetricsIsNotFound() throws Exception {
+        try (MirrorServer plain = new MirrorServer(dir, new InetSocketAddress("127.0.0.1", 0), new SimpleMeterRegistry())) {
+            int p = plain.start();
+            RawHttp.Response r = sendTo(p, "GET", "/metrics");
+            assertEquals(404, r.status());
+            assertEquals("404 Not Found: not found\n", r.bodyText());
+            assertEquals(200, sendTo(p, "GET", DATA_PATH).status(), "the mirror itself is served");
+        }
     }
 
     private static double prometheusValue(String text, String series) {
