@@ -18,6 +18,8 @@ class ByteRangeTest {
         assertEquals(new ByteRange(0, 100), partial("bytes=-500", 100));
         assertEquals(new ByteRange(50, 50), partial("Bytes=50-99999999999999999999999", 100));
         assertEquals(99, partial("bytes=99-99", 100).end());
+        assertEquals(new ByteRange(0, 1), partial("bytes=0-0", 100));
+        assertEquals(new ByteRange(0, 1), partial(" bytes= 0 - 0 ", 100));
     }
 
     @Test
@@ -26,6 +28,7 @@ class ByteRangeTest {
         assertInstanceOf(ByteRange.Unsatisfiable.class, ByteRange.resolve("bytes=100-200", 100));
         assertInstanceOf(ByteRange.Unsatisfiable.class, ByteRange.resolve("bytes=-0", 100));
         assertInstanceOf(ByteRange.Unsatisfiable.class, ByteRange.resolve("bytes=0-", 0));
+        assertInstanceOf(ByteRange.Unsatisfiable.class, ByteRange.resolve("bytes=-5", 0), "an empty file has no suffix");
         assertInstanceOf(ByteRange.Unsatisfiable.class, ByteRange.resolve("bytes=99999999999999999999-", 100));
     }
 
