@@ -247,7 +247,8 @@ final class MirrorHandler extends ChannelInboundHandlerAdapter {
 
     /**
      * The preferred simple-API media type per the Accept header (PEP 691): the JSON type, the versioned
-     * HTML type, or plain text/html (also the default, and the choice on ties with text/html).
+     * HTML type, or plain text/html. The highest q wins; of equal q, the type listed first; types this mirror does not
+     * serve and q=0 are skipped; text/html when nothing acceptable is listed (or no header).
      */
     static String negotiate(String accept) {
         if (accept == null || accept.isBlank()) {

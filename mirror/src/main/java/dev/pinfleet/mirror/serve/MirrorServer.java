@@ -41,8 +41,9 @@ import java.util.concurrent.TimeUnit;
  *       the Accept header prefers {@code application/vnd.pypi.simple.v1+json}; a non-normalized project
  *       name, or a missing trailing slash, is redirected (301) to the normalized URL.</li>
  *   <li>{@code /metrics}: Prometheus text when the registry is a {@code PrometheusMeterRegistry}.</li>
- *   <li>No path escapes: see {@link RequestTarget}; after symlink resolution a file must lie inside the
- *       real path of {@code DIR/packages} or {@code DIR/simple}. Dot-files are never served.</li>
+ *   <li>No path escapes: see {@link RequestTarget}; only regular files below {@code DIR/packages} or
+ *       {@code DIR/simple} are served, and none through a symbolic link (no component below {@code DIR} may be one,
+ *       as nginx's {@code disable_symlinks on}). Dot-files are never served.</li>
  *   <li>Slow clients: a request head must arrive within the header timeout, and a connection with no
  *       traffic either way for the idle timeout is closed; request line and headers are bounded.</li>
  * </ul>
