@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -16,6 +17,7 @@ import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Arrays;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.LongSupplier;
 
 /**
  * The one way files are written atomically and durably, by the agent (state, releases, {@code current}), the
@@ -33,22 +35,35 @@ public final class Durable {
     private static final FileAttribute<?> READABLE =
             PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-r--r--"));
 
+    /** How many random names {@link #createTemp} tries before it gives up (one collision of 64 random bits is rare). */
+    static final int TEMP_NAME_ATTEMPTS = 100;
+
     /** Creates a new, empty, uniquely named {@code .<name>.<random>.tmp} file in {@code dir}. */
     public static Path createTemp(Path dir, String name) throws IOException {
-        for (int attempt = 0; ; attempt++) {
-            Path tmp = dir.resolve("." + name + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
+        return createTemp(dir, name, () -> ThreadLocalRandom.current().nextLong());
+    }
+
+    /**
+     * {@link #createTemp(Path, String)} with the random part of the name drawn from {@code suffixes}: a name already
+     * taken (by another writer's temporary file) is never opened, the next one is tried, up to
+     * {@link #TEMP_NAME_ATTEMPTS} names. Package-private so that tests can make names collide.
+     */
+    static Path createTemp(Path dir, String name, LongSupplier suffixes) throws IOException {
+        Path tmp = null;
+        for (int attempt = 0; attempt < TEMP_NAME_ATTEMPTS; attempt++) {
+            tmp = dir.resolve("." + name + "." + Long.toHexString(suffixes.getAsLong()) + ".tmp");
             try {
                 try {
                     return Files.createFile(tmp, READABLE);
                 } catch (UnsupportedOperationException notPosix) {
                     return Files.createFile(tmp);
                 }
-            } catch (FileAlreadyExistsException e) {
-                if (attempt > 100) {
-                    throw e;
-                }
+            } catch (FileAlreadyExistsException taken) {
+                // another writer's temporary file: try the next name
             }
         }
+        throw new FileSystemException(dir.toString(), null, "no temporary file for " + name + " could be created: "
+                + TEMP_NAME_ATTEMPTS + " random names in a row were taken, the last " + tmp.getFileName());
     }
 
     /** Replaces a file's content atomically and durably; missing parent directories are created. */

@@ -104,6 +104,28 @@ class ZipDamageTest {
     }
 
     @Test
+    void aCentralDirectoryListingEntriesOutOfTheirDataOrderStillGivesEachEntryItsOwnBytes() throws Exception {
+        // a valid zip whose central directory lists b.txt before a.txt, though a.txt's data comes first in the file:
+        // each entry's bytes end where the next entry in the FILE begins, not the next one in the directory
+        byte[] zip = twoEntries();
+        Layout l = Layout.of(zip);
+        byte[] recordA = Arrays.copyOfRange(zip, l.cenA(), l.cenB());
+        byte[] recordB = Arrays.copyOfRange(zip, l.cenB(), l.eocd());
+        System.arraycopy(recordB, 0, zip, l.cenA(), recordB.length);
+        System.arraycopy(recordA, 0, zip, l.cenA() + recordB.length, recordA.length);
+        Path file = write("reordered.zip", zip);
+        try (ZipArchive z = ZipArchive.open(file, "reordered.zip"); ZipArchive.Scratch s = new ZipArchive.Scratch()) {
+            ZipArchive.Entry b = z.entries().get(0);
+            ZipArchive.Entry a = z.entries().get(1);
+            assertEquals(List.of("b.txt", "a.txt"), List.of(b.name(), a.name()), "the directory's order is kept");
+            assertEquals(b.localOffset(), a.limit());
+            assertEquals(l.cenA(), b.limit(), "the last data in the file ends where the central directory starts");
+            assertArrayEquals(TEXT, z.read(b, s));
+            assertArrayEquals(HELLO, z.read(a, s));
+        }
+    }
+
+    @Test
     void whatTheEndRecordSaysIsCheckedFirst() throws Exception {
         assertEquals("x.zip: not a zip file (no end of central directory record)",
                 refusedOnOpen(HELLO).getMessage());

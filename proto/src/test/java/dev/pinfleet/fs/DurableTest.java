@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
@@ -15,6 +16,8 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.LongSupplier;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -52,6 +55,50 @@ class DurableTest {
                     PosixFilePermission.GROUP_READ, PosixFilePermission.OTHERS_READ).containsAll(mode), mode.toString());
         }
         assertNotEquals(a, b);
+    }
+
+    /** Hands out {@code suffixes} in order; a caller asking for more is a loop that does not end (the test's bound). */
+    private static LongSupplier names(long... suffixes) {
+        AtomicInteger drawn = new AtomicInteger();
+        return () -> {
+            int i = drawn.getAndIncrement();
+            if (i >= suffixes.length) {
+                throw new IllegalStateException("asked for a name " + (i + 1) + " times, only " + suffixes.length
+                        + " prepared");
+            }
+            return suffixes[i];
+        };
+    }
+
+    @Test
+    void aTakenTemporaryNameIsNeitherOpenedNorTruncatedTheNextRandomNameIsTried() throws Exception {
+        // two other writers' temporary files, mid-write, under the names the first two draws give
+        Path first = Files.writeString(dir.resolve(".index.html.a1.tmp"), "another writer's half");
+        Path second = Files.writeString(dir.resolve(".index.html.b2.tmp"), "a third writer's half");
+        Path t = Durable.createTemp(dir, "index.html", names(0xa1, 0xb2, 0xc3));
+        assertEquals(dir.resolve(".index.html.c3.tmp"), t);
+        assertEquals(0, Files.size(t));
+        assertEquals("another writer's half", Files.readString(first));
+        assertEquals("a third writer's half", Files.readString(second));
+    }
+
+    @Test
+    void whenEveryNameIsTakenCreateTempGivesUpAfterItsAttemptsNamingTheDirectoryAndTheFile() throws Exception {
+        Path taken = Files.writeString(dir.resolve(".state.json.7.tmp"), "kept");
+        AtomicInteger asked = new AtomicInteger();
+        FileSystemException e = assertThrows(FileSystemException.class,
+                () -> Durable.createTemp(dir, "state.json", () -> {
+                    if (asked.incrementAndGet() > 1000) { // the test's bound: a retry loop that does not end
+                        throw new IllegalStateException("createTemp asked for a 1001st name");
+                    }
+                    return 7;
+                }));
+        assertEquals(Durable.TEMP_NAME_ATTEMPTS, asked.get(), "every attempt draws one name, then it stops");
+        assertEquals(dir + ": no temporary file for state.json could be created: 100 random names in a row were "
+                + "taken, the last .state.json.7.tmp", e.getMessage());
+        assertEquals(e.getMessage(), IoErrors.describe(e), "an operator reads the same words");
+        assertEquals("kept", Files.readString(taken));
+        assertEquals(List.of(".state.json.7.tmp"), leftovers());
     }
 
     @Test

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pinfleet.fs.Durable;
+import dev.pinfleet.testing.Descriptors;
 import java.io.IOException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
@@ -216,6 +217,9 @@ class RootGuardTest {
             assertFalse(s.findAny().isPresent(), "the probe left something in " + d);
         }
         assertFalse(Files.exists(d.resolve("not")), "probing creates no directory");
+        // the agent probes at every start and deploy: a probe file deleted while still open would hold a descriptor
+        // (and the deleted file's inode) until a garbage collection happened to close it
+        assertEquals(0, Descriptors.openIn(d), "a descriptor is left open on the deleted probe in " + d);
     }
 
     @Test
