@@ -82,7 +82,8 @@ public final class FetchException extends Exception {
 
     /**
      * The final failure after every mirror: the last attempt's kind, the last attempt per mirror in the message, and
-     * as {@link #failureReason()} the most telling of the mirrors' last failures (see {@link #telling}).
+     * as {@link #failureReason()} the most telling of the mirrors' last failures (see {@link #telling}; among equally
+     * telling ones, the later mirror's, as for the kind).
      *
      * @param lastPerMirror the last failure on each mirror, in the order tried (not empty)
      */

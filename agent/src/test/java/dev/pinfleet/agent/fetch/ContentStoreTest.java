@@ -50,6 +50,22 @@ class ContentStoreTest {
     }
 
     @Test
+    void commitReturnsTheEntryAndCountsEveryCommitSinceTheStoreWasOpened() throws IOException {
+        ContentStore store = new ContentStore(dir);
+        assertEquals(0, store.commits());
+        byte[] bytes = "a wheel".getBytes(StandardCharsets.UTF_8);
+        String sha = Hashing.sha256Hex(bytes);
+        Path tmp = Files.write(Files.createTempFile(store.tmpDir(), "t", ".part"), bytes);
+
+        assertEquals(store.path(sha), store.commit(tmp, sha));
+
+        assertEquals(1, store.commits());
+        put(store, "another");
+        assertEquals(2, store.commits(), "a prune that saw 1 knows something was added since");
+        assertEquals(0, new ContentStore(dir).commits(), "counted per opened store, not read from disk");
+    }
+
+    @Test
     void cleanTempRemovesLeftovers() throws IOException {
         ContentStore store = new ContentStore(dir);
         String kept = put(store, "verified");

@@ -38,5 +38,30 @@ class FetchConfigTest {
         assertThrows(IllegalArgumentException.class, () -> new FetchConfig(8, s, s, s, 0, s));
         assertThrows(IllegalArgumentException.class, () -> new FetchConfig(8, s, s, s, 3, s.negated()));
         assertThrows(IllegalArgumentException.class, () -> new FetchConfig(8, s, s, s, 3, s, -1));
+        assertThrows(IllegalArgumentException.class, () -> new FetchConfig(8, s, Duration.ZERO, s, 3, s));
+        assertThrows(IllegalArgumentException.class, () -> new FetchConfig(8, s, s, Duration.ZERO, 3, s));
+        assertThrows(IllegalArgumentException.class, () -> new FetchConfig(8, s, s.negated(), s, 3, s));
+        assertThrows(IllegalArgumentException.class, () -> new FetchConfig(8, s, s, s.negated(), 3, s));
+    }
+
+    @Test
+    void parallelismRangesFromOneToTwoHundredFiftySix() {
+        Duration s = Duration.ofSeconds(1);
+        assertEquals(1, new FetchConfig(1, s, s, s, 3, s).parallelism());
+        assertEquals(256, new FetchConfig(256, s, s, s, 3, s).parallelism());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new FetchConfig(257, s, s, s, 3, s));
+        assertEquals("fetch parallelism must be 1..256, got 257", e.getMessage());
+    }
+
+    @Test
+    void aZeroBackOffIsAllowedAndABaseAboveTheCapIsItsOwnCap() {
+        Duration s = Duration.ofSeconds(1);
+        FetchConfig none = new FetchConfig(1, s, s, s, 3, Duration.ZERO);
+        assertEquals(Duration.ZERO, none.backoff(1));
+        assertEquals(Duration.ZERO, none.backoff(7));
+        FetchConfig hour = new FetchConfig(1, s, s, s, 3, Duration.ofHours(1));
+        assertEquals(Duration.ofHours(1), hour.backoff(1));
+        assertEquals(Duration.ofHours(1), hour.backoff(5));
+        assertThrows(IllegalArgumentException.class, () -> hour.backoff(0));
     }
 }

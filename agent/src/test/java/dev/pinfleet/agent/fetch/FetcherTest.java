@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -16,8 +17,11 @@ import dev.pinfleet.manifest.Hashing;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.ArtifactKind;
 import dev.pinfleet.proto.v1.Source;
+import dev.pinfleet.testing.LoopbackPorts;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.net.Socket;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,7 +29,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -429,10 +435,8 @@ class FetcherTest {
 
     @Test
     void connectionRefusedIsRetriedThenReported() throws Exception {
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
+        Socket refusing = track(LoopbackPorts.refusing());
+        int port = refusing.getLocalPort();
         byte[] content = randomBytes(100, 1);
         Artifact a = artifact("a-1.0-py3-none-any.whl", content);
         Fetcher f = track(new Fetcher(List.of(URI.create("http://127.0.0.1:" + port)), store, PATIENT, sleeper));
@@ -480,13 +484,17 @@ class FetcherTest {
         m.put(a.getPath(), content);
         m.put(b.getPath(), content);
 
-        List<FetchResult> results = fetcher(PATIENT, m).fetchAll(List.of(a, b), null);
+        List<FetchResult> seen = new CopyOnWriteArrayList<>();
+
+        List<FetchResult> results = fetcher(PATIENT, m).fetchAll(List.of(a, b), seen::add);
 
         assertEquals(1, m.requests());
         assertEquals(Source.MIRROR, results.get(0).source());
         assertEquals(Source.STORE, results.get(1).source());
         assertEquals("b-1.0.tar.gz", results.get(1).filename());
         assertTrue(store.contains(a.getSha256(), 3000));
+        assertEquals(Set.copyOf(results), Set.copyOf(seen), "the duplicate is reported as it finishes too");
+        assertEquals(2, seen.size());
     }
 
     @Test
@@ -498,6 +506,7 @@ class FetcherTest {
         m.put("simple-root/" + a.getPath(), content);
         URI base = URI.create(m.baseUri() + "simple-root");
         Fetcher f = track(new Fetcher(List.of(base), store, PATIENT, sleeper));
+        assertEquals(List.of(URI.create(m.baseUri() + "simple-root/")), f.mirrors(), "the base URL ends with '/'");
 
         FetchResult r = f.fetchAll(List.of(a), null).get(0);
 
@@ -586,6 +595,131 @@ class FetcherTest {
         assertInstanceOf(InterruptedException.class, outcome.get(50, TimeUnit.SECONDS));
     }
 
+    @Test
+    void closingTheFetcherWakesADownloadWaitingOutItsBackOff() throws Exception {
+        Artifact a = artifact("busy-1.0-py3-none-any.whl", randomBytes(1000, 5));
+        FakeMirror m = mirror();
+        m.put(a.getPath(), new byte[1000], Reply.status(503));
+        CountDownLatch waiting = new CountDownLatch(1);
+        Sleeper real = d -> {
+            waiting.countDown();
+            Sleeper.system().sleep(d);
+        };
+        // back-offs of 5 to 10 minutes on the real clock: only the cancel's interrupt ends the wait within the test's
+        // own limit of 60 s
+        FetchConfig cfg = new FetchConfig(2, Duration.ofSeconds(10), Duration.ofSeconds(60), Duration.ofSeconds(30), 3,
+                Duration.ofMinutes(10));
+        Fetcher f = track(new Fetcher(List.of(m.baseUri()), store, cfg, real));
+        CompletableFuture<Throwable> outcome = new CompletableFuture<>();
+        startFetch(f, a, outcome);
+        assertTrue(waiting.await(40, TimeUnit.SECONDS), "the download waits out a back-off after the 503");
+
+        f.close();
+
+        FetchException e = assertInstanceOf(FetchException.class, outcome.get(50, TimeUnit.SECONDS));
+        assertEquals(Kind.CANCELLED, e.kind());
+        assertEquals(m.baseUri() + a.getPath(), e.url());
+        assertContains(e.getMessage(), "cancelled: the fetcher was closed");
+        assertEquals(1, m.requests(), "not asked again after the cancel");
+    }
+
+    @Test
+    void aCallbackThatThrowsEndsTheFetchWithItsOwnExceptionAndKeepsWhatWasCommitted() throws Exception {
+        byte[] first = randomBytes(1000, 6);
+        byte[] second = randomBytes(1000, 7);
+        Artifact a = artifact("a-1.0-py3-none-any.whl", first);
+        Artifact b = artifact("b-1.0-py3-none-any.whl", second);
+        FakeMirror m = mirror();
+        m.put(a.getPath(), first);
+        m.put(b.getPath(), second);
+        Fetcher f = fetcher(PATIENT, m);
+        IllegalArgumentException refused = new IllegalArgumentException("the report stream is closed");
+        Error broken = new Error("the callback broke");
+
+        assertSame(refused, assertThrows(IllegalArgumentException.class, () -> f.fetchAll(List.of(a), r -> {
+            throw refused;
+        })));
+        assertSame(broken, assertThrows(Error.class, () -> f.fetchAll(List.of(b), r -> {
+            throw broken;
+        })));
+
+        assertTrue(store.contains(a.getSha256(), a.getSize()), "verified bytes stay in the store");
+        assertTrue(store.contains(b.getSha256(), b.getSize()));
+        assertTmpEmpty();
+    }
+
+    @Test
+    void backOffsAreJitteredSoAFleetDoesNotRetryInLockstep() throws Exception {
+        byte[] content = randomBytes(1000, 8);
+        Artifact a = artifact("a-1.0-py3-none-any.whl", content);
+        FakeMirror m = mirror();
+        m.put(a.getPath(), content, Reply.status(503), Reply.status(503), Reply.status(503), Reply.status(503),
+                Reply.status(503), Reply.ok());
+        FetchConfig six = new FetchConfig(4, Duration.ofSeconds(10), Duration.ofSeconds(60), Duration.ofSeconds(30), 6,
+                Duration.ofSeconds(1));
+
+        FetchResult r = fetcher(six, m).fetchAll(List.of(a), null).get(0);
+
+        assertEquals(6, r.tries());
+        assertEquals(5, sleeper.sleeps.size());
+        boolean jittered = false;
+        for (int i = 0; i < 5; i++) {
+            Duration ceiling = six.backoff(i + 1);
+            assertBetween(sleeper.sleeps.get(i), ceiling.dividedBy(2), ceiling);
+            jittered |= !sleeper.sleeps.get(i).equals(ceiling);
+        }
+        // each wait is drawn from half a billion nanosecond values or more: five all at the ceiling do not happen
+        assertTrue(jittered, "every wait was the whole back-off: " + sleeper.sleeps);
+    }
+
+    @Test
+    void theShortestBackOffTheConfigurationAcceptsIsWaitedAsAsked() throws Exception {
+        byte[] content = randomBytes(1000, 9);
+        Artifact a = artifact("a-1.0-py3-none-any.whl", content);
+        FakeMirror m = mirror();
+        m.put(a.getPath(), content, Reply.status(503), Reply.status(503), Reply.ok());
+        FetchConfig nanos = new FetchConfig(4, Duration.ofSeconds(10), Duration.ofSeconds(60), Duration.ofSeconds(30), 3,
+                Duration.ofNanos(1));
+
+        FetchResult r = fetcher(nanos, m).fetchAll(List.of(a), null).get(0);
+
+        assertEquals(3, r.tries());
+        assertEquals(Duration.ofNanos(1), sleeper.sleeps.get(0));
+        assertBetween(sleeper.sleeps.get(1), Duration.ofNanos(1), Duration.ofNanos(2));
+    }
+
+    @Test
+    void anHttpsMirrorIsSpokenToInTlsNeverInPlainText() throws Exception {
+        // A loopback server that is no TLS server: it reads what a client sends first and hangs up. No certificate
+        // is needed to see which protocol the fetcher speaks to an https:// mirror.
+        ServerSocket server = track(new ServerSocket(0, 50, InetAddress.getLoopbackAddress()));
+        CompletableFuture<byte[]> firstBytes = new CompletableFuture<>();
+        Thread serving = new Thread(() -> {
+            while (!server.isClosed()) {
+                try (Socket s = server.accept()) {
+                    s.setSoTimeout(30_000);
+                    firstBytes.complete(s.getInputStream().readNBytes(2));
+                } catch (IOException e) {
+                    firstBytes.completeExceptionally(e);
+                }
+            }
+        }, "not-tls");
+        serving.setDaemon(true);
+        serving.start();
+        Artifact a = artifact("a-1.0-py3-none-any.whl", randomBytes(100, 10));
+        URI mirror = URI.create("https://127.0.0.1:" + server.getLocalPort() + "/");
+        FetchConfig once = new FetchConfig(1, Duration.ofSeconds(10), Duration.ofSeconds(60), Duration.ofSeconds(30), 1,
+                Duration.ZERO);
+        Fetcher f = track(new Fetcher(List.of(mirror), store, once, sleeper));
+
+        FetchException e = assertThrows(FetchException.class, () -> f.fetchAll(List.of(a), null));
+
+        assertArrayEquals(new byte[] {0x16, 0x03}, firstBytes.get(30, TimeUnit.SECONDS), "a TLS handshake record, not 'GE'");
+        assertEquals(Kind.CONNECTION, e.kind());
+        assertContains(e.getMessage(), mirror + a.getPath(), "request failed: ");
+        assertStoreEmpty();
+    }
+
     /**
      * A fetcher whose one mirror never answers {@code a}: only a cancel ends its download before the idle timeout of
      * 300 s, so a test that waits for the end fails by its own limit of 60 s unless the cancel came.
@@ -604,10 +738,24 @@ class FetcherTest {
      * as it threw (a fetch must wait for its cancelled downloads).
      */
     private Thread fetchInFlight(Fetcher f, Artifact a, CompletableFuture<Throwable> outcome) throws Exception {
+        Thread t = startFetch(f, a, outcome);
+        FakeMirror m = hungMirror;
+        for (int i = 0; i < 400 && m.requests(a.getPath()) == 0; i++) {
+            Thread.sleep(100);
+        }
+        assertEquals(1, m.requests(a.getPath()), "the request reached the mirror");
+        return t;
+    }
+
+    /**
+     * Runs {@code f.fetchAll([a])} on a thread of its own; {@code outcome} gets what fetchAll threw, or an assertion
+     * error when it returned or a temp file was still there as it threw.
+     */
+    private Thread startFetch(Fetcher f, Artifact a, CompletableFuture<Throwable> outcome) {
         Thread t = new Thread(() -> {
             try {
                 f.fetchAll(List.of(a), null);
-                outcome.complete(new AssertionError("fetchAll of a hung mirror returned"));
+                outcome.complete(new AssertionError("fetchAll returned"));
             } catch (Throwable thrown) {
                 try {
                     assertTmpEmpty();
@@ -618,11 +766,6 @@ class FetcherTest {
             }
         }, "fetch-all");
         t.start();
-        FakeMirror m = hungMirror;
-        for (int i = 0; i < 400 && m.requests(a.getPath()) == 0; i++) {
-            Thread.sleep(100);
-        }
-        assertEquals(1, m.requests(a.getPath()), "the request reached the mirror");
         return t;
     }
 

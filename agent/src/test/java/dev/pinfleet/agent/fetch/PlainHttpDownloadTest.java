@@ -46,6 +46,8 @@ class PlainHttpDownloadTest {
     private InetAddress listenOn = InetAddress.getLoopbackAddress();
     /** Close each connection with a TCP reset (SO_LINGER 0) instead of an orderly FIN. */
     private boolean reset;
+    /** When set, the response head is sent one byte at a time with this pause after each (the body at once). */
+    private Duration headPace;
     /** The request heads the server received, in order. */
     private final List<String> requests = new CopyOnWriteArrayList<>();
     /** Counted down when a connection kept open was closed by the client (the server read its end). */
@@ -65,7 +67,13 @@ class PlainHttpDownloadTest {
                 try (Socket s = server.accept()) {
                     requests.add(readHead(s.getInputStream()));
                     OutputStream out = s.getOutputStream();
-                    out.write(response);
+                    int head = headPace == null ? 0 : headLength(response);
+                    for (int i = 0; i < head; i++) {
+                        out.write(response[i]);
+                        out.flush();
+                        Thread.sleep(headPace.toMillis());
+                    }
+                    out.write(response, head, response.length - head);
                     out.flush();
                     if (keepOpen) {
                         s.setSoTimeout(60_000); // longer than ONE_TRY's idle timeout
@@ -76,7 +84,7 @@ class PlainHttpDownloadTest {
                     if (reset) {
                         s.setSoLinger(true, 0);
                     }
-                } catch (IOException e) {
+                } catch (IOException | InterruptedException e) {
                     return;
                 }
             }
@@ -85,6 +93,11 @@ class PlainHttpDownloadTest {
         serving.start();
         String host = listenOn.getHostAddress();
         return URI.create("http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + server.getLocalPort() + "/");
+    }
+
+    private static int headLength(byte[] response) {
+        String text = new String(response, StandardCharsets.ISO_8859_1);
+        return text.indexOf("\r\n\r\n") + 4;
     }
 
     private static String readHead(InputStream in) throws IOException {
@@ -114,18 +127,22 @@ class PlainHttpDownloadTest {
     }
 
     private Path fetch(URI mirror, Artifact a) throws Exception {
+        return fetch(mirror, a, ONE_TRY);
+    }
+
+    private Path fetch(URI mirror, Artifact a, FetchConfig cfg) throws Exception {
         ContentStore store = new ContentStore(dir.resolve("store"));
-        try (Fetcher f = new Fetcher(List.of(mirror), store, ONE_TRY, Sleeper.system())) {
+        try (Fetcher f = new Fetcher(List.of(mirror), store, cfg, Sleeper.system())) {
             f.fetchAll(List.of(a), null);
         }
         return store.path(a.getSha256());
     }
 
-    private static byte[] bytes(String s) {
+    static byte[] bytes(String s) {
         return s.getBytes(StandardCharsets.ISO_8859_1);
     }
 
-    private static byte[] concat(byte[]... parts) {
+    static byte[] concat(byte[]... parts) {
         ByteArrayOutputStream b = new ByteArrayOutputStream();
         for (byte[] p : parts) {
             b.writeBytes(p);
@@ -309,6 +326,19 @@ class PlainHttpDownloadTest {
         assertEquals(FetchException.Kind.CONNECTION, lost.kind());
         assertTrue(lost.getMessage().contains("connection lost before the response head: SocketException"),
                 lost.getMessage());
+    }
+
+    @Test
+    void responseHeadBytesCountAsProgressForTheIdleRule() throws Exception {
+        // A head of 80 bytes sent one byte per 50 ms (4 s or more in all) against an idle timeout of 2 s: a byte comes
+        // 40 times more often than the rule asks, however busy the box, so only a transport that counted body bytes
+        // alone would trip. No minimum speed: the idle rule alone is under test.
+        headPace = Duration.ofMillis(50);
+        byte[] content = randomBytes(100, 17);
+        FetchConfig idle = new FetchConfig(1, Duration.ofSeconds(10), Duration.ofSeconds(60), Duration.ofSeconds(2), 1,
+                Duration.ZERO, 0);
+        byte[] head = headOf(80, content);
+        assertArrayEquals(content, Files.readAllBytes(fetch(serve(concat(head, content), false), artifact(content), idle)));
     }
 
     private String requestedAuthority() {
