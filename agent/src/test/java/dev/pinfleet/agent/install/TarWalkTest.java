@@ -131,6 +131,45 @@ class TarWalkTest {
                 cut.getMessage());
     }
 
+    @Test
+    void oldStyleAndContiguousFilesAreFilesAndEmptyNamesAreSkipped() throws Exception {
+        Seen seen = walk(tar(TarItem.dir("./"), TarItem.dir("."), new TarItem("old.txt", '\0', 0644, bytes("v7"), ""),
+                new TarItem("./contig.bin", '7', 0755, bytes("c"), ""), TarItem.dir("./d//")));
+        assertEquals(List.of("file old.txt v7", "exec contig.bin c", "dir d"), seen.calls);
+    }
+
+    @Test
+    void aNameSeenTwiceIsRefusedWhateverItsSpelling() throws Exception {
+        InstallException e = refused(tar(TarItem.file("a.txt", "1"), TarItem.file("./a.txt", "2")));
+        assertTrue(e.getMessage().endsWith("entry './a.txt': appears twice in the archive (duplicate entry)"),
+                e.getMessage());
+        e = refused(tar(TarItem.dir("d/"), TarItem.dir("./d")));
+        assertTrue(e.getMessage().endsWith("entry './d/': appears twice in the archive (duplicate entry)"), e.getMessage());
+    }
+
+    @Test
+    void aSymbolicLinkWhereFilesNeedADirectoryIsRefused() throws Exception {
+        InstallException e = refused(tar(TarItem.file("a/x.txt", "x"), TarItem.symlink("a", "b")));
+        assertTrue(e.getMessage().endsWith("entry 'a': is both a directory and a symbolic link"), e.getMessage());
+    }
+
+    @Test
+    void everyKindOfExtendedHeaderIsBoundedAndNamedInTheRefusal() throws Exception {
+        byte[] huge = new byte[TarWalk.MAX_LONG_HEADER + 1];
+        Arrays.fill(huge, (byte) 'a');
+        for (char type : new char[] {'L', 'K', 'x', 'g'}) {
+            // the 'g' header's name fills the whole 100-byte name field, with no NUL after it
+            String name = type == 'g' ? "g".repeat(100) : "ext-" + type;
+            InstallException e = refused(tar(new TarItem(name, type, 0644, huge, ""), TarItem.file("x", "")));
+            assertTrue(e.getMessage().endsWith("entry '" + name + "': extended tar header of " + huge.length
+                    + " bytes is larger than the limit of " + TarWalk.MAX_LONG_HEADER), type + ": " + e.getMessage());
+        }
+    }
+
+    private static byte[] bytes(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
     /** One pax extended header record: "LEN key=value\n", LEN counting the whole record. */
     private static byte[] pax(String key, String value) {
         String body = " " + key + "=" + value + "\n";
