@@ -163,6 +163,8 @@ class ArchiveInstallerTest {
         assertEquals("target is empty or absolute", ArchiveInstaller.checkLink("l", "/etc", none));
         assertEquals("target contains a NUL or backslash", ArchiveInstaller.checkLink("l", "a\0b", none));
         assertEquals("target contains a NUL or backslash", ArchiveInstaller.checkLink("l", "a\\..\\..", none));
+        assertEquals("target contains a NUL or backslash", ArchiveInstaller.checkLink("l", "\0a", none));
+        assertEquals("target contains a NUL or backslash", ArchiveInstaller.checkLink("l", "\\a", none));
         assertEquals("target passes through another symbolic link", ArchiveInstaller.checkLink("a/l", "../b/c",
                 Set.of("b")));
         assertNull(ArchiveInstaller.checkLink("a/l", "../bb/c", Set.of("b")));

@@ -214,6 +214,20 @@ class ReleaseBuilderTest {
         assertEquals(alphaBytes + unpackedBytes(b), fx.builder.cacheBytes(), "what the cache entries' files hold");
         assertEquals(1, fx.builder.pruneCache(Set.of(a.getSha256())));
         assertEquals(alphaBytes, fx.builder.cacheBytes());
+        // a prune holds builds off only while it runs: a build on another thread goes ahead afterwards
+        AtomicReference<Throwable> failed = new AtomicReference<>();
+        Thread later = new Thread(() -> {
+            try {
+                fx.builder.build(fx.releases.resolve(".r2.staging"), fx.releases.resolve("r2"), fx.manifest(a), fx.store::get,
+                        r -> { });
+            } catch (Throwable t) {
+                failed.set(t);
+            }
+        });
+        later.start();
+        later.join(30_000);
+        assertFalse(later.isAlive(), "a build after a prune still waits for it");
+        assertEquals(null, failed.get());
         assertTrue(Files.isDirectory(fx.cache.resolve("wheels/" + a.getSha256().substring(0, 2) + "/" + a.getSha256())));
         assertFalse(Files.exists(fx.cache.resolve("wheels/" + b.getSha256().substring(0, 2) + "/" + b.getSha256())));
         assertEquals(0, fx.builder.pruneCache(Set.of(a.getSha256())));
@@ -376,12 +390,17 @@ class ReleaseBuilderTest {
     void eachWheelsReportedTimeIsPartOfTheBuildsOwnTime() throws Exception {
         Artifact a = fx.wheel(alpha());
         Artifact b = fx.wheel(TestWheels.wheel("beta", "2.0").file("beta/__init__.py", "B = 2\n"));
+        Path tgz = TestWheels.tarGz(fx.inputs.resolve("app-1.tar.gz"), List.of(TarItem.file("main.py", "print(1)\n")));
+        Artifact app = fx.add(TestWheels.artifact(tgz, ArtifactKind.ARCHIVE, "app", "1", "app"), tgz);
         for (String id : List.of("r1", "r2")) { // unpacked by the first build, taken from the cache by the second
             fx.reported.clear();
             long t0 = System.nanoTime();
-            fx.build(id, fx.manifest(a, b));
+            fx.build(id, fx.manifest(a, app, b));
             long elapsedMillis = (System.nanoTime() - t0) / 1_000_000 + 1;
-            assertEquals(2, fx.reported.size());
+            assertEquals(3, fx.reported.size());
+            assertEquals(List.of(a.getFilename(), "app-1.tar.gz", b.getFilename()),
+                    fx.built.artifacts().stream().map(InstallResult::filename).toList(), "in manifest order");
+            assertEquals(Set.copyOf(fx.reported), Set.copyOf(fx.built.artifacts()));
             for (InstallResult r : fx.reported) {
                 // unpack + link + per-release files of one wheel: within the build the caller saw, never beyond it
                 assertTrue(r.installMillis() >= 0 && r.installMillis() <= elapsedMillis,

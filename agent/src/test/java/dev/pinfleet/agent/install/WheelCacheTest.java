@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pinfleet.agent.testing.TestWheels;
+import dev.pinfleet.testing.Descriptors;
 import dev.pinfleet.wheel.testing.ZipBuilder;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -88,6 +89,7 @@ class WheelCacheTest {
         WheelCache.Use u = c.obtain(alphaSha, () -> alpha, name(alpha));
         WheelIndex unpacked = u.await();
         long elapsedMillis = (System.nanoTime() - t0) / 1_000_000 + 1;
+        assertEquals(0, Descriptors.openOn(alpha), "the unpack closed the wheel file");
         // the unpack time a wheel's result reports is part of the time the caller saw pass, never more
         assertTrue(u.unpackMillis() >= 0 && u.unpackMillis() <= elapsedMillis, u.unpackMillis() + " ms of " + elapsedMillis);
         assertNull(c.lookup(alphaSha), "not under its sha256 before a flushed release used it");
@@ -314,6 +316,7 @@ class WheelCacheTest {
         Path bad = sha512Wheel(inputs.resolve("bad"), "Z = 26\n", "Z = 27\n"); // same size: only the hash tells
         InstallException e = assertThrows(InstallException.class,
                 c.obtain("cd".repeat(32), () -> bad, name(bad))::await);
+        assertEquals(0, Descriptors.openOn(bad), "a refused unpack closed the wheel file too");
         assertTrue(e.getMessage().startsWith(name(bad) + ": entry 'zeta/data.txt': content does not match its RECORD hash "
                 + "(sha512="), e.getMessage());
     }
