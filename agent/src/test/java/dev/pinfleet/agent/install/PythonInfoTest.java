@@ -9,6 +9,8 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -86,6 +88,37 @@ class PythonInfoTest {
                 .platformTags());
         assertEquals(List.of("macosx_14_0_arm64"), PythonInfo.probe(answering("libc=", "platform=macosx-14.0-arm64"))
                 .platformTags());
+    }
+
+    @Test
+    void aProbeInterruptedWhileTheInterpreterRunsSaysSoAndKeepsTheInterrupt() throws Exception {
+        Path started = tmp.resolve("started");
+        Path go = tmp.resolve("go");
+        // answers only once told to (the test creates "go"), so the interrupt lands while the probe waits for it
+        Path slow = interpreter("touch '" + started + "'\ni=0\nwhile [ ! -e '" + go + "' ] && [ $i -lt 600 ]; do "
+                + "sleep 0.05; i=$((i+1)); done\necho version=3.11");
+        AtomicReference<Throwable> thrown = new AtomicReference<>();
+        AtomicBoolean interruptKept = new AtomicBoolean();
+        Thread probing = new Thread(() -> {
+            try {
+                PythonInfo.probe(slow);
+            } catch (Throwable t) {
+                thrown.set(t);
+            }
+            interruptKept.set(Thread.currentThread().isInterrupted());
+        });
+        probing.start();
+        for (int i = 0; i < 3000 && !Files.exists(started); i++) {
+            Thread.sleep(10);
+        }
+        assertTrue(Files.exists(started), "the stand-in interpreter did not start within 30 s");
+        probing.interrupt();
+        Files.writeString(go, "");
+        probing.join(30_000);
+        assertFalse(probing.isAlive());
+        assertTrue(thrown.get() instanceof IOException, String.valueOf(thrown.get()));
+        assertEquals("interrupted while probing python interpreter " + slow, thrown.get().getMessage());
+        assertTrue(interruptKept.get(), "the interrupt is kept for the caller");
     }
 
     @Test
