@@ -1,9 +1,14 @@
 package dev.pinfleet.agent.install;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -15,6 +20,19 @@ import org.junit.jupiter.api.io.TempDir;
 class DurabilityTest {
     @TempDir
     Path tmp;
+
+    @Test
+    void whenSyncFailsEveryFileAndDirectoryOfTheTreeIsForcedInstead() throws Exception {
+        Path tree = Files.createDirectories(tmp.resolve("release/lib/site"));
+        Files.writeString(tree.resolve("mod.py"), "X = 1\n");
+        Files.createSymbolicLink(tree.resolve("dangling"), tmp.resolve("nowhere")); // a link is not forced (nor followed)
+        Path socket = tmp.resolve("agent.sock"); // sync(1) cannot open a socket: it fails, and the fallback runs
+        try (ServerSocketChannel ch = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            ch.bind(UnixDomainSocketAddress.of(socket));
+            Durability.syncTree(tmp.resolve("release"), socket);
+        }
+        assertEquals("X = 1\n", Files.readString(tree.resolve("mod.py")));
+    }
 
     @Test
     void aTreeThatCannotBeFlushedIsAnErrorNamingIt() {
