@@ -202,6 +202,9 @@ class ReleaseBuilderTest {
         Object installer2 = Files.getAttribute(r2.resolve(fx.python.sitePackagesRelative() + "/alpha-1.0.dist-info/RECORD"),
                 "unix:ino");
         assertFalse(installer1.equals(installer2), "RECORD must be written per release");
+        // a third build finds the plan of the entry in place as the second left it
+        Path r3 = fx.build("r3", fx.manifest(a));
+        assertEquals(ino, Files.getAttribute(r3.resolve(rel), "unix:ino"));
     }
 
     @Test
