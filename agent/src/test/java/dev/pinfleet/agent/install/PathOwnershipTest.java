@@ -118,13 +118,12 @@ class PathOwnershipTest {
 
     @Test
     void aFileArtifactCollidingWithAWheelFileOrDirectoryIsRefused() throws Exception {
-        Artifact wheel = fx.wheel(TestWheels.wheel("etcconf", "1.0").file("etcconf/__init__.py", "")
-                .file("etcconf-1.0.data/data/etc/app.ini", "[wheel]\n"));
+        Artifact wheel = etcWheel("[wheel]\n");
         Path ini = Files.writeString(fx.inputs.resolve("app.ini"), "[file]\n");
-        Artifact file = fx.add(TestWheels.artifact(ini, ArtifactKind.FILE, "appini", "1", "etc/app.ini"), ini);
+        Artifact file = etcFile(ini, "etc/app.ini");
         assertTrue(fx.fails(fx.manifest(wheel, file)).getMessage().startsWith("etcconf-1.0-py3-none-any.whl and "
                 + "app.ini both install 'etc/app.ini' (different content)"));
-        Artifact asDir = fx.add(TestWheels.artifact(ini, ArtifactKind.FILE, "appini", "1", "etc/app.ini/inner"), ini);
+        Artifact asDir = etcFile(ini, "etc/app.ini/inner");
         assertEquals("app.ini: needs 'etc/app.ini' as a directory, but it is a file of etcconf-1.0-py3-none-any.whl",
                 fx.fails(fx.manifest(wheel, asDir)).getMessage());
         assertNothingBuilt();
@@ -175,10 +174,9 @@ class PathOwnershipTest {
 
     @Test
     void aFileArtifactShippingAWheelsFileByteForByteIsInstalledOnceAndReported() throws Exception {
-        Artifact wheel = fx.wheel(TestWheels.wheel("etcconf", "1.0").file("etcconf/__init__.py", "")
-                .file("etcconf-1.0.data/data/etc/app.ini", "[same]\n"));
+        Artifact wheel = etcWheel("[same]\n");
         Path ini = Files.writeString(fx.inputs.resolve("app.ini"), "[same]\n");
-        Artifact file = fx.add(TestWheels.artifact(ini, ArtifactKind.FILE, "appini", "1", "etc/app.ini"), ini);
+        Artifact file = etcFile(ini, "etc/app.ini");
         Path release = fx.build("r1", fx.manifest(wheel, file));
         assertEquals(List.of(SharedPath.newBuilder().setPath("etc/app.ini").addArtifacts(wheel.getFilename())
                 .addArtifacts("app.ini").build()), fx.built.sharedPaths());
@@ -186,6 +184,17 @@ class PathOwnershipTest {
                 + "/files/etcconf-1.0.data/data/etc/app.ini");
         assertEquals(Files.getAttribute(cached, "unix:ino"), Files.getAttribute(release.resolve("etc/app.ini"), "unix:ino"),
                 "the wheel, first in the manifest, wrote it");
+    }
+
+    /** A wheel shipping {@code etc/app.ini} (through its .data/data) with {@code content}. */
+    private Artifact etcWheel(String content) throws Exception {
+        return fx.wheel(TestWheels.wheel("etcconf", "1.0").file("etcconf/__init__.py", "")
+                .file("etcconf-1.0.data/data/etc/app.ini", content));
+    }
+
+    /** A FILE artifact of {@code ini} at {@code installPath}, in the store. */
+    private Artifact etcFile(Path ini, String installPath) throws Exception {
+        return fx.add(TestWheels.artifact(ini, ArtifactKind.FILE, "appini", "1", installPath), ini);
     }
 
     /** No release directory came out of the refused builds (the fixture also checks their staging is gone). */
