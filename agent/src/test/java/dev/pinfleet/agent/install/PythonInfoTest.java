@@ -93,10 +93,10 @@ class PythonInfoTest {
     @Test
     void aProbeInterruptedWhileTheInterpreterRunsSaysSoAndKeepsTheInterrupt() throws Exception {
         Path started = tmp.resolve("started");
-        Path go = tmp.resolve("go");
-        // answers only once told to (the test creates "go"), so the interrupt lands while the probe waits for it
-        Path slow = interpreter("touch '" + started + "'\ni=0\nwhile [ ! -e '" + go + "' ] && [ $i -lt 600 ]; do "
-                + "sleep 0.05; i=$((i+1)); done\necho version=3.11");
+        // answers, closes its output (the probe then waits for it to exit) and keeps running: the interrupt always
+        // lands while the probe waits for the process, never after it ended (the probe ends it, or 30 s do)
+        Path slow = interpreter("echo version=3.11\nexec >&- 2>&-\ntouch '" + started + "'\ni=0\n"
+                + "while [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done");
         AtomicReference<Throwable> thrown = new AtomicReference<>();
         AtomicBoolean interruptKept = new AtomicBoolean();
         Thread probing = new Thread(() -> {
@@ -113,7 +113,6 @@ class PythonInfoTest {
         }
         assertTrue(Files.exists(started), "the stand-in interpreter did not start within 30 s");
         probing.interrupt();
-        Files.writeString(go, "");
         probing.join(30_000);
         assertFalse(probing.isAlive());
         assertTrue(thrown.get() instanceof IOException, String.valueOf(thrown.get()));
