@@ -27,7 +27,7 @@ RUNS=(
   "agent/fs|dev.pinfleet.agent.fs.*|dev.pinfleet.agent.fs.*|"
   "agent/deploy|dev.pinfleet.agent.deploy.VerifyStep*,dev.pinfleet.agent.deploy.SwitchStep*|dev.pinfleet.agent.deploy.VerifyStepTest,dev.pinfleet.agent.deploy.SwitchStepTest|"
   "agent/fetch|dev.pinfleet.agent.fetch.*|dev.pinfleet.agent.fetch.*|"
-  "agent/install|dev.pinfleet.agent.install.*|dev.pinfleet.agent.install.*|dev.pinfleet.agent.install.RealPipTest|dev.pinfleet.agent.install.Release,dev.pinfleet.agent.install.Release\$*,dev.pinfleet.agent.install.ReleaseMarker*,dev.pinfleet.agent.install.InstalledArtifact*"
+  "agent/install|dev.pinfleet.agent.install.*|dev.pinfleet.agent.install.*|dev.pinfleet.agent.install.RealPipTest,dev.pinfleet.agent.install.TarEntryLimitTest|dev.pinfleet.agent.install.Release,dev.pinfleet.agent.install.Release\$*,dev.pinfleet.agent.install.ReleaseMarker*,dev.pinfleet.agent.install.InstalledArtifact*"
 )
 
 threads=1

@@ -8,7 +8,6 @@ import dev.pinfleet.wheel.WheelArchive;
 import dev.pinfleet.wheel.WheelFilename;
 import java.io.IOException;
 import java.nio.file.Files;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -89,11 +88,6 @@ record WheelPlan(Artifact artifact, WheelIndex index, Map<String, Placement> pla
         out.put(installer, new Placement(installer, Kind.INSTALLER, null, null));
         out.put(record, new Placement(record, Kind.RECORD, null, null));
         return new WheelPlan(artifact, index, out);
-    }
-
-    /** The targets of this plan's placements, in order. */
-    List<String> targets() {
-        return new ArrayList<>(placements.keySet());
     }
 
     private static void checkNotReserved(String label, String entry, String target, Set<String> reserved)

@@ -98,11 +98,6 @@ final class WheelUnpack implements AutoCloseable {
         return chunks;
     }
 
-    /** The work directory: {@code files/} and, after {@link #finish}, {@code index}. */
-    Path work() {
-        return work;
-    }
-
     /** Bytes the wheel unpacks to. */
     long unpackedBytes() {
         long sum = 0;
@@ -142,11 +137,6 @@ final class WheelUnpack implements AutoCloseable {
             this.from = from;
             this.to = to;
             this.bytes = bytes;
-        }
-
-        /** Unpacked bytes of this chunk. */
-        long bytes() {
-            return bytes;
         }
 
         /** Extracts this chunk's files, hashing each as it is inflated and checking it against RECORD. */

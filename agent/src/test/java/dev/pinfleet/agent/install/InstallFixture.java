@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Assumptions;
 
 /** A node root in a temp directory: cache, store (a map), releases; builds and moves releases into place. */
@@ -37,11 +38,20 @@ final class InstallFixture {
 
     /** A node root whose wheel cache lives at {@code cache}, possibly on another file store. */
     InstallFixture(Path root, Path cache) throws IOException {
+        this(root, cache, python());
+    }
+
+    /** A node root whose releases are built for {@code python} (a real interpreter, or a stand-in script). */
+    InstallFixture(Path root, PythonInfo python) throws IOException {
+        this(root, root.resolve("cache"), python);
+    }
+
+    private InstallFixture(Path root, Path cache, PythonInfo python) throws IOException {
         this.root = root;
         this.cache = Files.createDirectories(cache);
         this.releases = Files.createDirectories(root.resolve("apps/web/releases"));
         this.inputs = Files.createDirectories(root.resolve("inputs"));
-        this.python = python();
+        this.python = python;
         this.builder = new ReleaseBuilder(cache, python, 2);
     }
 
@@ -100,6 +110,17 @@ final class InstallFixture {
             throw new AssertionError("staging " + staging + " left behind after failure");
         }
         return e;
+    }
+
+    /** The unpacks under a wheel cache's {@code .tmp} (being unpacked, pending, or left by a crash), sorted. */
+    static List<Path> unpackDirs(Path cacheRoot) throws IOException {
+        Path t = cacheRoot.resolve("wheels/.tmp");
+        if (!Files.isDirectory(t)) {
+            return List.of();
+        }
+        try (Stream<Path> s = Files.list(t)) {
+            return s.sorted().toList();
+        }
     }
 
     /** Runs a command with a 60 s bound and returns stdout+stderr; fails on a non-zero exit. */

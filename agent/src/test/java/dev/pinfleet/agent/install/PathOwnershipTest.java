@@ -7,6 +7,7 @@ import dev.pinfleet.agent.testing.TestWheels;
 import dev.pinfleet.agent.testing.TestWheels.TarItem;
 import dev.pinfleet.proto.v1.Artifact;
 import dev.pinfleet.proto.v1.ArtifactKind;
+import dev.pinfleet.proto.v1.FailureReason;
 import dev.pinfleet.proto.v1.SharedPath;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,18 +31,21 @@ class PathOwnershipTest {
 
     @Test
     void aWheelShippingAnotherProjectsTopLevelPackageIsRefusedNamingBothAndThePath() throws Exception {
-        Path pipWheel = TestWheels.packInstalled(fx.python.executable().toString(), "pip", fx.inputs);
-        Artifact pip = fx.add(TestWheels.wheelArtifact(pipWheel), pipWheel);
+        // RealPipTest does the same with the machine's real pip wheel; packing it costs seconds, which a mutation run
+        // would pay once per mutant
+        Artifact toolkit = fx.wheel(TestWheels.wheel("toolkit", "24.0").file("toolkit/__init__.py", "__version__ = '24.0'\n")
+                .file("toolkit/cli.py", "def main():\n    return 0\n").consoleScript("toolkit", "toolkit.cli:main"));
         Artifact overlay = fx.wheel(TestWheels.wheel("overlay", "1.0")
-                .file("overlay/__init__.py", "").file("pip/__init__.py", "print('overlaid')\n"));
-        InstallException e = fx.fails(fx.manifest(overlay, pip));
-        assertEquals("overlay-1.0-py3-none-any.whl and " + pip.getFilename() + " both install '" + site
-                + "/pip/__init__.py' (different content); every path of a release comes from one artifact only",
+                .file("overlay/__init__.py", "").file("toolkit/__init__.py", "print('overlaid')\n"));
+        InstallException e = fx.fails(fx.manifest(overlay, toolkit));
+        assertEquals("overlay-1.0-py3-none-any.whl and " + toolkit.getFilename() + " both install '" + site
+                + "/toolkit/__init__.py' (different content); every path of a release comes from one artifact only",
                 e.getMessage());
+        assertEquals(FailureReason.REASON_INSTALL_CONFLICT, e.reason());
         // the other order names them the other way round: no order lets one silently replace the other
-        e = fx.fails(fx.manifest(pip, overlay));
-        assertTrue(e.getMessage().startsWith(pip.getFilename() + " and overlay-1.0-py3-none-any.whl both install '"
-                + site + "/pip/__init__.py'"), e.getMessage());
+        e = fx.fails(fx.manifest(toolkit, overlay));
+        assertTrue(e.getMessage().startsWith(toolkit.getFilename() + " and overlay-1.0-py3-none-any.whl both install '"
+                + site + "/toolkit/__init__.py'"), e.getMessage());
         assertNothingBuilt();
     }
 
@@ -85,7 +89,9 @@ class PathOwnershipTest {
         Artifact tree = fx.wheel(TestWheels.wheel("deep", "1.0").file("shared/mod.py", ""));
         String why = "deep-1.0-py3-none-any.whl: needs '" + site + "/shared' as a directory, but it is a file of "
                 + "flat-1.0-py3-none-any.whl";
-        assertEquals(why, fx.fails(fx.manifest(file, tree)).getMessage());
+        InstallException e = fx.fails(fx.manifest(file, tree));
+        assertEquals(why, e.getMessage());
+        assertEquals(FailureReason.REASON_INSTALL_CONFLICT, e.reason());
         assertEquals(why, fx.fails(fx.manifest(tree, file)).getMessage());
         assertNothingBuilt();
     }
@@ -112,13 +118,12 @@ class PathOwnershipTest {
 
     @Test
     void aFileArtifactCollidingWithAWheelFileOrDirectoryIsRefused() throws Exception {
-        Artifact wheel = fx.wheel(TestWheels.wheel("etcconf", "1.0").file("etcconf/__init__.py", "")
-                .file("etcconf-1.0.data/data/etc/app.ini", "[wheel]\n"));
+        Artifact wheel = etcWheel("[wheel]\n");
         Path ini = Files.writeString(fx.inputs.resolve("app.ini"), "[file]\n");
-        Artifact file = fx.add(TestWheels.artifact(ini, ArtifactKind.FILE, "appini", "1", "etc/app.ini"), ini);
+        Artifact file = etcFile(ini, "etc/app.ini");
         assertTrue(fx.fails(fx.manifest(wheel, file)).getMessage().startsWith("etcconf-1.0-py3-none-any.whl and "
                 + "app.ini both install 'etc/app.ini' (different content)"));
-        Artifact asDir = fx.add(TestWheels.artifact(ini, ArtifactKind.FILE, "appini", "1", "etc/app.ini/inner"), ini);
+        Artifact asDir = etcFile(ini, "etc/app.ini/inner");
         assertEquals("app.ini: needs 'etc/app.ini' as a directory, but it is a file of etcconf-1.0-py3-none-any.whl",
                 fx.fails(fx.manifest(wheel, asDir)).getMessage());
         assertNothingBuilt();
@@ -140,6 +145,56 @@ class PathOwnershipTest {
         Artifact c = fx.add(TestWheels.artifact(clash, ArtifactKind.ARCHIVE, "assets", "2", "www/static"), clash);
         assertTrue(fx.fails(fx.manifest(a, c)).getMessage().startsWith("site-1.tar.gz and assets-2.tar.gz both install "
                 + "'www/static/site.css' (different content)"));
+    }
+
+    @Test
+    void identicalScriptsAndLaunchersOfTwoWheelsAreWrittenOnceAndListedByBoth() throws Exception {
+        String tool = "#!python\nprint('tool')\n";
+        Artifact one = fx.wheel(TestWheels.wheel("tools-one", "1.0").file("tools_one/__init__.py", "")
+                .file("tools_one-1.0.data/scripts/shared-tool", tool).consoleScript("common", "common.cli:main"));
+        Artifact two = fx.wheel(TestWheels.wheel("tools-two", "1.0").file("tools_two/__init__.py", "")
+                .file("tools_two-1.0.data/scripts/shared-tool", tool).consoleScript("common", "common.cli:main"));
+        Path release = fx.build("r1", fx.manifest(one, two));
+        assertEquals(List.of("bin/common", "bin/shared-tool"), fx.built.sharedPaths().stream().map(SharedPath::getPath)
+                .toList());
+        assertEquals("#!" + release.resolve("bin/python") + "\nprint('tool')\n",
+                Files.readString(release.resolve("bin/shared-tool")));
+        assertTrue(Files.readString(release.resolve("bin/common")).contains("from common.cli import main"));
+        for (String dist : List.of("tools_one-1.0", "tools_two-1.0")) {
+            String record = Files.readString(release.resolve(site + "/" + dist + ".dist-info/RECORD"));
+            assertTrue(record.contains("../../../bin/common,sha256=") && record.contains("../../../bin/shared-tool,sha256="),
+                    dist + ": " + record);
+        }
+        // the same launcher name for another target is two artifacts writing one path differently
+        Artifact other = fx.wheel(TestWheels.wheel("tools-three", "1.0").file("tools_three/__init__.py", "")
+                .consoleScript("common", "tools_three:main"));
+        assertTrue(fx.fails(fx.manifest(one, other)).getMessage().startsWith(one.getFilename() + " and "
+                + other.getFilename() + " both install 'bin/common'"));
+    }
+
+    @Test
+    void aFileArtifactShippingAWheelsFileByteForByteIsInstalledOnceAndReported() throws Exception {
+        Artifact wheel = etcWheel("[same]\n");
+        Path ini = Files.writeString(fx.inputs.resolve("app.ini"), "[same]\n");
+        Artifact file = etcFile(ini, "etc/app.ini");
+        Path release = fx.build("r1", fx.manifest(wheel, file));
+        assertEquals(List.of(SharedPath.newBuilder().setPath("etc/app.ini").addArtifacts(wheel.getFilename())
+                .addArtifacts("app.ini").build()), fx.built.sharedPaths());
+        Path cached = fx.cache.resolve("wheels/" + wheel.getSha256().substring(0, 2) + "/" + wheel.getSha256()
+                + "/files/etcconf-1.0.data/data/etc/app.ini");
+        assertEquals(Files.getAttribute(cached, "unix:ino"), Files.getAttribute(release.resolve("etc/app.ini"), "unix:ino"),
+                "the wheel, first in the manifest, wrote it");
+    }
+
+    /** A wheel shipping {@code etc/app.ini} (through its .data/data) with {@code content}. */
+    private Artifact etcWheel(String content) throws Exception {
+        return fx.wheel(TestWheels.wheel("etcconf", "1.0").file("etcconf/__init__.py", "")
+                .file("etcconf-1.0.data/data/etc/app.ini", content));
+    }
+
+    /** A FILE artifact of {@code ini} at {@code installPath}, in the store. */
+    private Artifact etcFile(Path ini, String installPath) throws Exception {
+        return fx.add(TestWheels.artifact(ini, ArtifactKind.FILE, "appini", "1", installPath), ini);
     }
 
     /** No release directory came out of the refused builds (the fixture also checks their staging is gone). */

@@ -15,10 +15,30 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The real pip, run from the built release, must see exactly the manifest and find nothing broken. */
+/**
+ * The real pip, run from the built release, must see exactly the manifest and find nothing broken; and the real pip
+ * wheel cannot be overlaid by another wheel. Left out of the mutation run: packing and running pip costs seconds, once
+ * per mutant; {@code PathOwnershipTest} has the same ownership case with small wheels.
+ */
 class RealPipTest {
     @TempDir
     Path tmp;
+
+    @Test
+    void aWheelShippingPipsTopLevelPackageIsRefusedInEitherOrder() throws Exception {
+        InstallFixture fx = new InstallFixture(tmp);
+        String site = fx.python.sitePackagesRelative();
+        Path pipWheel = TestWheels.packInstalled(fx.python.executable().toString(), "pip", fx.inputs);
+        Artifact pip = fx.add(TestWheels.wheelArtifact(pipWheel), pipWheel);
+        Artifact overlay = fx.wheel(TestWheels.wheel("overlay", "1.0")
+                .file("overlay/__init__.py", "").file("pip/__init__.py", "print('overlaid')\n"));
+        assertEquals("overlay-1.0-py3-none-any.whl and " + pip.getFilename() + " both install '" + site
+                + "/pip/__init__.py' (different content); every path of a release comes from one artifact only",
+                fx.fails(fx.manifest(overlay, pip)).getMessage());
+        String other = fx.fails(fx.manifest(pip, overlay)).getMessage();
+        assertTrue(other.startsWith(pip.getFilename() + " and overlay-1.0-py3-none-any.whl both install '" + site
+                + "/pip/__init__.py'"), other);
+    }
 
     @Test
     void pipListAndCheckSeeExactlyTheManifest() throws Exception {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.pinfleet.agent.testing.TestWheels;
 import dev.pinfleet.agent.testing.TestWheels.TarItem;
+import dev.pinfleet.testing.Descriptors;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -123,12 +124,88 @@ class TarWalkTest {
                 .endsWith("entry 'fifo': entry type '6' (device, FIFO or unknown) is not allowed"));
         Path notGzip = Files.writeString(tmp.resolve("plain.tar.gz"), "not a tar at all");
         assertTrue(refused(notGzip).getMessage().startsWith("plain.tar.gz: not a readable tar.gz archive: "));
+        assertEquals(0, Descriptors.openOn(notGzip), "the refused file is closed");
         Path t = tar(TarItem.file("cut.txt", "x".repeat(5000)));
         byte[] raw = gunzip(t);
         gzip(t, Arrays.copyOf(raw, 1024)); // the header and half the data
         InstallException cut = refused(t);
         assertTrue(cut.getMessage().startsWith(t.getFileName() + ": entry 'cut.txt': not a readable tar.gz archive: "),
                 cut.getMessage());
+    }
+
+    @Test
+    void oldStyleAndContiguousFilesAreFilesAndEmptyNamesAreSkipped() throws Exception {
+        Seen seen = walk(tar(TarItem.dir("./"), TarItem.dir("."), new TarItem("old.txt", '\0', 0644, bytes("v7"), ""),
+                new TarItem("./contig.bin", '7', 0755, bytes("c"), ""), TarItem.dir("./d//")));
+        assertEquals(List.of("file old.txt v7", "exec contig.bin c", "dir d"), seen.calls);
+    }
+
+    @Test
+    void aNameSeenTwiceIsRefusedWhateverItsSpelling() throws Exception {
+        InstallException e = refused(tar(TarItem.file("a.txt", "1"), TarItem.file("./a.txt", "2")));
+        assertTrue(e.getMessage().endsWith("entry './a.txt': appears twice in the archive (duplicate entry)"),
+                e.getMessage());
+        e = refused(tar(TarItem.dir("d/"), TarItem.dir("./d")));
+        assertTrue(e.getMessage().endsWith("entry './d/': appears twice in the archive (duplicate entry)"), e.getMessage());
+    }
+
+    @Test
+    void aSymbolicLinkWhereFilesNeedADirectoryIsRefused() throws Exception {
+        InstallException e = refused(tar(TarItem.file("a/x.txt", "x"), TarItem.symlink("a", "b")));
+        assertTrue(e.getMessage().endsWith("entry 'a': is both a directory and a symbolic link"), e.getMessage());
+    }
+
+    @Test
+    void everyKindOfExtendedHeaderIsBoundedAndNamedInTheRefusal() throws Exception {
+        byte[] huge = new byte[TarWalk.MAX_LONG_HEADER + 1];
+        Arrays.fill(huge, (byte) 'a');
+        for (char type : new char[] {'L', 'K', 'x', 'g'}) {
+            // the 'g' header's name fills the whole 100-byte name field, with no NUL after it
+            String name = type == 'g' ? "g".repeat(100) : "ext-" + type;
+            InstallException e = refused(tar(new TarItem(name, type, 0644, huge, ""), TarItem.file("x", "")));
+            assertTrue(e.getMessage().endsWith("entry '" + name + "': extended tar header of " + huge.length
+                    + " bytes is larger than the limit of " + TarWalk.MAX_LONG_HEADER), type + ": " + e.getMessage());
+        }
+    }
+
+    @Test
+    void aLinksParentDirectoriesAreMadeBeforeIt() throws Exception {
+        Seen seen = walk(tar(TarItem.file("x", "x"), TarItem.symlink("sub/dir/link", "../../x")));
+        assertEquals(List.of("file x x", "dir sub", "dir sub/dir", "link sub/dir/link -> ../../x"), seen.calls);
+    }
+
+    @Test
+    void aFileDeclaringFarMoreThanItsArchiveCouldHoldIsRefusedBeforeItsBytesAreRead() throws Exception {
+        InstallException e = refused(tar(TarItem.file("small.txt", "s"),
+                new TarItem("zeros.bin", '0', 0644, new byte[4 << 20], "")));
+        assertTrue(e.getMessage().contains(": entry 'zeros.bin': compression ratio "), e.getMessage());
+        assertTrue(e.getMessage().endsWith("exceeds the limit of 200:1 (archive bomb guard)"), e.getMessage());
+    }
+
+    @Test
+    void aHeaderTheLibraryCannotParseIsRefusedWithItsReason() throws Exception {
+        Path t = tar(TarItem.file("a.txt", "a"));
+        byte[] raw = gunzip(t);
+        byte[] size = "0000000000z".getBytes(StandardCharsets.US_ASCII); // not an octal number, checksum kept right
+        System.arraycopy(size, 0, raw, 124, size.length);
+        for (int i = 148; i < 156; i++) {
+            raw[i] = ' ';
+        }
+        long sum = 0;
+        for (int i = 0; i < 512; i++) {
+            sum += raw[i] & 0xff;
+        }
+        byte[] chk = String.format("%06o\0 ", sum).getBytes(StandardCharsets.US_ASCII);
+        System.arraycopy(chk, 0, raw, 148, chk.length);
+        gzip(t, raw);
+        InstallException e = refused(t);
+        assertTrue(e.getMessage().startsWith(t.getFileName() + ": not a readable tar.gz archive: "), e.getMessage());
+        assertTrue(e.getMessage().matches(".*: not a readable tar.gz archive: .+ \\(.+\\)"), "names the cause: "
+                + e.getMessage());
+    }
+
+    private static byte[] bytes(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
     }
 
     /** One pax extended header record: "LEN key=value\n", LEN counting the whole record. */

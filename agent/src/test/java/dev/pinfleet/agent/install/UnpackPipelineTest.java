@@ -12,7 +12,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -35,13 +34,7 @@ class UnpackPipelineTest {
     }
 
     private List<Path> pendingUnpacks() throws Exception {
-        Path t = fx.cache.resolve("wheels/.tmp");
-        if (!Files.isDirectory(t)) {
-            return List.of();
-        }
-        try (Stream<Path> s = Files.list(t)) {
-            return s.toList();
-        }
+        return InstallFixture.unpackDirs(fx.cache);
     }
 
     /** Waits (at most 30 s) until the background unpack of a prepared wheel has written its index. */
@@ -88,7 +81,9 @@ class UnpackPipelineTest {
     @Test
     void aLargeWheelSplitAmongThreadsArrivesWhole() throws Exception {
         WheelBuilder w = TestWheels.wheel("big", "1.0").file("big/__init__.py", "");
-        int files = WheelUnpack.CHUNK_FILES * 3 + 17;
+        // two chunks, one per thread of the builder; more would only make the test slower (the mutation run pays
+        // for every file once per mutant), not test more
+        int files = WheelUnpack.CHUNK_FILES + 17;
         for (int i = 0; i < files; i++) {
             w.file("big/d" + (i % 7) + "/f" + i + ".txt", "file " + i + "\n" + "x".repeat(i % 300));
         }

@@ -197,6 +197,29 @@ class WheelChecksTest {
     }
 
     @Test
+    void aLauncherOrDataFileOverTheVirtualenvsOwnPathsIsRefused() throws Exception {
+        assertContains(refusal(good().consoleScript("python", "alpha:main")), "entry_points.txt",
+                "would overwrite the virtualenv's own 'bin/python'");
+        fx = new InstallFixture(tmp.resolve("activate"));
+        assertContains(refusal(good().guiScript("activate", "alpha:main")), "would overwrite the virtualenv's own 'bin/activate'");
+        fx = new InstallFixture(tmp.resolve("lib64"));
+        assertContains(refusal(good().file("alpha-1.0.data/data/lib64/evil.py", "x")), "alpha-1.0.data/data/lib64/evil.py",
+                "would overwrite the virtualenv's own 'lib64/evil.py'");
+        fx = new InstallFixture(tmp.resolve("marker"));
+        assertContains(refusal(good().file("alpha-1.0.data/data/.pinfleet/release.json", "{}")),
+                "would overwrite the virtualenv's own '.pinfleet/release.json'");
+    }
+
+    @Test
+    void aWheelNeedingOneOfItsOwnFilesAsADirectoryIsRefused() throws Exception {
+        String m = refusal(good().file("alpha/data", "a module file without extension\n")
+                .file("alpha-1.0.data/purelib/alpha/data/inner.py", "x = 1\n"));
+        String site = fx.python.sitePackagesRelative();
+        assertEquals("alpha-1.0-py3-none-any.whl: needs '" + site + "/alpha/data' as a directory, but it is a file of "
+                + "alpha-1.0-py3-none-any.whl", m);
+    }
+
+    @Test
     void unknownDataDirectoryIsRefused() throws Exception {
         assertContains(refusal(good().file("alpha-1.0.data/etc/x.conf", "x")), "alpha-1.0.data/etc/x.conf", "unknown .data");
     }
