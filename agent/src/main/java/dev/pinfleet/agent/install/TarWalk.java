@@ -251,7 +251,7 @@ final class TarWalk {
     }
 
     /** Counts every byte read from the decompressed stream and refuses past the archive bomb guard. */
-    private static final class Guarded extends FilterInputStream {
+    static final class Guarded extends FilterInputStream { // package-private: TarWalkTest reads through it directly
         private final long packed;
         private long consumed;
 

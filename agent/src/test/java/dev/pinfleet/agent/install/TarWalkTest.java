@@ -168,6 +168,60 @@ class TarWalkTest {
         }
     }
 
+    /**
+     * The bomb guard counts every byte the tar reader takes from the decompressed stream, through whichever method it
+     * reads or skips: a single-byte read() or skip() that bypassed the count would let an archive past the guard.
+     * Ratio: 1 byte packed, so the guard trips at the first byte past its 1 MiB floor.
+     */
+    @Test
+    void everyByteReadOneAtATimeCountsTowardsTheBombGuard() throws Exception {
+        int floor = (int) dev.pinfleet.archive.ArchiveLimits.RATIO_FLOOR_BYTES;
+        byte[] data = new byte[floor + 1];
+        for (int i = 0; i < data.length; i++) {
+            data[i] = (byte) i; // zero bytes among them count too
+        }
+        try (TarWalk.Guarded g = new TarWalk.Guarded(new java.io.ByteArrayInputStream(data), 1)) {
+            for (int i = 0; i < floor; i++) {
+                assertEquals(data[i] & 0xff, g.read(), "byte " + i);
+            }
+            java.io.IOException e = assertThrows(java.io.IOException.class, g::read, "byte " + floor + " is past the guard");
+            assertTrue(e.getMessage().startsWith("the tar stream's compression ratio"), e.getMessage());
+            assertTrue(e.getMessage().endsWith("exceeds the limit of 200:1 (archive bomb guard)"), e.getMessage());
+        }
+    }
+
+    @Test
+    void skippedBytesCountTowardsTheBombGuardAsReadOnesDo() throws Exception {
+        int floor = (int) dev.pinfleet.archive.ArchiveLimits.RATIO_FLOOR_BYTES;
+        try (TarWalk.Guarded g = new TarWalk.Guarded(new java.io.ByteArrayInputStream(new byte[2 * floor]), 1)) {
+            assertEquals(floor, g.skip(floor), "a skip up to the floor passes and says how much it skipped");
+            java.io.IOException e = assertThrows(java.io.IOException.class, () -> g.skip(1));
+            assertTrue(e.getMessage().endsWith("exceeds the limit of 200:1 (archive bomb guard)"), e.getMessage());
+        }
+    }
+
+    /** The absolute cap: a stream may unpack to exactly MAX_UNPACKED_BYTES (8 GiB), not one byte more. */
+    @Test
+    void theStreamMayUnpackToTheCapAndNotOneByteMore() throws Exception {
+        long cap = dev.pinfleet.archive.ArchiveLimits.MAX_UNPACKED_BYTES;
+        InputStream endless = new InputStream() { // skips without holding bytes: 8 GiB without 8 GiB of memory
+            @Override
+            public int read() {
+                return 0;
+            }
+
+            @Override
+            public long skip(long n) {
+                return n;
+            }
+        };
+        try (TarWalk.Guarded g = new TarWalk.Guarded(endless, cap)) { // packed as large: the ratio stays 1:1
+            assertEquals(cap, g.skip(cap));
+            java.io.IOException e = assertThrows(java.io.IOException.class, () -> g.skip(1));
+            assertEquals("the tar stream unpacks to more than " + cap + " bytes (archive bomb guard)", e.getMessage());
+        }
+    }
+
     @Test
     void aLinksParentDirectoriesAreMadeBeforeIt() throws Exception {
         Seen seen = walk(tar(TarItem.file("x", "x"), TarItem.symlink("sub/dir/link", "../../x")));
